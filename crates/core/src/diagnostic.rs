@@ -417,7 +417,11 @@ fn portable_path(path: &str) -> String {
     if !is_absolute {
         return unified.trim_start_matches("./").to_string();
     }
-    let parts: Vec<&str> = unified.rsplit('/').filter(|p| !p.is_empty()).take(2).collect();
+    let parts: Vec<&str> = unified
+        .rsplit('/')
+        .filter(|p| !p.is_empty())
+        .take(2)
+        .collect();
     parts.into_iter().rev().collect::<Vec<_>>().join("/")
 }
 
@@ -521,12 +525,18 @@ mod tests {
 
     #[test]
     fn fingerprint_ignores_lines_and_machine_paths() {
-        let a = Diagnostic::new("python", "[Errno 13] Permission denied: '/home/ci/app/out/x.txt'")
-            .with_code("PermissionError")
-            .at("/home/ci/app/src/publish.py", Some(6), None);
-        let b = Diagnostic::new("python", "[Errno 13] Permission denied: '/srv/build/app/out/x.txt'")
-            .with_code("PermissionError")
-            .at("/srv/build/app/src/publish.py", Some(60), None);
+        let a = Diagnostic::new(
+            "python",
+            "[Errno 13] Permission denied: '/home/ci/app/out/x.txt'",
+        )
+        .with_code("PermissionError")
+        .at("/home/ci/app/src/publish.py", Some(6), None);
+        let b = Diagnostic::new(
+            "python",
+            "[Errno 13] Permission denied: '/srv/build/app/out/x.txt'",
+        )
+        .with_code("PermissionError")
+        .at("/srv/build/app/src/publish.py", Some(60), None);
         assert_eq!(a.compute_fingerprint(), b.compute_fingerprint());
         let other = b.clone().with_code("OSError");
         assert_ne!(a.compute_fingerprint(), other.compute_fingerprint());

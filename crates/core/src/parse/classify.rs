@@ -327,29 +327,69 @@ mod tests {
     #[test]
     fn signatures_classify_across_tools() {
         let cases = [
-            ("FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory", Subcategory::OutOfMemory),
-            ("ENOSPC: no space left on device, write", Subcategory::DiskSpace),
-            ("[Errno 24] Too many open files: './scan.py'", Subcategory::OpenFiles),
-            ("connect ECONNREFUSED 127.0.0.1:5432", Subcategory::ConnectionRefused),
-            ("getaddrinfo ENOTFOUND hooks.internal.example", Subcategory::DnsResolution),
-            ("request to https://registry.npmjs.org/x failed, reason: ETIMEDOUT", Subcategory::ConnectionTimeout),
-            ("401 Unauthorized - GET https://registry.npmjs.org/@acme%2fui", Subcategory::RegistryAuth),
-            ("EACCES: permission denied, mkdir '/opt/releases/web'", Subcategory::PermissionDenied),
+            (
+                "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory",
+                Subcategory::OutOfMemory,
+            ),
+            (
+                "ENOSPC: no space left on device, write",
+                Subcategory::DiskSpace,
+            ),
+            (
+                "[Errno 24] Too many open files: './scan.py'",
+                Subcategory::OpenFiles,
+            ),
+            (
+                "connect ECONNREFUSED 127.0.0.1:5432",
+                Subcategory::ConnectionRefused,
+            ),
+            (
+                "getaddrinfo ENOTFOUND hooks.internal.example",
+                Subcategory::DnsResolution,
+            ),
+            (
+                "request to https://registry.npmjs.org/x failed, reason: ETIMEDOUT",
+                Subcategory::ConnectionTimeout,
+            ),
+            (
+                "401 Unauthorized - GET https://registry.npmjs.org/@acme%2fui",
+                Subcategory::RegistryAuth,
+            ),
+            (
+                "EACCES: permission denied, mkdir '/opt/releases/web'",
+                Subcategory::PermissionDenied,
+            ),
             ("webpackk: not found", Subcategory::MissingCommand),
             ("Cannot find module 'express'", Subcategory::MissingPackage),
-            ("did not complete successfully: exit code: 137", Subcategory::OutOfMemory),
+            (
+                "did not complete successfully: exit code: 137",
+                Subcategory::OutOfMemory,
+            ),
             ("Timeout of 2000ms exceeded.", Subcategory::Timeout),
         ];
         for (message, expected) in cases {
-            assert_eq!(by_message(message).map(|c| c.1), Some(expected), "{message}");
+            assert_eq!(
+                by_message(message).map(|c| c.1),
+                Some(expected),
+                "{message}"
+            );
         }
-        assert_eq!(by_message("Type 'string' is not assignable to type 'number'."), None);
+        assert_eq!(
+            by_message("Type 'string' is not assignable to type 'number'."),
+            None
+        );
     }
 
     #[test]
     fn module_names_and_packages() {
-        assert_eq!(missing_module("Cannot find module 'lodash/fp' or its"), Some("lodash/fp"));
-        assert_eq!(missing_module("No module named 'yaml.loader'"), Some("yaml.loader"));
+        assert_eq!(
+            missing_module("Cannot find module 'lodash/fp' or its"),
+            Some("lodash/fp")
+        );
+        assert_eq!(
+            missing_module("No module named 'yaml.loader'"),
+            Some("yaml.loader")
+        );
         assert_eq!(package_name("@scope/pkg/sub"), Some("@scope/pkg".into()));
         assert_eq!(package_name("lodash/fp"), Some("lodash".into()));
         assert_eq!(package_name("./utils/date"), None);
@@ -359,12 +399,21 @@ mod tests {
     fn suggestions_name_the_package_to_install() {
         let d = Diagnostic::new("node", "Cannot find module 'express'")
             .with_class(Category::Dependency, Subcategory::MissingPackage);
-        assert_eq!(suggestions(&d)[0], "Install the missing package: npm install express");
+        assert_eq!(
+            suggestions(&d)[0],
+            "Install the missing package: npm install express"
+        );
         let d = Diagnostic::new("python", "No module named 'yaml'")
             .with_class(Category::Dependency, Subcategory::MissingPackage);
-        assert_eq!(suggestions(&d)[0], "Install the missing package: pip install yaml");
-        let d = Diagnostic::new("tsc", "Cannot find module './utils/date' or its corresponding type declarations.")
-            .with_class(Category::Dependency, Subcategory::MissingPackage);
+        assert_eq!(
+            suggestions(&d)[0],
+            "Install the missing package: pip install yaml"
+        );
+        let d = Diagnostic::new(
+            "tsc",
+            "Cannot find module './utils/date' or its corresponding type declarations.",
+        )
+        .with_class(Category::Dependency, Subcategory::MissingPackage);
         assert!(suggestions(&d)[0].contains("import path `./utils/date`"));
     }
 }

@@ -137,7 +137,9 @@ fn strip_escapes(segment: &[u8], out: &mut Vec<u8>) {
 /// Length of a prefix that a CI wrapper put in front of a tool's line: BuildKit's step output
 /// (`#8 0.292 `) or a GitHub Actions timestamp (`2024-05-01T12:34:56.1234567Z `).
 fn wrapper_prefix_len(line: &[u8]) -> usize {
-    buildkit_prefix_len(line).or_else(|| timestamp_prefix_len(line)).unwrap_or(0)
+    buildkit_prefix_len(line)
+        .or_else(|| timestamp_prefix_len(line))
+        .unwrap_or(0)
 }
 
 fn buildkit_prefix_len(line: &[u8]) -> Option<usize> {
@@ -195,8 +197,14 @@ mod tests {
             clean(b"\x1b[1m\x1b[91merror[E0425]\x1b[0m\x1b[1m: cannot find\x1b[0m"),
             "error[E0425]: cannot find"
         );
-        assert_eq!(clean(b"x.py:8: \x1b[1m\x1b[31merror:\x1b(B\x1b[m Item"), "x.py:8: error: Item");
-        assert_eq!(clean(b"\x1b]8;;file:///a\x07link\x1b]8;;\x1b\\ done"), "link done");
+        assert_eq!(
+            clean(b"x.py:8: \x1b[1m\x1b[31merror:\x1b(B\x1b[m Item"),
+            "x.py:8: error: Item"
+        );
+        assert_eq!(
+            clean(b"\x1b]8;;file:///a\x07link\x1b]8;;\x1b\\ done"),
+            "link done"
+        );
         assert_eq!(clean(b"\x1b[01;31m\x1b[Kerror: \x1b[m\x1b[K"), "error: ");
     }
 
@@ -204,7 +212,10 @@ mod tests {
     fn carriage_returns_keep_the_last_visible_text() {
         assert_eq!(clean(b"progress 10%\rprogress 100%"), "progress 100%");
         assert_eq!(clean(b"done\r\x1b[K"), "done");
-        assert_eq!(clean(b"Sending build context 3.072kB\r\r"), "Sending build context 3.072kB");
+        assert_eq!(
+            clean(b"Sending build context 3.072kB\r\r"),
+            "Sending build context 3.072kB"
+        );
         assert_eq!(clean(b"pty line\r"), "pty line");
     }
 
@@ -223,7 +234,10 @@ mod tests {
 
     #[test]
     fn ci_wrapper_prefixes_are_removed() {
-        assert_eq!(clean(b"#8 0.292 cat: can't open 'x'"), "cat: can't open 'x'");
+        assert_eq!(
+            clean(b"#8 0.292 cat: can't open 'x'"),
+            "cat: can't open 'x'"
+        );
         assert_eq!(clean(b"#8 ERROR: boom"), "#8 ERROR: boom");
         assert_eq!(
             clean(b"2024-05-01T12:34:56.1234567Z src/a.ts(1,2): error TS1: x"),

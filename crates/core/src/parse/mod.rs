@@ -21,23 +21,23 @@
 //! [`PatternParser`], or implement [`ErrorParser`] themselves.
 
 mod classify;
-// mod docker;
-// mod eslint;
-// mod gnu;
+mod docker;
+mod eslint;
+mod gnu;
 mod line;
-// mod node;
-// mod npm;
+mod node;
+mod npm;
 mod pattern;
-// mod pytest;
-// mod python;
-// mod ruff;
+mod pytest;
+mod python;
+mod ruff;
 mod rustc;
 mod set;
-// mod signatures;
+mod signatures;
 mod sink;
 mod snippet;
 mod tsc;
-// mod web;
+mod web;
 
 use std::collections::VecDeque;
 

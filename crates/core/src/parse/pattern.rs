@@ -152,7 +152,10 @@ impl PatternParser {
 
     fn diagnostic(&self, text: &str) -> Option<Diagnostic> {
         let caps = self.regex.captures(text)?;
-        let severity = match caps.name("severity").map(|m| m.as_str().to_ascii_lowercase()) {
+        let severity = match caps
+            .name("severity")
+            .map(|m| m.as_str().to_ascii_lowercase())
+        {
             None => self.severity,
             Some(s) if s.starts_with("warn") => Severity::Warning,
             Some(s) if s.starts_with("crit") || s.starts_with("fatal") => Severity::Critical,
@@ -240,7 +243,9 @@ mod tests {
 
     #[test]
     fn zero_based_columns_severity_and_notes() {
-        let mut s = spec(r"^(?P<file>\S+) (?P<line>\d+):(?P<column>\d+) (?P<severity>\w+): (?P<message>.+)$");
+        let mut s = spec(
+            r"^(?P<file>\S+) (?P<line>\d+):(?P<column>\d+) (?P<severity>\w+): (?P<message>.+)$",
+        );
         s.zero_based_columns = true;
         s.subcategory = Some("unexpected_token".into());
         let mut set = ParserSet::with_parsers(Vec::new());

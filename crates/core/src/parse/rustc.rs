@@ -162,8 +162,8 @@ impl RustcSession {
             }));
             return true;
         }
-        let Some(caps) =
-            lazy_regex!(r"^(error|warning)(?:\[(?P<code>[^\]\s]+)\])?: (?P<msg>.+)$").captures(text)
+        let Some(caps) = lazy_regex!(r"^(error|warning)(?:\[(?P<code>[^\]\s]+)\])?: (?P<msg>.+)$")
+            .captures(text)
         else {
             return false;
         };
@@ -182,8 +182,8 @@ impl RustcSession {
             // `cargo run`/`cargo test` reporting a crashed program: a consequence unless nothing
             // else explains the failure (a segfault, an OOM kill).
             d.tool = "cargo".into();
-            let (category, subcategory) =
-                classify::by_message(message).unwrap_or((Category::Runtime, Subcategory::Exception));
+            let (category, subcategory) = classify::by_message(message)
+                .unwrap_or((Category::Runtime, Subcategory::Exception));
             out.emit_fallback(d.with_class(category, subcategory).with_confidence(0.5));
             return true;
         }
@@ -292,7 +292,9 @@ fn panic_header(text: &str) -> Option<Diagnostic> {
     let old_form = lazy_regex!(
         r"^thread '(?P<thread>[^']*)'(?: \(\d+\))? panicked at '(?P<msg>.*)', (?P<file>.+?):(?P<line>\d+):(?P<col>\d+)$"
     );
-    let caps = new_form.captures(text).or_else(|| old_form.captures(text))?;
+    let caps = new_form
+        .captures(text)
+        .or_else(|| old_form.captures(text))?;
     let message = caps.name("msg").map_or("", |m| m.as_str());
     let thread = &caps["thread"];
     let subcategory = if thread != "main" || message.starts_with("assertion") {
@@ -301,7 +303,11 @@ fn panic_header(text: &str) -> Option<Diagnostic> {
         Subcategory::Panic
     };
     let mut d = Diagnostic::new("rustc", message)
-        .at(&caps["file"], number(caps.name("line")), number(caps.name("col")))
+        .at(
+            &caps["file"],
+            number(caps.name("line")),
+            number(caps.name("col")),
+        )
         .with_class(Category::Runtime, subcategory)
         .with_confidence(0.95);
     if thread != "main" {
@@ -394,15 +400,18 @@ fn finish_cargo(d: &mut Diagnostic) {
         .chain(d.notes.iter().map(String::as_str))
         .collect::<Vec<_>>()
         .join("\n");
-    if let Some(caps) = lazy_regex!(r"TOML parse error at line (\d+), column (\d+)").captures(&all_text) {
+    if let Some(caps) =
+        lazy_regex!(r"TOML parse error at line (\d+), column (\d+)").captures(&all_text)
+    {
         if let Some(path) = lazy_regex!(r"manifest at `([^`]+)`").captures(&all_text) {
             d.file = Some(path[1].to_string());
             d.line = number(caps.get(1));
             d.column = number(caps.get(2));
         }
     }
-    let mentions_cargo = lazy_regex!(r"(?i)cargo|manifest|crate|package|registry|workspace|dependenc")
-        .is_match(&all_text);
+    let mentions_cargo =
+        lazy_regex!(r"(?i)cargo|manifest|crate|package|registry|workspace|dependenc")
+            .is_match(&all_text);
     d.tool = if mentions_cargo { "cargo" } else { "unknown" }.into();
     let (category, subcategory) = if d.file.as_deref().is_some_and(|f| f.ends_with(".toml")) {
         (Category::Syntax, Subcategory::ParseError)
@@ -427,10 +436,15 @@ fn cargo_class(text: &str) -> Option<(Category, Subcategory)> {
     if lazy_regex!(r"no matching package named|failed to load source for dependency|could not find `[^`]+` in (registry|the registry)").is_match(text) {
         return Some((Category::Dependency, Subcategory::MissingPackage));
     }
-    if lazy_regex!(r"failed to select a version|versions that meet the requirements|conflicting requirements").is_match(text) {
+    if lazy_regex!(
+        r"failed to select a version|versions that meet the requirements|conflicting requirements"
+    )
+    .is_match(text)
+    {
         return Some((Category::Dependency, Subcategory::VersionConflict));
     }
-    if lazy_regex!(r"linker `[^`]+` not found|could not find native static library").is_match(text) {
+    if lazy_regex!(r"linker `[^`]+` not found|could not find native static library").is_match(text)
+    {
         return Some((Category::Dependency, Subcategory::NativeModule));
     }
     if lazy_regex!(r"failed to run custom build command").is_match(text) {
@@ -454,9 +468,13 @@ fn classify_rustc(d: &mut Diagnostic) {
     }
     let message = d.message.as_str();
     let mentions_crate = || {
-        lazy_regex!(r"unlinked crate|undeclared crate|missing crate|cargo add|extern crate|can't find crate")
-            .is_match(message)
-            || d.notes.iter().any(|n| n.contains("cargo add") || n.contains("crate named"))
+        lazy_regex!(
+            r"unlinked crate|undeclared crate|missing crate|cargo add|extern crate|can't find crate"
+        )
+        .is_match(message)
+            || d.notes
+                .iter()
+                .any(|n| n.contains("cargo add") || n.contains("crate named"))
     };
     let class = if let Some(number) = code.strip_prefix('E').and_then(|n| n.parse::<u32>().ok()) {
         match number {
@@ -535,8 +553,15 @@ fn json_diagnostic(text: &str) -> Option<Diagnostic> {
         s.iter()
             .find(|sp| sp.get("is_primary").and_then(Value::as_bool) == Some(true))
     }) {
-        let field = |name: &str| span.get(name).and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok());
-        d.file = span.get("file_name").and_then(Value::as_str).map(str::to_string);
+        let field = |name: &str| {
+            span.get(name)
+                .and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok())
+        };
+        d.file = span
+            .get("file_name")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         d.line = field("line_start");
         d.column = field("column_start");
         d.end_line = field("line_end");
@@ -548,11 +573,18 @@ fn json_diagnostic(text: &str) -> Option<Diagnostic> {
             let child_level = child.get("level").and_then(Value::as_str).unwrap_or("note");
             d.notes.push(format!("{child_level}: {child_message}"));
             if d.code.is_none() {
-                if let Some(caps) = lazy_regex!(r"#\[(?:warn|deny|forbid)\(([\w:]+)\)\]").captures(child_message) {
+                if let Some(caps) =
+                    lazy_regex!(r"#\[(?:warn|deny|forbid)\(([\w:]+)\)\]").captures(child_message)
+                {
                     d.code = Some(caps[1].to_string());
                 }
             }
-            for span in child.get("spans").and_then(Value::as_array).into_iter().flatten() {
+            for span in child
+                .get("spans")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(fixit) = json_fixit(child_message, span) {
                     d.fixits.push(fixit);
                 }
@@ -573,10 +605,17 @@ fn json_diagnostic(text: &str) -> Option<Diagnostic> {
 
 fn json_fixit(message: &str, span: &Value) -> Option<Fixit> {
     let replacement = span.get("suggested_replacement")?.as_str()?;
-    let field = |name: &str| span.get(name).and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok());
+    let field = |name: &str| {
+        span.get(name)
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+    };
     Some(Fixit {
         message: message.to_string(),
-        file: span.get("file_name").and_then(Value::as_str).map(str::to_string),
+        file: span
+            .get("file_name")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         edit: FixitEdit::Span {
             line: field("line_start")?,
             column: field("column_start")?,
@@ -599,7 +638,10 @@ mod tests {
         assert_eq!(found.len(), 2, "{found:#?}");
         let error = &found[0];
         assert_eq!(error.code.as_deref(), Some("E0308"));
-        assert_eq!((error.line, error.column, error.end_column), (Some(14), Some(5), Some(15)));
+        assert_eq!(
+            (error.line, error.column, error.end_column),
+            (Some(14), Some(5), Some(15))
+        );
         assert_eq!(error.subcategory, Subcategory::TypeMismatch);
         let warning = &found[1];
         assert_eq!(warning.severity, Severity::Warning);
@@ -609,14 +651,18 @@ mod tests {
 
     #[test]
     fn short_format() {
-        let found = parse("src/lib.rs:6:12: error[E0106]: missing lifetime specifier: expected named lifetime parameter\n");
+        let found = parse(
+            "src/lib.rs:6:12: error[E0106]: missing lifetime specifier: expected named lifetime parameter\n",
+        );
         assert_eq!(found[0].subcategory, Subcategory::BorrowCheck);
         assert_eq!(found[0].line, Some(6));
     }
 
     #[test]
     fn manifest_errors_are_cargo_syntax_errors() {
-        let d = &parse("error: unclosed table, expected `]`\n --> Cargo.toml:6:14\n  |\n6 | [dependencies\n  |              ^\n")[0];
+        let d = &parse(
+            "error: unclosed table, expected `]`\n --> Cargo.toml:6:14\n  |\n6 | [dependencies\n  |              ^\n",
+        )[0];
         assert_eq!((d.tool.as_str(), d.category), ("cargo", Category::Syntax));
         assert_eq!(d.file.as_deref(), Some("Cargo.toml"));
     }
@@ -638,9 +684,15 @@ mod tests {
         let test = found.iter().find(|d| d.line == Some(26)).unwrap();
         assert_eq!(test.message, "assertion `left == right` failed");
         assert_eq!(test.subcategory, Subcategory::TestFailure);
-        assert_eq!(test.notes, ["thread: tests::adds_wrong", "left: 4", "right: 5"]);
+        assert_eq!(
+            test.notes,
+            ["thread: tests::adds_wrong", "left: 4", "right: 5"]
+        );
         let main = found.iter().find(|d| d.line == Some(2)).unwrap();
-        assert_eq!((main.message.as_str(), main.subcategory), ("boom", Subcategory::Panic));
+        assert_eq!(
+            (main.message.as_str(), main.subcategory),
+            ("boom", Subcategory::Panic)
+        );
     }
 
     #[test]
@@ -661,10 +713,19 @@ mod tests {
         assert_eq!(found.len(), 1);
         let d = &found[0];
         assert_eq!(d.code.as_deref(), Some("unused_variables"));
-        assert_eq!((d.line, d.column, d.end_column), (Some(2), Some(9), Some(10)));
+        assert_eq!(
+            (d.line, d.column, d.end_column),
+            (Some(2), Some(9), Some(10))
+        );
         assert_eq!(
             d.fixits[0].edit,
-            FixitEdit::Span { line: 2, column: 9, end_line: 2, end_column: 10, replacement: "_x".into() }
+            FixitEdit::Span {
+                line: 2,
+                column: 9,
+                end_line: 2,
+                end_column: 10,
+                replacement: "_x".into()
+            }
         );
     }
 

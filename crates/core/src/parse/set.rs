@@ -7,7 +7,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use super::line::{LineCleaner, split_lines};
 use super::pattern::{PatternParser, PatternSpec};
 use super::{ErrorParser, History, Line, ParserSession, Sink};
-use super::{rustc, tsc};
+use super::{docker, eslint, gnu, node, npm, pytest, python, ruff, rustc, signatures, tsc, web};
 use crate::{Diagnostic, Result};
 
 /// Options of a [`ParserSet`].
@@ -77,6 +77,19 @@ impl ParserSet {
         let builtin: Vec<Arc<dyn ErrorParser>> = vec![
             Arc::new(tsc::Tsc),
             Arc::new(rustc::Rustc),
+            Arc::new(ruff::Ruff),
+            Arc::new(eslint::Eslint),
+            Arc::new(pytest::Pytest),
+            Arc::new(python::Python),
+            Arc::new(node::Node),
+            Arc::new(web::Esbuild),
+            Arc::new(web::Vite),
+            Arc::new(web::Webpack),
+            Arc::new(web::Next),
+            Arc::new(npm::Npm),
+            Arc::new(docker::Docker),
+            Arc::new(gnu::Gnu),
+            Arc::new(signatures::Signatures),
         ];
         Self::with_parsers(builtin)
     }

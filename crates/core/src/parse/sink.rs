@@ -253,7 +253,11 @@ mod tests {
         sink.emit(diag("boom", 1));
         let out = sink.finish(None);
         assert_eq!(out.len(), 2);
-        assert_eq!(out[0].file.as_deref(), Some("src/a.ts"), "root inferred from cargo");
+        assert_eq!(
+            out[0].file.as_deref(),
+            Some("src/a.ts"),
+            "root inferred from cargo"
+        );
     }
 
     #[test]
@@ -261,7 +265,11 @@ mod tests {
         let mut sink = Sink::new(100);
         sink.emit_fallback(Diagnostic::new("npm", "Lifecycle script `build` failed"));
         sink.emit(diag("real", 3).with_severity(Severity::Warning));
-        assert_eq!(sink.finish(None).len(), 2, "a warning does not explain a failure");
+        assert_eq!(
+            sink.finish(None).len(),
+            2,
+            "a warning does not explain a failure"
+        );
 
         let mut sink = Sink::new(100);
         sink.emit_fallback(Diagnostic::new("npm", "Lifecycle script `build` failed"));
@@ -293,14 +301,20 @@ mod tests {
     #[test]
     fn relative_paths() {
         assert_eq!(relative_path("/proj/src/a.ts", Some("/proj")), "src/a.ts");
-        assert_eq!(relative_path("/project/a.ts", Some("/proj")), "/project/a.ts");
+        assert_eq!(
+            relative_path("/project/a.ts", Some("/proj")),
+            "/project/a.ts"
+        );
         assert_eq!(relative_path("file:///proj/a.js", Some("/proj")), "a.js");
         assert_eq!(relative_path("./src/index.js", None), "src/index.js");
     }
 
     #[test]
     fn roots_from_tools() {
-        assert_eq!(root_from_line("rootdir: /srv/ci/x").as_deref(), Some("/srv/ci/x"));
+        assert_eq!(
+            root_from_line("rootdir: /srv/ci/x").as_deref(),
+            Some("/srv/ci/x")
+        );
         assert_eq!(
             root_from_line("    Checking strs v0.1.0 (/srv/ci/rs)").as_deref(),
             Some("/srv/ci/rs")

@@ -62,7 +62,9 @@ impl Block {
         if text.trim().is_empty() {
             return false;
         }
-        if let Some(caps) = lazy_regex!(r"^\s*(-->|:::|,-\[)\s*(.+?):(\d+):(\d+)\]?\s*$").captures(text) {
+        if let Some(caps) =
+            lazy_regex!(r"^\s*(-->|:::|,-\[)\s*(.+?):(\d+):(\d+)\]?\s*$").captures(text)
+        {
             let location = Location {
                 file: caps[2].to_string(),
                 line: caps[3].parse().unwrap_or(0),
@@ -84,7 +86,9 @@ impl Block {
             self.notes.push(note);
             return true;
         }
-        if let Some(caps) = lazy_regex!(r"^(help|note|suggestion)(?:\[[^\]]*\])?: (.*)$").captures(text) {
+        if let Some(caps) =
+            lazy_regex!(r"^(help|note|suggestion)(?:\[[^\]]*\])?: (.*)$").captures(text)
+        {
             self.close_child();
             let message = caps[2].trim_end().to_string();
             self.notes.push(format!("{}: {}", &caps[1], message));
@@ -249,14 +253,21 @@ fn strip_one_space(body: &str) -> &str {
 }
 
 /// A diff hunk (`N - old`, `N + new`, `N ~ changed`) as a whole-line edit.
-fn diff_edit(diff: &[(Option<u32>, char, String)], fallback_line: Option<u32>) -> Option<FixitEdit> {
+fn diff_edit(
+    diff: &[(Option<u32>, char, String)],
+    fallback_line: Option<u32>,
+) -> Option<FixitEdit> {
     if diff.is_empty() {
         return None;
     }
     let changed: Vec<&(Option<u32>, char, String)> = diff.iter().filter(|d| d.1 == '~').collect();
     if let (Some(first), Some(last)) = (changed.first(), changed.last()) {
         let (line, end_line) = (first.0?, last.0?);
-        let replacement = changed.iter().map(|d| d.2.as_str()).collect::<Vec<_>>().join("\n");
+        let replacement = changed
+            .iter()
+            .map(|d| d.2.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
         return Some(FixitEdit::Lines {
             line,
             end_line,
@@ -264,8 +275,16 @@ fn diff_edit(diff: &[(Option<u32>, char, String)], fallback_line: Option<u32>) -
             replacement,
         });
     }
-    let removed: Vec<&str> = diff.iter().filter(|d| d.1 == '-').map(|d| d.2.as_str()).collect();
-    let added: Vec<&str> = diff.iter().filter(|d| d.1 == '+').map(|d| d.2.as_str()).collect();
+    let removed: Vec<&str> = diff
+        .iter()
+        .filter(|d| d.1 == '-')
+        .map(|d| d.2.as_str())
+        .collect();
+    let added: Vec<&str> = diff
+        .iter()
+        .filter(|d| d.1 == '+')
+        .map(|d| d.2.as_str())
+        .collect();
     let first_removed = diff.iter().find(|d| d.1 == '-').and_then(|d| d.0);
     let first_added = diff.iter().find(|d| d.1 == '+').and_then(|d| d.0);
     if removed.is_empty() {
@@ -334,7 +353,10 @@ mod tests {
             "21 +     println!(\"{} {}\", t, items.len());\n",
             "   |\n",
         ));
-        assert_eq!(block.location.as_ref().map(|l| (l.line, l.column)), Some((21, 26)));
+        assert_eq!(
+            block.location.as_ref().map(|l| (l.line, l.column)),
+            Some((21, 26))
+        );
         assert_eq!(block.span_len, Some(5));
         assert_eq!(block.fixits.len(), 1);
         assert_eq!(

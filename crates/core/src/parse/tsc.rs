@@ -176,7 +176,9 @@ fn is_frame_line(text: &str) -> bool {
 fn underline_end(frame: &[String], d: &Diagnostic) -> Option<u32> {
     let column = d.column?;
     let line_label = d.line?.to_string();
-    let source = frame.iter().position(|l| l.trim_start().starts_with(&line_label))?;
+    let source = frame
+        .iter()
+        .position(|l| l.trim_start().starts_with(&line_label))?;
     let underline = frame.get(source + 1)?;
     let tildes = underline.bytes().filter(|&b| b == b'~').count();
     (tildes > 0).then(|| column.saturating_add(u32::try_from(tildes).unwrap_or(u32::MAX)))
@@ -243,7 +245,8 @@ pub(crate) fn classify(code: &str, message: &str) -> (Category, Subcategory) {
                 S::TypeMismatch
             } else if message.contains("does not exist on type") {
                 S::MissingProperty
-            } else if message.contains("possibly 'null'") || message.contains("possibly 'undefined'")
+            } else if message.contains("possibly 'null'")
+                || message.contains("possibly 'undefined'")
             {
                 S::NullUndefined
             } else {
@@ -279,8 +282,14 @@ mod tests {
         let found = parse(log);
         assert_eq!(found.len(), 1);
         let d = &found[0];
-        assert_eq!((d.line, d.column, d.end_column), (Some(12), Some(3), Some(7)));
-        assert_eq!(d.snippet.as_deref(), Some("12   port: \"8080\",\n     ~~~~"));
+        assert_eq!(
+            (d.line, d.column, d.end_column),
+            (Some(12), Some(3), Some(7))
+        );
+        assert_eq!(
+            d.snippet.as_deref(),
+            Some("12   port: \"8080\",\n     ~~~~")
+        );
         assert_eq!(d.notes, ["The expected type comes from property 'port'"]);
     }
 
@@ -310,7 +319,9 @@ mod tests {
 
     #[test]
     fn node_types_hint_becomes_a_suggestion() {
-        let d = &parse("src/s.ts(1,12): error TS2591: Cannot find name 'require'. Do you need to install type definitions for node? Try `npm i --save-dev @types/node` and then add 'node' to the types field in your tsconfig.\n")[0];
+        let d = &parse(
+            "src/s.ts(1,12): error TS2591: Cannot find name 'require'. Do you need to install type definitions for node? Try `npm i --save-dev @types/node` and then add 'node' to the types field in your tsconfig.\n",
+        )[0];
         assert_eq!(d.category, Category::Dependency);
         assert_eq!(d.suggestions[0], "Run `npm i --save-dev @types/node`");
     }

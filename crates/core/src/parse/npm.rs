@@ -1,0 +1,358 @@
+//! Package managers: npm (`npm error` / `npm ERR!`), pnpm (`ERR_PNPM_*`) and yarn (`error …`).
+//!
+//! ```text
+//! npm error code E404
+//! npm error 404 Not Found - GET https://registry.npmjs.org/definitely-not-a-real-pkg-xyz
+//! npm error 404  The requested resource '…' could not be found …
+//! npm error A complete log of this run can be found in: /home/dev/.npm/_logs/…-debug-0.log
+//! ```
+//!
+//! npm spreads one failure over many lines: they become one diagnostic, with the `code` line as
+//! its code and the first explanatory line as its message. A failed lifecycle script is only
+//! reported when nothing else in the log explains the failure.
+
+use super::classify::{self, lazy_regex};
+use super::{ErrorParser, Line, ParserSession, Sink};
+use crate::{Category, Diagnostic, Subcategory};
+
+/// Parses npm, pnpm and yarn errors.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Npm;
+
+impl ErrorParser for Npm {
+    fn name(&self) -> &str {
+        "npm"
+    }
+
+    fn triggers(&self) -> Vec<&str> {
+        vec!["npm error", "npm ERR!", "ERR_PNPM_", "ELIFECYCLE", "error "]
+    }
+
+    fn session(&self) -> Box<dyn ParserSession + '_> {
+        Box::<NpmSession>::default()
+    }
+}
+
+#[derive(Debug, Default)]
+struct NpmSession {
+    block: Option<Block>,
+}
+
+#[derive(Debug, Default)]
+struct Block {
+    first_line: u32,
+    last_line: u32,
+    code: Option<String>,
+    lines: Vec<String>,
+}
+
+/// npm's key-value lines: context, not the message.
+const KEYS: &[&str] = &[
+    "code",
+    "errno",
+    "syscall",
+    "path",
+    "dest",
+    "signal",
+    "command",
+    "cwd",
+    "workspace",
+    "location",
+    "spawn",
+    "file",
+    "type",
+    "Exit",
+];
+
+impl ParserSession for NpmSession {
+    fn line(&mut self, line: &Line<'_>, out: &mut Sink) -> bool {
+        let text = line.text();
+        let n = line.number();
+        if let Some(caps) = lazy_regex!(r"^npm (?:error|ERR!)(?: (?P<rest>.*))?$").captures(text) {
+            let rest = caps.name("rest").map_or("", |m| m.as_str()).trim_end();
+            if let Some(code) = rest.strip_prefix("code ") {
+                // A second `code` line starts another error.
+                if self.block.as_ref().is_some_and(|b| b.code.is_some()) {
+                    self.close(out);
+                }
+                self.block_at(n).code = Some(code.trim().to_string());
+            } else if !rest.starts_with("A complete log of this run")
+                && !rest.starts_with("Log files were not written")
+                && !(rest.trim_start().starts_with('/') && rest.ends_with(".log"))
+            {
+                let block = self.block_at(n);
+                if block.lines.len() < 64 {
+                    block.lines.push(rest.to_string());
+                }
+            }
+            self.block_at(n).last_line = n;
+            return true;
+        }
+        self.close(out);
+        if let Some(d) = pnpm_line(text) {
+            emit(out, d.from_lines(n, n));
+            return true;
+        }
+        if let Some(d) = yarn_line(text) {
+            emit(out, d.from_lines(n, n));
+            return true;
+        }
+        false
+    }
+
+    fn busy(&self) -> bool {
+        self.block.is_some()
+    }
+
+    fn finish(&mut self, out: &mut Sink) {
+        self.close(out);
+    }
+}
+
+/// Lifecycle failures (the script's own output says what went wrong) are fallbacks.
+fn emit(out: &mut Sink, d: Diagnostic) {
+    if d.confidence <= 0.5 {
+        out.emit_fallback(d);
+    } else {
+        out.emit(d);
+    }
+}
+
+impl NpmSession {
+    fn block_at(&mut self, n: u32) -> &mut Block {
+        self.block.get_or_insert_with(|| Block {
+            first_line: n,
+            last_line: n,
+            ..Block::default()
+        })
+    }
+
+    fn close(&mut self, out: &mut Sink) {
+        let Some(block) = self.block.take() else {
+            return;
+        };
+        if let Some(d) = block_diagnostic(block) {
+            emit(out, d);
+        }
+    }
+}
+
+fn block_diagnostic(block: Block) -> Option<Diagnostic> {
+    let code = block.code.filter(|c| !c.is_empty());
+    let message_line = block
+        .lines
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| {
+            let key = l.split_whitespace().next().unwrap_or("");
+            !l.is_empty() && !(KEYS.contains(&key) && l.len() > key.len())
+        })
+        .map(str::to_string);
+    let Some(message_line) = message_line.or_else(|| code.clone()) else {
+        return None;
+    };
+    let message = strip_heading(&message_line, code.as_deref());
+    let numeric_code = code.as_deref().is_some_and(|c| c.parse::<i64>().is_ok());
+    let lifecycle = code.as_deref() == Some("ELIFECYCLE")
+        || numeric_code
+        || message.starts_with("Lifecycle script")
+        || block.lines.iter().any(|l| l.starts_with("Failed at the "));
+    let mut d =
+        Diagnostic::new("npm", message.clone()).from_lines(block.first_line, block.last_line);
+    d.code = code.filter(|_| !numeric_code);
+    d.notes = block
+        .lines
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty() && *l != message_line)
+        .take(20)
+        .map(str::to_string)
+        .collect();
+    let (category, subcategory) = if lifecycle {
+        (Category::Runtime, Subcategory::Other)
+    } else {
+        classify(d.code.as_deref(), &message)
+    };
+    d = d.with_class(category, subcategory);
+    d.confidence = if lifecycle { 0.5 } else { 0.92 };
+    Some(d)
+}
+
+/// npm prefixes the explanatory line with a heading: `404`, `notarget`, `enoent`, `ERESOLVE`,
+/// `JSON.parse`, `network`, or the code itself.
+fn strip_heading(line: &str, code: Option<&str>) -> String {
+    let Some((first, rest)) = line.split_once(' ') else {
+        return line.to_string();
+    };
+    let code_heading = code.is_some_and(|c| {
+        first.eq_ignore_ascii_case(c) || first.eq_ignore_ascii_case(c.trim_start_matches('E'))
+    });
+    let known = matches!(
+        first,
+        "notarget" | "network" | "JSON.parse" | "enoent" | "eacces" | "eperm" | "peer" | "gyp"
+    ) || (first.len() == 3 && first.bytes().all(|b| b.is_ascii_digit()));
+    let stripped = if code_heading || known {
+        rest.trim_start()
+    } else {
+        line
+    };
+    stripped
+        .strip_prefix("Error: ")
+        .unwrap_or(stripped)
+        .to_string()
+}
+
+fn classify(code: Option<&str>, message: &str) -> (Category, Subcategory) {
+    use Category as C;
+    use Subcategory as S;
+    if message.starts_with("Missing script") {
+        return (C::Configuration, S::MissingScript);
+    }
+    match code.unwrap_or("") {
+        "E404" => (C::Dependency, S::MissingPackage),
+        "ETARGET" | "ENOVERSIONS" => (C::Dependency, S::VersionConflict),
+        "ERESOLVE" => (C::Dependency, S::PeerDependency),
+        "EJSONPARSE" => (C::Syntax, S::Manifest),
+        "EUSAGE" | "EBADENGINE" | "ENOWORKSPACES" => (C::Configuration, S::Other),
+        "ENOENT" if message.contains("package.json") => (C::Configuration, S::Manifest),
+        "E401" | "E403" | "EAUTH" | "ENEEDAUTH" | "EOTP" => (C::Network, S::RegistryAuth),
+        "EACCES" | "EPERM" => (C::Configuration, S::PermissionDenied),
+        code => classify::by_message(&format!("{code} {message}"))
+            .unwrap_or((C::Configuration, S::Other)),
+    }
+}
+
+/// ` ERR_PNPM_NO_MATCHING_VERSION  No matching version found for typescript@99.0.0`.
+fn pnpm_line(text: &str) -> Option<Diagnostic> {
+    let caps = lazy_regex!(r"^\s*(?P<code>ERR_PNPM_[A-Z0-9_]+|ELIFECYCLE)\s+(?P<msg>.+)$")
+        .captures(text)?;
+    let code = &caps["code"];
+    let message = caps["msg"].trim();
+    use Category as C;
+    use Subcategory as S;
+    let lifecycle =
+        code == "ELIFECYCLE" || code.contains("RUN_FAIL") || code.contains("EXEC_FIRST_FAIL");
+    let (category, subcategory) = if lifecycle {
+        (C::Runtime, S::Other)
+    } else if code.contains("NO_MATCHING_VERSION") {
+        (C::Dependency, S::VersionConflict)
+    } else if code.contains("404") || code.contains("NOT_FOUND") || code.contains("NO_SUCH") {
+        (C::Dependency, S::MissingPackage)
+    } else if code.contains("PEER") {
+        (C::Dependency, S::PeerDependency)
+    } else if code.contains("NO_SCRIPT") {
+        (C::Configuration, S::MissingScript)
+    } else {
+        classify::by_message(message).unwrap_or((C::Configuration, S::Other))
+    };
+    Some(
+        Diagnostic::new("pnpm", message)
+            .with_code(code)
+            .with_class(category, subcategory)
+            .with_confidence(if lifecycle { 0.5 } else { 0.9 }),
+    )
+}
+
+/// yarn classic: `error Couldn't find package "x" on the "npm" registry.`
+fn yarn_line(text: &str) -> Option<Diagnostic> {
+    let caps = lazy_regex!(r"^error (?P<msg>[A-Z].+)$").captures(text)?;
+    let message = caps["msg"].trim();
+    use Category as C;
+    use Subcategory as S;
+    let lifecycle = message.starts_with("Command failed with exit code");
+    let (category, subcategory) = if lifecycle {
+        (C::Runtime, S::Other)
+    } else if message.starts_with("Couldn't find package") || message.contains("Not found") {
+        (C::Dependency, S::MissingPackage)
+    } else if message.starts_with("Couldn't find any versions") {
+        (C::Dependency, S::VersionConflict)
+    } else if message.starts_with("Command \"") && message.contains("not found") {
+        (C::Configuration, S::MissingScript)
+    } else {
+        classify::by_message(message).unwrap_or((C::Configuration, S::Other))
+    };
+    Some(
+        Diagnostic::new("yarn", message)
+            .with_class(category, subcategory)
+            .with_confidence(if lifecycle { 0.5 } else { 0.75 }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::parse::parse;
+    use crate::{Category, Subcategory};
+
+    #[test]
+    fn one_diagnostic_per_npm_failure() {
+        let log = "npm error code E404\nnpm error 404 Not Found - GET https://registry.npmjs.org/nope-xyz\nnpm error 404\nnpm error 404  The requested resource 'nope-xyz@*' could not be found.\nnpm error A complete log of this run can be found in: /home/x/.npm/_logs/x.log\n";
+        let found = parse(log);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].message,
+            "Not Found - GET https://registry.npmjs.org/nope-xyz"
+        );
+        assert_eq!(found[0].code.as_deref(), Some("E404"));
+        assert_eq!(found[0].subcategory, Subcategory::MissingPackage);
+    }
+
+    #[test]
+    fn headings_are_stripped_and_codes_classified() {
+        let cases = [
+            (
+                "npm error code ETARGET\nnpm error notarget No matching version found for typescript@99.0.0.\n",
+                "No matching version found for typescript@99.0.0.",
+                Subcategory::VersionConflict,
+            ),
+            (
+                "npm ERR! code ERESOLVE\nnpm ERR! ERESOLVE unable to resolve dependency tree\nnpm ERR! \nnpm ERR! While resolving: app@1.0.0\n",
+                "unable to resolve dependency tree",
+                Subcategory::PeerDependency,
+            ),
+            (
+                "npm error code EUSAGE\nnpm error\nnpm error The `npm ci` command can only install with an existing package-lock.json or\n",
+                "The `npm ci` command can only install with an existing package-lock.json or",
+                Subcategory::Other,
+            ),
+            (
+                "npm error code ENOENT\nnpm error syscall open\nnpm error path /w/package.json\nnpm error errno -2\nnpm error enoent Could not read package.json: Error: ENOENT: no such file or directory, open '/w/package.json'\n",
+                "Could not read package.json: Error: ENOENT: no such file or directory, open '/w/package.json'",
+                Subcategory::Manifest,
+            ),
+            (
+                "npm error Missing script: \"build\"\nnpm error\nnpm error To see a list of scripts, run:\nnpm error   npm run\n",
+                "Missing script: \"build\"",
+                Subcategory::MissingScript,
+            ),
+        ];
+        for (log, message, subcategory) in cases {
+            let found = parse(log);
+            assert_eq!(found.len(), 1, "{log}");
+            assert_eq!(found[0].message, message);
+            assert_eq!(found[0].subcategory, subcategory, "{log}");
+            assert_eq!(found[0].file, None);
+        }
+    }
+
+    #[test]
+    fn lifecycle_failures_are_only_reported_alone() {
+        let failure = "npm error Lifecycle script `build` failed with error:\nnpm error code 2\nnpm error path /app\nnpm error command failed\nnpm error command sh -c tsc\n";
+        let alone = parse(failure);
+        assert_eq!(alone.len(), 1);
+        assert_eq!(alone[0].code, None);
+        let with_cause = parse(format!(
+            "src/a.ts(1,1): error TS2304: Cannot find name 'x'.\n{failure}"
+        ));
+        assert_eq!(with_cause.len(), 1);
+        assert_eq!(with_cause[0].tool, "tsc");
+    }
+
+    #[test]
+    fn pnpm_and_yarn() {
+        let found = parse(
+            " ERR_PNPM_NO_MATCHING_VERSION  No matching version found for typescript@99.0.0\nerror Couldn't find package \"nope\" on the \"npm\" registry.\n",
+        );
+        assert_eq!(found.len(), 2);
+        assert!(found.iter().all(|d| d.category == Category::Dependency));
+    }
+}

@@ -1,0 +1,186 @@
+//! ruff (and flake8-style) findings: `concise` lines and the default `full` format.
+//!
+//! ```text
+//! api/routes.py:1:8: F401 [*] `os` imported but unused
+//! F401 [*] `os` imported but unused
+//!  --> api/routes.py:1:8
+//! ```
+//!
+//! The full format is the annotate-snippets layout of rustc, so its fixes (`help:` with a diff)
+//! become fixits the same way.
+
+use super::classify::lazy_regex;
+use super::snippet::Block;
+use super::{ErrorParser, Line, ParserSession, Sink, number};
+use crate::{Category, Diagnostic, Subcategory};
+
+/// Parses ruff output.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Ruff;
+
+impl ErrorParser for Ruff {
+    fn name(&self) -> &str {
+        "ruff"
+    }
+
+    fn triggers(&self) -> Vec<&str> {
+        vec![".py:", ".pyi:", ".ipynb:", "-->"]
+    }
+
+    fn session(&self) -> Box<dyn ParserSession + '_> {
+        Box::<RuffSession>::default()
+    }
+}
+
+#[derive(Debug, Default)]
+struct RuffSession {
+    open: Option<(Diagnostic, Block)>,
+}
+
+const CODE: &str = r"(?P<code>[A-Z]{1,4}[0-9]{1,4}|invalid-syntax|SyntaxError)";
+
+impl ParserSession for RuffSession {
+    fn line(&mut self, line: &Line<'_>, out: &mut Sink) -> bool {
+        let text = line.text();
+        if let Some((d, block)) = self.open.as_mut() {
+            if block.feed(text) {
+                d.log_lines.end = line.number();
+                return true;
+            }
+            self.close(out);
+        }
+        let n = line.number();
+        let concise = lazy_regex!(&format!(
+            r"^(?P<file>[^\s:][^:]*?\.(?:py|pyi|ipynb)):(?P<line>\d+):(?P<col>\d+): {CODE}:?(?: \[\*\])? (?P<msg>.+)$"
+        ));
+        if let Some(caps) = concise.captures(text) {
+            let d = diagnostic(&caps["code"], &caps["msg"])
+                .at(
+                    &caps["file"],
+                    number(caps.name("line")),
+                    number(caps.name("col")),
+                )
+                .from_lines(n, n);
+            out.emit(d);
+            return true;
+        }
+        let Some(location) =
+            lazy_regex!(r"^\s*--> (?P<file>.+?\.(?:py|pyi|ipynb|toml)):\d+:\d+$").captures(text)
+        else {
+            return false;
+        };
+        let header = lazy_regex!(&format!(r"^{CODE}:?(?: \[\*\])? (?P<msg>.+)$"));
+        let Some(caps) = line.previous(1).and_then(|h| header.captures(h)) else {
+            return false;
+        };
+        let d = diagnostic(&caps["code"], &caps["msg"]).from_lines(n.saturating_sub(1), n);
+        let mut block = Block::default();
+        block.feed(&location[0]);
+        self.open = Some((d, block));
+        true
+    }
+
+    fn busy(&self) -> bool {
+        self.open.is_some()
+    }
+
+    fn finish(&mut self, out: &mut Sink) {
+        self.close(out);
+    }
+}
+
+impl RuffSession {
+    fn close(&mut self, out: &mut Sink) {
+        let Some((mut d, mut block)) = self.open.take() else {
+            return;
+        };
+        block.close();
+        if let Some(location) = block.location {
+            d.file = Some(location.file);
+            d.line = Some(location.line);
+            d.column = Some(location.column);
+            if let Some(len) = block.span_len {
+                d.end_line = d.line;
+                d.end_column = Some(location.column.saturating_add(len));
+            }
+        }
+        if !block.frame.is_empty() {
+            d.snippet = Some(block.frame.join("\n"));
+        }
+        d.notes = block.notes;
+        d.fixits = block.fixits;
+        for fixit in &mut d.fixits {
+            fixit.file.clone_from(&d.file);
+        }
+        out.emit(d);
+    }
+}
+
+fn diagnostic(code: &str, message: &str) -> Diagnostic {
+    let code = if code == "SyntaxError" {
+        "invalid-syntax"
+    } else {
+        code
+    };
+    let (category, subcategory) = classify(code);
+    Diagnostic::new("ruff", message.trim())
+        .with_code(code)
+        .with_class(category, subcategory)
+        .with_confidence(0.97)
+}
+
+/// Most rules are style; a few report real errors.
+fn classify(code: &str) -> (Category, Subcategory) {
+    use Category as C;
+    use Subcategory as S;
+    match code {
+        "invalid-syntax" | "E999" => (C::Syntax, S::ParseError),
+        "E902" => (C::Configuration, S::FileNotFound),
+        "F821" | "F822" | "F823" => (C::Type, S::UndefinedName),
+        "F632" | "F633" | "F634" | "F501" | "F502" | "F503" | "F504" | "F505" | "F506" | "F507"
+        | "F508" | "F509" | "F521" | "F522" | "F523" | "F524" | "F525" => (C::Type, S::Other),
+        "F701" | "F702" | "F704" | "F706" | "F707" => (C::Syntax, S::ParseError),
+        _ if code.starts_with("PLE") => (C::Type, S::Other),
+        _ if code.starts_with("UP") || code == "PGH001" => (C::Unknown, S::Deprecation),
+        _ => (C::Unknown, S::Lint),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::parse::parse;
+    use crate::{Category, FixitEdit};
+
+    #[test]
+    fn concise_lines() {
+        let found = parse(
+            "api/util.py:2:8: F632 [*] Use `==` to compare constant literals\napi/x.py:3:1: SyntaxError: Expected an indented block\nFound 2 errors.\n",
+        );
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].category, Category::Syntax);
+        assert_eq!(found[0].code.as_deref(), Some("invalid-syntax"));
+        assert_eq!(found[1].category, Category::Type);
+    }
+
+    #[test]
+    fn full_format_with_fix() {
+        let log = "F401 [*] `os` imported but unused\n --> api/routes.py:1:8\n  |\n1 | import os, sys\n  |        ^^\n2 | from typing import Any, Dict\n  |\nhelp: Remove unused import\n  |\n  - import os, sys\n1 | from typing import Any, Dict\n  |\n\nE722 Do not use bare `except`\n  --> api/routes.py:11:5\n   |\n11 |     except:\n   |     ^^^^^^\n\nFound 2 errors.\n";
+        let found = parse(log);
+        assert_eq!(found.len(), 2, "{found:#?}");
+        let unused = &found[0];
+        assert_eq!(
+            (unused.line, unused.column, unused.end_column),
+            (Some(1), Some(8), Some(10))
+        );
+        assert_eq!(
+            unused.fixits[0].edit,
+            FixitEdit::Lines {
+                line: 1,
+                end_line: 1,
+                original: Some("import os, sys".into()),
+                replacement: String::new()
+            }
+        );
+        assert_eq!(found[1].code.as_deref(), Some("E722"));
+    }
+}

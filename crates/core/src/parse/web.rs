@@ -1,0 +1,814 @@
+//! Web bundlers and frameworks: esbuild, vite, webpack and Next.js builds.
+//!
+//! ```text
+//! ✘ [ERROR] Expected ")" but found "}"                  esbuild (0-based columns)
+//!     src/App.tsx:4:50:
+//! error during build:                                  vite
+//! [vite:esbuild] Transform failed with 1 error:
+//! /app/src/cart.ts:7:0: ERROR: Unexpected end of file
+//! ERROR in ./src/index.js 5:12-18                      webpack (0-based columns)
+//! Module not found: Error: Can't resolve 'lodash' in '/app/src'
+//! Failed to compile.                                   Next.js
+//! ./src/app/page.tsx:5:10
+//! Type error: Property 'foo' does not exist on type '{}'.
+//! ```
+//!
+//! Columns are converted to 1-based where the tool prints 0-based ones.
+
+use super::classify::{self, lazy_regex};
+use super::{ErrorParser, Line, ParserSession, Sink, number, tsc};
+use crate::{Category, Diagnostic, Fixit, FixitEdit, Severity, Subcategory};
+
+/// 0-based column as printed → 1-based.
+fn one_based(column: Option<u32>) -> Option<u32> {
+    column.map(|c| c.saturating_add(1))
+}
+
+/// Category of a bundler message.
+fn classify_message(message: &str, severity: Severity) -> (Category, Subcategory) {
+    use Category as C;
+    use Subcategory as S;
+    let m = message;
+    if lazy_regex!(r"Could not resolve|Can't resolve|[Ff]ailed to resolve (import|module|entry)|Cannot find module|Cannot find package|Module not found|Rollup failed to resolve").is_match(m) {
+        return (C::Dependency, S::MissingPackage);
+    }
+    if lazy_regex!(r"No matching export|is not exported by|does not provide an export|was not found in '|export '[^']+' .*was not found").is_match(m) {
+        return (C::Type, S::MissingExport);
+    }
+    if lazy_regex!(r"size limit|performance recommendations|exceeds? the recommended").is_match(m) {
+        return (C::Resource, S::BundleSize);
+    }
+    if lazy_regex!(r"Unexpected end of (file|input)|Unterminated|Unexpected EOF").is_match(m) {
+        return (C::Syntax, S::UnexpectedEof);
+    }
+    if lazy_regex!(r"Expected .* but found|Unexpected token|Unexpected character|Unexpected \S|Expected ['\x22]|SyntaxError|Syntax Error|Module parse failed|[Ii]nvalid (?:character|token)|Unexpected keyword").is_match(m) {
+        return (C::Syntax, S::UnexpectedToken);
+    }
+    if lazy_regex!(r"Invalid configuration object|failed to load config|Invalid options? |Unknown option|configuration\.").is_match(m) {
+        return (C::Configuration, S::BundlerConfig);
+    }
+    if let Some(class) = classify::by_message(m) {
+        return class;
+    }
+    if severity == Severity::Warning {
+        (C::Unknown, S::Other)
+    } else {
+        (C::Syntax, S::ParseError)
+    }
+}
+
+/// Parses esbuild output.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Esbuild;
+
+impl ErrorParser for Esbuild {
+    fn name(&self) -> &str {
+        "esbuild"
+    }
+
+    fn triggers(&self) -> Vec<&str> {
+        vec!["[ERROR]", "[WARNING]", ": ERROR: ", ": WARNING: ", "> "]
+    }
+
+    fn session(&self) -> Box<dyn ParserSession + '_> {
+        Box::<EsbuildSession>::default()
+    }
+}
+
+#[derive(Debug, Default)]
+struct EsbuildSession {
+    open: Option<EsbuildOpen>,
+}
+
+#[derive(Debug)]
+struct EsbuildOpen {
+    diagnostic: Diagnostic,
+    frame: Vec<String>,
+    caret_offset: Option<usize>,
+}
+
+/// `file:line:col: ERROR: message`, esbuild's one-line form (also inside vite's messages).
+fn esbuild_line(text: &str) -> Option<Diagnostic> {
+    // Upper-case levels since esbuild 0.14; `> file: error:` before.
+    let caps = lazy_regex!(
+        r"^(?P<file>[^\s:>][^:]*?|[A-Za-z]:[^:]+?):(?P<line>\d+):(?P<col>\d+): (?P<sev>ERROR|WARNING): (?P<msg>.+)$"
+    )
+    .captures(text)
+    .or_else(|| {
+        lazy_regex!(
+            r"^> (?P<file>[^\s:][^:]*?|[A-Za-z]:[^:]+?):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|warning): (?P<msg>.+)$"
+        )
+        .captures(text)
+    })?;
+    let severity = if caps["sev"].eq_ignore_ascii_case("warning") {
+        Severity::Warning
+    } else {
+        Severity::Error
+    };
+    let message = caps["msg"].trim();
+    let (category, subcategory) = classify_message(message, severity);
+    Some(
+        Diagnostic::new("esbuild", message)
+            .at(
+                &caps["file"],
+                number(caps.name("line")),
+                one_based(number(caps.name("col"))),
+            )
+            .with_severity(severity)
+            .with_class(category, subcategory)
+            .with_confidence(0.95),
+    )
+}
+
+impl ParserSession for EsbuildSession {
+    fn line(&mut self, line: &Line<'_>, out: &mut Sink) -> bool {
+        let text = line.text();
+        let n = line.number();
+        if let Some(open) = self.open.as_mut() {
+            if open_continuation(open, text) {
+                open.diagnostic.log_lines.end = n;
+                return true;
+            }
+            self.close(out);
+        }
+        if let Some(caps) = lazy_regex!(
+            r"^\s*(?:✘|X|×|▲|⚠)\s*\[(?P<sev>ERROR|WARNING)\] (?P<msg>.+?)(?: \[(?P<code>[\w-]+)\])?$"
+        )
+        .captures(text)
+        {
+            let severity = if &caps["sev"] == "WARNING" {
+                Severity::Warning
+            } else {
+                Severity::Error
+            };
+            let message = caps["msg"].trim();
+            let (category, subcategory) = classify_message(message, severity);
+            let mut d = Diagnostic::new("esbuild", message)
+                .with_severity(severity)
+                .with_class(category, subcategory)
+                .from_lines(n, n)
+                .with_confidence(0.96);
+            d.code = caps.name("code").map(|c| c.as_str().to_string());
+            self.open = Some(EsbuildOpen {
+                diagnostic: d,
+                frame: Vec::new(),
+                caret_offset: None,
+            });
+            return true;
+        }
+        if let Some(d) = esbuild_line(text) {
+            out.emit(d.from_lines(n, n));
+            return true;
+        }
+        false
+    }
+
+    fn busy(&self) -> bool {
+        self.open.is_some()
+    }
+
+    fn finish(&mut self, out: &mut Sink) {
+        self.close(out);
+    }
+}
+
+/// Location, code frame and notes after an esbuild header.
+fn open_continuation(open: &mut EsbuildOpen, text: &str) -> bool {
+    let d = &mut open.diagnostic;
+    if text.trim().is_empty() {
+        return true;
+    }
+    if lazy_regex!(r"^\d+ (errors?|warnings?)").is_match(text) {
+        return false;
+    }
+    if !text.starts_with([' ', '\t']) {
+        return false;
+    }
+    if let Some(caps) =
+        lazy_regex!(r"^\s+(?P<file>\S.*?):(?P<line>\d+):(?P<col>\d+):$").captures(text)
+    {
+        if d.file.is_none() {
+            d.file = Some(caps["file"].to_string());
+            d.line = number(caps.name("line"));
+            d.column = one_based(number(caps.name("col")));
+        }
+        return true;
+    }
+    if let Some(caps) = lazy_regex!(r"^\s*(?:\d+\s*)?[│╵|](.*)$").captures(text) {
+        if d.notes.is_empty() && open.frame.len() < 20 {
+            open.frame.push(text.trim_end().to_string());
+            let body = &caps[1];
+            if let Some(offset) = body.find('^') {
+                open.caret_offset = Some(offset);
+            } else if text.trim_start().starts_with('╵') {
+                // The replacement esbuild suggests, printed under the caret.
+                if let (Some(offset), Some(line), Some(column)) =
+                    (open.caret_offset, d.line, d.column)
+                {
+                    let hint = body.get(offset..).unwrap_or("").trim();
+                    if !hint.is_empty() {
+                        d.fixits.push(Fixit {
+                            message: format!("insert `{hint}`"),
+                            file: d.file.clone(),
+                            edit: FixitEdit::Span {
+                                line,
+                                column,
+                                end_line: line,
+                                end_column: column,
+                                replacement: hint.to_string(),
+                            },
+                        });
+                    }
+                }
+            }
+        }
+        return true;
+    }
+    if d.notes.len() < 10 {
+        d.notes.push(text.trim().to_string());
+    }
+    true
+}
+
+impl EsbuildSession {
+    fn close(&mut self, out: &mut Sink) {
+        let Some(mut open) = self.open.take() else {
+            return;
+        };
+        if !open.frame.is_empty() {
+            open.diagnostic.snippet = Some(open.frame.join("\n"));
+        }
+        out.emit(open.diagnostic);
+    }
+}
+
+/// Parses `vite build` and vite dev-server errors.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Vite;
+
+impl ErrorParser for Vite {
+    fn name(&self) -> &str {
+        "vite"
+    }
+
+    fn triggers(&self) -> Vec<&str> {
+        vec![
+            "error during build",
+            "[vite",
+            "[plugin:",
+            "Internal server error",
+            "Pre-transform error",
+        ]
+    }
+
+    fn session(&self) -> Box<dyn ParserSession + '_> {
+        Box::<ViteSession>::default()
+    }
+}
+
+#[derive(Debug, Default)]
+struct ViteSession {
+    open: Option<ViteError>,
+}
+
+#[derive(Debug, Default)]
+struct ViteError {
+    first_line: u32,
+    last_line: u32,
+    plugin: Option<String>,
+    message: Option<String>,
+    location: Option<(String, Option<u32>, Option<u32>)>,
+    esbuild: Vec<Diagnostic>,
+    in_stack: bool,
+    frame: Vec<String>,
+}
+
+impl ParserSession for ViteSession {
+    fn line(&mut self, line: &Line<'_>, out: &mut Sink) -> bool {
+        let text = line.text();
+        let n = line.number();
+        if text.trim_end() == "error during build:" {
+            self.close(out);
+            self.open = Some(ViteError {
+                first_line: n,
+                last_line: n,
+                ..ViteError::default()
+            });
+            return true;
+        }
+        let server = lazy_regex!(
+            r"^(?:.*?\s)?\[vite\] (?:Internal server error|Pre-transform error): (?P<msg>.+)$"
+        )
+        .captures(text);
+        if let Some(caps) = server {
+            self.close(out);
+            self.open = Some(ViteError {
+                first_line: n,
+                last_line: n,
+                plugin: Some("vite".into()),
+                message: Some(caps["msg"].trim().to_string()),
+                ..ViteError::default()
+            });
+            return true;
+        }
+        let Some(open) = self.open.as_mut() else {
+            return false;
+        };
+        if vite_continuation(open, text) {
+            open.last_line = n;
+            return true;
+        }
+        self.close(out);
+        false
+    }
+
+    fn busy(&self) -> bool {
+        self.open.is_some()
+    }
+
+    fn finish(&mut self, out: &mut Sink) {
+        self.close(out);
+    }
+}
+
+fn vite_continuation(open: &mut ViteError, text: &str) -> bool {
+    let at = lazy_regex!(r"^\s+at ").is_match(text);
+    if open.in_stack {
+        return at || text.trim().is_empty();
+    }
+    if at {
+        open.in_stack = true;
+        return true;
+    }
+    if let Some(caps) =
+        lazy_regex!(r"^(?:\[plugin:(?P<p2>[^\]\s]+)\]|\[(?P<p1>[^\]\s]+)\]:?) (?P<msg>.+)$")
+            .captures(text)
+    {
+        if open.plugin.is_none() {
+            open.plugin = caps
+                .name("p1")
+                .or(caps.name("p2"))
+                .map(|p| p.as_str().to_string());
+            let message = caps["msg"].trim();
+            if !lazy_regex!(r"^Transform failed with \d+ errors?:?$").is_match(message) {
+                open.message = Some(message.to_string());
+                if let Some(from) = lazy_regex!(r#"from "([^"]+)""#).captures(message) {
+                    open.location
+                        .get_or_insert((from[1].to_string(), None, None));
+                }
+            }
+            return true;
+        }
+    }
+    if let Some(d) = esbuild_line(text) {
+        open.esbuild.push(d);
+        return true;
+    }
+    if let Some(caps) =
+        lazy_regex!(r"^\s*[Ff]ile: (?P<file>.+?)(?::(?P<line>\d+)(?::(?P<col>\d+))?)?\s*$")
+            .captures(text)
+    {
+        open.location = Some((
+            caps["file"].to_string(),
+            number(caps.name("line")),
+            one_based(number(caps.name("col"))),
+        ));
+        return true;
+    }
+    if let Some(caps) = lazy_regex!(r"^\s*Plugin: (\S+)$").captures(text) {
+        open.plugin = Some(caps[1].to_string());
+        return true;
+    }
+    if let Some(caps) =
+        lazy_regex!(r"^(?P<file>\S+) \((?P<line>\d+):(?P<col>\d+)\): (?P<msg>.+)$").captures(text)
+    {
+        open.message.get_or_insert_with(|| caps["msg"].to_string());
+        open.location.get_or_insert((
+            caps["file"].to_string(),
+            number(caps.name("line")),
+            one_based(number(caps.name("col"))),
+        ));
+        return true;
+    }
+    if open.message.is_none() && open.esbuild.is_empty() && !text.trim().is_empty() {
+        open.message = Some(text.trim().to_string());
+        return true;
+    }
+    if lazy_regex!(r"^\s*\d+\s*\|").is_match(text) && open.frame.len() < 20 {
+        open.frame.push(text.trim_end().to_string());
+    }
+    // Message text, code frames and blank lines until the stack trace.
+    true
+}
+
+impl ViteSession {
+    fn close(&mut self, out: &mut Sink) {
+        let Some(open) = self.open.take() else {
+            return;
+        };
+        let plugin = open.plugin.clone();
+        if !open.esbuild.is_empty() {
+            for mut d in open.esbuild {
+                d.tool = "vite".into();
+                d.code.clone_from(&plugin);
+                out.emit(d.from_lines(open.first_line, open.last_line));
+            }
+            return;
+        }
+        let Some(message) = open.message else {
+            return;
+        };
+        let (category, subcategory) = classify_message(&message, Severity::Error);
+        let mut d = Diagnostic::new("vite", message)
+            .with_class(category, subcategory)
+            .from_lines(open.first_line, open.last_line)
+            .with_confidence(0.9);
+        d.code = plugin;
+        if let Some((file, line, column)) = open.location {
+            // CSS tools count columns from 1.
+            let css = d.code.as_deref().is_some_and(|p| p.contains("css"));
+            d = d.at(
+                file,
+                line,
+                if css {
+                    column.map(|c| c.saturating_sub(1))
+                } else {
+                    column
+                },
+            );
+        }
+        if !open.frame.is_empty() {
+            d.snippet = Some(open.frame.join("\n"));
+        }
+        out.emit(d);
+    }
+}
+
+/// Parses webpack's `ERROR in` / `WARNING in` blocks.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Webpack;
+
+impl ErrorParser for Webpack {
+    fn name(&self) -> &str {
+        "webpack"
+    }
+
+    fn triggers(&self) -> Vec<&str> {
+        vec!["ERROR in ", "WARNING in "]
+    }
+
+    fn session(&self) -> Box<dyn ParserSession + '_> {
+        Box::<WebpackSession>::default()
+    }
+}
+
+#[derive(Debug, Default)]
+struct WebpackSession {
+    open: Option<(Diagnostic, bool)>,
+}
+
+impl ParserSession for WebpackSession {
+    fn line(&mut self, line: &Line<'_>, out: &mut Sink) -> bool {
+        let text = line.text();
+        let n = line.number();
+        if let Some(caps) =
+            lazy_regex!(r"^(?P<sev>ERROR|WARNING) in (?P<rest>.+?)\s*$").captures(text)
+        {
+            self.close(out);
+            let severity = if &caps["sev"] == "WARNING" {
+                Severity::Warning
+            } else {
+                Severity::Error
+            };
+            let d = header(&caps["rest"])
+                .with_severity(severity)
+                .from_lines(n, n);
+            let needs_message = d.message.is_empty();
+            self.open = Some((d, needs_message));
+            return true;
+        }
+        let Some((d, needs_message)) = self.open.as_mut() else {
+            return false;
+        };
+        if text.trim().is_empty() || text.starts_with("webpack ") {
+            self.close(out);
+            return false;
+        }
+        d.log_lines.end = n;
+        let trimmed = text.trim();
+        if *needs_message {
+            if trimmed.starts_with("Module build failed") {
+                d.notes.push(trimmed.to_string());
+                return true;
+            }
+            if let Some(caps) = lazy_regex!(
+                r"^\[tsl\] (?:ERROR|WARNING) in (?P<file>.+)\((?P<line>\d+),(?P<col>\d+)\)$"
+            )
+            .captures(trimmed)
+            {
+                d.file = Some(caps["file"].to_string());
+                d.line = number(caps.name("line"));
+                d.column = number(caps.name("col"));
+                d.tool = "ts-loader".into();
+                return true;
+            }
+            d.message = trimmed.to_string();
+            *needs_message = false;
+            if let Some(caps) = lazy_regex!(r"^(?P<code>TS\d+): (?P<msg>.+)$").captures(trimmed) {
+                d.message = caps["msg"].to_string();
+                d.code = Some(caps["code"].to_string());
+            }
+            // Babel names the position in the message: `Unexpected token (5:10)`.
+            if d.line.is_none() {
+                if let Some(caps) =
+                    lazy_regex!(r"\((?P<line>\d+):(?P<col>\d+)\)$").captures(trimmed)
+                {
+                    d.line = number(caps.name("line"));
+                    d.column = one_based(number(caps.name("col")));
+                }
+            }
+        } else if d.notes.len() < 20 {
+            d.notes.push(trimmed.to_string());
+        }
+        true
+    }
+
+    fn busy(&self) -> bool {
+        self.open.is_some()
+    }
+
+    fn finish(&mut self, out: &mut Sink) {
+        self.close(out);
+    }
+}
+
+/// The part after `ERROR in `: a module with a position, a file, or the message itself.
+fn header(rest: &str) -> Diagnostic {
+    if let Some(caps) = lazy_regex!(
+        r"^(?P<file>\S+) (?P<line>\d+):(?P<col>\d+)(?:-(?:(?P<eline>\d+):)?(?P<ecol>\d+))?$"
+    )
+    .captures(rest)
+    {
+        let mut d = Diagnostic::new("webpack", "").at(
+            &caps["file"],
+            number(caps.name("line")),
+            one_based(number(caps.name("col"))),
+        );
+        if let Some(end) = caps.name("ecol") {
+            d.end_line = number(caps.name("eline")).or(d.line);
+            d.end_column = one_based(number(Some(end)));
+        }
+        return d;
+    }
+    if let Some(caps) =
+        lazy_regex!(r"^(?P<file>\S+?)(?::(?P<line>\d+):(?P<col>\d+)|\((?P<l2>\d+),(?P<c2>\d+)\))$")
+            .captures(rest)
+    {
+        // fork-ts-checker and ts-loader print 1-based positions.
+        return Diagnostic::new("fork-ts-checker", "").at(
+            &caps["file"],
+            number(caps.name("line").or(caps.name("l2"))),
+            number(caps.name("col").or(caps.name("c2"))),
+        );
+    }
+    if lazy_regex!(r"^(?:\.{1,2}/|/)\S*$|^\S+\.[A-Za-z]{1,5}$").is_match(rest) {
+        return Diagnostic::new("webpack", "").at(rest, None, None);
+    }
+    Diagnostic::new("webpack", rest)
+}
+
+impl WebpackSession {
+    fn close(&mut self, out: &mut Sink) {
+        let Some((mut d, _)) = self.open.take() else {
+            return;
+        };
+        if d.message.is_empty() {
+            return;
+        }
+        (d.category, d.subcategory) = match &d.code {
+            Some(code) if code.starts_with("TS") => tsc::classify(code, &d.message),
+            _ => classify_message(&d.message, d.severity),
+        };
+        if d.category == Category::Syntax && d.severity == Severity::Warning {
+            d.category = Category::Unknown;
+        }
+        d.confidence = 0.93;
+        out.emit(d);
+    }
+}
+
+/// Parses `next build` failures.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Next;
+
+impl ErrorParser for Next {
+    fn name(&self) -> &str {
+        "next"
+    }
+
+    fn triggers(&self) -> Vec<&str> {
+        vec!["Failed to compile"]
+    }
+
+    fn session(&self) -> Box<dyn ParserSession + '_> {
+        Box::<NextSession>::default()
+    }
+}
+
+#[derive(Debug, Default)]
+struct NextSession {
+    inside: bool,
+    import_trace: bool,
+    open: Option<Diagnostic>,
+    frame: Vec<String>,
+}
+
+impl ParserSession for NextSession {
+    fn line(&mut self, line: &Line<'_>, out: &mut Sink) -> bool {
+        let text = line.text();
+        let n = line.number();
+        if text.trim() == "Failed to compile." {
+            self.close(out);
+            self.inside = true;
+            return true;
+        }
+        if !self.inside {
+            return false;
+        }
+        if text.starts_with("> Build failed")
+            || text.starts_with("Next.js build worker exited")
+            || text.starts_with("> Build error occurred")
+        {
+            self.close(out);
+            self.inside = false;
+            return true;
+        }
+        if text.trim().is_empty() {
+            self.import_trace = false;
+            return true;
+        }
+        if text.starts_with("Import trace for requested module") {
+            self.import_trace = true;
+            return true;
+        }
+        if self.import_trace {
+            return true;
+        }
+        if let Some(caps) =
+            lazy_regex!(r"^(?P<file>\./\S+?)(?::(?P<line>\d+):(?P<col>\d+))?$").captures(text)
+        {
+            self.close(out);
+            self.open = Some(
+                Diagnostic::new("next", "")
+                    .at(
+                        &caps["file"],
+                        number(caps.name("line")),
+                        number(caps.name("col")),
+                    )
+                    .from_lines(n, n)
+                    .with_confidence(0.9),
+            );
+            return true;
+        }
+        let Some(d) = self.open.as_mut() else {
+            return true;
+        };
+        d.log_lines.end = n;
+        if let Some(caps) =
+            lazy_regex!(r"^\s*,-\[(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)\]$").captures(text)
+        {
+            d.file = Some(caps["file"].to_string());
+            d.line = number(caps.name("line"));
+            d.column = number(caps.name("col"));
+            return true;
+        }
+        if lazy_regex!(r"^\s*>?\s*\d+ \||^\s+[|:] ").is_match(text) {
+            if self.frame.len() < 20 {
+                self.frame.push(text.trim_end().to_string());
+            }
+            return true;
+        }
+        let trimmed = text.trim();
+        if let Some(caps) = lazy_regex!(r"^(?:x|×) (?P<msg>.+)$").captures(trimmed) {
+            d.message = caps["msg"].to_string();
+            d.category = Category::Syntax;
+            return true;
+        }
+        if d.message.is_empty() && trimmed != "Error:" {
+            d.message = trimmed.to_string();
+        } else if d.notes.len() < 10 {
+            d.notes.push(trimmed.to_string());
+        }
+        true
+    }
+
+    fn busy(&self) -> bool {
+        self.inside
+    }
+
+    fn finish(&mut self, out: &mut Sink) {
+        self.close(out);
+    }
+}
+
+impl NextSession {
+    fn close(&mut self, out: &mut Sink) {
+        let frame = std::mem::take(&mut self.frame);
+        let Some(mut d) = self.open.take() else {
+            return;
+        };
+        if d.message.is_empty() {
+            return;
+        }
+        (d.category, d.subcategory) = if let Some(message) = d.message.strip_prefix("Type error: ")
+        {
+            let message = message.to_string();
+            d.message = message;
+            tsc::classify("", &d.message)
+        } else if d.category == Category::Syntax {
+            (Category::Syntax, Subcategory::UnexpectedToken)
+        } else {
+            classify_message(&d.message, Severity::Error)
+        };
+        if !frame.is_empty() {
+            d.snippet = Some(frame.join("\n"));
+        }
+        out.emit(d);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::parse::parse;
+    use crate::{Category, FixitEdit, Severity, Subcategory};
+
+    #[test]
+    fn esbuild_block_with_zero_based_column_and_suggestion() {
+        let log = "✘ [ERROR] Expected \")\" but found \"}\"\n\n    src/App.tsx:4:50:\n      4 │       {props.items.map((i) => <li key={i}>{i}</li>}\n        │                                                   ^\n        ╵                                                   )\n\n1 error\n";
+        let found = parse(log);
+        assert_eq!(found.len(), 1);
+        let d = &found[0];
+        assert_eq!((d.line, d.column), (Some(4), Some(51)));
+        assert_eq!(d.category, Category::Syntax);
+        assert_eq!(
+            d.fixits[0].edit,
+            FixitEdit::Span {
+                line: 4,
+                column: 51,
+                end_line: 4,
+                end_column: 51,
+                replacement: ")".into()
+            }
+        );
+    }
+
+    #[test]
+    fn vite_wrapping_esbuild() {
+        let log = "error during build:\n[vite:esbuild] Transform failed with 1 error:\n/app/src/cart.ts:7:0: ERROR: Unexpected end of file\nfile: /app/src/cart.ts:7:0\n\nUnexpected end of file\n5  |    return sum;\n    at failureErrorWithLog (/x/node_modules/esbuild/lib/main.js:1467:15)\n    at /x/node_modules/esbuild/lib/main.js:736:50\n";
+        let found = parse(log);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let d = &found[0];
+        assert_eq!(
+            (d.tool.as_str(), d.code.as_deref()),
+            ("vite", Some("vite:esbuild"))
+        );
+        assert_eq!((d.line, d.column), (Some(7), Some(1)));
+        assert_eq!(d.subcategory, Subcategory::UnexpectedEof);
+    }
+
+    #[test]
+    fn vite_unresolved_import() {
+        let log = "error during build:\n[vite]: Rollup failed to resolve import \"axios\" from \"/app/src/api.ts\".\nThis is most likely unintended because it can break your application at runtime.\n    at viteWarn (file:///app/node_modules/vite/dist/node/chunks/dep.js:65855:17)\n";
+        let d = &parse(log)[0];
+        assert_eq!(d.category, Category::Dependency);
+        assert_eq!((d.file.as_deref(), d.line), (Some("/app/src/api.ts"), None));
+    }
+
+    #[test]
+    fn webpack_blocks() {
+        let log = "WARNING in ./src/index.js 2:28-38\nexport 'parseMoney' (imported as 'parseMoney') was not found in './money' (possible exports: formatMoney)\n\nERROR in ./src/a.js 5:12-18\nModule not found: Error: Can't resolve 'lodash' in '/app/src'\n\nWARNING in asset size limit: The following asset(s) exceed the recommended size limit (244 KiB).\nThis can impact web performance.\n\nwebpack 5.112.2 compiled with 1 error and 2 warnings in 490 ms\n";
+        let found = parse(log);
+        assert_eq!(found.len(), 3, "{found:#?}");
+        assert_eq!(found[0].category, Category::Dependency);
+        assert_eq!((found[0].column, found[0].end_column), (Some(13), Some(19)));
+        let export = found
+            .iter()
+            .find(|d| d.subcategory == Subcategory::MissingExport)
+            .unwrap();
+        assert_eq!(export.severity, Severity::Warning);
+        let size = found.iter().find(|d| d.file.is_none()).unwrap();
+        assert_eq!(size.category, Category::Resource);
+    }
+
+    #[test]
+    fn next_build_failures() {
+        let log = "Failed to compile.\n\n./src/app/page.tsx:5:10\nType error: Property 'foo' does not exist on type '{}'.\n\n  3 | export default function Page() {\n> 5 |   return x.foo;\n    |            ^\nNext.js build worker exited with code: 1 and signal: null\n";
+        let d = &parse(log)[0];
+        assert_eq!(
+            (d.tool.as_str(), d.line, d.column),
+            ("next", Some(5), Some(10))
+        );
+        assert_eq!(d.message, "Property 'foo' does not exist on type '{}'.");
+        assert_eq!(d.subcategory, Subcategory::MissingProperty);
+    }
+}
