@@ -318,13 +318,13 @@ fn frame_line(open: &mut Open, text: &str) -> bool {
             let len = u32::try_from(run).unwrap_or(1);
             open.caret = Some((start, len));
             let d = &mut open.diagnostic;
-            if let (Some(line), Some(column)) = (d.line, d.column) {
-                if d.end_column.is_none() {
-                    let caret_at = body[start..].find('^').unwrap_or(0);
-                    let first = column.saturating_sub(u32::try_from(caret_at).unwrap_or(0));
-                    d.end_line = Some(line);
-                    d.end_column = Some(first.saturating_add(len));
-                }
+            if let (Some(line), Some(column)) = (d.line, d.column)
+                && d.end_column.is_none()
+            {
+                let caret_at = body[start..].find('^').unwrap_or(0);
+                let first = column.saturating_sub(u32::try_from(caret_at).unwrap_or(0));
+                d.end_line = Some(line);
+                d.end_column = Some(first.saturating_add(len));
             }
         }
         return true;
@@ -561,10 +561,10 @@ fn classify_compiler(d: &Diagnostic) -> (Category, Subcategory) {
     if lazy_regex!(r"cannot convert|incompatible|invalid conversion|conversion from|cannot initialize|assigning to").is_match(m) {
         return (C::Type, S::TypeMismatch);
     }
-    if let Some(class) = classify::by_message(m) {
-        if class.0 != C::Runtime {
-            return class;
-        }
+    if let Some(class) = classify::by_message(m)
+        && class.0 != C::Runtime
+    {
+        return class;
     }
     (C::Type, S::Other)
 }

@@ -150,10 +150,10 @@ impl ParserSession for NodeSession {
     }
 
     fn finish(&mut self, out: &mut Sink) {
-        if let State::Crash(crash) = std::mem::take(&mut self.state) {
-            if crash.confirmed {
-                out.emit(finish_crash(*crash));
-            }
+        if let State::Crash(crash) = std::mem::take(&mut self.state)
+            && crash.confirmed
+        {
+            out.emit(finish_crash(*crash));
         }
     }
 }
@@ -247,15 +247,14 @@ fn crash_continuation(crash: &mut Crash, text: &str) -> Option<bool> {
             .map_or("", |m| m.as_str());
         if let Some(loc) =
             lazy_regex!(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)$").captures(location)
+            && crash.frames.len() < 64
         {
-            if crash.frames.len() < 64 {
-                crash.frames.push(StackFrame {
-                    file: Some(loc["file"].to_string()),
-                    line: number(loc.name("line")),
-                    column: number(loc.name("col")),
-                    function: caps.name("func").map(|f| f.as_str().to_string()),
-                });
-            }
+            crash.frames.push(StackFrame {
+                file: Some(loc["file"].to_string()),
+                line: number(loc.name("line")),
+                column: number(loc.name("col")),
+                function: caps.name("func").map(|f| f.as_str().to_string()),
+            });
         }
         return Some(true);
     }

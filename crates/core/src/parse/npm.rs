@@ -46,6 +46,13 @@ struct Block {
     lines: Vec<String>,
 }
 
+/// npm's pointer to its debug log: not part of any error.
+fn is_log_notice(rest: &str) -> bool {
+    rest.starts_with("A complete log of this run")
+        || rest.starts_with("Log files were not written")
+        || (rest.trim_start().starts_with('/') && rest.ends_with(".log"))
+}
+
 /// npm's key-value lines: context, not the message.
 const KEYS: &[&str] = &[
     "code",
@@ -76,10 +83,7 @@ impl ParserSession for NpmSession {
                     self.close(out);
                 }
                 self.block_at(n).code = Some(code.trim().to_string());
-            } else if !rest.starts_with("A complete log of this run")
-                && !rest.starts_with("Log files were not written")
-                && !(rest.trim_start().starts_with('/') && rest.ends_with(".log"))
-            {
+            } else if !is_log_notice(rest) {
                 let block = self.block_at(n);
                 if block.lines.len() < 64 {
                     block.lines.push(rest.to_string());
@@ -145,12 +149,11 @@ fn block_diagnostic(block: Block) -> Option<Diagnostic> {
         .map(|l| l.trim())
         .find(|l| {
             let key = l.split_whitespace().next().unwrap_or("");
-            !l.is_empty() && !(KEYS.contains(&key) && l.len() > key.len())
+            let key_value = KEYS.contains(&key) && l.len() > key.len();
+            !(l.is_empty() || key_value)
         })
         .map(str::to_string);
-    let Some(message_line) = message_line.or_else(|| code.clone()) else {
-        return None;
-    };
+    let message_line = message_line.or_else(|| code.clone())?;
     let message = strip_heading(&message_line, code.as_deref());
     let numeric_code = code.as_deref().is_some_and(|c| c.parse::<i64>().is_ok());
     let lifecycle = code.as_deref() == Some("ELIFECYCLE")

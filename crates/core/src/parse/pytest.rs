@@ -286,10 +286,11 @@ fn block_diagnostic(block: &Block) -> Option<Diagnostic> {
             ));
         }
     }
-    if let Some((_, _, rest)) = &location {
-        if class.is_none() && lazy_regex!(r"^[A-Za-z_][\w.]*$").is_match(rest) {
-            class = Some(rest.rsplit('.').next().unwrap_or(rest).to_string());
-        }
+    if let Some((_, _, rest)) = &location
+        && class.is_none()
+        && lazy_regex!(r"^[A-Za-z_][\w.]*$").is_match(rest)
+    {
+        class = Some(rest.rsplit('.').next().unwrap_or(rest).to_string());
     }
     let mut message = message;
     if message.is_empty() {

@@ -108,10 +108,10 @@ impl ParserSession for PythonSession {
                     return true;
                 }
                 if text.starts_with([' ', '\t']) {
-                    if let Some(frame) = self.frames.last_mut() {
-                        if frame.code.len() < 8 {
-                            frame.code.push(text.to_string());
-                        }
+                    if let Some(frame) = self.frames.last_mut()
+                        && frame.code.len() < 8
+                    {
+                        frame.code.push(text.to_string());
                     }
                     return true;
                 }

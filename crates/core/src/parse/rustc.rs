@@ -402,12 +402,11 @@ fn finish_cargo(d: &mut Diagnostic) {
         .join("\n");
     if let Some(caps) =
         lazy_regex!(r"TOML parse error at line (\d+), column (\d+)").captures(&all_text)
+        && let Some(path) = lazy_regex!(r"manifest at `([^`]+)`").captures(&all_text)
     {
-        if let Some(path) = lazy_regex!(r"manifest at `([^`]+)`").captures(&all_text) {
-            d.file = Some(path[1].to_string());
-            d.line = number(caps.get(1));
-            d.column = number(caps.get(2));
-        }
+        d.file = Some(path[1].to_string());
+        d.line = number(caps.get(1));
+        d.column = number(caps.get(2));
     }
     let mentions_cargo =
         lazy_regex!(r"(?i)cargo|manifest|crate|package|registry|workspace|dependenc")
@@ -572,12 +571,11 @@ fn json_diagnostic(text: &str) -> Option<Diagnostic> {
             let child_message = child.get("message").and_then(Value::as_str).unwrap_or("");
             let child_level = child.get("level").and_then(Value::as_str).unwrap_or("note");
             d.notes.push(format!("{child_level}: {child_message}"));
-            if d.code.is_none() {
-                if let Some(caps) =
+            if d.code.is_none()
+                && let Some(caps) =
                     lazy_regex!(r"#\[(?:warn|deny|forbid)\(([\w:]+)\)\]").captures(child_message)
-                {
-                    d.code = Some(caps[1].to_string());
-                }
+            {
+                d.code = Some(caps[1].to_string());
             }
             for span in child
                 .get("spans")

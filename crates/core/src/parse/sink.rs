@@ -186,12 +186,11 @@ fn normalize_paths(d: &mut Diagnostic, root: Option<&str>) {
 /// `path` relative to `root` when it lies inside it, without `file://` and `./` prefixes.
 pub(crate) fn relative_path(path: &str, root: Option<&str>) -> String {
     let path = path.strip_prefix("file://").unwrap_or(path);
-    if let Some(root) = root.filter(|r| !r.is_empty()) {
-        if let Some(rest) = path.strip_prefix(root) {
-            if let Some(inside) = rest.strip_prefix(['/', '\\']) {
-                return inside.to_string();
-            }
-        }
+    if let Some(root) = root.filter(|r| !r.is_empty())
+        && let Some(rest) = path.strip_prefix(root)
+        && let Some(inside) = rest.strip_prefix(['/', '\\'])
+    {
+        return inside.to_string();
     }
     let mut path = path;
     while let Some(rest) = path.strip_prefix("./") {

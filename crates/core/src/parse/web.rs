@@ -343,22 +343,21 @@ fn vite_continuation(open: &mut ViteError, text: &str) -> bool {
     if let Some(caps) =
         lazy_regex!(r"^(?:\[plugin:(?P<p2>[^\]\s]+)\]|\[(?P<p1>[^\]\s]+)\]:?) (?P<msg>.+)$")
             .captures(text)
+        && open.plugin.is_none()
     {
-        if open.plugin.is_none() {
-            open.plugin = caps
-                .name("p1")
-                .or(caps.name("p2"))
-                .map(|p| p.as_str().to_string());
-            let message = caps["msg"].trim();
-            if !lazy_regex!(r"^Transform failed with \d+ errors?:?$").is_match(message) {
-                open.message = Some(message.to_string());
-                if let Some(from) = lazy_regex!(r#"from "([^"]+)""#).captures(message) {
-                    open.location
-                        .get_or_insert((from[1].to_string(), None, None));
-                }
+        open.plugin = caps
+            .name("p1")
+            .or(caps.name("p2"))
+            .map(|p| p.as_str().to_string());
+        let message = caps["msg"].trim();
+        if !lazy_regex!(r"^Transform failed with \d+ errors?:?$").is_match(message) {
+            open.message = Some(message.to_string());
+            if let Some(from) = lazy_regex!(r#"from "([^"]+)""#).captures(message) {
+                open.location
+                    .get_or_insert((from[1].to_string(), None, None));
             }
-            return true;
         }
+        return true;
     }
     if let Some(d) = esbuild_line(text) {
         open.esbuild.push(d);
@@ -519,13 +518,12 @@ impl ParserSession for WebpackSession {
                 d.code = Some(caps["code"].to_string());
             }
             // Babel names the position in the message: `Unexpected token (5:10)`.
-            if d.line.is_none() {
-                if let Some(caps) =
+            if d.line.is_none()
+                && let Some(caps) =
                     lazy_regex!(r"\((?P<line>\d+):(?P<col>\d+)\)$").captures(trimmed)
-                {
-                    d.line = number(caps.name("line"));
-                    d.column = one_based(number(caps.name("col")));
-                }
+            {
+                d.line = number(caps.name("line"));
+                d.column = one_based(number(caps.name("col")));
             }
         } else if d.notes.len() < 20 {
             d.notes.push(trimmed.to_string());
