@@ -167,6 +167,63 @@ pub enum Subcategory {
     Other,
 }
 
+impl Subcategory {
+    /// The snake_case name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subcategory::MissingPackage => "missing_package",
+            Subcategory::VersionConflict => "version_conflict",
+            Subcategory::PeerDependency => "peer_dependency",
+            Subcategory::NativeModule => "native_module",
+            Subcategory::MissingCommand => "missing_command",
+            Subcategory::UndefinedSymbol => "undefined_symbol",
+            Subcategory::ParseError => "parse_error",
+            Subcategory::UnexpectedToken => "unexpected_token",
+            Subcategory::UnexpectedEof => "unexpected_eof",
+            Subcategory::TypeMismatch => "type_mismatch",
+            Subcategory::MissingProperty => "missing_property",
+            Subcategory::NullUndefined => "null_undefined",
+            Subcategory::GenericConstraint => "generic_constraint",
+            Subcategory::UndefinedName => "undefined_name",
+            Subcategory::MissingExport => "missing_export",
+            Subcategory::WrongArity => "wrong_arity",
+            Subcategory::BorrowCheck => "borrow_check",
+            Subcategory::ImportError => "import_error",
+            Subcategory::MissingEnvVar => "missing_env_var",
+            Subcategory::FileNotFound => "file_not_found",
+            Subcategory::PermissionDenied => "permission_denied",
+            Subcategory::Exception => "exception",
+            Subcategory::Panic => "panic",
+            Subcategory::TestFailure => "test_failure",
+            Subcategory::OutOfMemory => "out_of_memory",
+            Subcategory::DiskSpace => "disk_space",
+            Subcategory::OpenFiles => "open_files",
+            Subcategory::Timeout => "timeout",
+            Subcategory::CpuLimit => "cpu_limit",
+            Subcategory::BundleSize => "bundle_size",
+            Subcategory::BundlerConfig => "bundler_config",
+            Subcategory::Tsconfig => "tsconfig",
+            Subcategory::BabelConfig => "babel_config",
+            Subcategory::Dockerfile => "dockerfile",
+            Subcategory::Manifest => "manifest",
+            Subcategory::MissingScript => "missing_script",
+            Subcategory::ConnectionTimeout => "connection_timeout",
+            Subcategory::DnsResolution => "dns_resolution",
+            Subcategory::ConnectionRefused => "connection_refused",
+            Subcategory::RegistryAuth => "registry_auth",
+            Subcategory::Lint => "lint",
+            Subcategory::Deprecation => "deprecation",
+            Subcategory::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for Subcategory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How bad a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -315,7 +372,7 @@ pub struct Diagnostic {
     /// Human advice for this kind of error.
     pub suggestions: Vec<String>,
     /// How sure the parser is that this is a real, correctly located error (0..1).
-    pub confidence: f32,
+    pub confidence: f64,
     /// Where in the log it was read.
     pub log_lines: LineRange,
     /// Stable identity across runs and machines: no line numbers, no absolute paths.
@@ -382,7 +439,7 @@ impl Diagnostic {
     }
 
     /// Sets the confidence.
-    pub fn with_confidence(mut self, confidence: f32) -> Self {
+    pub fn with_confidence(mut self, confidence: f64) -> Self {
         self.confidence = confidence.clamp(0.0, 1.0);
         self
     }
@@ -564,6 +621,17 @@ mod tests {
         assert_eq!(portable_path("./src/a.ts"), "src/a.ts");
         assert_eq!(portable_path("/home/x/proj/src/a.ts"), "src/a.ts");
         assert_eq!(portable_path("C:\\proj\\src\\a.ts"), "src/a.ts");
+    }
+
+    #[test]
+    fn subcategory_names_match_json() {
+        for sub in [
+            Subcategory::MissingPackage,
+            Subcategory::NullUndefined,
+            Subcategory::Other,
+        ] {
+            assert_eq!(serde_json::to_value(sub).unwrap(), sub.as_str());
+        }
     }
 
     #[test]

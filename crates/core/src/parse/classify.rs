@@ -144,6 +144,13 @@ pub(crate) fn missing_module(message: &str) -> Option<&str> {
     .map(|m| m.as_str())
 }
 
+/// The package a registry request was for: `GET https://registry.npmjs.org/@scope%2fname`.
+fn registry_package(message: &str) -> Option<String> {
+    let caps =
+        lazy_regex!(r"(?:GET|PUT) https?://[^/\s]+/(?P<name>@?[^/\s]+)").captures(message)?;
+    Some(caps["name"].replace("%2f", "/").replace("%2F", "/"))
+}
+
 /// The name a package manager installs for an import specifier: `@scope/pkg` or the first path
 /// segment; `None` for relative and absolute paths.
 fn package_name(specifier: &str) -> Option<String> {
@@ -197,7 +204,12 @@ pub(crate) fn suggestions(d: &Diagnostic) -> Vec<String> {
                         "Check the import path `{spec}`: no such file relative to the importing module"
                     )),
                 },
-                None => out.push("Install the missing package or fix the import path".into()),
+                None => match registry_package(&d.message) {
+                    Some(package) => out.push(format!(
+                        "The registry has no package `{package}`: check its name and scope"
+                    )),
+                    None => out.push("Install the missing package or fix the import path".into()),
+                },
             }
             out.push("Check that the package name is spelled correctly".into());
         }

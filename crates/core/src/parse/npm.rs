@@ -167,9 +167,12 @@ fn block_diagnostic(block: Block) -> Option<Diagnostic> {
         .lines
         .iter()
         .map(|l| l.trim())
-        .filter(|l| !l.is_empty() && *l != message_line)
+        .filter(|l| *l != message_line)
+        .map(|l| strip_heading(l, d.code.as_deref()))
+        .filter(|l| {
+            !l.is_empty() && l.as_str() != d.code.as_deref().unwrap_or("").trim_start_matches('E')
+        })
         .take(20)
-        .map(str::to_string)
         .collect();
     let (category, subcategory) = if lifecycle {
         (Category::Runtime, Subcategory::Other)

@@ -100,8 +100,10 @@ impl Sink {
         }
 
         for d in &mut kept {
-            if d.suggestions.is_empty() {
-                d.suggestions = classify::suggestions(d);
+            for suggestion in classify::suggestions(d) {
+                if !d.suggestions.contains(&suggestion) {
+                    d.suggestions.push(suggestion);
+                }
             }
             d.fingerprint = d.compute_fingerprint();
         }
