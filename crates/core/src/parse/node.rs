@@ -258,6 +258,10 @@ fn crash_continuation(crash: &mut Crash, text: &str) -> Option<bool> {
         }
         return Some(true);
     }
+    if text.starts_with("Emitted 'error' event on ") {
+        // The stack of the emitter follows, then the error's properties.
+        return Some(true);
+    }
     if text.starts_with("Node.js v") {
         crash.after_frames = true;
         return Some(true);
@@ -302,8 +306,16 @@ fn finish_crash(crash: Crash) -> Diagnostic {
     let imported_from = lazy_regex!(r"imported from (\S+?)\.?$")
         .captures(&diagnostic.message)
         .map(|c| c[1].to_string());
+    // A file that does not compile: the thrown-at header is the error, the stack is the loader
+    // and whoever required the file.
+    let compile_error = class == "SyntaxError"
+        && !diagnostic.message.contains("JSON")
+        && header.as_ref().is_some_and(|(f, _)| is_user_file(f));
     if let Some(file) = imported_from {
         diagnostic.file = Some(file);
+    } else if let (true, Some((file, line))) = (compile_error, header.clone()) {
+        diagnostic.file = Some(file);
+        diagnostic.line = Some(line);
     } else if let Some(frame) = frames
         .iter()
         .find(|f| f.file.as_deref().is_some_and(is_user_file))
@@ -343,10 +355,12 @@ fn classify(class: &str, code: &str, message: &str) -> (Category, Subcategory) {
     if message.contains("does not provide an export named") {
         return (C::Type, S::MissingExport);
     }
-    if matches!(
-        code,
-        "ERR_REQUIRE_ESM" | "ERR_UNKNOWN_FILE_EXTENSION" | "ERR_IMPORT_ATTRIBUTE_MISSING"
-    ) || message.contains("Cannot use import statement outside a module")
+    if code.starts_with("ERR_REQUIRE_")
+        || matches!(
+            code,
+            "ERR_UNKNOWN_FILE_EXTENSION" | "ERR_IMPORT_ATTRIBUTE_MISSING"
+        )
+        || message.contains("Cannot use import statement outside a module")
         || message.contains("require is not defined in ES module scope")
     {
         return (C::Configuration, S::Other);

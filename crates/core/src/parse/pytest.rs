@@ -64,6 +64,9 @@ struct Block {
     error_lines: Vec<String>,
     in_captured_output: bool,
     frames: Vec<crate::StackFrame>,
+    /// `--tb=native`: frames are `File "x", line N` and the exception line has no `E` prefix.
+    native: bool,
+    native_exception: Option<String>,
 }
 
 impl ParserSession for PytestSession {
@@ -173,7 +176,44 @@ impl PytestSession {
             block.in_captured_output = true;
             return true;
         }
-        if block.in_captured_output {
+        let tbline_location = block.name.is_none()
+            && lazy_regex!(r"^\S+\.py:\d+: [A-Za-z_][\w.]*(?:: .*)?$").is_match(text);
+        if block.in_captured_output && !tbline_location {
+            // What the test printed is not pytest's report, even when it looks like one.
+            return true;
+        }
+        block.in_captured_output = false;
+        // `--tb=native`: a plain Python traceback inside the block.
+        if let Some(caps) =
+            lazy_regex!(r#"^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?$"#)
+                .captures(text)
+        {
+            let function = caps.name("func").map(|f| f.as_str().trim().to_string());
+            block.frames.push(crate::StackFrame {
+                file: Some(caps["file"].to_string()),
+                line: number(caps.name("line")),
+                column: None,
+                function,
+            });
+            block.location = Some((
+                caps["file"].to_string(),
+                number(caps.name("line")),
+                String::new(),
+            ));
+            block.native = true;
+            return true;
+        }
+        if block.native
+            && lazy_regex!(r"^[A-Za-z_][\w.]*(?:: .*)?$").is_match(text)
+            && !text.starts_with("Traceback")
+        {
+            block.native_exception = Some(text.trim_end().to_string());
+            return true;
+        }
+        if text.starts_with("Traceback (most recent call last)")
+            || text.starts_with("During handling of the above")
+            || text.starts_with("The above exception was the direct cause")
+        {
             return true;
         }
         if let Some(caps) = lazy_regex!(r"^E\s+(.*)$").captures(text) {
@@ -246,6 +286,11 @@ impl PytestSession {
             {
                 continue;
             }
+            let message = if message.is_empty() {
+                format!("{id} failed")
+            } else {
+                message
+            };
             let (category, subcategory) = classify(class.as_deref(), &message);
             let mut d = Diagnostic::new("pytest", message)
                 .with_class(category, subcategory)
@@ -262,10 +307,23 @@ impl PytestSession {
 }
 
 fn block_diagnostic(block: &Block) -> Option<Diagnostic> {
-    let first_error = block
+    // A syntax error while importing prints its own traceback in the `E` lines; its last
+    // exception line is the error. Otherwise the first `E` line is.
+    let exception_line = lazy_regex!(r"^[A-Za-z_][\w.]*(?: \[[^\]]*\])?: ");
+    let reports_traceback = block
         .error_lines
         .iter()
-        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with("File \""));
+        .any(|l| l.trim_start().starts_with("File \""));
+    let first_error = if reports_traceback {
+        block
+            .error_lines
+            .iter()
+            .rev()
+            .find(|l| exception_line.is_match(l))
+    } else {
+        block.error_lines.iter().find(|l| !l.trim().is_empty())
+    }
+    .or(block.native_exception.as_ref());
     if first_error.is_none() && block.location.is_none() {
         return None;
     }

@@ -40,6 +40,8 @@ struct PythonSession {
     frames: Vec<Frame>,
     causes: Vec<String>,
     first_line: u32,
+    /// Inside an exception group's traceback: the `  | ` prefix of its lines.
+    group_prefix: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -68,9 +70,29 @@ const CHAIN_SEPARATORS: &[&str] = &[
 
 impl ParserSession for PythonSession {
     fn line(&mut self, line: &Line<'_>, out: &mut Sink) -> bool {
-        let text = line.text();
+        let mut text = line.text();
+        if let Some(rest) = self
+            .group_prefix
+            .as_deref()
+            .and_then(|prefix| text.strip_prefix(prefix))
+        {
+            text = rest;
+        }
+        if let Some(caps) =
+            lazy_regex!(r"^(\s*)\+ Exception Group Traceback \(most recent call last\):$")
+                .captures(text)
+        {
+            if let State::AfterException(pending) = std::mem::take(&mut self.state) {
+                out.emit(*pending);
+            }
+            self.reset();
+            self.first_line = line.number();
+            self.group_prefix = Some(format!("{}| ", &caps[1]));
+            self.state = State::Frames;
+            return true;
+        }
         match std::mem::take(&mut self.state) {
-            State::Idle => self.start(line),
+            State::Idle => self.start(text, line.number()),
             State::Chained => {
                 if text.trim().is_empty() {
                     self.state = State::Chained;
@@ -81,7 +103,7 @@ impl ParserSession for PythonSession {
                     return true;
                 }
                 self.reset();
-                self.start(line)
+                self.start(text, line.number())
             }
             State::AfterException(pending) => {
                 if text.trim().is_empty() {
@@ -100,7 +122,7 @@ impl ParserSession for PythonSession {
                 }
                 out.emit(*pending);
                 self.reset();
-                self.start(line)
+                self.start(text, line.number())
             }
             State::Frames => {
                 self.state = State::Frames;
@@ -149,11 +171,11 @@ impl PythonSession {
         self.state = State::Idle;
         self.frames.clear();
         self.causes.clear();
+        self.group_prefix = None;
     }
 
-    fn start(&mut self, line: &Line<'_>) -> bool {
-        let text = line.text();
-        self.first_line = line.number();
+    fn start(&mut self, text: &str, number: u32) -> bool {
+        self.first_line = number;
         if text.starts_with("Traceback (most recent call last)") {
             self.state = State::Frames;
             return true;

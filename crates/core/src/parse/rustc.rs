@@ -222,7 +222,8 @@ impl RustcSession {
     }
 }
 
-fn apply_block(d: &mut Diagnostic, block: Block) {
+fn apply_block(d: &mut Diagnostic, mut block: Block) {
+    prefer_titled_span(&d.message, &mut block);
     if let Some(location) = block.location {
         d.file = Some(location.file);
         d.line = Some(location.line);
@@ -246,6 +247,30 @@ fn apply_block(d: &mut Diagnostic, block: Block) {
         d.code = block.lint;
     }
     d.confidence = 0.97;
+}
+
+/// With several primary spans the `-->` line names the first in the file, but the one whose
+/// label repeats the title is the span the diagnostic is about (rustc's JSON lists it first):
+/// `mismatched closing delimiter` points at the `}`, not at the unclosed `[`.
+fn prefer_titled_span(message: &str, block: &mut Block) {
+    let Some(location) = block.location.as_mut() else {
+        return;
+    };
+    if block.carets.len() < 2 {
+        return;
+    }
+    let title = message.split(": ").next().unwrap_or(message);
+    let titled = block
+        .carets
+        .iter()
+        .find(|(_, _, label)| !label.is_empty() && title.starts_with(label.as_str()));
+    if let Some(&(line, column, _)) = titled {
+        if (line, column) != (location.line, location.column) {
+            location.line = line;
+            location.column = column;
+            block.span_len = None;
+        }
+    }
 }
 
 /// Summary and consequence lines that repeat what the diagnostics already said.

@@ -35,6 +35,8 @@ pub(crate) struct Block {
     pub(crate) frame: Vec<String>,
     /// Length of the `^^^` run under the primary line.
     pub(crate) span_len: Option<u32>,
+    /// Every primary (`^`) annotation of the frame: line, column, label.
+    pub(crate) carets: Vec<(u32, u32, String)>,
     /// `= note:`/`= help:` lines and child headers.
     pub(crate) notes: Vec<String>,
     /// The lint named by `#[warn(x)]`, `#[deny(x)]` or `-D x` notes.
@@ -176,6 +178,14 @@ impl Block {
         let Some((shown, _)) = &self.last_numbered else {
             return;
         };
+        if let Some(start) = body.find('^') {
+            let run = body[start..].bytes().take_while(|&b| b == b'^').count();
+            let label = body[start + run..].trim().to_string();
+            if self.carets.len() < 16 {
+                self.carets
+                    .push((*shown, u32::try_from(start).unwrap_or(0), label));
+            }
+        }
         let on_primary = self.location.as_ref().is_some_and(|l| l.line == *shown);
         if !on_primary || self.span_len.is_some() {
             return;
