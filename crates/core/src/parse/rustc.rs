@@ -264,12 +264,12 @@ fn prefer_titled_span(message: &str, block: &mut Block) {
         .carets
         .iter()
         .find(|(_, _, label)| !label.is_empty() && title.starts_with(label.as_str()));
-    if let Some(&(line, column, _)) = titled {
-        if (line, column) != (location.line, location.column) {
-            location.line = line;
-            location.column = column;
-            block.span_len = None;
-        }
+    if let Some(&(line, column, _)) = titled
+        && (line, column) != (location.line, location.column)
+    {
+        location.line = line;
+        location.column = column;
+        block.span_len = None;
     }
 }
 
