@@ -50,7 +50,7 @@ const SIGNATURES: &[(&str, Category, Subcategory)] = &[
         Subcategory::ConnectionRefused,
     ),
     (
-        r"\bENOTFOUND\b|\bEAI_AGAIN\b|getaddrinfo|[Cc]ould not resolve host|[Cc]ouldn't resolve host|Temporary failure in name resolution|Name or service not known|nodename nor servname",
+        r"\bENOTFOUND\b|\bEAI_AGAIN\b|getaddrinfo|[Cc]ould not resolve host|[Cc]ouldn't resolve host|Temporary failure in name resolution|Name or service not known|nodename nor servname|lookup \S+ on \S+: no such host|: no such host\b",
         Category::Network,
         Subcategory::DnsResolution,
     ),

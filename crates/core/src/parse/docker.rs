@@ -38,6 +38,8 @@ impl ErrorParser for Docker {
             "The command '",
             "Error response from daemon",
             "dockerfile parse error",
+            "BuildKit is enabled",
+            "Docker daemon",
         ]
     }
 
@@ -164,7 +166,7 @@ impl DockerSession {
             return true;
         }
         let legacy = lazy_regex!(
-            r"^(?:(?:COPY|ADD) failed: .+|The command '.+' returned a non-zero code: \d+|(?:docker: )?Error response from daemon: .+|(?:ERROR: |error: )?failed to solve.*dockerfile parse error.+|unable to prepare context: .+)$"
+            r"^(?:(?:COPY|ADD) failed: .+|The command '.+' returned a non-zero code: \d+|(?:docker: )?Error response from daemon: .+|(?:ERROR: |error: )?failed to solve.*dockerfile parse error.+|unable to prepare context: .+|(?:ERROR: )?BuildKit is enabled but the buildx component is missing.*|(?:docker: )?Cannot connect to the Docker daemon.*|(?:docker: )?permission denied while trying to connect to the Docker daemon.*)$"
         );
         if legacy.is_match(text) {
             let message = text
@@ -191,9 +193,13 @@ impl DockerSession {
         let Some(pending) = pending else {
             return;
         };
+        let runs_command = lazy_regex!(
+            r"executor failed running|returned a non-zero code|did not complete successfully"
+        )
+        .is_match(&pending.message);
         let mut d = Diagnostic::new("docker", pending.message.clone())
             .from_lines(pending.first_line, pending.last_line)
-            .with_confidence(0.9);
+            .with_confidence(if runs_command { 0.5 } else { 0.9 });
         if let Some(step) = &pending.step {
             d.notes.push(format!("step: {step}"));
         }
@@ -210,7 +216,12 @@ impl DockerSession {
             }
             (d.category, d.subcategory) = classify(&pending.message, pending.step.as_deref());
         }
-        out.emit(d);
+        if runs_command {
+            // The command's own output says what went wrong when a parser understood it.
+            out.emit_fallback(d);
+        } else {
+            out.emit(d);
+        }
     }
 }
 
@@ -244,6 +255,11 @@ fn classify(message: &str, step: Option<&str>) -> (Category, Subcategory) {
     if let Some(class) = classify::by_message(message) {
         return class;
     }
+    if lazy_regex!(r"buildx component is missing|Cannot connect to the Docker daemon")
+        .is_match(message)
+    {
+        return (C::Configuration, S::Other);
+    }
     (C::Configuration, S::Dockerfile)
 }
 
@@ -269,9 +285,15 @@ mod tests {
     fn buildkit_run_failure_with_dockerfile_frame() {
         let log = "#8 [4/4] RUN npm ci\n#8 0.292 npm error code E404\n#8 0.293 npm error 404 Not Found - GET https://registry.npmjs.org/nope\n#8 ERROR: process \"/bin/sh -c npm ci\" did not complete successfully: exit code: 1\n------\n > [4/4] RUN npm ci:\n------\nDockerfile:7\n--------------------\n   6 |     COPY . .\n   7 | >>> RUN npm ci\n--------------------\nERROR: failed to solve: process \"/bin/sh -c npm ci\" did not complete successfully: exit code: 1\n";
         let found = parse(log);
-        assert_eq!(found.len(), 2, "{found:#?}");
+        assert_eq!(
+            found.len(),
+            1,
+            "the step failure only repeats npm's error: {found:#?}"
+        );
         assert_eq!(found[0].tool, "npm");
-        let docker = &found[1];
+        let alone = parse(log.replace("npm error", "npm-ish"));
+        assert_eq!(alone.len(), 1, "{alone:#?}");
+        let docker = &alone[0];
         assert_eq!(
             (docker.file.as_deref(), docker.line),
             (Some("Dockerfile"), Some(7))
@@ -281,21 +303,19 @@ mod tests {
 
     #[test]
     fn legacy_builder() {
-        let log = "Step 3/4 : COPY dist/ /app/dist/\nCOPY failed: file not found in build context or excluded by .dockerignore: stat dist/: file does not exist\nStep 4/5 : RUN node build.js\nThe command '/bin/sh -c node build.js' returned a non-zero code: 137\nError response from daemon: dockerfile parse error line 5: unknown instruction: RUNN\n";
+        let log = "Step 3/4 : COPY dist/ /app/dist/\nCOPY failed: file not found in build context or excluded by .dockerignore: stat dist/: file does not exist\nError response from daemon: dockerfile parse error line 5: unknown instruction: RUNN\n";
         let found = parse(log);
-        assert_eq!(found.len(), 3);
+        assert_eq!(found.len(), 2);
         let parse_error = found.iter().find(|d| d.line == Some(5)).unwrap();
         assert_eq!(parse_error.category, Category::Syntax);
-        assert!(
-            found
-                .iter()
-                .any(|d| d.subcategory == Subcategory::OutOfMemory)
+        let copy = found.iter().find(|d| d.line.is_none()).unwrap();
+        assert_eq!(
+            (copy.category, copy.subcategory),
+            (Category::Configuration, Subcategory::Dockerfile)
         );
-        assert!(
-            found
-                .iter()
-                .any(|d| d.subcategory == Subcategory::Dockerfile
-                    && d.category == Category::Configuration)
+        let killed = parse(
+            "Step 4/5 : RUN node build.js\nThe command '/bin/sh -c node build.js' returned a non-zero code: 137\n",
         );
+        assert_eq!(killed[0].subcategory, Subcategory::OutOfMemory);
     }
 }

@@ -40,6 +40,7 @@ impl ErrorParser for Signatures {
             "onnection reset",
             "ETIMEDOUT",
             "ENOTFOUND",
+            "no such host",
             "EAI_AGAIN",
             "getaddrinfo",
             "resolve host",
