@@ -24,6 +24,7 @@ mod classify;
 mod docker;
 mod eslint;
 mod gnu;
+mod jstest;
 mod line;
 mod node;
 mod npm;

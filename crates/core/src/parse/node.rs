@@ -79,7 +79,8 @@ struct Crash {
     frames: Vec<StackFrame>,
     /// An error line without a thrown-at header is only believed once a stack frame follows.
     confirmed: bool,
-    in_properties: bool,
+    /// Depth inside the `{ code: 'X', … }` block printed after the stack.
+    property_depth: u32,
     after_frames: bool,
     message_lines: u8,
     class: String,
@@ -197,14 +198,20 @@ impl NodeSession {
 /// `TypeError: x`, `Error [ERR_X]: x`, `[UnhandledPromiseRejection: x]`.
 fn error_line(text: &str, header: Option<(String, u32)>, first_line: u32) -> Option<Crash> {
     let caps = lazy_regex!(
-        r"^(?:Uncaught )?\[?(?P<class>[A-Z][\w$.]*)(?: \[(?P<code>[A-Z][A-Z0-9_]*)\])?: (?P<msg>.*?)\]?(?: \{)?$"
+        r"^(?P<indent>\s*)(?:Uncaught )?\[?(?P<class>[A-Z][\w$.]*)(?: \[(?P<tag>[\w$.]+)\])?: (?P<msg>.*?)\]?(?: \{)?$"
     )
     .captures(text)?;
     let class = caps["class"].to_string();
     let looks_like_error = lazy_regex!(r"(Error|Exception|Rejection)$").is_match(&class);
-    if header.is_none() && !looks_like_error {
+    // Indented errors are printed by test runners (node:test, mocha); they are always followed
+    // by a stack.
+    if (header.is_none() || !caps["indent"].is_empty()) && !looks_like_error {
         return None;
     }
+    let code = caps
+        .name("tag")
+        .map(|t| t.as_str())
+        .filter(|t| lazy_regex!(r"^[A-Z][A-Z0-9_]+$").is_match(t));
     let confirmed = header.is_some();
     let diagnostic = Diagnostic::new("node", caps["msg"].trim()).from_lines(first_line, first_line);
     Some(Crash {
@@ -212,12 +219,12 @@ fn error_line(text: &str, header: Option<(String, u32)>, first_line: u32) -> Opt
         header,
         frames: Vec::new(),
         confirmed,
-        in_properties: text.ends_with(" {"),
+        property_depth: u32::from(text.ends_with(" {")),
         after_frames: false,
         message_lines: 0,
         class,
         property_code: None,
-        bracket_code: caps.name("code").map(|c| c.as_str().to_string()),
+        bracket_code: code.map(str::to_string),
     })
 }
 
@@ -225,10 +232,15 @@ fn error_line(text: &str, header: Option<(String, u32)>, first_line: u32) -> Opt
 /// message line of an error not yet confirmed by a stack frame: watched, not claimed), `None`
 /// the error has ended.
 fn crash_continuation(crash: &mut Crash, text: &str) -> Option<bool> {
-    if crash.in_properties {
-        if text.trim_end() == "}" {
-            crash.in_properties = false;
-        } else if let Some(caps) = lazy_regex!(r"^\s+code: '([^']+)'").captures(text) {
+    if crash.property_depth > 0 {
+        let trimmed = text.trim();
+        if trimmed.starts_with('}') {
+            crash.property_depth -= 1;
+        } else if trimmed.ends_with('{') {
+            crash.property_depth += 1;
+        } else if crash.property_depth == 1
+            && let Some(caps) = lazy_regex!(r"^\s+code: '([^']+)'").captures(text)
+        {
             crash.property_code = Some(caps[1].to_string());
         }
         return Some(true);
@@ -240,7 +252,7 @@ fn crash_continuation(crash: &mut Crash, text: &str) -> Option<bool> {
     {
         crash.confirmed = true;
         crash.after_frames = true;
-        crash.in_properties = text.ends_with(" {");
+        crash.property_depth = u32::from(text.ends_with(" {"));
         let location = caps
             .name("loc")
             .or(caps.name("bare"))

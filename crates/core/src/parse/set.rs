@@ -7,7 +7,9 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use super::line::{LineCleaner, split_lines};
 use super::pattern::{PatternParser, PatternSpec};
 use super::{ErrorParser, History, Line, ParserSession, Sink};
-use super::{docker, eslint, gnu, node, npm, pytest, python, ruff, rustc, signatures, tsc, web};
+use super::{
+    docker, eslint, gnu, jstest, node, npm, pytest, python, ruff, rustc, signatures, tsc, web,
+};
 use crate::{Diagnostic, Result};
 
 /// Options of a [`ParserSet`].
@@ -81,6 +83,9 @@ impl ParserSet {
             Arc::new(eslint::Eslint),
             Arc::new(pytest::Pytest),
             Arc::new(python::Python),
+            Arc::new(jstest::Jest),
+            Arc::new(jstest::Vitest),
+            Arc::new(jstest::Tap),
             Arc::new(node::Node),
             Arc::new(web::Esbuild),
             Arc::new(web::Vite),
