@@ -66,6 +66,15 @@ impl Failure {
         }
     }
 
+    /// Records a stack frame (`file:line:col` after an optional function name).
+    fn push_frame(&mut self, function: Option<&str>, location: &str) {
+        if let Some(f) = frame(function, location)
+            && self.frames.len() < 64
+        {
+            self.frames.push(f);
+        }
+    }
+
     /// Takes the first message line; `Class: message` names the error class.
     fn message_line(&mut self, text: &str) {
         let text = text.trim();
@@ -207,11 +216,7 @@ impl ParserSession for JestSession {
                 .name("loc")
                 .or(caps.name("bare"))
                 .map_or("", |m| m.as_str());
-            if let Some(f) = frame(caps.name("func").map(|f| f.as_str()), location) {
-                if failure.frames.len() < 64 {
-                    failure.frames.push(f);
-                }
-            }
+            failure.push_frame(caps.name("func").map(|f| f.as_str()), location);
             return true;
         }
         if lazy_regex!(r"^\s*>?\s*\d+ \||^\s+\|").is_match(text) {
@@ -303,11 +308,7 @@ impl ParserSession for VitestSession {
         if let Some(caps) =
             lazy_regex!(r"^\s*❯ (?:(?P<func>\S+) )?(?P<loc>\S+:\d+:\d+)$").captures(text)
         {
-            if let Some(f) = frame(caps.name("func").map(|f| f.as_str()), &caps["loc"]) {
-                if failure.frames.len() < 64 {
-                    failure.frames.push(f);
-                }
-            }
+            failure.push_frame(caps.name("func").map(|f| f.as_str()), &caps["loc"]);
             return true;
         }
         if lazy_regex!(r"^\s+\d+\s*\||^\s+\|").is_match(text) {
@@ -469,11 +470,8 @@ impl TapFailure {
                         .name("loc")
                         .or(caps.name("bare"))
                         .map_or("", |m| m.as_str());
-                    if let Some(f) = frame(caps.name("func").map(|f| f.as_str()), location) {
-                        if self.failure.frames.len() < 64 {
-                            self.failure.frames.push(f);
-                        }
-                    }
+                    self.failure
+                        .push_frame(caps.name("func").map(|f| f.as_str()), location);
                 }
             }
             _ => {}
