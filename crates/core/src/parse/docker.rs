@@ -32,7 +32,6 @@ impl ErrorParser for Docker {
     fn triggers(&self) -> Vec<&str> {
         vec![
             "ERROR",
-            "#",
             "Step ",
             "failed",
             "The command '",
@@ -50,8 +49,6 @@ impl ErrorParser for Docker {
 
 #[derive(Debug, Default)]
 struct DockerSession {
-    /// BuildKit step numbers to their instruction.
-    steps: Vec<(u32, String)>,
     /// Legacy builder: the current `Step N/M : INSTR`.
     legacy_step: Option<String>,
     pending: Option<Pending>,
@@ -116,7 +113,13 @@ fn pending_continuation(pending: &mut Pending, text: &str, n: u32) -> Option<boo
         pending.last_line = n;
         return Some(true);
     }
-    if pending.in_excerpt || text.starts_with(" > ") || text.starts_with('#') {
+    if let Some(step) = text.strip_prefix(" > ") {
+        // BuildKit names the failed step in its excerpt: ` > [3/3] COPY dist/ /app/dist/:`.
+        pending.step = Some(step.trim_end().trim_end_matches(':').to_string());
+        pending.last_line = n;
+        return Some(true);
+    }
+    if pending.in_excerpt || text.starts_with('#') {
         pending.last_line = n;
         return Some(true);
     }
@@ -136,30 +139,16 @@ fn is_summary(message: &str) -> bool {
 
 impl DockerSession {
     fn start(&mut self, text: &str, n: u32, out: &mut Sink) -> bool {
-        if let Some(caps) = lazy_regex!(r"^#(?P<n>\d+) (?P<rest>.+)$").captures(text) {
-            let step = number(caps.name("n")).unwrap_or(0);
-            let rest = &caps["rest"];
-            if let Some(message) = rest.strip_prefix("ERROR: ") {
-                let instruction = self
-                    .steps
-                    .iter()
-                    .rev()
-                    .find(|(s, _)| *s == step)
-                    .map(|(_, i)| i.clone());
-                self.pending = Some(Pending {
-                    message: message.trim().to_string(),
-                    step: instruction,
-                    first_line: n,
-                    last_line: n,
-                    dockerfile_line: None,
-                    in_excerpt: false,
-                });
-                return true;
-            }
-            if rest.starts_with('[') && self.steps.len() < 1024 {
-                self.steps.push((step, rest.to_string()));
-            }
-            return false;
+        if let Some(caps) = lazy_regex!(r"^#\d+ ERROR: (?P<msg>.+)$").captures(text) {
+            self.pending = Some(Pending {
+                message: caps["msg"].trim().to_string(),
+                step: None,
+                first_line: n,
+                last_line: n,
+                dockerfile_line: None,
+                in_excerpt: false,
+            });
+            return true;
         }
         if let Some(instruction) = lazy_regex!(r"^Step \d+/\d+ : (.+)$").captures(text) {
             self.legacy_step = Some(instruction[1].to_string());

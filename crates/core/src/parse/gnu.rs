@@ -61,12 +61,17 @@ struct GnuSession {
     open: Option<Open>,
     /// `In function 'main':` context for the next diagnostic.
     function: Option<String>,
-    clang_seen: bool,
+    /// The C compiler of the last command line echoed (`gcc -c …`, `clang-19 -c …`).
+    compiler: Option<&'static str>,
+    /// C and C++ diagnostics whose compiler is not told yet: gcc and clang print the same
+    /// format, and clang's `N errors generated.` comes after them.
+    undecided: Vec<Diagnostic>,
 }
 
 #[derive(Debug)]
 struct Open {
     diagnostic: Diagnostic,
+    c_family: bool,
     frame: Vec<String>,
     /// (offset in the frame body, length) of the caret run under the source line.
     caret: Option<(usize, u32)>,
@@ -94,13 +99,6 @@ impl ParserSession for GnuSession {
                 open.diagnostic.fixits.push(fixit);
                 return true;
             }
-            if lazy_regex!(r"^\d+ (warnings?|errors?)( and \d+ (warnings?|errors?))? generated\.$")
-                .is_match(text)
-            {
-                self.clang_seen = true;
-                self.close(out);
-                return true;
-            }
             self.close(out);
         }
         self.start(text, n, out)
@@ -112,6 +110,7 @@ impl ParserSession for GnuSession {
 
     fn finish(&mut self, out: &mut Sink) {
         self.close(out);
+        self.settle(None, out);
     }
 }
 
@@ -132,12 +131,29 @@ impl GnuSession {
         if lazy_regex!(r"^\d+ (warnings?|errors?)( and \d+ (warnings?|errors?))? generated\.$")
             .is_match(text)
         {
-            self.clang_seen = true;
+            self.settle(Some("clang"), out);
             return true;
         }
-        if let Some(d) = self.located(text) {
+        if text == "compilation terminated." {
+            self.settle(Some("gcc"), out);
+            return true;
+        }
+        if let Some(caps) =
+            lazy_regex!(r"^\s*(?:\S*/)?(?P<cc>gcc|g\+\+|cc|c\+\+|clang|clang\+\+)(?:-[\d.]+)?\s+-")
+                .captures(text)
+        {
+            self.settle(None, out);
+            self.compiler = Some(if caps["cc"].starts_with("clang") {
+                "clang"
+            } else {
+                "gcc"
+            });
+            return false;
+        }
+        if let Some((d, c_family)) = self.located(text) {
             self.open = Some(Open {
                 diagnostic: d.from_lines(n, n),
+                c_family,
                 frame: Vec::new(),
                 caret: None,
             });
@@ -154,7 +170,7 @@ impl GnuSession {
     }
 
     /// `file:line[:col][:end_line:end_col]: severity: message [code]`.
-    fn located(&mut self, text: &str) -> Option<Diagnostic> {
+    fn located(&mut self, text: &str) -> Option<(Diagnostic, bool)> {
         let caps = lazy_regex!(
             r"^(?P<file>(?:[A-Za-z]:)?[^:\s][^:]*?):(?P<line>\d+):(?:(?P<col>\d+):)?(?:(?P<eline>\d+):(?P<ecol>\d+):)? (?P<sev>fatal error|error|warning|Error|Warning)(?:\[(?P<bracket>[^\]]+)\])?: (?P<msg>.*)$"
         )
@@ -177,14 +193,11 @@ impl GnuSession {
             s if s.eq_ignore_ascii_case("warning") => Severity::Warning,
             _ => Severity::Error,
         };
+        let c_family = C_FAMILY.contains(&extension.as_str());
         let tool = if extension == "py" || extension == "pyi" {
             "mypy"
-        } else if C_FAMILY.contains(&extension.as_str()) {
-            if message.contains('‘') || message.contains('’') || !self.clang_seen {
-                "gcc"
-            } else {
-                "clang"
-            }
+        } else if c_family {
+            "gcc"
         } else {
             tool_for_extension(&extension)
         };
@@ -208,7 +221,7 @@ impl GnuSession {
         } else {
             classify_compiler(&d)
         };
-        Some(d)
+        Some((d, c_family))
     }
 
     /// Linker and compiler-driver lines without a source position. `None`: not one of them.
@@ -245,9 +258,12 @@ impl GnuSession {
         );
         let caps = driver.captures(text)?;
         let message = caps["msg"].trim_end();
-        if caps["tool"].contains("clang") {
-            self.clang_seen = true;
-        }
+        let driver_compiler = if caps["tool"].contains("clang") {
+            "clang"
+        } else {
+            "gcc"
+        };
+        self.settle(Some(driver_compiler), out);
         let consequence = message.starts_with("linker command failed")
             || message.starts_with("ld returned")
             || message.starts_with("all warnings being treated as errors");
@@ -273,13 +289,29 @@ impl GnuSession {
         if !open.frame.is_empty() {
             open.diagnostic.snippet = Some(open.frame.join("\n"));
         }
-        if open.diagnostic.tool == "gcc"
-            && self.clang_seen
-            && !open.diagnostic.message.contains('‘')
-        {
-            open.diagnostic.tool = "clang".into();
+        if open.c_family {
+            self.undecided.push(open.diagnostic);
+        } else {
+            out.emit(open.diagnostic);
         }
-        out.emit(open.diagnostic);
+    }
+
+    /// Names the compiler of the C and C++ diagnostics read so far and emits them: gcc quotes
+    /// with ‘…’, otherwise the evidence at hand (clang's summary line, the echoed command).
+    fn settle(&mut self, evidence: Option<&'static str>, out: &mut Sink) {
+        let curly = self
+            .undecided
+            .iter()
+            .any(|d| d.message.contains('‘') || d.message.contains('’'));
+        let tool = if curly {
+            "gcc"
+        } else {
+            evidence.or(self.compiler).unwrap_or("gcc")
+        };
+        for mut d in self.undecided.drain(..) {
+            d.tool = tool.to_string();
+            out.emit(d);
+        }
     }
 }
 

@@ -258,6 +258,9 @@ impl JestSession {
     }
 }
 
+/// The longest one Vitest failure report runs before its `⎯⎯⎯` separator.
+const VITEST_REPORT_LINES: u32 = 200;
+
 /// Parses Vitest failure reports.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Vitest;
@@ -300,6 +303,10 @@ impl ParserSession for VitestSession {
         if lazy_regex!(r"^\s*⎯{3,}|^\s*Test Files\s").is_match(text) {
             self.close(out);
             return true;
+        }
+        if n.saturating_sub(failure.first_line) > VITEST_REPORT_LINES {
+            self.close(out);
+            return false;
         }
         failure.last_line = n;
         if text.trim().is_empty() {
@@ -408,6 +415,11 @@ impl ParserSession for TapSession {
             self.close(out);
             return false;
         };
+        if indent < yaml_indent && !trimmed.is_empty() {
+            // The YAML block was never closed.
+            self.close(out);
+            return false;
+        }
         open.failure.last_line = n;
         if trimmed == "..." && indent == yaml_indent {
             self.close(out);

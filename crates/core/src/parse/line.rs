@@ -28,6 +28,16 @@ pub(crate) fn split_lines(log: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
+/// The line itself when it needs no cleaning: short enough, no control characters (escape
+/// sequences, carriage returns, NUL…) and no CI wrapper prefix. Most lines of a log qualify.
+pub(crate) fn already_clean(line: &str) -> Option<&str> {
+    let bytes = line.as_bytes();
+    // A fold without early exit vectorises; lines are short.
+    let has_control = bytes.iter().fold(false, |found, &b| found | is_control(b));
+    let clean = bytes.len() <= MAX_LINE_BYTES && !has_control && wrapper_prefix_len(bytes) == 0;
+    clean.then_some(line)
+}
+
 /// Turns raw lines into clean text, reusing its buffers between lines.
 #[derive(Debug, Default)]
 pub(crate) struct LineCleaner {
@@ -243,6 +253,18 @@ mod tests {
             clean(b"2024-05-01T12:34:56.1234567Z src/a.ts(1,2): error TS1: x"),
             "src/a.ts(1,2): error TS1: x"
         );
+    }
+
+    #[test]
+    fn clean_lines_are_borrowed_as_they_are() {
+        assert_eq!(
+            already_clean("src/a.ts(1,2): error TS1: x"),
+            Some("src/a.ts(1,2): error TS1: x")
+        );
+        assert_eq!(already_clean("tab\tis fine"), Some("tab\tis fine"));
+        assert_eq!(already_clean("\x1b[31mred"), None);
+        assert_eq!(already_clean("pty\r"), None);
+        assert_eq!(already_clean("#8 0.292 output"), None);
     }
 
     #[test]

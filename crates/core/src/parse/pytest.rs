@@ -96,8 +96,13 @@ impl ParserSession for PytestSession {
                     self.summary.push(entry);
                     return true;
                 }
-                // Continuation lines of multi-line summary messages.
-                text.starts_with("  ")
+                // Continuation lines of multi-line summary messages; anything else (`-q` prints
+                // its totals without a banner) ends the run.
+                if text.starts_with("  ") || text.trim().is_empty() {
+                    return true;
+                }
+                self.end_run(out);
+                false
             }
             Region::Outside => match summary_entry(text, n) {
                 // `-q --tb=no`/`-r` output without a summary banner.

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
-use super::line::{LineCleaner, split_lines};
+use super::line::{LineCleaner, already_clean, split_lines};
 use super::pattern::{PatternParser, PatternSpec};
 use super::{ErrorParser, History, Line, ParserSession, Sink};
 use super::{
@@ -149,14 +149,28 @@ impl ParserSet {
         let mut sink = Sink::new(self.options.max_diagnostics);
         let mut cleaner = LineCleaner::default();
         let mut history = History::default();
-        let mut text = String::new();
+        let mut cleaned = String::new();
+        let log = log.as_ref();
+        // Valid UTF-8 (the usual case) lets clean lines be borrowed from the log as they are.
+        let valid = std::str::from_utf8(log).ok();
 
-        for (index, raw) in split_lines(log.as_ref()).enumerate() {
-            cleaner.clean(raw, &mut text);
-            sink.observe(&text);
+        for (index, raw) in split_lines(log).enumerate() {
+            let borrowed = valid.and_then(|whole| {
+                let start = raw.as_ptr() as usize - log.as_ptr() as usize;
+                whole.get(start..start + raw.len()).and_then(already_clean)
+            });
+            let text = match borrowed {
+                Some(text) => text,
+                None => {
+                    cleaner.clean(raw, &mut cleaned);
+                    cleaned.as_str()
+                }
+            };
+            let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+            sink.observe(text, number);
             let line = Line {
-                text: &text,
-                number: u32::try_from(index + 1).unwrap_or(u32::MAX),
+                text,
+                number,
                 history: &history,
             };
 
@@ -171,7 +185,7 @@ impl ParserSet {
                 }
             }
             if !taken {
-                self.triggers.mark(&text, &mut offered);
+                self.triggers.mark(text, &mut offered);
                 for (i, session) in sessions.iter_mut().enumerate() {
                     if offered[i] && !busy[i] {
                         taken = session.line(&line, &mut sink);
@@ -182,7 +196,7 @@ impl ParserSet {
                     }
                 }
             }
-            history.push(&text);
+            history.push(text);
         }
         for session in &mut sessions {
             session.finish(&mut sink);
@@ -218,6 +232,7 @@ impl TriggerIndex {
         // and then every parser is simply offered every line.
         let automaton = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&literals)
             .ok();
         if automaton.is_none() {
@@ -233,6 +248,11 @@ impl TriggerIndex {
     fn mark(&self, text: &str, offered: &mut [bool]) {
         offered.copy_from_slice(&self.always);
         if let Some(automaton) = &self.automaton {
+            // Most lines hold no trigger: one prefiltered search settles them, the full set of
+            // overlapping matches is only collected for the rest.
+            if !automaton.is_match(text) {
+                return;
+            }
             for found in automaton.find_overlapping_iter(text) {
                 offered[self.owner[found.pattern().as_usize()]] = true;
             }

@@ -8,7 +8,7 @@
 //! ```
 //!
 //! These have no source location. Only resource, network and missing-command signatures are
-//! reported, each class once per log: retry loops print the same failure many times.
+//! reported, each class once per tool run: retry loops print the same failure many times.
 
 use super::classify::{self, lazy_regex};
 use super::{ErrorParser, Line, ParserSession, Sink};
@@ -55,7 +55,9 @@ impl ErrorParser for Signatures {
             "OOMKilled",
             "Cannot allocate memory",
             "SIGKILL",
-            "137",
+            "code 137",
+            "code: 137",
+            "status 137",
             "Segmentation fault",
         ]
     }
@@ -67,7 +69,8 @@ impl ErrorParser for Signatures {
 
 #[derive(Debug, Default)]
 struct SignatureSession {
-    reported: Vec<Subcategory>,
+    /// Classes already reported, with the tool run they were reported in.
+    reported: Vec<(u32, Subcategory)>,
 }
 
 impl ParserSession for SignatureSession {
@@ -75,10 +78,11 @@ impl ParserSession for SignatureSession {
         let Some(d) = signature(line.text()) else {
             return false;
         };
-        if self.reported.contains(&d.subcategory) {
+        let seen = (out.run(), d.subcategory);
+        if self.reported.contains(&seen) {
             return true;
         }
-        self.reported.push(d.subcategory);
+        self.reported.push(seen);
         out.emit(d.from_lines(line.number(), line.number()));
         true
     }

@@ -1,6 +1,6 @@
 //! Where parsers put diagnostics, and what happens to them when the log ends.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::classify;
 use crate::{Category, Diagnostic};
@@ -14,16 +14,19 @@ use crate::{Category, Diagnostic};
 pub struct Sink {
     entries: Vec<Entry>,
     limit: usize,
-    /// Counts tool invocations seen so far: the same diagnostic reported by two separate runs
-    /// (clippy, then `cargo test`) is reported twice, a re-print within one run is merged.
-    run: u32,
+    /// Log lines where a new tool invocation starts. The same diagnostic reported by two
+    /// separate runs (clippy, then `cargo test`) is reported twice, a re-print within one run is
+    /// merged; a fallback is only explained by an error of its own run.
+    run_starts: Vec<u32>,
     inferred_root: Option<String>,
 }
+
+/// Run boundaries kept at most; past this, later runs count as one.
+const MAX_RUNS: usize = 1 << 20;
 
 #[derive(Debug)]
 struct Entry {
     diagnostic: Diagnostic,
-    run: u32,
     fallback: bool,
 }
 
@@ -32,7 +35,7 @@ impl Sink {
         Sink {
             entries: Vec::new(),
             limit,
-            run: 0,
+            run_starts: Vec::new(),
             inferred_root: None,
         }
     }
@@ -52,16 +55,26 @@ impl Sink {
         if self.entries.len() < self.limit {
             self.entries.push(Entry {
                 diagnostic,
-                run: self.run,
                 fallback,
             });
         }
     }
 
+    /// The tool run the current line belongs to: it changes at every new tool invocation (an
+    /// npm script header, a CI group, a compiler or test-runner banner, a Docker build).
+    pub fn run(&self) -> u32 {
+        u32::try_from(self.run_starts.len()).unwrap_or(u32::MAX)
+    }
+
+    /// The run a log line belongs to.
+    fn run_of(&self, line: u32) -> u32 {
+        u32::try_from(self.run_starts.partition_point(|&start| start <= line)).unwrap_or(u32::MAX)
+    }
+
     /// Watches every line for the start of a new tool invocation and for the project root.
-    pub(crate) fn observe(&mut self, text: &str) {
-        if starts_invocation(text) {
-            self.run += 1;
+    pub(crate) fn observe(&mut self, text: &str, line: u32) {
+        if starts_invocation(text) && self.run_starts.len() < MAX_RUNS {
+            self.run_starts.push(line);
         }
         if self.inferred_root.is_none() {
             self.inferred_root = root_from_line(text);
@@ -71,21 +84,31 @@ impl Sink {
     pub(crate) fn finish(self, root: Option<&str>) -> Vec<Diagnostic> {
         let root = root
             .map(|r| r.trim_end_matches('/').to_string())
-            .or(self.inferred_root);
-        let has_real_error = self
+            .or_else(|| self.inferred_root.clone());
+        // A fallback is explained away by a real error of the same tool run only.
+        let runs_with_errors: HashSet<u32> = self
             .entries
             .iter()
-            .any(|e| !e.fallback && e.diagnostic.is_error());
+            .filter(|e| !e.fallback && e.diagnostic.is_error())
+            .map(|e| self.run_of(e.diagnostic.log_lines.start))
+            .collect();
+        let runs: Vec<u32> = self
+            .entries
+            .iter()
+            .map(|e| self.run_of(e.diagnostic.log_lines.start))
+            .collect();
 
         let mut kept: Vec<Diagnostic> = Vec::with_capacity(self.entries.len());
         let mut seen: HashMap<DedupKey, usize> = HashMap::new();
-        for Entry {
-            mut diagnostic,
+        for (
+            Entry {
+                mut diagnostic,
+                fallback,
+            },
             run,
-            fallback,
-        } in self.entries
+        ) in self.entries.into_iter().zip(runs)
         {
-            if fallback && has_real_error {
+            if fallback && runs_with_errors.contains(&run) {
                 continue;
             }
             normalize_paths(&mut diagnostic, root.as_deref());
@@ -250,8 +273,8 @@ mod tests {
         sink.emit(diag("boom", 1));
         sink.emit(diag("boom", 1));
         assert_eq!(sink.entries.len(), 2);
-        sink.observe("   Compiling x v0.1.0 (/proj)");
-        sink.emit(diag("boom", 1));
+        sink.observe("   Compiling x v0.1.0 (/proj)", 2);
+        sink.emit(diag("boom", 3));
         let out = sink.finish(None);
         assert_eq!(out.len(), 2);
         assert_eq!(
@@ -278,6 +301,17 @@ mod tests {
         let out = sink.finish(Some("/proj"));
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].message, "real");
+    }
+
+    #[test]
+    fn fallbacks_are_explained_only_by_errors_of_their_own_run() {
+        let mut sink = Sink::new(100);
+        sink.emit(diag("real", 1));
+        sink.observe("> app@1.0.0 build", 2);
+        sink.emit_fallback(
+            Diagnostic::new("npm", "Lifecycle script `build` failed").from_lines(3, 3),
+        );
+        assert_eq!(sink.finish(None).len(), 2);
     }
 
     #[test]

@@ -331,10 +331,16 @@ impl ParserSession for ViteSession {
     }
 }
 
+/// Lines of a vite error before its stack trace; past this many it has none.
+const VITE_MESSAGE_LINES: u32 = 60;
+
 fn vite_continuation(open: &mut ViteError, text: &str) -> bool {
     let at = lazy_regex!(r"^\s+at ").is_match(text);
     if open.in_stack {
         return at || text.trim().is_empty();
+    }
+    if open.last_line.saturating_sub(open.first_line) > VITE_MESSAGE_LINES {
+        return false;
     }
     if at {
         open.in_stack = true;
@@ -595,6 +601,9 @@ impl WebpackSession {
     }
 }
 
+/// The longest a Next.js error report runs after its location line.
+const NEXT_REPORT_LINES: u32 = 80;
+
 /// Parses `next build` failures.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Next;
@@ -616,6 +625,9 @@ impl ErrorParser for Next {
 #[derive(Debug, Default)]
 struct NextSession {
     inside: bool,
+    /// Lines read since the last location line: a report is short, so past
+    /// [`NEXT_REPORT_LINES`] the build output has moved on.
+    since_location: u32,
     import_trace: bool,
     open: Option<Diagnostic>,
     frame: Vec<String>,
@@ -631,6 +643,12 @@ impl ParserSession for NextSession {
             return true;
         }
         if !self.inside {
+            return false;
+        }
+        self.since_location += 1;
+        if self.since_location > NEXT_REPORT_LINES {
+            self.close(out);
+            self.inside = false;
             return false;
         }
         if text.starts_with("> Build failed")
@@ -656,6 +674,7 @@ impl ParserSession for NextSession {
             lazy_regex!(r"^(?P<file>\./\S+?)(?::(?P<line>\d+):(?P<col>\d+))?$").captures(text)
         {
             self.close(out);
+            self.since_location = 0;
             self.open = Some(
                 Diagnostic::new("next", "")
                     .at(
