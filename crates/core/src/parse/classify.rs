@@ -129,6 +129,10 @@ static SIGNATURE_SET: LazyLock<RegexSet> = LazyLock::new(|| {
 /// The class of a message by signatures common to all tools (`ECONNREFUSED`, `No space left on
 /// device`, `Cannot find module`…), if any matches.
 pub(crate) fn by_message(message: &str) -> Option<(Category, Subcategory)> {
+    // `is_match` runs on a lazy DFA; which signature matched is only asked when one does.
+    if !SIGNATURE_SET.is_match(message) {
+        return None;
+    }
     let first = SIGNATURE_SET.matches(message).into_iter().next()?;
     let (_, category, subcategory) = SIGNATURES[first];
     Some((category, subcategory))

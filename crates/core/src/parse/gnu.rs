@@ -116,20 +116,27 @@ impl ParserSession for GnuSession {
 
 impl GnuSession {
     fn start(&mut self, text: &str, n: u32, out: &mut Sink) -> bool {
-        if let Some(caps) = lazy_regex!(r"^\S[^:]*: (?:In (?:member )?function|In constructor|In destructor|In lambda function|In instantiation of) [‘'`](?P<func>.+)[’']:?$").captures(text) {
+        // Cheap literal checks first: most lines offered here are none of these.
+        if text.contains(": In ")
+            && let Some(caps) = lazy_regex!(r"^\S[^:]*: (?:In (?:member )?function|In constructor|In destructor|In lambda function|In instantiation of) [‘'`](?P<func>.+)[’']:?$").captures(text)
+        {
             self.function = Some(caps["func"].to_string());
             return true;
         }
-        if lazy_regex!(
-            r"^\S[^:]*: At (top|global) level:$|^In file included from |^\s+from \S+:\d+[:,]$"
-        )
-        .is_match(text)
+        if (text.contains(": At ")
+            || text.starts_with("In file included")
+            || text.contains("from "))
+            && lazy_regex!(
+                r"^\S[^:]*: At (top|global) level:$|^In file included from |^\s+from \S+:\d+[:,]$"
+            )
+            .is_match(text)
         {
             self.function = None;
             return true;
         }
-        if lazy_regex!(r"^\d+ (warnings?|errors?)( and \d+ (warnings?|errors?))? generated\.$")
-            .is_match(text)
+        if text.ends_with(" generated.")
+            && lazy_regex!(r"^\d+ (warnings?|errors?)( and \d+ (warnings?|errors?))? generated\.$")
+                .is_match(text)
         {
             self.settle(Some("clang"), out);
             return true;
@@ -171,6 +178,9 @@ impl GnuSession {
 
     /// `file:line[:col][:end_line:end_col]: severity: message [code]`.
     fn located(&mut self, text: &str) -> Option<(Diagnostic, bool)> {
+        if !has_severity_word(text) {
+            return None;
+        }
         let caps = lazy_regex!(
             r"^(?P<file>(?:[A-Za-z]:)?[^:\s][^:]*?):(?P<line>\d+):(?:(?P<col>\d+):)?(?:(?P<eline>\d+):(?P<ecol>\d+):)? (?P<sev>fatal error|error|warning|Error|Warning)(?:\[(?P<bracket>[^\]]+)\])?: (?P<msg>.*)$"
         )
@@ -226,9 +236,11 @@ impl GnuSession {
 
     /// Linker and compiler-driver lines without a source position. `None`: not one of them.
     fn linker_or_driver(&mut self, text: &str, n: u32, out: &mut Sink) -> Option<bool> {
-        if let Some(caps) =
-            lazy_regex!(r"^(?:\S*ld(?:\.\w+)?: )?[^\s:]+: in function [`'‘](?P<func>[^'’]+)['’]:$")
-                .captures(text)
+        if text.contains("in function ")
+            && let Some(caps) = lazy_regex!(
+                r"^(?:\S*ld(?:\.\w+)?: )?[^\s:]+: in function [`'‘](?P<func>[^'’]+)['’]:$"
+            )
+            .captures(text)
         {
             self.function = Some(caps["func"].to_string());
             return Some(true);
@@ -236,7 +248,9 @@ impl GnuSession {
         let undefined = lazy_regex!(
             r"^(?:\S*ld(?:\.\w+)?: )?(?:(?P<object>[^\s:]+):\([^)]*\): )?(?:error: )?(?P<msg>undefined reference to .+|undefined symbol: .+|cannot find -l\S+.*)$"
         );
-        if let Some(caps) = undefined.captures(text) {
+        if (text.contains("undefined") || text.contains("cannot find -l"))
+            && let Some(caps) = undefined.captures(text)
+        {
             let message = caps["msg"].trim_end();
             let mut d = Diagnostic::new("ld", message)
                 .with_class(Category::Dependency, Subcategory::UndefinedSymbol)
@@ -331,6 +345,9 @@ fn tool_for_extension(extension: &str) -> &'static str {
 /// The code frame under a gcc/clang diagnostic: `   15 |     code`, `      |     ^~~~`, and a
 /// fix-it hint line under the caret.
 fn frame_line(open: &mut Open, text: &str) -> bool {
+    if !text.contains('|') {
+        return false;
+    }
     let Some(caps) = lazy_regex!(r"^\s*(?P<number>\d+)?\s*\|(?P<body>.*)$").captures(text) else {
         return false;
     };
@@ -402,6 +419,19 @@ fn fixit_hint(d: &mut Diagnostic, body: &str, caret_start: usize, caret_len: u32
     });
 }
 
+/// True when `text` has a `: error`/`: warning` the GNU format needs: checked before its regex.
+fn has_severity_word(text: &str) -> bool {
+    [
+        ": error",
+        ": warning",
+        ": fatal error",
+        ": Error",
+        ": Warning",
+    ]
+    .iter()
+    .any(|word| text.contains(word))
+}
+
 /// `-fdiagnostics-parseable-fixits`: `fix-it:"file":{15:10-15:18}:"balance"`.
 fn parseable_fixit(text: &str) -> Option<Fixit> {
     let caps = lazy_regex!(r#"^fix-it:"(?P<file>[^"]+)":\{(?P<l>\d+):(?P<c>\d+)-(?P<el>\d+):(?P<ec>\d+)\}:"(?P<text>(?:[^"\\]|\\.)*)"$"#)
@@ -425,6 +455,9 @@ fn parseable_fixit(text: &str) -> Option<Fixit> {
 
 /// `note:` lines and template/macro context chains that explain the open diagnostic.
 fn child_note(text: &str) -> Option<String> {
+    if !(text.contains(": note: ") || text.contains(": remark: ") || text.contains(" required ")) {
+        return None;
+    }
     let caps = lazy_regex!(r"^(?:\S[^:]*?):\d+(?::\d+)?: (?P<kind>note|remark): (?P<msg>.*)$|^\S[^:]*?:\d+:\d+:\s+(?P<req>required (?:from|by) .*)$")
         .captures(text)?;
     let message = caps.name("msg").or(caps.name("req"))?.as_str().trim();
@@ -436,6 +469,9 @@ fn child_note(text: &str) -> Option<String> {
 
 /// `  /app/x.py:3:5 - error: "foo" is not defined (reportUndefinedVariable)`.
 fn pyright(text: &str) -> Option<Diagnostic> {
+    if !text.contains(" - ") {
+        return None;
+    }
     let caps = lazy_regex!(
         r"^\s+(?P<file>\S.*?):(?P<line>\d+):(?P<col>\d+) - (?P<sev>error|warning|information): (?P<msg>.+?)(?: \((?P<rule>report\w+)\))?$"
     )
@@ -477,6 +513,9 @@ fn pyright(text: &str) -> Option<Diagnostic> {
 /// make: `Makefile:5: *** missing separator.  Stop.` is a real error; `*** [x] Error 1` only
 /// says a recipe failed.
 fn make_line(text: &str, n: u32, out: &mut Sink) -> bool {
+    if !text.contains("*** ") {
+        return false;
+    }
     if let Some(caps) =
         lazy_regex!(r"^(?P<file>\S*[Mm]akefile\S*):(?P<line>\d+): \*\*\* (?P<msg>.+?)\.?\s+Stop\.$")
             .captures(text)

@@ -50,10 +50,18 @@ impl ParserSession for RuffSession {
             self.close(out);
         }
         let n = line.number();
+        // `file.py:12:` — checked cheaply before the regex (pytest prints `file.py::test`).
+        let located = [".py:", ".pyi:", ".ipynb:"].iter().any(|ext| {
+            text.match_indices(ext).any(|(i, m)| {
+                text.as_bytes()
+                    .get(i + m.len())
+                    .is_some_and(u8::is_ascii_digit)
+            })
+        });
         let concise = lazy_regex!(&format!(
             r"^(?P<file>[^\s:][^:]*?\.(?:py|pyi|ipynb)):(?P<line>\d+):(?P<col>\d+): {CODE}:?(?: \[\*\])? (?P<msg>.+)$"
         ));
-        if let Some(caps) = concise.captures(text) {
+        if located && let Some(caps) = concise.captures(text) {
             let d = diagnostic(&caps["code"], &caps["msg"])
                 .at(
                     &caps["file"],

@@ -64,8 +64,13 @@ impl Block {
         if text.trim().is_empty() {
             return false;
         }
-        if let Some(caps) =
-            lazy_regex!(r"^\s*(-->|:::|,-\[)\s*(.+?):(\d+):(\d+)\]?\s*$").captures(text)
+        let trimmed = text.trim_start();
+        let after_gutter = trimmed
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .trim_start();
+        if trimmed.starts_with(['-', ':', ','])
+            && let Some(caps) =
+                lazy_regex!(r"^\s*(-->|:::|,-\[)\s*(.+?):(\d+):(\d+)\]?\s*$").captures(text)
         {
             let location = Location {
                 file: caps[2].to_string(),
@@ -82,14 +87,17 @@ impl Block {
             }
             return true;
         }
-        if let Some(caps) = lazy_regex!(r"^\s*= (note|help|warning): (.*)$").captures(text) {
+        if trimmed.starts_with("= ")
+            && let Some(caps) = lazy_regex!(r"^\s*= (note|help|warning): (.*)$").captures(text)
+        {
             let note = format!("{}: {}", &caps[1], caps[2].trim_end());
             self.note_lint(&note);
             self.notes.push(note);
             return true;
         }
-        if let Some(caps) =
-            lazy_regex!(r"^(help|note|suggestion)(?:\[[^\]]*\])?: (.*)$").captures(text)
+        if text.starts_with(['h', 'n', 's'])
+            && let Some(caps) =
+                lazy_regex!(r"^(help|note|suggestion)(?:\[[^\]]*\])?: (.*)$").captures(text)
         {
             self.close_child();
             let message = caps[2].trim_end().to_string();
@@ -100,13 +108,17 @@ impl Block {
             });
             return true;
         }
-        if let Some(caps) = lazy_regex!(r"^\s*(\d+)?\s*([|:])(.*)$").captures(text) {
+        if after_gutter.starts_with(['|', ':'])
+            && let Some(caps) = lazy_regex!(r"^\s*(\d+)?\s*([|:])(.*)$").captures(text)
+        {
             let number = caps.get(1).and_then(|m| m.as_str().parse::<u32>().ok());
             let body = caps.get(3).map_or("", |m| m.as_str());
             self.gutter_line(text, number, body);
             return true;
         }
-        if let Some(caps) = lazy_regex!(r"^\s*(\d+)?\s*([-+~]) ?(.*)$").captures(text) {
+        if after_gutter.starts_with(['-', '+', '~'])
+            && let Some(caps) = lazy_regex!(r"^\s*(\d+)?\s*([-+~]) ?(.*)$").captures(text)
+        {
             let number = caps.get(1).and_then(|m| m.as_str().parse::<u32>().ok());
             let marker = caps[2].chars().next().unwrap_or('+');
             match self.child.as_mut() {
