@@ -28,3 +28,8 @@ pub use diagnostic::{
     Category, Diagnostic, Fixit, FixitEdit, LineRange, Severity, StackFrame, Subcategory,
 };
 pub use error::{Error, Result};
+
+/// The README's examples, compiled as documentation tests.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -371,6 +371,15 @@ mod tests {
     }
 
     #[test]
+    fn exception_groups_report_the_group() {
+        let log = "  + Exception Group Traceback (most recent call last):\n  |   File \"/a/main.py\", line 5, in <module>\n  |     work()\n  |   File \"/a/main.py\", line 2, in work\n  |     raise ExceptionGroup(\"several\", [ValueError(\"bad\")])\n  | ExceptionGroup: several (1 sub-exception)\n  +-+---------------- 1 ----------------\n    | ValueError: bad\n    +------------------------------------\n";
+        let found = parse(log);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].code.as_deref(), Some("ExceptionGroup"));
+        assert_eq!(found[0].line, Some(2));
+    }
+
+    #[test]
     fn syntax_errors_without_traceback_header() {
         let log = "  File \"/b/tasks.py\", line 3\n    print(\"done\")\nIndentationError: unexpected indent\n";
         let d = &parse(log)[0];

@@ -197,8 +197,23 @@ fn did_you_mean(d: &Diagnostic) -> Option<Fixit> {
         .find(|name| *name != suggestion)?;
     let column = d.column?;
     let line = d.line?;
+    let message = format!("Did you mean '{suggestion}'?");
+    // In tsconfig.json the column points at the opening quote, not at the name.
+    if !d.file.as_deref().is_some_and(|f| {
+        f.ends_with(".ts") || f.ends_with(".tsx") || f.ends_with(".mts") || f.ends_with(".cts")
+    }) {
+        return Some(Fixit {
+            message,
+            file: d.file.clone(),
+            edit: FixitEdit::Word {
+                line,
+                original: original.to_string(),
+                replacement: suggestion.to_string(),
+            },
+        });
+    }
     Some(Fixit {
-        message: format!("Did you mean '{suggestion}'?"),
+        message,
         file: d.file.clone(),
         edit: FixitEdit::Span {
             line,
@@ -306,6 +321,21 @@ mod tests {
                 end_line: 4,
                 end_column: 19,
                 replacement: "length".into()
+            }
+        );
+    }
+
+    #[test]
+    fn did_you_mean_in_tsconfig_replaces_the_name() {
+        let log = "tsconfig.json(5,5): error TS5025: Unknown compiler option 'strictNullCheckz'. Did you mean 'strictNullChecks'?\n";
+        let d = &parse(log)[0];
+        assert_eq!(d.category, Category::Configuration);
+        assert_eq!(
+            d.fixits[0].edit,
+            FixitEdit::Word {
+                line: 5,
+                original: "strictNullCheckz".into(),
+                replacement: "strictNullChecks".into()
             }
         );
     }
