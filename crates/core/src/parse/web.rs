@@ -706,7 +706,7 @@ impl ParserSession for NextSession {
             return true;
         }
         let trimmed = text.trim();
-        if let Some(caps) = lazy_regex!(r"^(?:x|×) (?P<msg>.+)$").captures(trimmed) {
+        if let Some(caps) = lazy_regex!(r"^(?:Error:\s+)?(?:x|×) (?P<msg>.+)$").captures(trimmed) {
             d.message = caps["msg"].to_string();
             d.category = Category::Syntax;
             return true;
