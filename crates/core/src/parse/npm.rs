@@ -1,4 +1,5 @@
-//! Package managers: npm (`npm error` / `npm ERR!`), pnpm (`ERR_PNPM_*`) and yarn (`error …`).
+//! Package managers: npm (`npm error` / `npm ERR!`), pnpm (`ERR_PNPM_*`), yarn (`error …`) and
+//! pip (`ERROR: …`).
 //!
 //! ```text
 //! npm error code E404
@@ -25,7 +26,14 @@ impl ErrorParser for Npm {
     }
 
     fn triggers(&self) -> Vec<&str> {
-        vec!["npm error", "npm ERR!", "ERR_PNPM_", "ELIFECYCLE", "error "]
+        vec![
+            "npm error",
+            "npm ERR!",
+            "ERR_PNPM_",
+            "ELIFECYCLE",
+            "error ",
+            "ERROR: ",
+        ]
     }
 
     fn session(&self) -> Box<dyn ParserSession + '_> {
@@ -36,6 +44,8 @@ impl ErrorParser for Npm {
 #[derive(Debug, Default)]
 struct NpmSession {
     block: Option<Block>,
+    /// pip's consecutive `ERROR:` lines: one failure.
+    pip: Option<Diagnostic>,
 }
 
 #[derive(Debug, Default)]
@@ -93,6 +103,21 @@ impl ParserSession for NpmSession {
             return true;
         }
         self.close(out);
+        if let Some(message) = text.strip_prefix("ERROR: ") {
+            match self.pip.as_mut() {
+                Some(d) => {
+                    if d.notes.len() < 20 {
+                        d.notes.push(message.trim().to_string());
+                    }
+                    d.log_lines.end = n;
+                }
+                None => self.pip = Some(pip_error(message.trim()).from_lines(n, n)),
+            }
+            return true;
+        }
+        if let Some(d) = self.pip.take() {
+            out.emit(d);
+        }
         if let Some(d) = pnpm_line(text) {
             emit(out, d.from_lines(n, n));
             return true;
@@ -105,12 +130,47 @@ impl ParserSession for NpmSession {
     }
 
     fn busy(&self) -> bool {
-        self.block.is_some()
+        self.block.is_some() || self.pip.is_some()
     }
 
     fn finish(&mut self, out: &mut Sink) {
         self.close(out);
+        if let Some(d) = self.pip.take() {
+            out.emit(d);
+        }
     }
+}
+
+/// `ERROR: Could not find a version that satisfies the requirement flask==99.0.0 (from …)`.
+fn pip_error(message: &str) -> Diagnostic {
+    use Category as C;
+    use Subcategory as S;
+    let (category, subcategory) = if message.starts_with("Could not find a version that satisfies")
+    {
+        if message.contains("(from versions: none)") {
+            (C::Dependency, S::MissingPackage)
+        } else {
+            (C::Dependency, S::VersionConflict)
+        }
+    } else if message.starts_with("No matching distribution found")
+        || message.starts_with("ResolutionImpossible")
+        || message.contains("conflicting dependencies")
+    {
+        (C::Dependency, S::VersionConflict)
+    } else if message.starts_with("Could not open requirements file") {
+        (C::Configuration, S::FileNotFound)
+    } else if message.starts_with("Invalid requirement") {
+        (C::Syntax, S::Manifest)
+    } else if message.starts_with("Failed building wheel") || message.starts_with("Failed to build")
+    {
+        (C::Dependency, S::NativeModule)
+    } else {
+        classify::by_message(message).unwrap_or((C::Configuration, S::Other))
+    };
+    let message = message.split(" (from versions:").next().unwrap_or(message);
+    Diagnostic::new("pip", message)
+        .with_class(category, subcategory)
+        .with_confidence(0.85)
 }
 
 /// Lifecycle failures (the script's own output says what went wrong) are fallbacks.
@@ -351,6 +411,23 @@ mod tests {
         ));
         assert_eq!(with_cause.len(), 1);
         assert_eq!(with_cause[0].tool, "tsc");
+    }
+
+    #[test]
+    fn pip_failures_are_one_diagnostic() {
+        let log = "Looking in links: /opt/wheels\nERROR: Could not find a version that satisfies the requirement flask==99.0.0 (from versions: 0.1, 3.1.3)\nERROR: No matching distribution found for flask==99.0.0\n";
+        let found = parse(log);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].tool, "pip");
+        assert_eq!(
+            found[0].message,
+            "Could not find a version that satisfies the requirement flask==99.0.0"
+        );
+        assert_eq!(found[0].subcategory, Subcategory::VersionConflict);
+        let missing = parse(
+            "ERROR: Could not open requirements file: [Errno 2] No such file or directory: 'nope.txt'\n",
+        );
+        assert_eq!(missing[0].category, Category::Configuration);
     }
 
     #[test]

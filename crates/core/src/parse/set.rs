@@ -91,8 +91,8 @@ impl ParserSet {
             Arc::new(web::Vite),
             Arc::new(web::Webpack),
             Arc::new(web::Next),
-            Arc::new(npm::Npm),
             Arc::new(docker::Docker),
+            Arc::new(npm::Npm),
             Arc::new(gnu::Gnu),
             Arc::new(signatures::Signatures),
         ];
