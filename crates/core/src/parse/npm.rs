@@ -104,6 +104,10 @@ impl ParserSession for NpmSession {
         }
         self.close(out);
         if let Some(message) = text.strip_prefix("ERROR: ") {
+            if message.starts_with("Job failed") {
+                // GitLab's runner reporting the job's exit status: the cause is above.
+                return true;
+            }
             match self.pip.as_mut() {
                 Some(d) => {
                     if d.notes.len() < 20 {
