@@ -17,34 +17,13 @@
 //! prefixes are removed before they see it).
 
 use super::classify::{self, lazy_regex};
-use super::{ErrorParser, Line, ParserSession, Sink, number};
+use super::{Line, ParserSession, Sink, number};
 use crate::{Category, Diagnostic, Subcategory};
 
-/// Parses `docker build` output.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Docker;
-
-impl ErrorParser for Docker {
-    fn name(&self) -> &str {
-        "docker"
-    }
-
-    fn triggers(&self) -> Vec<&str> {
-        vec![
-            "ERROR",
-            "Step ",
-            "failed",
-            "The command '",
-            "Error response from daemon",
-            "dockerfile parse error",
-            "BuildKit is enabled",
-            "Docker daemon",
-        ]
-    }
-
-    fn session(&self) -> Box<dyn ParserSession + '_> {
-        Box::<DockerSession>::default()
-    }
+builtin_parser! {
+    /// Parses `docker build` output.
+    Docker, "docker", DockerSession,
+    ["ERROR", "Step ", "failed", "The command '", "Error response from daemon", "dockerfile parse error", "BuildKit is enabled", "Docker daemon"]
 }
 
 #[derive(Debug, Default)]

@@ -13,25 +13,13 @@
 use serde_json::Value;
 
 use super::classify::lazy_regex;
-use super::{ErrorParser, Line, ParserSession, Sink, number};
+use super::{Line, ParserSession, Sink, number};
 use crate::{Category, Diagnostic, Severity, Subcategory};
 
-/// Parses ESLint output.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Eslint;
-
-impl ErrorParser for Eslint {
-    fn name(&self) -> &str {
-        "eslint"
-    }
-
-    fn triggers(&self) -> Vec<&str> {
-        vec!["error", "warning", "Error", "Warning", "\"filePath\""]
-    }
-
-    fn session(&self) -> Box<dyn ParserSession + '_> {
-        Box::<EslintSession>::default()
-    }
+builtin_parser! {
+    /// Parses ESLint output.
+    Eslint, "eslint", EslintSession,
+    ["error", "warning", "Error", "Warning", "\"filePath\""]
 }
 
 #[derive(Debug, Default)]

@@ -16,44 +16,13 @@
 //! and C++, by the quotes and summary lines gcc and clang print.
 
 use super::classify::{self, lazy_regex};
-use super::{ErrorParser, Line, ParserSession, Sink, number};
+use super::{Line, ParserSession, Sink, number};
 use crate::{Category, Diagnostic, Fixit, FixitEdit, Severity, StackFrame, Subcategory};
 
-/// Parses GNU-style compiler output.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Gnu;
-
-impl ErrorParser for Gnu {
-    fn name(&self) -> &str {
-        "gnu"
-    }
-
-    fn triggers(&self) -> Vec<&str> {
-        vec![
-            "error",
-            "warning",
-            "Error",
-            "Warning",
-            "undefined reference",
-            "undefined symbol",
-            "*** ",
-            "fix-it:",
-            " - information",
-            " In function",
-            " In member function",
-            " In constructor",
-            " In destructor",
-            " In instantiation",
-            " At top level",
-            " At global scope",
-            "in function",
-            "generated.",
-        ]
-    }
-
-    fn session(&self) -> Box<dyn ParserSession + '_> {
-        Box::<GnuSession>::default()
-    }
+builtin_parser! {
+    /// Parses GNU-style compiler output.
+    Gnu, "gnu", GnuSession,
+    ["error", "warning", "Error", "Warning", "undefined reference", "undefined symbol", "*** ", "fix-it:", " - information", " In function", " In member function", " In constructor", " In destructor", " In instantiation", " At top level", " At global scope", "in function", "generated."]
 }
 
 #[derive(Debug, Default)]

@@ -18,7 +18,7 @@
 //! Each failing test is one diagnostic at the innermost stack frame inside the project.
 
 use super::classify::lazy_regex;
-use super::{ErrorParser, Line, ParserSession, Sink, number};
+use super::{Line, ParserSession, Sink, number};
 use crate::{Category, Diagnostic, StackFrame, Subcategory};
 
 fn is_user_file(path: &str) -> bool {
@@ -150,22 +150,10 @@ fn classify(class: Option<&str>, message: &str) -> (Category, Subcategory) {
     }
 }
 
-/// Parses Jest failure reports.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Jest;
-
-impl ErrorParser for Jest {
-    fn name(&self) -> &str {
-        "jest"
-    }
-
-    fn triggers(&self) -> Vec<&str> {
-        vec!["FAIL", "●"]
-    }
-
-    fn session(&self) -> Box<dyn ParserSession + '_> {
-        Box::<JestSession>::default()
-    }
+builtin_parser! {
+    /// Parses Jest failure reports.
+    Jest, "jest", JestSession,
+    ["FAIL", "●"]
 }
 
 #[derive(Debug, Default)]
@@ -261,22 +249,10 @@ impl JestSession {
 /// The longest one Vitest failure report runs before its `⎯⎯⎯` separator.
 const VITEST_REPORT_LINES: u32 = 200;
 
-/// Parses Vitest failure reports.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Vitest;
-
-impl ErrorParser for Vitest {
-    fn name(&self) -> &str {
-        "vitest"
-    }
-
-    fn triggers(&self) -> Vec<&str> {
-        vec!["FAIL"]
-    }
-
-    fn session(&self) -> Box<dyn ParserSession + '_> {
-        Box::<VitestSession>::default()
-    }
+builtin_parser! {
+    /// Parses Vitest failure reports.
+    Vitest, "vitest", VitestSession,
+    ["FAIL"]
 }
 
 #[derive(Debug, Default)]
@@ -345,22 +321,10 @@ impl VitestSession {
     }
 }
 
-/// Parses TAP failures with YAML diagnostics (`node --test`, tap, tape).
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Tap;
-
-impl ErrorParser for Tap {
-    fn name(&self) -> &str {
-        "tap"
-    }
-
-    fn triggers(&self) -> Vec<&str> {
-        vec!["not ok"]
-    }
-
-    fn session(&self) -> Box<dyn ParserSession + '_> {
-        Box::<TapSession>::default()
-    }
+builtin_parser! {
+    /// Parses TAP failures with YAML diagnostics (`node --test`, tap, tape).
+    Tap, "tap", TapSession,
+    ["not ok"]
 }
 
 #[derive(Debug, Default)]

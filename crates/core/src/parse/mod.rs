@@ -20,6 +20,30 @@
 //! errors and resource and network signatures. Host applications add formats at run time with a
 //! [`PatternParser`], or implement [`ErrorParser`] themselves.
 
+/// Declares a built-in parser: a unit struct with a name, trigger literals, and sessions that
+/// start from their `Default`.
+macro_rules! builtin_parser {
+    ($(#[$doc:meta])* $parser:ident, $name:literal, $session:ty, [$($trigger:literal),* $(,)?]) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default)]
+        pub(crate) struct $parser;
+
+        impl $crate::parse::ErrorParser for $parser {
+            fn name(&self) -> &str {
+                $name
+            }
+
+            fn triggers(&self) -> Vec<&str> {
+                vec![$($trigger),*]
+            }
+
+            fn session(&self) -> Box<dyn $crate::parse::ParserSession + '_> {
+                Box::<$session>::default()
+            }
+        }
+    };
+}
+
 mod classify;
 mod docker;
 mod eslint;

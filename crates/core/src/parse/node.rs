@@ -19,37 +19,13 @@
 //! `node_modules`), else the thrown-at header; an ESM "imported from <file>" names the file.
 
 use super::classify::{self, lazy_regex};
-use super::{ErrorParser, Line, ParserSession, Sink, number};
+use super::{Line, ParserSession, Sink, number};
 use crate::{Category, Diagnostic, Severity, StackFrame, Subcategory};
 
-/// Parses Node.js crash output.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Node;
-
-impl ErrorParser for Node {
-    fn name(&self) -> &str {
-        "node"
-    }
-
-    fn triggers(&self) -> Vec<&str> {
-        vec![
-            "Error",
-            "Exception",
-            "Rejection",
-            "FATAL ERROR",
-            ".js:",
-            ".mjs:",
-            ".cjs:",
-            ".ts:",
-            ".tsx:",
-            ".jsx:",
-            "node:",
-        ]
-    }
-
-    fn session(&self) -> Box<dyn ParserSession + '_> {
-        Box::<NodeSession>::default()
-    }
+builtin_parser! {
+    /// Parses Node.js crash output.
+    Node, "node", NodeSession,
+    ["Error", "Exception", "Rejection", "FATAL ERROR", ".js:", ".mjs:", ".cjs:", ".ts:", ".tsx:", ".jsx:", "node:"]
 }
 
 #[derive(Debug, Default)]

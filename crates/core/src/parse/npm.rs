@@ -13,32 +13,13 @@
 //! reported when nothing else in the log explains the failure.
 
 use super::classify::{self, lazy_regex};
-use super::{ErrorParser, Line, ParserSession, Sink};
+use super::{Line, ParserSession, Sink};
 use crate::{Category, Diagnostic, Subcategory};
 
-/// Parses npm, pnpm and yarn errors.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Npm;
-
-impl ErrorParser for Npm {
-    fn name(&self) -> &str {
-        "npm"
-    }
-
-    fn triggers(&self) -> Vec<&str> {
-        vec![
-            "npm error",
-            "npm ERR!",
-            "ERR_PNPM_",
-            "ELIFECYCLE",
-            "error ",
-            "ERROR: ",
-        ]
-    }
-
-    fn session(&self) -> Box<dyn ParserSession + '_> {
-        Box::<NpmSession>::default()
-    }
+builtin_parser! {
+    /// Parses npm, pnpm and yarn errors.
+    Npm, "npm", NpmSession,
+    ["npm error", "npm ERR!", "ERR_PNPM_", "ELIFECYCLE", "error ", "ERROR: "]
 }
 
 #[derive(Debug, Default)]

@@ -16,25 +16,13 @@
 
 use super::classify::lazy_regex;
 use super::python::classify_exception;
-use super::{ErrorParser, Line, ParserSession, Sink, number};
+use super::{Line, ParserSession, Sink, number};
 use crate::{Category, Diagnostic, Subcategory};
 
-/// Parses pytest output.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Pytest;
-
-impl ErrorParser for Pytest {
-    fn name(&self) -> &str {
-        "pytest"
-    }
-
-    fn triggers(&self) -> Vec<&str> {
-        vec!["FAILURES", "ERRORS", "FAILED", "ERROR"]
-    }
-
-    fn session(&self) -> Box<dyn ParserSession + '_> {
-        Box::<PytestSession>::default()
-    }
+builtin_parser! {
+    /// Parses pytest output.
+    Pytest, "pytest", PytestSession,
+    ["FAILURES", "ERRORS", "FAILED", "ERROR"]
 }
 
 #[derive(Debug, Default)]

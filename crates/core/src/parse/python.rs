@@ -13,25 +13,13 @@
 //! with the earlier ones as notes.
 
 use super::classify::{self, lazy_regex};
-use super::{ErrorParser, Line, ParserSession, Sink, number};
+use super::{Line, ParserSession, Sink, number};
 use crate::{Category, Diagnostic, Fixit, FixitEdit, StackFrame, Subcategory};
 
-/// Parses Python tracebacks.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Python;
-
-impl ErrorParser for Python {
-    fn name(&self) -> &str {
-        "python"
-    }
-
-    fn triggers(&self) -> Vec<&str> {
-        vec!["Traceback (most recent call last)", "File \""]
-    }
-
-    fn session(&self) -> Box<dyn ParserSession + '_> {
-        Box::<PythonSession>::default()
-    }
+builtin_parser! {
+    /// Parses Python tracebacks.
+    Python, "python", PythonSession,
+    ["Traceback (most recent call last)", "File \""]
 }
 
 #[derive(Debug, Default)]

@@ -11,25 +11,13 @@
 
 use super::classify::lazy_regex;
 use super::snippet::Block;
-use super::{ErrorParser, Line, ParserSession, Sink, number};
+use super::{Line, ParserSession, Sink, number};
 use crate::{Category, Diagnostic, Subcategory};
 
-/// Parses ruff output.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Ruff;
-
-impl ErrorParser for Ruff {
-    fn name(&self) -> &str {
-        "ruff"
-    }
-
-    fn triggers(&self) -> Vec<&str> {
-        vec![".py:", ".pyi:", ".ipynb:", "-->"]
-    }
-
-    fn session(&self) -> Box<dyn ParserSession + '_> {
-        Box::<RuffSession>::default()
-    }
+builtin_parser! {
+    /// Parses ruff output.
+    Ruff, "ruff", RuffSession,
+    [".py:", ".pyi:", ".ipynb:", "-->"]
 }
 
 #[derive(Debug, Default)]
@@ -99,27 +87,10 @@ impl ParserSession for RuffSession {
 
 impl RuffSession {
     fn close(&mut self, out: &mut Sink) {
-        let Some((mut d, mut block)) = self.open.take() else {
+        let Some((mut d, block)) = self.open.take() else {
             return;
         };
-        block.close();
-        if let Some(location) = block.location {
-            d.file = Some(location.file);
-            d.line = Some(location.line);
-            d.column = Some(location.column);
-            if let Some(len) = block.span_len {
-                d.end_line = d.line;
-                d.end_column = Some(location.column.saturating_add(len));
-            }
-        }
-        if !block.frame.is_empty() {
-            d.snippet = Some(block.frame.join("\n"));
-        }
-        d.notes = block.notes;
-        d.fixits = block.fixits;
-        for fixit in &mut d.fixits {
-            fixit.file.clone_from(&d.file);
-        }
+        block.apply(&mut d);
         out.emit(d);
     }
 }

@@ -16,31 +16,13 @@ use serde_json::Value;
 
 use super::classify::{self, lazy_regex};
 use super::snippet::Block;
-use super::{ErrorParser, Line, ParserSession, Sink, number};
+use super::{Line, ParserSession, Sink, number};
 use crate::{Category, Diagnostic, Fixit, FixitEdit, Severity, StackFrame, Subcategory};
 
-/// Parses rustc, cargo and clippy output.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Rustc;
-
-impl ErrorParser for Rustc {
-    fn name(&self) -> &str {
-        "rustc"
-    }
-
-    fn triggers(&self) -> Vec<&str> {
-        vec![
-            "error",
-            "warning",
-            "panicked at",
-            "{\"reason\":\"compiler-message\"",
-            "\"$message_type\":\"diagnostic\"",
-        ]
-    }
-
-    fn session(&self) -> Box<dyn ParserSession + '_> {
-        Box::<RustcSession>::default()
-    }
+builtin_parser! {
+    /// Parses rustc, cargo and clippy output.
+    Rustc, "rustc", RustcSession,
+    ["error", "warning", "panicked at", "{\"reason\":\"compiler-message\"", "\"$message_type\":\"diagnostic\""]
 }
 
 #[derive(Debug, Default)]
@@ -200,9 +182,8 @@ impl RustcSession {
             State::Diagnostic(open) => {
                 let Open {
                     mut diagnostic,
-                    mut block,
+                    block,
                 } = *open;
-                block.close();
                 if block.location.is_none() {
                     diagnostic.notes.extend(block.notes);
                     finish_cargo(&mut diagnostic);
@@ -224,27 +205,10 @@ impl RustcSession {
 
 fn apply_block(d: &mut Diagnostic, mut block: Block) {
     prefer_titled_span(&d.message, &mut block);
-    if let Some(location) = block.location {
-        d.file = Some(location.file);
-        d.line = Some(location.line);
-        d.column = Some(location.column);
-        if let Some(len) = block.span_len {
-            d.end_line = d.line;
-            d.end_column = Some(location.column.saturating_add(len));
-        }
-    }
-    if !block.frame.is_empty() {
-        d.snippet = Some(block.frame.join("\n"));
-    }
-    d.notes.extend(block.notes);
-    d.fixits = block.fixits;
-    for fixit in &mut d.fixits {
-        if fixit.file.is_none() {
-            fixit.file = d.file.clone();
-        }
-    }
+    let lint = block.lint.take();
+    block.apply(d);
     if d.code.is_none() {
-        d.code = block.lint;
+        d.code = lint;
     }
     d.confidence = 0.97;
 }

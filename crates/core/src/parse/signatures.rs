@@ -11,60 +11,13 @@
 //! reported, each class once per tool run: retry loops print the same failure many times.
 
 use super::classify::{self, lazy_regex};
-use super::{ErrorParser, Line, ParserSession, Sink};
+use super::{Line, ParserSession, Sink};
 use crate::{Category, Diagnostic, Severity, Subcategory};
 
-/// Reports resource, network and missing-command signatures.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Signatures;
-
-impl ErrorParser for Signatures {
-    fn name(&self) -> &str {
-        "signatures"
-    }
-
-    fn triggers(&self) -> Vec<&str> {
-        vec![
-            "not found",
-            "No such file or directory",
-            "not recognized as an internal",
-            "Killed",
-            "ENOSPC",
-            "No space left",
-            "EMFILE",
-            "ENFILE",
-            "Too many open files",
-            "ECONNREFUSED",
-            "onnection refused",
-            "ECONNRESET",
-            "onnection reset",
-            "ETIMEDOUT",
-            "ENOTFOUND",
-            "no such host",
-            "EAI_AGAIN",
-            "getaddrinfo",
-            "resolve host",
-            "name resolution",
-            "Name or service not known",
-            "timed out",
-            "Timeout",
-            "timeout",
-            "401 Unauthorized",
-            "403 Forbidden",
-            "ut of memory",
-            "OOMKilled",
-            "Cannot allocate memory",
-            "SIGKILL",
-            "code 137",
-            "code: 137",
-            "status 137",
-            "Segmentation fault",
-        ]
-    }
-
-    fn session(&self) -> Box<dyn ParserSession + '_> {
-        Box::<SignatureSession>::default()
-    }
+builtin_parser! {
+    /// Reports resource, network and missing-command signatures.
+    Signatures, "signatures", SignatureSession,
+    ["not found", "No such file or directory", "not recognized as an internal", "Killed", "ENOSPC", "No space left", "EMFILE", "ENFILE", "Too many open files", "ECONNREFUSED", "onnection refused", "ECONNRESET", "onnection reset", "ETIMEDOUT", "ENOTFOUND", "no such host", "EAI_AGAIN", "getaddrinfo", "resolve host", "name resolution", "Name or service not known", "timed out", "Timeout", "timeout", "401 Unauthorized", "403 Forbidden", "ut of memory", "OOMKilled", "Cannot allocate memory", "SIGKILL", "code 137", "code: 137", "status 137", "Segmentation fault"]
 }
 
 #[derive(Debug, Default)]

@@ -17,7 +17,7 @@
 //! lines marked with `+++` underneath, and inline `help: …: \`x\`` labels on the primary span.
 
 use super::classify::lazy_regex;
-use crate::{Fixit, FixitEdit};
+use crate::{Diagnostic, Fixit, FixitEdit};
 
 /// A location: file, line, column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,6 +265,33 @@ impl Block {
                     },
                 },
             );
+        }
+    }
+}
+
+impl Block {
+    /// Ends the block and moves what it read into `d`: location and span, snippet, notes and
+    /// fixits (which apply to the diagnostic's file unless they name another).
+    pub(crate) fn apply(mut self, d: &mut Diagnostic) {
+        self.close();
+        if let Some(location) = self.location {
+            d.file = Some(location.file);
+            d.line = Some(location.line);
+            d.column = Some(location.column);
+            if let Some(len) = self.span_len {
+                d.end_line = d.line;
+                d.end_column = Some(location.column.saturating_add(len));
+            }
+        }
+        if !self.frame.is_empty() {
+            d.snippet = Some(self.frame.join("\n"));
+        }
+        d.notes.extend(self.notes);
+        d.fixits = self.fixits;
+        for fixit in &mut d.fixits {
+            if fixit.file.is_none() {
+                fixit.file.clone_from(&d.file);
+            }
         }
     }
 }

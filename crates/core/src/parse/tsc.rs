@@ -13,25 +13,13 @@
 use regex::Captures;
 
 use super::classify::lazy_regex;
-use super::{ErrorParser, Line, ParserSession, Sink, number};
+use super::{Line, ParserSession, Sink, number};
 use crate::{Category, Diagnostic, Fixit, FixitEdit, Severity, Subcategory};
 
-/// Parses `tsc` output.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Tsc;
-
-impl ErrorParser for Tsc {
-    fn name(&self) -> &str {
-        "tsc"
-    }
-
-    fn triggers(&self) -> Vec<&str> {
-        vec!["error TS", "warning TS"]
-    }
-
-    fn session(&self) -> Box<dyn ParserSession + '_> {
-        Box::<TscSession>::default()
-    }
+builtin_parser! {
+    /// Parses `tsc` output.
+    Tsc, "tsc", TscSession,
+    ["error TS", "warning TS"]
 }
 
 #[derive(Debug, Default)]

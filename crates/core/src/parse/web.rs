@@ -16,7 +16,7 @@
 //! Columns are converted to 1-based where the tool prints 0-based ones.
 
 use super::classify::{self, lazy_regex};
-use super::{ErrorParser, Line, ParserSession, Sink, number, tsc};
+use super::{Line, ParserSession, Sink, number, tsc};
 use crate::{Category, Diagnostic, Fixit, FixitEdit, Severity, Subcategory};
 
 /// 0-based column as printed → 1-based.
@@ -57,22 +57,10 @@ fn classify_message(message: &str, severity: Severity) -> (Category, Subcategory
     }
 }
 
-/// Parses esbuild output.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Esbuild;
-
-impl ErrorParser for Esbuild {
-    fn name(&self) -> &str {
-        "esbuild"
-    }
-
-    fn triggers(&self) -> Vec<&str> {
-        vec!["[ERROR]", "[WARNING]", ": ERROR: ", ": WARNING: ", "> "]
-    }
-
-    fn session(&self) -> Box<dyn ParserSession + '_> {
-        Box::<EsbuildSession>::default()
-    }
+builtin_parser! {
+    /// Parses esbuild output.
+    Esbuild, "esbuild", EsbuildSession,
+    ["[ERROR]", "[WARNING]", ": ERROR: ", ": WARNING: ", "> "]
 }
 
 #[derive(Debug, Default)]
@@ -242,28 +230,10 @@ impl EsbuildSession {
     }
 }
 
-/// Parses `vite build` and vite dev-server errors.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Vite;
-
-impl ErrorParser for Vite {
-    fn name(&self) -> &str {
-        "vite"
-    }
-
-    fn triggers(&self) -> Vec<&str> {
-        vec![
-            "error during build",
-            "[vite",
-            "[plugin:",
-            "Internal server error",
-            "Pre-transform error",
-        ]
-    }
-
-    fn session(&self) -> Box<dyn ParserSession + '_> {
-        Box::<ViteSession>::default()
-    }
+builtin_parser! {
+    /// Parses `vite build` and vite dev-server errors.
+    Vite, "vite", ViteSession,
+    ["error during build", "[vite", "[plugin:", "Internal server error", "Pre-transform error"]
 }
 
 #[derive(Debug, Default)]
@@ -449,22 +419,10 @@ impl ViteSession {
     }
 }
 
-/// Parses webpack's `ERROR in` / `WARNING in` blocks.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Webpack;
-
-impl ErrorParser for Webpack {
-    fn name(&self) -> &str {
-        "webpack"
-    }
-
-    fn triggers(&self) -> Vec<&str> {
-        vec!["ERROR in ", "WARNING in "]
-    }
-
-    fn session(&self) -> Box<dyn ParserSession + '_> {
-        Box::<WebpackSession>::default()
-    }
+builtin_parser! {
+    /// Parses webpack's `ERROR in` / `WARNING in` blocks.
+    Webpack, "webpack", WebpackSession,
+    ["ERROR in ", "WARNING in "]
 }
 
 #[derive(Debug, Default)]
@@ -604,22 +562,10 @@ impl WebpackSession {
 /// The longest a Next.js error report runs after its location line.
 const NEXT_REPORT_LINES: u32 = 80;
 
-/// Parses `next build` failures.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Next;
-
-impl ErrorParser for Next {
-    fn name(&self) -> &str {
-        "next"
-    }
-
-    fn triggers(&self) -> Vec<&str> {
-        vec!["Failed to compile"]
-    }
-
-    fn session(&self) -> Box<dyn ParserSession + '_> {
-        Box::<NextSession>::default()
-    }
+builtin_parser! {
+    /// Parses `next build` failures.
+    Next, "next", NextSession,
+    ["Failed to compile"]
 }
 
 #[derive(Debug, Default)]
