@@ -22,7 +22,7 @@ use crate::{Category, Diagnostic, Fixit, FixitEdit, Severity, StackFrame, Subcat
 builtin_parser! {
     /// Parses GNU-style compiler output.
     Gnu, "gnu", GnuSession,
-    ["error", "warning", "Error", "Warning", "undefined reference", "undefined symbol", "*** ", "fix-it:", " - information", " In function", " In member function", " In constructor", " In destructor", " In instantiation", " At top level", " At global scope", "in function", "generated."]
+    ["error", "warning", "Error", "Warning", "undefined reference", "undefined symbol", "*** ", "fix-it:", " - information", " In function", " In member function", " In constructor", " In destructor", " In instantiation", " At top level", " At global scope", "in function", "generated.", "gcc", "g++", "clang", "cc ", "compilation terminated"]
 }
 
 #[derive(Debug, Default)]
@@ -663,6 +663,20 @@ mod tests {
             (warning.category, warning.tool.as_str()),
             (Category::Unknown, "clang")
         );
+    }
+
+    #[test]
+    fn the_echoed_command_names_the_compiler() {
+        let log = "clang-19 -Wall -c src/a.c -o a.o\nsrc/a.c:3:5: error: use of undeclared identifier 'x'\nmake: *** [Makefile:2: a.o] Error 1\ngcc -Wall -c src/b.c -o b.o\nsrc/b.c:4:1: error: expected ';' before '}' token\n";
+        let found = parse(log);
+        let tool_of = |file: &str| {
+            found
+                .iter()
+                .find(|d| d.file.as_deref() == Some(file))
+                .map(|d| d.tool.clone())
+        };
+        assert_eq!(tool_of("src/a.c").as_deref(), Some("clang"));
+        assert_eq!(tool_of("src/b.c").as_deref(), Some("gcc"));
     }
 
     #[test]
