@@ -22,6 +22,7 @@
 
 pub mod diagnostic;
 mod error;
+pub mod json;
 pub mod parse;
 
 pub use diagnostic::{
