@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use selfheal::fix::{FixProposal, ProposalError};
 use selfheal::json::{Hint, drop_deep, equal, recover, to_string};
 use serde::Deserialize;
 use serde_json::Value;
@@ -22,48 +23,90 @@ struct Tally {
     declined: usize,
 }
 
+struct Case {
+    id: String,
+    kind: String,
+    schema: String,
+    input: String,
+    expected: Option<Value>,
+}
+
+impl Case {
+    fn hint(&self) -> Hint {
+        if self.schema == "fix" {
+            Hint::fix_proposal()
+        } else {
+            Hint::none()
+        }
+    }
+}
+
+impl Drop for Case {
+    fn drop(&mut self) {
+        if let Some(expected) = self.expected.take() {
+            drop_deep(expected);
+        }
+    }
+}
+
 /// Reads one corpus line; values nest up to 100 000 levels, so without serde_json's recursion
-/// limit (the caller gives this a large stack).
-fn read_case(line: &str) -> (String, String, String, Option<Value>) {
+/// limit.
+fn read_case(line: &str) -> Case {
     let mut de = serde_json::Deserializer::from_str(line);
     de.disable_recursion_limit();
     let case = Value::deserialize(&mut de).expect("case is JSON");
     let Value::Object(mut map) = case else {
         panic!("case is an object");
     };
-    let text = |map: &mut serde_json::Map<String, Value>, key: &str| match map.remove(key) {
+    let mut text = |key: &str| match map.remove(key) {
         Some(Value::String(s)) => s,
         other => panic!("{key} is not a string: {other:?}"),
     };
-    let id = text(&mut map, "id");
-    let kind = text(&mut map, "kind");
-    let schema = text(&mut map, "schema");
-    let input = text(&mut map, "input");
+    let (id, kind, schema, input) = (text("id"), text("kind"), text("schema"), text("input"));
     let expected = match map.remove("expected") {
         None | Some(Value::Null) => None,
         Some(value) => Some(value),
     };
     drop_deep(Value::Object(map));
-    (id, kind, format!("{schema}\u{0}{input}"), expected)
+    Case {
+        id,
+        kind,
+        schema,
+        input,
+        expected,
+    }
 }
 
-fn score() -> BTreeMap<String, Tally> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/json/cases.jsonl");
-    let corpus = std::fs::read_to_string(path).expect("corpus");
+/// Runs `check` on every case, on a thread with a stack deep enough for serde_json to read and
+/// compare the deepest expected values.
+fn with_cases<T: Send + 'static>(
+    check: impl FnOnce(&mut dyn Iterator<Item = Case>) -> T + Send + 'static,
+) -> T {
+    std::thread::Builder::new()
+        .stack_size(1 << 30)
+        .spawn(move || {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/json/cases.jsonl");
+            let corpus = std::fs::read_to_string(path).expect("corpus");
+            let mut cases = corpus
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(read_case);
+            check(&mut cases)
+        })
+        .expect("thread")
+        .join()
+        .expect("check")
+}
+
+fn score(cases: &mut dyn Iterator<Item = Case>) -> BTreeMap<String, Tally> {
     let verbose = std::env::var_os("SELFHEAL_ACCURACY_VERBOSE").is_some();
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
-    for line in corpus.lines().filter(|l| !l.trim().is_empty()) {
-        let (id, kind, packed, expected) = read_case(line);
-        let (schema, input) = packed.split_once('\u{0}').expect("packed");
-        let hint = if schema == "fix" {
-            Hint::fix_proposal()
-        } else {
-            Hint::none()
-        };
-        let tally = tallies.entry(kind).or_default();
+    for case in cases {
+        let tally = tallies.entry(case.kind.clone()).or_default();
         tally.cases += 1;
-        let outcome = recover(input, &hint);
-        match (&outcome, &expected) {
+        let outcome = recover(&case.input, &case.hint());
+        let id = &case.id;
+        match (&outcome, &case.expected) {
             (Err(_), None) => tally.right += 1,
             (Err(reason), Some(_)) => {
                 tally.declined += 1;
@@ -81,23 +124,13 @@ fn score() -> BTreeMap<String, Tally> {
                 }
             }
         }
-        drop(outcome);
-        if let Some(expected) = expected {
-            drop_deep(expected);
-        }
     }
     tallies
 }
 
 #[test]
 fn recovery_meets_the_bar_on_the_corpus() {
-    // Deeply nested expected values are read by serde_json, which recurses per level.
-    let tallies = std::thread::Builder::new()
-        .stack_size(1 << 30)
-        .spawn(score)
-        .expect("thread")
-        .join()
-        .expect("scoring");
+    let tallies = with_cases(score);
     let mut total = Tally::default();
     println!(
         "\n{:<18} {:>5} {:>6} {:>7} {:>8}",
@@ -125,4 +158,33 @@ fn recovery_meets_the_bar_on_the_corpus() {
     assert!(total.cases >= 187);
     assert!(accuracy >= 0.95, "accuracy {:.3}", accuracy);
     assert!(false_success <= 0.01, "false success {:.3}", false_success);
+}
+
+/// Every complete fix proposal in the corpus reads as the same `FixProposal` from the raw reply
+/// as from the expected value; replies without JSON are `NotFound`; truncated ones never panic.
+#[test]
+fn fix_proposals_read_from_corpus_replies() {
+    let checked = with_cases(|cases| {
+        let mut checked = 0;
+        for case in cases.filter(|c| c.schema == "fix") {
+            let from_reply = FixProposal::from_reply(&case.input);
+            match &case.expected {
+                None => assert!(
+                    matches!(from_reply, Err(ProposalError::NotFound(_))),
+                    "{}: {from_reply:?}",
+                    case.id
+                ),
+                Some(_) if case.kind.starts_with("trunc") => {}
+                Some(expected) if Hint::fix_proposal().fits(expected) => {
+                    let want = FixProposal::from_value(expected)
+                        .unwrap_or_else(|e| panic!("{}: expected value refused: {e}", case.id));
+                    assert_eq!(from_reply.as_ref(), Ok(&want), "{}", case.id);
+                    checked += 1;
+                }
+                Some(_) => {}
+            }
+        }
+        checked
+    });
+    assert!(checked >= 100, "{checked} proposals checked");
 }

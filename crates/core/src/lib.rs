@@ -22,6 +22,7 @@
 
 pub mod diagnostic;
 mod error;
+pub mod fix;
 pub mod json;
 pub mod parse;
 

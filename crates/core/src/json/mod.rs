@@ -60,7 +60,8 @@ impl Hint {
         Hint::keys(["analysis", "fixes"])
     }
 
-    fn fits(&self, value: &Value) -> bool {
+    /// True when `value` is an object with every key of the hint (never for [`Hint::none`]).
+    pub fn fits(&self, value: &Value) -> bool {
         !self.keys.is_empty()
             && value
                 .as_object()

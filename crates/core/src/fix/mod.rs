@@ -1,0 +1,35 @@
+//! Fixes: what a proposer (an LLM, the fix cache) suggests, as edits to workspace files.
+//!
+//! A [`FixProposal`] is read leniently from whatever JSON the proposer wrote — the seed's schema
+//! (`analysis`, `fixes`, `confidence`, `alternativeFixes`) and its common variants — and checked
+//! strictly: every path is a [`RelativePath`] that stays inside the workspace, every patch has a
+//! search text, and every problem is a [`ProposalError`] naming the field and the reason.
+//!
+//! ```
+//! use selfheal::fix::{Edit, FixProposal, Invalid, ProposalError};
+//! use serde_json::json;
+//!
+//! let proposal = FixProposal::from_value(&json!({
+//!     "analysis": "`useState` is not imported",
+//!     "fixes": [{"path": "src/App.tsx", "action": "patch",
+//!                "search": "import React from 'react';",
+//!                "replace": "import React, { useState } from 'react';"}],
+//!     "confidence": 0.92,
+//! })).unwrap();
+//! assert_eq!(proposal.edits[0].path().as_str(), "src/App.tsx");
+//!
+//! let escape = FixProposal::from_value(&json!({
+//!     "analysis": "", "fixes": [{"file": "../../.ssh/authorized_keys", "content": "ssh-rsa ..."}],
+//! }));
+//! let Err(ProposalError::Invalid { field, reason: Invalid::Path(_) }) = escape else { panic!() };
+//! assert_eq!(field, "fixes[0].file");
+//! ```
+
+mod path;
+mod proposal;
+
+pub use path::{PathError, RelativePath};
+pub use proposal::{Alternative, Edit, FixProposal, Invalid, ProposalError};
+
+#[cfg(test)]
+mod tests;
