@@ -1,19 +1,8 @@
 //! `selfheal parse` as a user runs it.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn selfheal(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_selfheal"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("selfheal starts");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().expect("selfheal ends")
-}
+use common::selfheal;
 
 const TSC_LOG: &[u8] =
     b"src/app.ts(12,3): error TS2322: Type 'string' is not assignable to type 'number'.\n";

@@ -132,6 +132,29 @@ pub enum RepairKind {
     ByteOrderMark,
 }
 
+impl RepairKind {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepairKind::TrailingComma => "trailing_comma",
+            RepairKind::MissingComma => "missing_comma",
+            RepairKind::ExtraComma => "extra_comma",
+            RepairKind::UnquotedKey => "unquoted_key",
+            RepairKind::SingleQuotes => "single_quotes",
+            RepairKind::SmartQuotes => "smart_quotes",
+            RepairKind::Comment => "comment",
+            RepairKind::PythonLiteral => "python_literal",
+            RepairKind::NonFiniteNumber => "non_finite_number",
+            RepairKind::ControlCharacter => "control_character",
+            RepairKind::UnescapedQuote => "unescaped_quote",
+            RepairKind::InvalidEscape => "invalid_escape",
+            RepairKind::MissingBracket => "missing_bracket",
+            RepairKind::DuplicateKey => "duplicate_key",
+            RepairKind::ByteOrderMark => "byte_order_mark",
+        }
+    }
+}
+
 /// One kind of repair, how often it was made and where first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Repair {
