@@ -5,7 +5,7 @@ use std::process::{Child, Command, Output, Stdio};
 
 /// Starts `selfheal` with piped standard streams.
 #[allow(dead_code)] // Each test file uses its own subset of the helpers.
-pub fn spawn(args: &[&str]) -> Child {
+pub(crate) fn spawn(args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_selfheal"))
         .args(args)
         .stdin(Stdio::piped())
@@ -16,7 +16,7 @@ pub fn spawn(args: &[&str]) -> Child {
 }
 
 /// Runs `selfheal` to the end with `stdin` as its input.
-pub fn selfheal(args: &[&str], stdin: &[u8]) -> Output {
+pub(crate) fn selfheal(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = spawn(args);
     let mut input = child.stdin.take().expect("stdin");
     let stdin = stdin.to_vec();
