@@ -707,10 +707,10 @@ impl<'a> Parser<'a> {
         if matches!(next, b',' | b':' | b'}' | b']' | b'"' | b'\'') {
             return true;
         }
-        if rest.starts_with("//")
-            || rest.starts_with("/*")
-            || rest.starts_with(['\u{201C}', '\u{2018}'])
-        {
+        if rest.starts_with("//") || rest.starts_with("/*") {
+            return newline || !quote_closes_in_line(rest);
+        }
+        if rest.starts_with(['\u{201C}', '\u{2018}']) {
             return true;
         }
         if let Some(fence) = self.fence
@@ -718,7 +718,7 @@ impl<'a> Parser<'a> {
         {
             return true;
         }
-        newline && bare_key_follows(rest)
+        newline && (bare_key_follows(rest) || value_follows(rest))
     }
 
     /// Reads the escape at the current position (a backslash) into `out`. Returns false when
@@ -765,7 +765,11 @@ impl<'a> Parser<'a> {
                 let unit = u32::from_str_radix(&self.text[self.pos + 2..self.pos + 6], 16)
                     .unwrap_or(0xFFFD);
                 self.pos += 6;
-                out.push(self.code_unit(unit));
+                let Some(c) = self.code_unit(unit) else {
+                    self.pos = self.bytes.len();
+                    return false;
+                };
+                out.push(c);
                 return true;
             }
         }
@@ -777,9 +781,15 @@ impl<'a> Parser<'a> {
     }
 
     /// A `\uXXXX` code unit, joined with a following low surrogate when it is a high one.
-    fn code_unit(&mut self, unit: u32) -> char {
+    /// `None` when the input ends before the low surrogate is complete: the character was cut.
+    fn code_unit(&mut self, unit: u32) -> Option<char> {
         if (0xD800..0xDC00).contains(&unit) {
             let rest = &self.bytes[self.pos..];
+            let cut_escape = b"\\u".iter().zip(rest).all(|(want, got)| want == got)
+                && rest.iter().skip(2).all(u8::is_ascii_hexdigit);
+            if rest.len() < 6 && cut_escape {
+                return None;
+            }
             if rest.len() >= 6
                 && rest[0] == b'\\'
                 && rest[1] == b'u'
@@ -790,12 +800,12 @@ impl<'a> Parser<'a> {
                 if (0xDC00..0xE000).contains(&low) {
                     self.pos += 6;
                     let c = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
-                    return char::from_u32(c).unwrap_or('\u{FFFD}');
+                    return Some(char::from_u32(c).unwrap_or('\u{FFFD}'));
                 }
             }
-            return '\u{FFFD}';
+            return Some('\u{FFFD}');
         }
-        char::from_u32(unit).unwrap_or('\u{FFFD}')
+        Some(char::from_u32(unit).unwrap_or('\u{FFFD}'))
     }
 }
 
@@ -805,6 +815,40 @@ fn is_quote(text: &str, pos: usize) -> bool {
 }
 
 /// `key: value` — an unquoted key, its colon and the start of a JSON value.
+/// True when the line starting at `rest` (a `//` or `/*` right after a quote) holds an odd
+/// number of unescaped `"`: then one of them closes the string and the quote before `rest` was
+/// content (`"x = \"a\"  // fixed\n"`), not a string followed by a comment. Looks at most
+/// [`COMMENT_LOOKAHEAD`] bytes, so that scanning stays linear.
+fn quote_closes_in_line(rest: &str) -> bool {
+    let bytes = &rest.as_bytes()[..rest.len().min(COMMENT_LOOKAHEAD)];
+    let line = memchr::memchr(b'\n', bytes).map_or(bytes, |end| &bytes[..end]);
+    let mut quotes = 0;
+    let mut escaped = false;
+    for &b in line {
+        if b == b'"' && !escaped {
+            quotes += 1;
+        }
+        escaped = b == b'\\' && !escaped;
+    }
+    quotes % 2 == 1
+}
+
+/// How far [`quote_closes_in_line`] looks.
+const COMMENT_LOOKAHEAD: usize = 1024;
+
+/// A value starts a line: the next element after a missing comma (`"a"⏎[1]`).
+fn value_follows(rest: &str) -> bool {
+    rest.starts_with(['{', '[', '-'])
+        || rest.bytes().next().is_some_and(|b| b.is_ascii_digit())
+        || {
+            let word = rest.bytes().take_while(u8::is_ascii_alphanumeric).count();
+            matches!(
+                &rest[..word],
+                "true" | "false" | "null" | "True" | "False" | "None"
+            )
+        }
+}
+
 fn bare_key_follows(rest: &str) -> bool {
     let bytes = rest.as_bytes();
     if !bytes.first().copied().is_some_and(is_key_start) {

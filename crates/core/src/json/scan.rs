@@ -258,11 +258,17 @@ impl<'a> Scan<'a> {
 }
 
 /// A `{` or `[` glued to a word or a quote is part of prose or code (`items[0]`, `vec![1]`,
-/// `'{ id: number }'`), not a JSON value.
+/// `'{ id: number }'`), not a JSON value — unless the word is the tag of a fence opened in the
+/// middle of a line (```` Result: ```json{…}``` ````).
 fn in_word_or_quote(text: &str, at: usize) -> bool {
-    let Some(before) = text[..at].chars().next_back() else {
+    let head = &text[..at];
+    let Some(before) = head.chars().next_back() else {
         return false;
     };
+    let untagged = head.trim_end_matches(|c: char| c.is_ascii_alphanumeric());
+    if untagged.ends_with("```") || untagged.ends_with("~~~") {
+        return false;
+    }
     before.is_alphanumeric()
         || matches!(
             before,

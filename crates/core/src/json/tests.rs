@@ -23,6 +23,10 @@ fn common_defects_are_repaired() {
     assert_eq!(value("[1 2 3]"), json!([1, 2, 3]));
     assert_eq!(value("{\"a\": 1 \"b\": 2}"), json!({"a": 1, "b": 2}));
     assert_eq!(
+        value("[\n  \"a\"\n  [true\n  \"x\"]\n  {\"n\": 1}\n  -2\n  null\n]"),
+        json!(["a", [true, "x"], {"n": 1}, -2, null])
+    );
+    assert_eq!(
         value("{\"a\": NaN, \"b\": -Infinity}"),
         json!({"a": null, "b": null})
     );
@@ -55,6 +59,16 @@ fn strings_keep_source_text() {
         value("{\"e\": \"\\ud83d\\ude00 \\u00e9\"}"),
         json!({"e": "😀 é"})
     );
+    // A quote before a comment on the same line is content when the line still has to close
+    // the string; otherwise it ends the string and the comment is a comment.
+    assert_eq!(
+        value("{\"r\": \"x = \"C:\\\\dev\"  // fixed\\n\"}"),
+        json!({"r": "x = \"C:\\dev\"  // fixed\n"})
+    );
+    assert_eq!(
+        value("{\"a\": \"delete\" // the \"path\" is fine\n}"),
+        json!({"a": "delete"})
+    );
 }
 
 #[test]
@@ -64,6 +78,7 @@ fn fences_and_prose() {
     assert_eq!(found.stage, Stage::Extracted);
     assert_eq!(found.value, json!({"analysis": "x", "fixes": []}));
     assert_eq!(value("```json{\"a\": 1}```"), json!({"a": 1}));
+    assert_eq!(value("Result: ```json{\"a\": [1]}```"), json!({"a": [1]}));
     let inner_fence = "```json\n{\"content\": \"# Readme\\n```bash\\nnpm i\\n```\\n\"}\n```";
     assert_eq!(
         value(inner_fence),
@@ -97,6 +112,9 @@ fn truncation_follows_the_rules() {
         ("[true, false", json!([true, false])),
         ("{\"a\": \"x\\", json!({"a": "x"})),
         ("{\"a\": \"x\\u00", json!({"a": "x"})),
+        ("{\"a\": \"x\\ud83d", json!({"a": "x"})),
+        ("{\"a\": \"x\\ud83d\\u", json!({"a": "x"})),
+        ("{\"a\": \"x\\ud83d\\ude", json!({"a": "x"})),
         ("{\"a\": [", json!({"a": []})),
         ("{\"a\": \"", json!({"a": ""})),
         ("[{\"a\": 1}, {\"b", json!([{"a": 1}, {}])),
@@ -155,4 +173,11 @@ fn hostile_input_stays_linear() {
     assert!(recover(&text, &Hint::none()).is_err());
     let text = "{\"a\": [".repeat(50_000) + "oops";
     assert!(recover(&text, &Hint::none()).is_err());
+    // Shapes that make lookahead heuristics rescan the same bytes if they are not bounded.
+    let comments = format!("{{\"a\": \"{}", "x\" // \"".repeat(200_000));
+    assert!(recover(&comments, &Hint::none()).is_ok());
+    let lines = format!("[\"{}", "a\"\nb\"\n".repeat(200_000));
+    assert!(recover(&lines, &Hint::none()).is_ok());
+    let words = "json{ ```a{ x[ ".repeat(200_000);
+    assert_eq!(recover(&words, &Hint::none()).err(), Some(NotFound::NoValue));
 }
