@@ -179,5 +179,18 @@ fn hostile_input_stays_linear() {
     let lines = format!("[\"{}", "a\"\nb\"\n".repeat(200_000));
     assert!(recover(&lines, &Hint::none()).is_ok());
     let words = "json{ ```a{ x[ ".repeat(200_000);
-    assert_eq!(recover(&words, &Hint::none()).err(), Some(NotFound::NoValue));
+    assert_eq!(
+        recover(&words, &Hint::none()).err(),
+        Some(NotFound::NoValue)
+    );
+}
+
+#[test]
+fn keys_keep_their_order() {
+    let found = recover(
+        "{\"z\": 1, \"a\": {\"y\": 2, \"b\": 3}, \"z\": 4}",
+        &Hint::none(),
+    )
+    .unwrap();
+    assert_eq!(to_string(&found.value), "{\"z\":4,\"a\":{\"y\":2,\"b\":3}}");
 }
