@@ -118,6 +118,8 @@ pub enum RepairKind {
     PythonLiteral,
     /// `NaN` or `Infinity`, which JSON cannot hold: `null`.
     NonFiniteNumber,
+    /// JavaScript's `undefined`: `null`.
+    Undefined,
     /// A raw newline, tab or other control character inside a string.
     ControlCharacter,
     /// A `"` inside a string that was not escaped.
@@ -145,6 +147,7 @@ impl RepairKind {
             RepairKind::Comment => "comment",
             RepairKind::PythonLiteral => "python_literal",
             RepairKind::NonFiniteNumber => "non_finite_number",
+            RepairKind::Undefined => "undefined",
             RepairKind::ControlCharacter => "control_character",
             RepairKind::UnescapedQuote => "unescaped_quote",
             RepairKind::InvalidEscape => "invalid_escape",

@@ -604,10 +604,22 @@ impl<'a> Parser<'a> {
                     _ => Value::Null,
                 }
             }
+            "undefined" => {
+                self.repair(RepairKind::Undefined);
+                Value::Null
+            }
             "NaN" | "Infinity" => return self.non_finite(),
             _ => {
                 let prefix_of_literal = [
-                    "true", "false", "null", "True", "False", "None", "NaN", "Infinity",
+                    "true",
+                    "false",
+                    "null",
+                    "True",
+                    "False",
+                    "None",
+                    "NaN",
+                    "Infinity",
+                    "undefined",
                 ]
                 .iter()
                 .any(|l| l.starts_with(word));

@@ -27,8 +27,8 @@ fn common_defects_are_repaired() {
         json!(["a", [true, "x"], {"n": 1}, -2, null])
     );
     assert_eq!(
-        value("{\"a\": NaN, \"b\": -Infinity}"),
-        json!({"a": null, "b": null})
+        value("{\"a\": NaN, \"b\": -Infinity, \"c\": undefined}"),
+        json!({"a": null, "b": null, "c": null})
     );
     assert_eq!(
         value("{\u{201C}a\u{201D}: \u{201C}b\u{201D}}"),
