@@ -1,5 +1,6 @@
-//! Accuracy of `json::recover` on the JSON-recovery corpus: LLM-style replies with the value a
-//! careful human extracts (`null` when there is none). See `fixtures/json/README.md`.
+//! Accuracy of `json::recover` on the JSON-recovery corpus and on generated cases of the same
+//! kinds: LLM-style replies with the value a careful human extracts (`null` when there is none).
+//! See `fixtures/json/README.md`.
 //!
 //! A result is right when it equals the expected value (numbers as floats, key order ignored), or
 //! when recovery declines and nothing was expected. A false success — a value where none was
@@ -80,12 +81,15 @@ fn read_case(line: &str) -> Case {
 /// Runs `check` on every case, on a thread with a stack deep enough for serde_json to read and
 /// compare the deepest expected values.
 fn with_cases<T: Send + 'static>(
+    file: &'static str,
     check: impl FnOnce(&mut dyn Iterator<Item = Case>) -> T + Send + 'static,
 ) -> T {
     std::thread::Builder::new()
         .stack_size(1 << 30)
         .spawn(move || {
-            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/json/cases.jsonl");
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fixtures/json")
+                .join(file);
             let corpus = std::fs::read_to_string(path).expect("corpus");
             let mut cases = corpus
                 .lines()
@@ -128,12 +132,13 @@ fn score(cases: &mut dyn Iterator<Item = Case>) -> BTreeMap<String, Tally> {
     tallies
 }
 
-#[test]
-fn recovery_meets_the_bar_on_the_corpus() {
-    let tallies = with_cases(score);
+/// Scores one file, prints the table and checks the bar.
+fn meets_the_bar(file: &'static str, min_cases: usize) {
+    let tallies = with_cases(file, score);
+    println!("\n{file}");
     let mut total = Tally::default();
     println!(
-        "\n{:<18} {:>5} {:>6} {:>7} {:>8}",
+        "{:<18} {:>5} {:>6} {:>7} {:>8}",
         "kind", "cases", "right", "wrong", "declined"
     );
     for (kind, t) in &tallies {
@@ -155,16 +160,26 @@ fn recovery_meets_the_bar_on_the_corpus() {
         false_success * 100.0,
         total.declined
     );
-    assert!(total.cases >= 187);
+    assert!(total.cases >= min_cases);
     assert!(accuracy >= 0.95, "accuracy {:.3}", accuracy);
     assert!(false_success <= 0.01, "false success {:.3}", false_success);
+}
+
+#[test]
+fn recovery_meets_the_bar_on_the_public_corpus() {
+    meets_the_bar("cases.jsonl", 187);
+}
+
+#[test]
+fn recovery_meets_the_bar_on_generated_cases() {
+    meets_the_bar("generated.jsonl", 330);
 }
 
 /// Every complete fix proposal in the corpus reads as the same `FixProposal` from the raw reply
 /// as from the expected value; replies without JSON are `NotFound`; truncated ones never panic.
 #[test]
 fn fix_proposals_read_from_corpus_replies() {
-    let checked = with_cases(|cases| {
+    let checked = with_cases("cases.jsonl", |cases| {
         let mut checked = 0;
         for case in cases.filter(|c| c.schema == "fix") {
             let from_reply = FixProposal::from_reply(&case.input);
