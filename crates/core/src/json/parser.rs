@@ -827,17 +827,24 @@ fn is_quote(text: &str, pos: usize) -> bool {
 }
 
 /// `key: value` — an unquoted key, its colon and the start of a JSON value.
-/// True when the line starting at `rest` (a `//` or `/*` right after a quote) holds an odd
-/// number of unescaped `"`: then one of them closes the string and the quote before `rest` was
-/// content (`"x = \"a\"  // fixed\n"`), not a string followed by a comment. Looks at most
-/// [`COMMENT_LOOKAHEAD`] bytes, so that scanning stays linear.
+/// True when a quote on the line starting at `rest` (a `//` or `/*` right after a quote) closes
+/// the string, so that the quote before `rest` was content (`"x = \"a\"  // fixed\n"`) rather
+/// than a string followed by a comment: the first quote on the line is followed by `,`, `}` or
+/// `]`, or the line holds an odd number of quotes. Looks at most [`COMMENT_LOOKAHEAD`] bytes, so
+/// that scanning stays linear.
 fn quote_closes_in_line(rest: &str) -> bool {
     let bytes = &rest.as_bytes()[..rest.len().min(COMMENT_LOOKAHEAD)];
     let line = memchr::memchr(b'\n', bytes).map_or(bytes, |end| &bytes[..end]);
     let mut quotes = 0;
     let mut escaped = false;
-    for &b in line {
+    for (i, &b) in line.iter().enumerate() {
         if b == b'"' && !escaped {
+            if quotes == 0 {
+                let after = line[i + 1..].iter().find(|&&b| b != b' ' && b != b'\t');
+                if matches!(after, Some(b',' | b'}' | b']')) {
+                    return true;
+                }
+            }
             quotes += 1;
         }
         escaped = b == b'\\' && !escaped;

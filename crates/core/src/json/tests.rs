@@ -69,6 +69,10 @@ fn strings_keep_source_text() {
         value("{\"a\": \"delete\" // the \"path\" is fine\n}"),
         json!({"a": "delete"})
     );
+    assert_eq!(
+        value("[{\"r\":\"x = \"a\"  // fixed\\n\"},{\"c\":\"<p class=\"b\">\"}]"),
+        json!([{"r": "x = \"a\"  // fixed\n"}, {"c": "<p class=\"b\">"}])
+    );
 }
 
 #[test]
