@@ -115,6 +115,10 @@ impl<'a> Scan<'a> {
                 continue;
             }
             match self.attempt(at, None) {
+                Ok(found) if in_statement(self.text, at, found.end) => {
+                    self.pos = found.end.max(at + 1);
+                    super::drop_deep(found.value);
+                }
                 Ok(found) => {
                     self.pos = found.end.max(at + 1);
                     return Some(found);
@@ -255,6 +259,14 @@ impl<'a> Scan<'a> {
         }
         self.bytes.len()
     }
+}
+
+/// A value assigned or terminated like a statement of code on its line (`const xs = [1, 2];`,
+/// `export default { a: 1 };`) is code, not an answer.
+fn in_statement(text: &str, start: usize, end: usize) -> bool {
+    let before = text[..start].trim_end_matches([' ', '\t']);
+    let after = text[end..].trim_start_matches([' ', '\t']);
+    (before.ends_with('=') && !before.ends_with("==")) || after.starts_with(';')
 }
 
 /// A `{` or `[` glued to a word or a quote is part of prose or code (`items[0]`, `vec![1]`,

@@ -154,6 +154,8 @@ fn nothing_sensible_is_declined() {
         "Type '{ id: number; }' is wrong",
         "```yaml\na: 1\n```",
         "```ts\nfunction f() { return { a: 1 }; }\n```",
+        "const routes = [\"/\", \"/about\"];\nexport default { runtime: \"edge\" };",
+        "let xs = [1, 2, 3]",
     ] {
         assert!(recover(text, &Hint::none()).is_err(), "{text:?}");
     }
