@@ -491,20 +491,15 @@ fn confidence(value: &Value, at: &Field) -> Result<f64, ProposalError> {
 }
 
 fn alternatives(value: &Value, at: &Field) -> Result<Vec<Alternative>, ProposalError> {
-    let single;
-    let items = match value {
-        Value::Array(items) => items.as_slice(),
-        Value::Object(_) | Value::String(_) => {
-            single = [value.clone()];
-            &single[..]
-        }
-        other => return Err(at.wrong_type("an array of alternatives", other)),
-    };
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| alternative(item, &at.index(i)))
-        .collect()
+    match value {
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| alternative(item, &at.index(i)))
+            .collect(),
+        Value::Object(_) | Value::String(_) => Ok(vec![alternative(value, &at.index(0))?]),
+        other => Err(at.wrong_type("an array of alternatives", other)),
+    }
 }
 
 fn alternative(value: &Value, at: &Field) -> Result<Alternative, ProposalError> {

@@ -34,6 +34,7 @@ mod value;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use parser::MAX_DEPTH;
 pub use value::{drop_deep, equal, to_string, to_string_pretty};
 
 /// What the caller expects: the keys an object must have to be the answer.
@@ -226,6 +227,9 @@ pub enum NotFound {
     /// No JSON object or array in the text.
     #[error("no JSON object or array in the reply")]
     NoValue,
+    /// The only JSON in the text nests deeper than [`MAX_DEPTH`] levels.
+    #[error("the JSON in the reply nests deeper than {MAX_DEPTH} levels")]
+    TooDeep,
 }
 
 /// Recovers the JSON value a reply holds; see the [module documentation](self).
@@ -244,7 +248,7 @@ pub fn recover(text: &str, hint: &Hint) -> Result<Recovered, NotFound> {
     if body.trim().is_empty() {
         return Err(NotFound::Empty);
     }
-    let candidate = scan::select(body, |value| hint.fits(value)).ok_or(NotFound::NoValue)?;
+    let candidate = scan::select(body, |value| hint.fits(value))?;
     for repair in candidate.repairs.0 {
         match repairs.0.iter_mut().find(|r| r.kind == repair.kind) {
             Some(existing) => existing.count += repair.count,

@@ -8,7 +8,7 @@
 use memchr::memchr2;
 use serde_json::{Map, Number, Value};
 
-use super::{RepairKind, Repairs};
+use super::{RepairKind, Repairs, drop_deep};
 
 /// A closing markdown fence that ends the region being parsed: a run of `len` `marker` bytes.
 #[derive(Debug, Clone, Copy)]
@@ -31,11 +31,59 @@ pub(crate) enum Parsed {
     },
     /// Not a value: the parser gave up at byte `at`.
     Failed { at: usize },
+    /// Nested deeper than [`MAX_DEPTH`] at byte `at`.
+    TooDeep { at: usize },
 }
+
+/// The deepest nesting read: twice what any real reply needs (values 100 000 levels deep are
+/// read in full), and a bound on the memory a hostile `[[[[…` can claim (about 400 bytes a level).
+pub const MAX_DEPTH: usize = 200_000;
 
 enum Frame {
     Array(Vec<Value>),
     Object(Map<String, Value>, Option<String>),
+}
+
+/// The open containers. Dropping it (when a candidate fails) dismantles what was built without
+/// recursion: a finished member may be nested thousands of levels deep.
+#[derive(Default)]
+struct Open(Vec<Frame>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        for frame in self.0.drain(..) {
+            match frame {
+                Frame::Array(items) => drop_deep(Value::Array(items)),
+                Frame::Object(map, _) => drop_deep(Value::Object(map)),
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for Open {
+    type Target = Vec<Frame>;
+
+    fn deref(&self) -> &Vec<Frame> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Open {
+    fn deref_mut(&mut self) -> &mut Vec<Frame> {
+        &mut self.0
+    }
+}
+
+/// Sets a member; a value it replaces (a duplicate key) is dropped without recursion.
+/// Returns true when it replaced one.
+fn insert_member(map: &mut Map<String, Value>, key: String, value: Value) -> bool {
+    match map.insert(key, value) {
+        Some(replaced) => {
+            drop_deep(replaced);
+            true
+        }
+        None => false,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,14 +193,14 @@ impl<'a> Parser<'a> {
     }
 
     fn run(&mut self) -> Parsed {
-        let mut stack: Vec<Frame> = Vec::new();
+        let mut stack = Open::default();
         let mut state = State::Value;
         loop {
             if !self.skip_space() {
-                return self.end_of_input(stack, state, false);
+                return self.end_of_input(&mut stack, state, false);
             }
             let Some(b) = self.peek() else {
-                return self.end_of_input(stack, state, false);
+                return self.end_of_input(&mut stack, state, false);
             };
             let start = self.pos;
             match state {
@@ -203,6 +251,9 @@ impl<'a> Parser<'a> {
                     }
                     self.after_comma = false;
                     match b {
+                        b'{' | b'[' if stack.len() >= MAX_DEPTH => {
+                            return Parsed::TooDeep { at: start };
+                        }
                         b'{' => {
                             self.pos += 1;
                             stack.push(Frame::Object(Map::new(), None));
@@ -229,7 +280,7 @@ impl<'a> Parser<'a> {
                                 } else {
                                     drop_pending_key(&mut stack);
                                 }
-                                return self.end_of_input(stack, state, true);
+                                return self.end_of_input(&mut stack, state, true);
                             }
                             Token::Invalid => return Parsed::Failed { at: start },
                         },
@@ -320,7 +371,7 @@ impl<'a> Parser<'a> {
                                 set_pending_key(&mut stack, key);
                                 state = State::ObjectColon;
                             }
-                            Token::Cut(_) => return self.end_of_input(stack, state, true),
+                            Token::Cut(_) => return self.end_of_input(&mut stack, state, true),
                             Token::Invalid => return Parsed::Failed { at: start },
                         }
                     }
@@ -365,12 +416,12 @@ impl<'a> Parser<'a> {
 
     /// The input ended (or the fence closed) with `stack` still open: every open container is
     /// closed; a member whose value never started is dropped.
-    fn end_of_input(&mut self, mut stack: Vec<Frame>, state: State, cut_in_token: bool) -> Parsed {
+    fn end_of_input(&mut self, stack: &mut Vec<Frame>, state: State, cut_in_token: bool) -> Parsed {
         if stack.is_empty() {
             return Parsed::Failed { at: self.pos };
         }
         if matches!(state, State::ObjectKey | State::ObjectColon | State::Value) {
-            drop_pending_key(&mut stack);
+            drop_pending_key(stack);
         }
         let mut inner: Option<Value> = None;
         while let Some(frame) = stack.pop() {
@@ -380,8 +431,12 @@ impl<'a> Parser<'a> {
                     Value::Array(items)
                 }
                 Frame::Object(mut map, key) => {
-                    if let (Some(value), Some(key)) = (inner.take(), key) {
-                        map.insert(key, value);
+                    match (inner.take(), key) {
+                        (Some(value), Some(key)) => {
+                            insert_member(&mut map, key, value);
+                        }
+                        (Some(value), None) => drop_deep(value),
+                        (None, _) => {}
                     }
                     Value::Object(map)
                 }
@@ -441,10 +496,13 @@ impl<'a> Parser<'a> {
                 None
             }
             Some(Frame::Object(map, key)) => {
-                if let Some(key) = key.take()
-                    && map.insert(key, value).is_some()
-                {
-                    self.repairs.add(RepairKind::DuplicateKey, self.pos);
+                match key.take() {
+                    Some(key) => {
+                        if insert_member(map, key, value) {
+                            self.repairs.add(RepairKind::DuplicateKey, self.pos);
+                        }
+                    }
+                    None => drop_deep(value),
                 }
                 *state = State::ObjectNext;
                 None

@@ -3,8 +3,8 @@
 use memchr::memchr3;
 use serde_json::Value;
 
-use super::Repairs;
 use super::parser::{Fence, Parsed, Parser};
+use super::{NotFound, Repairs};
 
 /// A JSON value found in the text.
 #[derive(Debug)]
@@ -26,12 +26,13 @@ pub(crate) struct Candidate {
 const RETRY_BUDGET: usize = 4;
 
 /// The first candidate `fits` accepts, else the first candidate.
-pub(crate) fn select(text: &str, fits: impl Fn(&Value) -> bool) -> Option<Candidate> {
+pub(crate) fn select(text: &str, fits: impl Fn(&Value) -> bool) -> Result<Candidate, NotFound> {
     let mut scan = Scan {
         text,
         bytes: text.as_bytes(),
         pos: 0,
         budget: text.len().saturating_mul(RETRY_BUDGET).saturating_add(4096),
+        too_deep: false,
     };
     let mut first: Option<Candidate> = None;
     while let Some(candidate) = scan.next_candidate() {
@@ -39,14 +40,18 @@ pub(crate) fn select(text: &str, fits: impl Fn(&Value) -> bool) -> Option<Candid
             if let Some(earlier) = first.take() {
                 super::drop_deep(earlier.value);
             }
-            return Some(candidate);
+            return Ok(candidate);
         }
         match first {
             None => first = Some(candidate),
             Some(_) => super::drop_deep(candidate.value),
         }
     }
-    first
+    first.ok_or(if scan.too_deep {
+        NotFound::TooDeep
+    } else {
+        NotFound::NoValue
+    })
 }
 
 /// True when only whitespace and comments follow `from`.
@@ -76,6 +81,8 @@ struct Scan<'a> {
     bytes: &'a [u8],
     pos: usize,
     budget: usize,
+    /// A candidate was refused for nesting deeper than [`super::MAX_DEPTH`].
+    too_deep: bool,
 }
 
 /// An opening fence: its marker, length, tag and where its content starts.
@@ -91,7 +98,8 @@ impl<'a> Scan<'a> {
     }
 
     fn next_candidate(&mut self) -> Option<Candidate> {
-        while self.pos < self.bytes.len() {
+        // Past a value nested too deep there is only more of it: the scan stops.
+        while self.pos < self.bytes.len() && !self.too_deep {
             if self.at_line_start()
                 && let Some(opening) = self.opening_fence(self.pos)
             {
@@ -141,7 +149,7 @@ impl<'a> Scan<'a> {
         };
     }
 
-    fn attempt(&self, start: usize, fence: Option<Fence>) -> Result<Candidate, usize> {
+    fn attempt(&mut self, start: usize, fence: Option<Fence>) -> Result<Candidate, usize> {
         let (parsed, repairs) = Parser::new(self.text, start, fence).parse();
         match parsed {
             Parsed::Value {
@@ -159,6 +167,10 @@ impl<'a> Scan<'a> {
                 fenced: fence.is_some(),
             }),
             Parsed::Failed { at } => Err(at),
+            Parsed::TooDeep { at } => {
+                self.too_deep = true;
+                Err(at)
+            }
         }
     }
 

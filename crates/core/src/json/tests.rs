@@ -174,6 +174,26 @@ fn deep_nesting_needs_no_stack() {
 }
 
 #[test]
+fn nesting_is_bounded_and_failures_drop_deep_values_safely() {
+    let too_deep = "[".repeat(MAX_DEPTH + 1);
+    assert_eq!(
+        recover(&too_deep, &Hint::none()).err(),
+        Some(NotFound::TooDeep)
+    );
+    let at_limit = "[".repeat(MAX_DEPTH);
+    assert_eq!(
+        recover(&at_limit, &Hint::none()).map(|found| found.stage),
+        Ok(Stage::Truncated)
+    );
+    // A deep finished member inside a candidate that then fails, and a deep duplicate key.
+    let depth = 150_000;
+    let deep = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    assert!(recover(&format!("[{deep} x"), &Hint::none()).is_ok());
+    let duplicate = format!("{{\"a\": {deep}, \"a\": 1}}");
+    assert_eq!(value(&duplicate), json!({"a": 1}));
+}
+
+#[test]
 fn hostile_input_stays_linear() {
     let text = format!("{}x", "[".repeat(200_000));
     assert!(recover(&text, &Hint::none()).is_err());

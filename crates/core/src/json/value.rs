@@ -6,15 +6,35 @@
 
 use serde_json::Value;
 
-/// Drops a value of any depth without recursion.
+/// Drops a value of any depth without recursion, holding at most one container per level.
 pub fn drop_deep(value: Value) {
     let mut stack = vec![value];
-    while let Some(value) = stack.pop() {
-        match value {
-            Value::Array(items) => stack.extend(items),
-            Value::Object(map) => stack.extend(map.into_iter().map(|(_, v)| v)),
-            _ => {}
+    while let Some(top) = stack.last_mut() {
+        let child = match top {
+            Value::Array(items) => items.pop(),
+            Value::Object(map) => {
+                // Objects give up their values as an array: members are dropped one by one.
+                let values = std::mem::take(map).into_iter().map(|(_, v)| v).collect();
+                *top = Value::Array(values);
+                continue;
+            }
+            _ => None,
+        };
+        match child {
+            Some(child) if has_children(&child) => stack.push(child),
+            Some(_) => {}
+            None => {
+                stack.pop();
+            }
         }
+    }
+}
+
+fn has_children(value: &Value) -> bool {
+    match value {
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(map) => !map.is_empty(),
+        _ => false,
     }
 }
 
@@ -28,80 +48,106 @@ pub fn to_string_pretty(value: &Value) -> String {
     write(value, Some("  "))
 }
 
-enum Pending<'a> {
-    Value(&'a Value),
-    Raw(&'static str),
-    Key(&'a str),
-    Newline(usize),
+/// A container being written: the members still to write.
+enum Open<'a> {
+    Array(std::slice::Iter<'a, Value>),
+    Object(serde_json::map::Iter<'a>),
 }
 
+/// Writes with one iterator per open container: memory grows with depth, not with size.
 fn write(value: &Value, indent: Option<&str>) -> String {
     let mut out = String::new();
-    let mut stack = vec![Pending::Value(value)];
-    // Depth of the value being written, for indentation.
-    let mut depth: usize = 0;
-    while let Some(item) = stack.pop() {
-        match item {
-            Pending::Raw(text) => {
-                if text == "]" || text == "}" {
-                    depth = depth.saturating_sub(1);
-                }
-                out.push_str(text);
-            }
-            Pending::Newline(level) => {
-                if let Some(unit) = indent {
-                    out.push('\n');
-                    for _ in 0..level {
-                        out.push_str(unit);
-                    }
-                }
-            }
-            Pending::Key(key) => {
-                push_string(&mut out, key);
-                out.push_str(if indent.is_some() { ": " } else { ":" });
-            }
-            Pending::Value(value) => match value {
-                Value::Array(items) if items.is_empty() => out.push_str("[]"),
-                Value::Object(map) if map.is_empty() => out.push_str("{}"),
-                Value::Array(items) => {
+    let mut open: Vec<(Open<'_>, bool)> = Vec::new();
+    let mut next = Some(value);
+    loop {
+        if let Some(value) = next.take() {
+            match value {
+                Value::Array(items) if !items.is_empty() => {
                     out.push('[');
-                    depth += 1;
-                    stack.push(Pending::Raw("]"));
-                    stack.push(Pending::Newline(depth - 1));
-                    for (i, item) in items.iter().enumerate().rev() {
-                        stack.push(Pending::Value(item));
-                        stack.push(Pending::Newline(depth));
-                        if i > 0 {
-                            stack.push(Pending::Raw(","));
-                        }
-                    }
+                    open.push((Open::Array(items.iter()), true));
                 }
-                Value::Object(map) => {
+                Value::Object(map) if !map.is_empty() => {
                     out.push('{');
-                    depth += 1;
-                    stack.push(Pending::Raw("}"));
-                    stack.push(Pending::Newline(depth - 1));
-                    let entries: Vec<(&String, &Value)> = map.iter().collect();
-                    for (i, (key, value)) in entries.into_iter().enumerate().rev() {
-                        stack.push(Pending::Value(value));
-                        stack.push(Pending::Key(key));
-                        stack.push(Pending::Newline(depth));
-                        if i > 0 {
-                            stack.push(Pending::Raw(","));
-                        }
-                    }
+                    open.push((Open::Object(map.iter()), true));
                 }
+                Value::Array(_) => out.push_str("[]"),
+                Value::Object(_) => out.push_str("{}"),
                 Value::String(text) => push_string(&mut out, text),
-                other => out.push_str(&other.to_string()),
-            },
+                Value::Number(number) => out.push_str(&number.to_string()),
+                Value::Bool(true) => out.push_str("true"),
+                Value::Bool(false) => out.push_str("false"),
+                Value::Null => out.push_str("null"),
+            }
+        }
+        let depth = open.len();
+        let Some((members, first)) = open.last_mut() else {
+            return out;
+        };
+        let member = match members {
+            Open::Array(items) => items.next().map(|v| (None, v)),
+            Open::Object(entries) => entries.next().map(|(k, v)| (Some(k), v)),
+        };
+        match member {
+            Some((key, value)) => {
+                if !std::mem::replace(first, false) {
+                    out.push(',');
+                }
+                newline(&mut out, indent, depth);
+                if let Some(key) = key {
+                    push_string(&mut out, key);
+                    out.push_str(if indent.is_some() { ": " } else { ":" });
+                }
+                next = Some(value);
+            }
+            None => {
+                let closer = match members {
+                    Open::Array(_) => ']',
+                    Open::Object(_) => '}',
+                };
+                open.pop();
+                newline(&mut out, indent, depth - 1);
+                out.push(closer);
+            }
         }
     }
-    out
 }
 
+fn newline(out: &mut String, indent: Option<&str>, level: usize) {
+    if let Some(unit) = indent {
+        out.push('\n');
+        for _ in 0..level {
+            out.push_str(unit);
+        }
+    }
+}
+
+/// `text` as a JSON string, escaped as serde_json escapes it.
 fn push_string(out: &mut String, text: &str) {
-    // A string has no nesting: serde_json writes it without recursion.
-    out.push_str(&Value::String(text.to_string()).to_string());
+    out.reserve(text.len() + 2);
+    out.push('"');
+    let mut plain = 0;
+    for (i, byte) in text.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&text[plain..i]);
+        if escape.is_empty() {
+            out.push_str(&format!("\\u{byte:04x}"));
+        } else {
+            out.push_str(escape);
+        }
+        plain = i + 1;
+    }
+    out.push_str(&text[plain..]);
+    out.push('"');
 }
 
 /// Structural equality of values of any depth; numbers compare as floats.
@@ -153,7 +199,15 @@ mod tests {
 
     #[test]
     fn writes_like_serde_json() {
-        let value = json!({"a": [1, 2.5, "x\n\"y\""], "b": {}, "c": [], "d": null, "e": true});
+        let value = json!({
+            "a": [1, 2.5, "x\n\"y\"", -3, 1e300],
+            "b": {},
+            "c": [],
+            "d": null,
+            "e": true,
+            "f": false,
+            "g": {"h": [[], {}, [{"i": "\u{1}\u{8}\u{c}\t\r\\/é😀\u{1f}"}]]},
+        });
         assert_eq!(to_string(&value), serde_json::to_string(&value).unwrap());
         assert_eq!(
             to_string_pretty(&value),
