@@ -36,7 +36,7 @@ pub(crate) enum Parsed {
 }
 
 /// The deepest nesting read: twice what any real reply needs (values 100 000 levels deep are
-/// read in full), and a bound on the memory a hostile `[[[[…` can claim (about 400 bytes a level).
+/// read in full), and a bound on the memory a hostile `[[[[…` can claim (about 100 bytes a level).
 pub const MAX_DEPTH: usize = 200_000;
 
 enum Frame {
