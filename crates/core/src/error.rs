@@ -5,7 +5,9 @@
 //! that cannot be reached).
 
 /// Everything that can go wrong in selfheal's machinery.
-#[derive(Debug, thiserror::Error)]
+///
+/// Cheap to clone, so that reports and event streams can carry it.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A user-supplied parser pattern cannot be used.
@@ -21,7 +23,41 @@ pub enum Error {
     InvalidInput(String),
     /// Reading or writing a file failed.
     #[error(transparent)]
-    Io(#[from] std::io::Error),
+    Io(std::sync::Arc<std::io::Error>),
+    /// Something needed is not configured (an API key, a base URL).
+    #[error("not configured: {0}")]
+    Config(String),
+    /// A model API failed; see [`ProviderError::kind`](crate::llm::ProviderError).
+    #[error(transparent)]
+    Provider(#[from] crate::llm::ProviderError),
+    /// A provider's circuit breaker is open: it failed too often and is left alone for a while.
+    #[error("{provider}: circuit open after repeated failures; next try in {retry_in:?}")]
+    CircuitOpen {
+        /// The provider.
+        provider: String,
+        /// How long until the breaker lets a probe call through.
+        retry_in: std::time::Duration,
+    },
+    /// A call was refused because it would exceed the budget.
+    #[error(transparent)]
+    Budget(#[from] crate::llm::BudgetExceeded),
+    /// Every provider of a fallback chain failed; their errors in order.
+    #[error("all providers failed: {}", join(.0))]
+    AllProvidersFailed(Vec<Error>),
+}
+
+impl From<std::io::Error> for Error {
+    fn from(error: std::io::Error) -> Self {
+        Error::Io(std::sync::Arc::new(error))
+    }
+}
+
+fn join(errors: &[Error]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl Error {
@@ -38,7 +74,21 @@ impl Error {
                     | std::io::ErrorKind::TimedOut
                     | std::io::ErrorKind::WouldBlock
             ),
-            Error::InvalidPattern { .. } | Error::InvalidInput(_) => false,
+            Error::Provider(e) => e.kind.is_retryable(),
+            Error::InvalidPattern { .. }
+            | Error::InvalidInput(_)
+            | Error::Config(_)
+            | Error::CircuitOpen { .. }
+            | Error::Budget(_)
+            | Error::AllProvidersFailed(_) => false,
+        }
+    }
+
+    /// The provider's error, when a model API failed.
+    pub fn as_provider_error(&self) -> Option<&crate::llm::ProviderError> {
+        match self {
+            Error::Provider(e) => Some(e),
+            _ => None,
         }
     }
 }

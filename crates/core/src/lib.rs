@@ -24,6 +24,7 @@ pub mod diagnostic;
 mod error;
 pub mod fix;
 pub mod json;
+pub mod llm;
 pub mod parse;
 
 pub use diagnostic::{

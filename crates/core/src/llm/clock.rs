@@ -1,0 +1,146 @@
+//! Time and randomness, injected: layers that wait or jitter take a [`Clock`] and a [`Jitter`],
+//! so tests run backoff schedules without sleeping.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Where layers read the time and wait.
+#[async_trait::async_trait]
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// The current instant.
+    fn now(&self) -> Instant;
+    /// Waits `duration`.
+    async fn sleep(&self, duration: Duration);
+}
+
+/// The real clock (tokio's timer).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+#[async_trait::async_trait]
+impl Clock for SystemClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration).await;
+    }
+}
+
+/// A clock whose sleeps return at once and move its time forward; it records every sleep.
+/// For tests and simulations.
+///
+/// ```
+/// use std::time::Duration;
+/// use selfheal::llm::{Clock, VirtualClock};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let clock = VirtualClock::new();
+/// let start = clock.now();
+/// clock.sleep(Duration::from_secs(60)).await;
+/// assert_eq!(clock.now() - start, Duration::from_secs(60));
+/// assert_eq!(clock.sleeps(), vec![Duration::from_secs(60)]);
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct VirtualClock {
+    start: Instant,
+    state: Arc<Mutex<VirtualState>>,
+}
+
+#[derive(Debug, Default)]
+struct VirtualState {
+    elapsed: Duration,
+    sleeps: Vec<Duration>,
+}
+
+impl VirtualClock {
+    /// A clock at the current instant.
+    pub fn new() -> Self {
+        VirtualClock {
+            start: Instant::now(),
+            state: Arc::default(),
+        }
+    }
+
+    /// Moves time forward without a sleep being recorded.
+    pub fn advance(&self, duration: Duration) {
+        self.lock().elapsed += duration;
+    }
+
+    /// Every sleep so far, in order.
+    pub fn sleeps(&self) -> Vec<Duration> {
+        self.lock().sleeps.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VirtualState> {
+        // A panic elsewhere cannot leave the state half-written: take it as it is.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Default for VirtualClock {
+    fn default() -> Self {
+        VirtualClock::new()
+    }
+}
+
+#[async_trait::async_trait]
+impl Clock for VirtualClock {
+    fn now(&self) -> Instant {
+        self.start + self.lock().elapsed
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        let mut state = self.lock();
+        state.elapsed += duration;
+        state.sleeps.push(duration);
+    }
+}
+
+/// A seeded source of jitter: the same seed gives the same delays.
+#[derive(Debug)]
+pub struct Jitter {
+    state: Mutex<u64>,
+}
+
+impl Jitter {
+    /// A source with a fixed seed.
+    pub fn seeded(seed: u64) -> Self {
+        Jitter {
+            // xorshift must not start at zero.
+            state: Mutex::new(seed | 1),
+        }
+    }
+
+    /// A source seeded from the clock and the process.
+    pub fn from_entropy() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        Jitter::seeded(nanos ^ u64::from(std::process::id()).rotate_left(32))
+    }
+
+    /// A number in `[-1, 1)`.
+    pub fn sample(&self) -> f64 {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        // The top 53 bits as a fraction in [0, 1), stretched to [-1, 1).
+        ((*state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+    }
+}
+
+impl Default for Jitter {
+    fn default() -> Self {
+        Jitter::from_entropy()
+    }
+}

@@ -1,0 +1,241 @@
+//! Model APIs: the [`Provider`] trait, the Anthropic, OpenAI and Gemini providers, and the
+//! layers that keep calls alive when the APIs are not.
+//!
+//! A provider answers a [`CompletionRequest`] whole ([`Provider::complete`]) or as a stream of
+//! [`StreamEvent`]s ([`Provider::stream`]). Resilience is composed around any provider —
+//! including one a host application implements — in layers, each a provider itself:
+//!
+//! - [`Metered`] counts tokens and dollars into a shared [`Meter`] and refuses calls the
+//!   [`Budget`] cannot afford;
+//! - [`CircuitBreaker`] stops calling a provider that keeps failing, and probes it later;
+//! - [`Retry`] tries again after transient failures, with backoff, jitter and `Retry-After`;
+//! - [`Fallback`] moves down a chain of providers, mid-stream included.
+//!
+//! The usual stack wraps each provider as `Retry(CircuitBreaker(Metered(provider)))` — every
+//! HTTP attempt is metered and budgeted, the breaker sees every attempt, retries stop when the
+//! breaker opens — and puts the stacks in a `Fallback`:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use selfheal::llm::{Anthropic, Budget, CompletionRequest, Fallback, Meter, OpenAi, Provider, ProviderExt};
+//!
+//! # async fn run() -> selfheal::Result<()> {
+//! let meter = Meter::new(Budget::default().max_usd(2.0));
+//! let claude = Anthropic::from_env()?.metered(&meter).with_breaker_defaults().with_retry_defaults();
+//! let gpt = OpenAi::from_env()?.metered(&meter).with_breaker_defaults().with_retry_defaults();
+//! let llm = Fallback::new(vec![claude, gpt]);
+//!
+//! let answer = llm.complete(&CompletionRequest::new("Why does `tsc` say TS2307?")).await?;
+//! println!("{} ({} tokens, ${:.4} so far)", answer.text, answer.usage.total(), meter.report().cost_usd);
+//! # Ok(()) }
+//! ```
+
+mod anthropic;
+mod breaker;
+mod clock;
+mod error;
+mod fallback;
+mod gemini;
+mod http;
+mod metered;
+mod openai;
+mod retry;
+mod sse;
+mod types;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+
+pub use anthropic::Anthropic;
+pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
+pub use clock::{Clock, Jitter, SystemClock, VirtualClock};
+pub use error::{ProviderError, ProviderErrorKind};
+pub use fallback::Fallback;
+pub use gemini::Gemini;
+pub use metered::{
+    Budget, BudgetExceeded, BudgetLimit, CallRecord, Meter, Metered, ModelPrice, PriceTable,
+    UsageReport,
+};
+pub use openai::OpenAi;
+pub use retry::{Retry, RetryPolicy};
+pub use types::{
+    Completion, CompletionRequest, EventStream, Message, Role, StopReason, StreamEvent, Usage,
+};
+
+use crate::{Error, Result};
+
+/// A model API, or a layer around one.
+///
+/// Object-safe (`Arc<dyn Provider>`), so layers and host languages can implement it.
+#[async_trait::async_trait]
+pub trait Provider: Send + Sync {
+    /// The name used in reports and errors: `anthropic`, `openai`, `gemini`, or the host's.
+    fn name(&self) -> &str;
+
+    /// The model used when a request names none.
+    fn default_model(&self) -> &str;
+
+    /// Answers the request whole.
+    async fn complete(&self, request: &CompletionRequest) -> Result<Completion>;
+
+    /// Answers the request as a stream of events; failures arrive as [`StreamEvent::Error`].
+    fn stream(&self, request: CompletionRequest) -> EventStream;
+}
+
+impl std::fmt::Debug for dyn Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Provider({})", self.name())
+    }
+}
+
+/// Layers as methods on any shared provider.
+pub trait ProviderExt {
+    /// Retries transient failures with `policy`.
+    fn with_retry(self, policy: RetryPolicy) -> Arc<dyn Provider>;
+    /// Retries with the seed's defaults (base 1 s, ×2, cap 60 s, 10 % jitter, 5 attempts).
+    fn with_retry_defaults(self) -> Arc<dyn Provider>;
+    /// Guards the provider with a circuit breaker.
+    fn with_breaker(self, config: BreakerConfig) -> Arc<dyn Provider>;
+    /// Guards with the default breaker (open after 5 failures, probe after 60 s).
+    fn with_breaker_defaults(self) -> Arc<dyn Provider>;
+    /// Records every call in `meter` and checks its budget first.
+    fn metered(self, meter: &Meter) -> Arc<dyn Provider>;
+}
+
+impl<P: Provider + 'static> ProviderExt for P {
+    fn with_retry(self, policy: RetryPolicy) -> Arc<dyn Provider> {
+        Arc::new(Retry::new(Arc::new(self), policy))
+    }
+
+    fn with_retry_defaults(self) -> Arc<dyn Provider> {
+        self.with_retry(RetryPolicy::default())
+    }
+
+    fn with_breaker(self, config: BreakerConfig) -> Arc<dyn Provider> {
+        Arc::new(CircuitBreaker::new(Arc::new(self), config))
+    }
+
+    fn with_breaker_defaults(self) -> Arc<dyn Provider> {
+        self.with_breaker(BreakerConfig::default())
+    }
+
+    fn metered(self, meter: &Meter) -> Arc<dyn Provider> {
+        Arc::new(Metered::new(Arc::new(self), meter.clone()))
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for Arc<dyn Provider> {
+    fn name(&self) -> &str {
+        self.as_ref().name()
+    }
+
+    fn default_model(&self) -> &str {
+        self.as_ref().default_model()
+    }
+
+    async fn complete(&self, request: &CompletionRequest) -> Result<Completion> {
+        self.as_ref().complete(request).await
+    }
+
+    fn stream(&self, request: CompletionRequest) -> EventStream {
+        self.as_ref().stream(request)
+    }
+}
+
+/// Reads a stream to its end into a [`Completion`]: the text after the last
+/// [`StreamEvent::Switched`], the usage of every attempt, the last stop reason.
+pub async fn collect(mut stream: EventStream) -> Result<Completion> {
+    let started = Instant::now();
+    let mut text = String::new();
+    let mut usage = Usage::default();
+    let mut provider = String::new();
+    let mut model = String::new();
+    while let Some(event) = stream.next().await {
+        match event {
+            StreamEvent::Start {
+                provider: p,
+                model: m,
+            } => {
+                provider = p;
+                model = m;
+            }
+            StreamEvent::Text(piece) => text.push_str(&piece),
+            StreamEvent::Usage(more) => usage += more,
+            StreamEvent::Switched { .. } => text.clear(),
+            StreamEvent::Error(error) => return Err(error),
+            StreamEvent::Stop(stop_reason) => {
+                return Ok(Completion {
+                    text,
+                    usage,
+                    stop_reason,
+                    model,
+                    provider,
+                    latency: started.elapsed(),
+                });
+            }
+        }
+    }
+    Err(Error::Provider(ProviderError::new(
+        &provider,
+        ProviderErrorKind::Connection,
+        "the stream ended without a stop",
+    )))
+}
+
+/// The time left for a request that allows `timeout` and began at `started`, or the provider's
+/// own limit when the request sets none.
+pub(crate) fn remaining(
+    timeout: Option<Duration>,
+    started: Instant,
+    now: Instant,
+) -> Option<Duration> {
+    timeout.map(|t| t.saturating_sub(now.saturating_duration_since(started)))
+}
+
+/// Turns the running totals providers report into the increments [`StreamEvent::Usage`]
+/// carries. Each count only grows: a report that omits a count leaves it as it was.
+#[derive(Debug, Default)]
+pub(crate) struct UsageCounter {
+    reported: Usage,
+}
+
+impl UsageCounter {
+    /// The increment since the last report, if any.
+    pub(crate) fn total(&mut self, total: Usage) -> Option<Usage> {
+        let added = Usage {
+            input_tokens: total
+                .input_tokens
+                .saturating_sub(self.reported.input_tokens),
+            output_tokens: total
+                .output_tokens
+                .saturating_sub(self.reported.output_tokens),
+        };
+        self.reported += added;
+        (added.total() > 0).then_some(added)
+    }
+}
+
+/// A non-empty environment variable.
+pub(crate) fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A reply that parsed as JSON but lacks what the API promises.
+pub(crate) fn malformed(provider: &str, what: &str, body: &serde_json::Value) -> Error {
+    let mut error = ProviderError::new(provider, ProviderErrorKind::MalformedResponse, what);
+    error.body = Some(body.to_string().chars().take(64 * 1024).collect());
+    error.into()
+}
+
+/// A stream that ended before the event that closes it.
+pub(crate) fn cut_short(provider: &str, closing: &str) -> Error {
+    ProviderError::new(
+        provider,
+        ProviderErrorKind::Connection,
+        format!("the stream ended before `{closing}`"),
+    )
+    .into()
+}

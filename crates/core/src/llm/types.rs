@@ -1,0 +1,261 @@
+//! What goes to a model and what comes back.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The caller.
+    User,
+    /// The model, in an earlier turn.
+    Assistant,
+}
+
+/// One turn of the conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Who wrote it.
+    pub role: Role,
+    /// Its text.
+    pub content: String,
+}
+
+impl Message {
+    /// A message from the caller.
+    pub fn user(content: impl Into<String>) -> Self {
+        Message {
+            role: Role::User,
+            content: content.into(),
+        }
+    }
+
+    /// An earlier answer of the model.
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Message {
+            role: Role::Assistant,
+            content: content.into(),
+        }
+    }
+}
+
+/// A request for one completion.
+///
+/// ```
+/// use selfheal::llm::CompletionRequest;
+///
+/// let request = CompletionRequest::new("Fix this build error: …")
+///     .system("You fix build errors. Answer with JSON only.")
+///     .max_tokens(2048)
+///     .json();
+/// assert_eq!(request.messages.len(), 1);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompletionRequest {
+    /// Instructions that frame the conversation.
+    pub system: Option<String>,
+    /// The conversation, oldest first; the last one is the caller's.
+    pub messages: Vec<Message>,
+    /// The model; `None` uses the provider's default.
+    pub model: Option<String>,
+    /// The most tokens the answer may have.
+    pub max_tokens: u32,
+    /// Sampling temperature; `None` uses the provider's default.
+    pub temperature: Option<f32>,
+    /// Texts that end the answer when generated.
+    pub stop: Vec<String>,
+    /// Ask for a JSON answer where the API can enforce it (OpenAI `response_format`, Gemini
+    /// `responseMimeType`); the prompt should ask for JSON too.
+    pub json: bool,
+    /// The time the whole call may take, retries included. Layers shrink it as time passes;
+    /// providers never wait longer on one HTTP attempt.
+    #[serde(with = "optional_millis", default)]
+    pub timeout: Option<Duration>,
+}
+
+impl CompletionRequest {
+    /// A request with one user message and 4096 answer tokens.
+    pub fn new(prompt: impl Into<String>) -> Self {
+        CompletionRequest {
+            system: None,
+            messages: vec![Message::user(prompt)],
+            model: None,
+            max_tokens: 4096,
+            temperature: None,
+            stop: Vec::new(),
+            json: false,
+            timeout: None,
+        }
+    }
+
+    /// Sets the system prompt.
+    pub fn system(mut self, system: impl Into<String>) -> Self {
+        self.system = Some(system.into());
+        self
+    }
+
+    /// Sets the model.
+    pub fn model(mut self, model: impl Into<String>) -> Self {
+        self.model = Some(model.into());
+        self
+    }
+
+    /// Sets the answer's token limit.
+    pub fn max_tokens(mut self, max_tokens: u32) -> Self {
+        self.max_tokens = max_tokens;
+        self
+    }
+
+    /// Sets the temperature.
+    pub fn temperature(mut self, temperature: f32) -> Self {
+        self.temperature = Some(temperature);
+        self
+    }
+
+    /// Asks for a JSON answer.
+    pub fn json(mut self) -> Self {
+        self.json = true;
+        self
+    }
+
+    /// Sets the time the whole call may take.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// A rough token count of the prompt (four characters a token), for budgets that must be
+    /// checked before the provider counts.
+    pub fn estimated_input_tokens(&self) -> u64 {
+        let chars: usize = self.system.as_deref().map_or(0, str::len)
+            + self.messages.iter().map(|m| m.content.len()).sum::<usize>();
+        (chars as u64).div_ceil(4)
+    }
+}
+
+/// Tokens a call consumed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Answer tokens.
+    pub output_tokens: u64,
+}
+
+impl Usage {
+    /// Both counts together.
+    pub fn total(&self) -> u64 {
+        self.input_tokens + self.output_tokens
+    }
+}
+
+impl std::ops::AddAssign for Usage {
+    fn add_assign(&mut self, other: Usage) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+    }
+}
+
+/// Why the model stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// It finished its answer.
+    EndTurn,
+    /// It hit `max_tokens`: the answer is cut off.
+    MaxTokens,
+    /// It generated one of the stop texts.
+    StopSequence,
+    /// The provider withheld or cut the answer (safety, recitation).
+    ContentFilter,
+    /// Something else, as the provider named it.
+    Other(String),
+}
+
+/// A finished completion.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Completion {
+    /// The answer.
+    pub text: String,
+    /// What it cost in tokens.
+    pub usage: Usage,
+    /// Why it ended.
+    pub stop_reason: StopReason,
+    /// The model that answered, as the provider names it.
+    pub model: String,
+    /// The provider that answered.
+    pub provider: String,
+    /// How long the call took.
+    #[serde(with = "millis")]
+    pub latency: Duration,
+}
+
+/// One event of a streamed completion.
+///
+/// A stream is a sequence of attempts. Each starts with [`StreamEvent::Start`]; text arrives in
+/// [`StreamEvent::Text`] pieces; [`StreamEvent::Usage`] reports tokens *added* since the last
+/// report (summing every usage event of a stream gives its whole cost, failed attempts
+/// included). It ends with [`StreamEvent::Stop`] or [`StreamEvent::Error`]. When a fallback
+/// moves to another provider in the middle, [`StreamEvent::Switched`] says so: text received
+/// before it belongs to the abandoned answer.
+#[derive(Debug)]
+pub enum StreamEvent {
+    /// An attempt begins.
+    Start {
+        /// The provider answering.
+        provider: String,
+        /// The model asked.
+        model: String,
+    },
+    /// A piece of the answer.
+    Text(String),
+    /// Tokens consumed since the previous usage event.
+    Usage(Usage),
+    /// The answer is complete.
+    Stop(StopReason),
+    /// The stream failed; nothing follows.
+    Error(Error),
+    /// The answer so far is abandoned: `error` ended it and `to` starts over.
+    Switched {
+        /// The provider that takes over.
+        to: String,
+        /// Why the previous one was abandoned.
+        error: Error,
+    },
+}
+
+/// The stream of a completion: `Send` and owning everything it needs.
+pub type EventStream = std::pin::Pin<Box<dyn futures_util::Stream<Item = StreamEvent> + Send>>;
+
+mod millis {
+    use std::time::Duration;
+
+    use serde::Serializer;
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+}
+
+mod optional_millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_millis))
+    }
+}
