@@ -59,15 +59,19 @@ impl Anthropic {
 
     /// From `ANTHROPIC_API_KEY` (required), `ANTHROPIC_BASE_URL` and `ANTHROPIC_MODEL`.
     pub fn from_env() -> Result<Self> {
-        let key = std::env::var("ANTHROPIC_API_KEY")
-            .ok()
-            .filter(|k| !k.trim().is_empty())
+        Self::from_vars(super::env_var)
+    }
+
+    /// As [`Anthropic::from_env`], reading the variables from `vars` (a host's configuration).
+    pub fn from_vars(vars: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let vars = |name: &str| vars(name).filter(|v| !v.trim().is_empty());
+        let key = vars("ANTHROPIC_API_KEY")
             .ok_or_else(|| Error::Config("ANTHROPIC_API_KEY is not set".into()))?;
         let mut provider = Anthropic::new(key)?;
-        if let Some(url) = super::env_value("ANTHROPIC_BASE_URL") {
+        if let Some(url) = vars("ANTHROPIC_BASE_URL") {
             provider = provider.base_url(url);
         }
-        if let Some(model) = super::env_value("ANTHROPIC_MODEL") {
+        if let Some(model) = vars("ANTHROPIC_MODEL") {
             provider = provider.model(model);
         }
         Ok(provider)

@@ -57,14 +57,20 @@ impl Gemini {
 
     /// From `GEMINI_API_KEY` (or `GOOGLE_API_KEY`), `GEMINI_BASE_URL` and `GEMINI_MODEL`.
     pub fn from_env() -> Result<Self> {
-        let key = super::env_value("GEMINI_API_KEY")
-            .or_else(|| super::env_value("GOOGLE_API_KEY"))
+        Self::from_vars(super::env_var)
+    }
+
+    /// As [`Gemini::from_env`], reading the variables from `vars` (a host's configuration).
+    pub fn from_vars(vars: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let vars = |name: &str| vars(name).filter(|v| !v.trim().is_empty());
+        let key = vars("GEMINI_API_KEY")
+            .or_else(|| vars("GOOGLE_API_KEY"))
             .ok_or_else(|| Error::Config("GEMINI_API_KEY is not set".into()))?;
         let mut provider = Gemini::new(key)?;
-        if let Some(url) = super::env_value("GEMINI_BASE_URL") {
+        if let Some(url) = vars("GEMINI_BASE_URL") {
             provider = provider.base_url(url);
         }
-        if let Some(model) = super::env_value("GEMINI_MODEL") {
+        if let Some(model) = vars("GEMINI_MODEL") {
             provider = provider.model(model);
         }
         Ok(provider)

@@ -218,9 +218,9 @@ impl UsageCounter {
     }
 }
 
-/// A non-empty environment variable.
-pub(crate) fn env_value(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+/// An environment variable, for the `from_env` constructors.
+pub(crate) fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
 /// A reply that parsed as JSON but lacks what the API promises.

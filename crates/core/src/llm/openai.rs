@@ -101,8 +101,14 @@ impl OpenAi {
     /// From `OPENAI_API_KEY`, `OPENAI_BASE_URL` and `OPENAI_MODEL`. The key is required unless
     /// a base URL points at a server of your own.
     pub fn from_env() -> Result<Self> {
-        let key = super::env_value("OPENAI_API_KEY");
-        let base_url = super::env_value("OPENAI_BASE_URL");
+        Self::from_vars(super::env_var)
+    }
+
+    /// As [`OpenAi::from_env`], reading the variables from `vars` (a host's configuration).
+    pub fn from_vars(vars: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let vars = |name: &str| vars(name).filter(|v| !v.trim().is_empty());
+        let key = vars("OPENAI_API_KEY");
+        let base_url = vars("OPENAI_BASE_URL");
         let mut provider = match (key, base_url) {
             (key, Some(url)) => OpenAi::compatible(url, key)?,
             (Some(key), None) => OpenAi::new(key)?,
@@ -112,7 +118,7 @@ impl OpenAi {
                 ));
             }
         };
-        if let Some(model) = super::env_value("OPENAI_MODEL") {
+        if let Some(model) = vars("OPENAI_MODEL") {
             provider = provider.model(model);
         }
         Ok(provider)
