@@ -2,6 +2,9 @@
 //! queues: JSON bodies, SSE streams written in pieces of any size, connections dropped mid-way,
 //! answers that never come.
 
+// Each test binary uses its own part of the server.
+#![allow(dead_code)]
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
