@@ -26,6 +26,7 @@ pub mod fix;
 pub mod json;
 pub mod llm;
 pub mod parse;
+pub mod redact;
 
 pub use diagnostic::{
     Category, Diagnostic, Fixit, FixitEdit, LineRange, Severity, StackFrame, Subcategory,
