@@ -26,6 +26,7 @@
 //! ```
 
 mod path;
+pub mod prompt;
 mod proposal;
 
 pub use path::{PathError, RelativePath};

@@ -1,0 +1,266 @@
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::{Category, Diagnostic, Subcategory};
+
+/// A project folder under the system's temporary directory, removed when dropped.
+struct Project(PathBuf);
+
+impl Project {
+    fn new(name: &str, files: &[(&str, &str)]) -> Project {
+        let root =
+            std::env::temp_dir().join(format!("selfheal-prompt-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for (path, text) in files {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        Project(root)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tsc(file: &str, line: u32, message: &str) -> Diagnostic {
+    Diagnostic::new("tsc", message)
+        .with_class(Category::Type, Subcategory::TypeMismatch)
+        .with_code("TS2322")
+        .at(file, Some(line), Some(7))
+}
+
+fn app_ts() -> String {
+    let mut text = String::from("import { total } from './utils';\nimport React from 'react';\n");
+    for n in 3..=40 {
+        if n == 12 {
+            text.push_str("  const count: number = \"three\";\n");
+        } else if n == 20 {
+            text.push_str("  // deploy key: sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz\n");
+        } else {
+            text.push_str(&format!("  line{n}();\n"));
+        }
+    }
+    text
+}
+
+#[test]
+fn a_prompt_holds_errors_code_related_files_dependencies_and_the_schema() {
+    let project = Project::new(
+        "full",
+        &[
+            ("src/app.ts", &app_ts()),
+            (
+                "src/utils.ts",
+                "export function total(xs: number[]) {\n  return xs.reduce((a, b) => a + b, 0);\n}\n",
+            ),
+            ("src/other.ts", "export const x: string = 1;\n"),
+            (
+                "package.json",
+                r#"{"name": "app", "dependencies": {"react": "^18.3.1"}, "devDependencies": {"typescript": "5.6.2"}}"#,
+            ),
+        ],
+    );
+    let diagnostics = vec![
+        tsc(
+            "src/app.ts",
+            12,
+            "Type 'string' is not assignable to type 'number'.",
+        ),
+        tsc(
+            "src/other.ts",
+            1,
+            "Type 'number' is not assignable to type 'string'.",
+        ),
+    ];
+    let prompt = PromptBuilder::new(&diagnostics)
+        .root(project.path())
+        .framework("vite + react")
+        .build();
+    let user = &prompt.user;
+    assert!(prompt.system.contains("a vite + react project"));
+    assert!(user.contains(
+        "1. [type/type_mismatch] tsc TS2322 at src/app.ts:12:7\n   Type 'string' is not assignable"
+    ));
+    assert!(user.contains("2. [type/type_mismatch] tsc TS2322 at src/other.ts:1:7"));
+    assert!(user.contains("### src/app.ts\n```ts\n"));
+    assert!(
+        user.contains(">12 |   const count: number = \"three\";"),
+        "{user}"
+    );
+    assert!(user.contains(" 27 |   line27();"), "15 lines of context");
+    assert!(!user.contains(" 28 |   line28();"));
+    assert!(user.contains("### src/other.ts (1 error)"));
+    assert!(user.contains("### src/utils.ts (imported by src/app.ts)"));
+    assert!(user.contains("package.json dependencies: react@^18.3.1"));
+    assert!(user.contains("package.json devDependencies: typescript@5.6.2"));
+    assert!(user.contains("\"alternativeFixes\""));
+    assert!(user.contains("[REDACTED:anthropic-key]"));
+    assert!(!user.contains("sk-ant-api03"));
+    assert_eq!(prompt.files, ["src/app.ts", "src/other.ts", "src/utils.ts"]);
+    assert!(!prompt.truncated);
+
+    let request = prompt.to_request();
+    assert!(request.json);
+    assert_eq!(request.system.as_deref(), Some(prompt.system.as_str()));
+}
+
+#[test]
+fn the_budget_cuts_the_least_valuable_parts_and_keeps_the_error() {
+    let big: String = (1..=400)
+        .map(|n| format!("export const v{n} = {n};\n"))
+        .collect();
+    let project = Project::new(
+        "budget",
+        &[("src/app.ts", &app_ts()), ("src/utils.ts", &big)],
+    );
+    let diagnostics = vec![tsc(
+        "src/app.ts",
+        12,
+        "Type 'string' is not assignable to type 'number'.",
+    )];
+    let mut builder = PromptBuilder::new(&diagnostics)
+        .root(project.path())
+        .max_tokens(700);
+    for n in 0..30 {
+        builder = builder.attempt(PreviousAttempt {
+            tried: format!("attempt {n}: changed the type annotation"),
+            outcome: (0..20).map(|l| format!("error line {l}\n")).collect(),
+        });
+    }
+    let prompt = builder.build();
+    assert!(prompt.truncated);
+    assert!(
+        prompt.estimated_tokens <= 750,
+        "{}",
+        prompt.estimated_tokens
+    );
+    assert!(
+        prompt.user.contains(">12 |"),
+        "the failing line is always kept"
+    );
+    assert!(prompt.user.contains("Type 'string' is not assignable"));
+    assert!(prompt.user.contains("## Reply format"));
+    assert!(
+        !prompt.user.contains("v400"),
+        "the big related file does not fit"
+    );
+
+    let tiny = PromptBuilder::new(&diagnostics)
+        .root(project.path())
+        .max_tokens(10)
+        .build();
+    assert!(tiny.user.contains(">12 |") && tiny.user.contains("## Reply format"));
+}
+
+#[test]
+fn attempts_are_compacted() {
+    let diagnostics = vec![tsc("src/app.ts", 3, "x")];
+    let outcome: String = (1..=30).map(|n| format!("error {n}\n")).collect();
+    let prompt = PromptBuilder::new(&diagnostics)
+        .attempt(PreviousAttempt {
+            tried: "renamed the import".into(),
+            outcome,
+        })
+        .similar(SimilarFix {
+            error: "TS2322 in a React component".into(),
+            fix: "annotate the state type".into(),
+            similarity: 0.91,
+            success_rate: 0.8,
+        })
+        .build();
+    assert!(
+        prompt
+            .user
+            .contains("1. Tried: renamed the import\n   Result: error 1\n   error 2")
+    );
+    assert!(prompt.user.contains("error 8") && !prompt.user.contains("error 9"));
+    assert!(
+        prompt
+            .user
+            .contains("Worked 80 % of the time (similarity 91 %)")
+    );
+}
+
+#[test]
+fn files_outside_the_root_are_never_read() {
+    let outside = Project::new("outside", &[("secret.txt", "TOP SECRET CONTENT")]);
+    let project = Project::new("confined", &[("src/app.ts", "const a = 1;\n")]);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.txt"),
+        project.path().join("src/link.ts"),
+    )
+    .unwrap();
+    let absolute = outside.path().join("secret.txt").display().to_string();
+    let diagnostics = vec![
+        tsc("../selfheal-prompt-outside/secret.txt", 1, "a"),
+        tsc(&absolute, 1, "b"),
+        tsc("src/link.ts", 1, "c"),
+        tsc("src/app.ts", 1, "d"),
+    ];
+    let prompt = PromptBuilder::new(&diagnostics)
+        .root(project.path())
+        .build();
+    assert!(!prompt.user.contains("TOP SECRET"));
+    assert_eq!(prompt.files, ["src/app.ts"]);
+}
+
+#[test]
+fn imports_resolve_in_python_and_rust() {
+    let project = Project::new(
+        "imports",
+        &[
+            (
+                "pkg/main.py",
+                "from .helpers import parse\nimport pkg.models\n",
+            ),
+            ("pkg/helpers.py", "def parse(): ...\n"),
+            ("pkg/models/__init__.py", "class User: ...\n"),
+            ("src/main.rs", "mod config;\nuse crate::server::run;\n"),
+            ("src/config.rs", "pub struct Config;\n"),
+            ("src/server/mod.rs", "pub fn run() {}\n"),
+        ],
+    );
+    let workspace = Workspace::open(project.path()).unwrap();
+    let python = workspace.read("pkg/main.py").unwrap();
+    assert_eq!(
+        imports(&workspace, "pkg/main.py", &python.text),
+        ["pkg/helpers.py", "pkg/models/__init__.py"]
+    );
+    let rust = workspace.read("src/main.rs").unwrap();
+    assert_eq!(
+        imports(&workspace, "src/main.rs", &rust.text),
+        ["src/config.rs", "src/server/mod.rs"]
+    );
+}
+
+#[test]
+fn toml_and_pyproject_dependencies() {
+    let project = Project::new(
+        "deps",
+        &[
+            (
+                "Cargo.toml",
+                "[package]\nname = \"x\"\n\n[dependencies]\nserde = \"1\"\ntokio = { version = \"1\", features = [\"full\"] }\n\n[dev-dependencies]\n# none yet\n",
+            ),
+            (
+                "pyproject.toml",
+                "[project]\nname = \"x\"\ndependencies = [\n  \"fastapi>=0.110\",\n  \"pydantic\",\n]\n",
+            ),
+            ("requirements.txt", "# pinned\nrequests==2.32.3\n\nflask\n"),
+        ],
+    );
+    let text = dependencies(&Workspace::open(project.path()).unwrap());
+    assert!(text.contains("Cargo.toml [dependencies]:\nserde = \"1\"\ntokio = { version = \"1\", features = [\"full\"] }"));
+    assert!(!text.contains("dev-dependencies"));
+    assert!(text.contains("pyproject.toml [project] dependencies: fastapi>=0.110, pydantic"));
+    assert!(text.contains("requirements.txt:\nrequests==2.32.3\nflask"));
+}
