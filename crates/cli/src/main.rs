@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod doctor;
 mod json_repair;
 mod parse;
 mod render;
@@ -32,6 +33,12 @@ enum Command {
     /// request line `{"input": str, "schema": "fix"|"generic"}` with one line
     /// `{"value", "ok", "stage"}` until the end of the input.
     JsonRepair(json_repair::JsonRepairArgs),
+    /// Check what this machine offers: model providers (and whether they answer), Docker and
+    /// toolchains.
+    ///
+    /// Providers are configured by ANTHROPIC_API_KEY, OPENAI_API_KEY / OPENAI_BASE_URL and
+    /// GEMINI_API_KEY (and *_BASE_URL, *_MODEL). Exits 0 when every configured part works.
+    Doctor(doctor::DoctorArgs),
 }
 
 /// How a command ends when it did its job: a status for the shell.
@@ -42,6 +49,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Parse(args) => parse::run(args),
         Command::JsonRepair(args) => json_repair::run(args),
+        Command::Doctor(args) => doctor::run(args),
     };
     outcome.unwrap_or_else(|message| {
         eprintln!("selfheal: {message}");

@@ -21,6 +21,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod diagnostic;
+pub mod doctor;
 mod error;
 pub mod fix;
 pub mod json;
