@@ -11,9 +11,10 @@ use futures_util::StreamExt;
 use selfheal::Error;
 use selfheal::llm::{
     Anthropic, BreakerConfig, BreakerState, Budget, BudgetLimit, CircuitBreaker, CompletionRequest,
-    Fallback, Jitter, Meter, Metered, OpenAi, PriceTable, Provider, ProviderErrorKind, Retry,
-    RetryPolicy, StreamEvent, Usage, VirtualClock, collect,
+    Fallback, Jitter, Meter, Metered, OpenAi, PriceTable, Provider, ProviderErrorKind, Redacted,
+    Retry, RetryPolicy, StreamEvent, Usage, VirtualClock, chain_from_vars, collect,
 };
+use selfheal::redact::Redactor;
 use serde_json::{Value, json};
 use support::{Reply, Server, sse_text};
 
@@ -579,4 +580,51 @@ async fn the_full_stack_heals_through_failures_and_accounts_for_them() {
         waited > Duration::from_secs(12) && waited < Duration::from_secs(18),
         "{waited:?}"
     );
+}
+
+#[tokio::test]
+async fn requests_are_redacted_before_they_leave() {
+    let server = Server::start().await;
+    server.push(claude_reply("ok"));
+    let redacted = Redacted::new(
+        anthropic(&server),
+        Redactor::new().with_secret("hunter2-db-pass"),
+    );
+    let request = CompletionRequest::new(
+        "npm ERR! 401 with token npm_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789\nDATABASE_PASSWORD=hunter2-db-pass",
+    )
+    .system("key sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz");
+    redacted.complete(&request).await.unwrap();
+    let sent = server.received()[0].body.to_string();
+    for secret in ["npm_AbCdEf", "hunter2-db-pass", "sk-ant-api03"] {
+        assert!(!sent.contains(secret), "{secret} leaked: {sent}");
+    }
+    assert!(sent.contains("[REDACTED:npm-token]") && sent.contains("[REDACTED:anthropic-key]"));
+}
+
+#[tokio::test]
+async fn the_chain_from_configuration_is_the_seed_order() {
+    let claude = Server::start().await;
+    let gpt = Server::start().await;
+    let (claude_url, gpt_url) = (claude.url(), gpt.url());
+    let vars = move |name: &str| match name {
+        "ANTHROPIC_API_KEY" => Some("k".to_string()),
+        "ANTHROPIC_BASE_URL" => Some(claude_url.clone()),
+        "OPENAI_BASE_URL" => Some(gpt_url.clone()),
+        _ => None,
+    };
+    let meter = Meter::new(Budget::unlimited());
+    let chain = chain_from_vars(vars, &meter).unwrap();
+    assert_eq!(chain.name(), "fallback(anthropic, openai)");
+    claude.push(Reply::json(401, anthropic_error("authentication_error")));
+    gpt.push(gpt_reply("second in line"));
+    assert_eq!(
+        chain.complete(&request()).await.unwrap().text,
+        "second in line"
+    );
+    assert_eq!(meter.report().calls, 2);
+    assert!(matches!(
+        chain_from_vars(|_: &str| None, &meter),
+        Err(Error::Config(_))
+    ));
 }

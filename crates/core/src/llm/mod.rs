@@ -39,6 +39,7 @@ mod gemini;
 mod http;
 mod metered;
 mod openai;
+mod redacted;
 mod retry;
 mod sse;
 mod types;
@@ -59,11 +60,13 @@ pub use metered::{
     UsageReport,
 };
 pub use openai::OpenAi;
+pub use redacted::Redacted;
 pub use retry::{Retry, RetryPolicy};
 pub use types::{
     Completion, CompletionRequest, EventStream, Message, Role, StopReason, StreamEvent, Usage,
 };
 
+use crate::redact::Redactor;
 use crate::{Error, Result};
 
 /// A model API, or a layer around one.
@@ -102,6 +105,8 @@ pub trait ProviderExt {
     fn with_breaker_defaults(self) -> Arc<dyn Provider>;
     /// Records every call in `meter` and checks its budget first.
     fn metered(self, meter: &Meter) -> Arc<dyn Provider>;
+    /// Redacts secrets from every request with `redactor`.
+    fn redacted(self, redactor: Redactor) -> Arc<dyn Provider>;
 }
 
 impl<P: Provider + 'static> ProviderExt for P {
@@ -124,6 +129,46 @@ impl<P: Provider + 'static> ProviderExt for P {
     fn metered(self, meter: &Meter) -> Arc<dyn Provider> {
         Arc::new(Metered::new(Arc::new(self), meter.clone()))
     }
+
+    fn redacted(self, redactor: Redactor) -> Arc<dyn Provider> {
+        Arc::new(Redacted::new(Arc::new(self), redactor))
+    }
+}
+
+/// The seed's chain from configuration: Claude first, then GPT, then Gemini — each provider
+/// whose key (or, for OpenAI-compatible servers, base URL) is set — each metered into `meter`,
+/// behind a circuit breaker and retries, with secrets redacted from every request. `vars`
+/// reads the configuration (`|name| std::env::var(name).ok()`).
+pub fn chain_from_vars(
+    vars: impl Fn(&str) -> Option<String>,
+    meter: &Meter,
+) -> Result<Arc<dyn Provider>> {
+    let mut providers: Vec<Arc<dyn Provider>> = Vec::new();
+    let stack = |provider: Arc<dyn Provider>| {
+        provider
+            .metered(meter)
+            .with_breaker_defaults()
+            .with_retry_defaults()
+    };
+    if let Ok(claude) = Anthropic::from_vars(&vars) {
+        providers.push(stack(Arc::new(claude)));
+    }
+    if let Ok(gpt) = OpenAi::from_vars(&vars) {
+        providers.push(stack(Arc::new(gpt)));
+    }
+    if let Ok(gemini) = Gemini::from_vars(&vars) {
+        providers.push(stack(Arc::new(gemini)));
+    }
+    if providers.is_empty() {
+        return Err(Error::Config(
+            "no model provider: set ANTHROPIC_API_KEY, OPENAI_API_KEY (or OPENAI_BASE_URL) or GEMINI_API_KEY".into(),
+        ));
+    }
+    let redactor = Redactor::new().with_env_secrets();
+    Ok(match providers.len() {
+        1 => providers.remove(0).redacted(redactor),
+        _ => Fallback::new(providers).redacted(redactor),
+    })
 }
 
 #[async_trait::async_trait]
