@@ -1,8 +1,6 @@
 //! [`Fallback`]: an ordered chain of providers.
 
-use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::Instant;
 
 use futures_util::StreamExt;
 
@@ -43,21 +41,6 @@ impl Fallback {
         self.clock = clock;
         self
     }
-
-    fn attempt_request<'a>(
-        &self,
-        request: &'a CompletionRequest,
-        started: Instant,
-    ) -> Cow<'a, CompletionRequest> {
-        match super::remaining(request.timeout, started, self.clock.now()) {
-            Some(left) => {
-                let mut timed = request.clone();
-                timed.timeout = Some(left);
-                Cow::Owned(timed)
-            }
-            None => Cow::Borrowed(request),
-        }
-    }
 }
 
 fn ends_the_chain(error: &Error) -> bool {
@@ -78,7 +61,7 @@ impl Provider for Fallback {
         let started = self.clock.now();
         let mut errors = Vec::new();
         for provider in self.providers.iter() {
-            let attempt = self.attempt_request(request, started);
+            let attempt = super::time_left(request, started, self.clock.now());
             match provider.complete(&attempt).await {
                 Ok(completion) => return Ok(completion),
                 Err(error) if ends_the_chain(&error) => return Err(error),
@@ -94,7 +77,7 @@ impl Provider for Fallback {
             let started = this.clock.now();
             let mut errors = Vec::new();
             for (index, provider) in this.providers.iter().enumerate() {
-                let attempt = this.attempt_request(&request, started).into_owned();
+                let attempt = super::time_left(&request, started, this.clock.now()).into_owned();
                 let mut events = provider.stream(attempt);
                 let mut failure = None;
                 while let Some(event) = events.next().await {

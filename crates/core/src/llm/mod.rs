@@ -45,7 +45,7 @@ mod sse;
 mod types;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_util::StreamExt;
 
@@ -230,14 +230,21 @@ pub async fn collect(mut stream: EventStream) -> Result<Completion> {
     )))
 }
 
-/// The time left for a request that allows `timeout` and began at `started`, or the provider's
-/// own limit when the request sets none.
-pub(crate) fn remaining(
-    timeout: Option<Duration>,
+/// The request for an attempt starting at `now` of a call that began at `started`: with the
+/// time left as its timeout, when the request is timed.
+pub(crate) fn time_left<'a>(
+    request: &'a CompletionRequest,
     started: Instant,
     now: Instant,
-) -> Option<Duration> {
-    timeout.map(|t| t.saturating_sub(now.saturating_duration_since(started)))
+) -> std::borrow::Cow<'a, CompletionRequest> {
+    match request.timeout {
+        Some(timeout) => {
+            let mut timed = request.clone();
+            timed.timeout = Some(timeout.saturating_sub(now.saturating_duration_since(started)));
+            std::borrow::Cow::Owned(timed)
+        }
+        None => std::borrow::Cow::Borrowed(request),
+    }
 }
 
 /// Turns the running totals providers report into the increments [`StreamEvent::Usage`]

@@ -1,6 +1,5 @@
 //! [`Retry`]: tries a call again after transient failures.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -128,22 +127,6 @@ impl Retry {
         }
         Some(wait)
     }
-
-    /// The request for the next attempt: the time left, when the request is timed.
-    fn attempt_request<'a>(
-        &self,
-        request: &'a CompletionRequest,
-        started: Instant,
-    ) -> Cow<'a, CompletionRequest> {
-        match super::remaining(request.timeout, started, self.clock.now()) {
-            Some(left) => {
-                let mut timed = request.clone();
-                timed.timeout = Some(left);
-                Cow::Owned(timed)
-            }
-            None => Cow::Borrowed(request),
-        }
-    }
 }
 
 #[async_trait::async_trait]
@@ -160,7 +143,7 @@ impl Provider for Retry {
         let started = self.clock.now();
         let mut retry = 0;
         loop {
-            let attempt = self.attempt_request(request, started);
+            let attempt = super::time_left(request, started, self.clock.now());
             match self.inner.complete(&attempt).await {
                 Ok(completion) => return Ok(completion),
                 Err(error) => {
@@ -180,7 +163,7 @@ impl Provider for Retry {
             let started = this.clock.now();
             let mut retry = 0;
             'attempts: loop {
-                let attempt = this.attempt_request(&request, started).into_owned();
+                let attempt = super::time_left(&request, started, this.clock.now()).into_owned();
                 let mut events = this.inner.stream(attempt);
                 let mut answered = false;
                 while let Some(event) = events.next().await {
