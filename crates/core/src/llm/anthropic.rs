@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use super::http::{self, ErrorBody, text_at};
+use super::http::{self, ErrorBody, JsonEvent, text_at};
 use super::{
     Completion, CompletionRequest, EventStream, Provider, ProviderError, ProviderErrorKind, Role,
     StopReason, StreamEvent, Usage, UsageCounter,
@@ -257,25 +257,19 @@ impl Provider for Anthropic {
                     return;
                 }
             };
-            let mut events = std::pin::pin!(http::sse_events(NAME, response));
+            let mut events = std::pin::pin!(http::json_events(NAME, response));
             let mut counter = UsageCounter::default();
             let mut stop = StopReason::EndTurn;
             while let Some(event) = events.next().await {
-                let event = match event {
-                    Ok(event) => event,
+                let (name, data) = match event {
+                    Ok(JsonEvent::Data { name, data }) => (name, data),
+                    Ok(JsonEvent::Done) => continue,
                     Err(error) => {
-                        yield StreamEvent::Error(error.into());
+                        yield StreamEvent::Error(error);
                         return;
                     }
                 };
-                let data: Value = match serde_json::from_str(&event.data) {
-                    Ok(data) => data,
-                    Err(e) => {
-                        yield StreamEvent::Error(http::malformed_event(NAME, &event.data, &e));
-                        return;
-                    }
-                };
-                match data.get("type").and_then(Value::as_str).unwrap_or(&event.event) {
+                match data.get("type").and_then(Value::as_str).unwrap_or(&name) {
                     "message_start" => {
                         if let Some(added) = counter.total(usage(&data["message"]["usage"])) {
                             yield StreamEvent::Usage(added);

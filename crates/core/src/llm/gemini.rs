@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use super::http::{self, ErrorBody, google_duration, text_at};
+use super::http::{self, ErrorBody, JsonEvent, google_duration, text_at};
 use super::{
     Completion, CompletionRequest, EventStream, Provider, ProviderError, ProviderErrorKind, Role,
     StopReason, StreamEvent, Usage, UsageCounter,
@@ -257,21 +257,15 @@ impl Provider for Gemini {
                     return;
                 }
             };
-            let mut events = std::pin::pin!(http::sse_events(NAME, response));
+            let mut events = std::pin::pin!(http::json_events(NAME, response));
             let mut counter = UsageCounter::default();
             let mut stop = None;
             while let Some(event) = events.next().await {
-                let event = match event {
-                    Ok(event) => event,
+                let data = match event {
+                    Ok(JsonEvent::Data { data, .. }) => data,
+                    Ok(JsonEvent::Done) => continue,
                     Err(error) => {
-                        yield StreamEvent::Error(error.into());
-                        return;
-                    }
-                };
-                let data: Value = match serde_json::from_str(&event.data) {
-                    Ok(data) => data,
-                    Err(e) => {
-                        yield StreamEvent::Error(http::malformed_event(NAME, &event.data, &e));
+                        yield StreamEvent::Error(error);
                         return;
                     }
                 };

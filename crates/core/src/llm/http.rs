@@ -175,6 +175,36 @@ pub(crate) fn malformed_event(provider: &str, data: &str, error: &serde_json::Er
     e.into()
 }
 
+/// One event of a JSON event stream.
+pub(crate) enum JsonEvent {
+    /// An event and its JSON data.
+    Data { name: String, data: Value },
+    /// OpenAI's `data: [DONE]`.
+    Done,
+}
+
+/// The events of a streaming response with their data parsed as JSON; data that is not JSON
+/// ends the stream with a [`ProviderErrorKind::MalformedResponse`] error.
+pub(crate) fn json_events(
+    provider: &str,
+    response: reqwest::Response,
+) -> impl Stream<Item = Result<JsonEvent>> + Send + use<> {
+    let name = provider.to_string();
+    sse_events(provider, response).map(move |event| {
+        let event = event?;
+        if event.data.trim() == "[DONE]" {
+            return Ok(JsonEvent::Done);
+        }
+        match serde_json::from_str(&event.data) {
+            Ok(data) => Ok(JsonEvent::Data {
+                name: event.event,
+                data,
+            }),
+            Err(e) => Err(malformed_event(&name, &event.data, &e)),
+        }
+    })
+}
+
 /// A failure before or while reading a response.
 pub(crate) fn transport_error(provider: &str, error: &reqwest::Error) -> Error {
     let kind = if error.is_timeout() {
