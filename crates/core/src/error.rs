@@ -41,6 +41,21 @@ pub enum Error {
     /// A call was refused because it would exceed the budget.
     #[error(transparent)]
     Budget(#[from] crate::llm::BudgetExceeded),
+    /// A build step could not be run or supervised: its program cannot be started, its working
+    /// directory is outside the workspace. (A step that runs and fails is not an error.)
+    #[error("step `{step}`: {reason}")]
+    Build {
+        /// The step's name.
+        step: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The Docker engine cannot be reached.
+    #[error("Docker engine unavailable: {0}")]
+    DockerUnavailable(String),
+    /// The Docker engine refused or failed a request.
+    #[error("Docker: {0}")]
+    Docker(String),
     /// Every provider of a fallback chain failed; their errors in order.
     #[error("all providers failed: {}", join(.0))]
     AllProvidersFailed(Vec<Error>),
@@ -80,7 +95,10 @@ impl Error {
             | Error::Config(_)
             | Error::CircuitOpen { .. }
             | Error::Budget(_)
-            | Error::AllProvidersFailed(_) => false,
+            | Error::AllProvidersFailed(_)
+            | Error::Build { .. }
+            | Error::DockerUnavailable(_)
+            | Error::Docker(_) => false,
         }
     }
 

@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod build;
 pub mod diagnostic;
 pub mod doctor;
 mod error;

@@ -1,0 +1,259 @@
+//! What to run: plans, steps and commands, and running a plan step by step.
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Builder, LineSink, StepOutput};
+use crate::Result;
+use crate::fix::RelativePath;
+
+/// A command: a program with its arguments, or a line for `/bin/sh -c`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Command {
+    /// The program and its arguments, run without a shell.
+    Argv(Vec<String>),
+    /// A shell line, run as `/bin/sh -c LINE`.
+    Shell(String),
+}
+
+impl Command {
+    /// The argument vector that runs this command.
+    pub fn argv(&self) -> Vec<String> {
+        match self {
+            Command::Argv(argv) => argv.clone(),
+            Command::Shell(line) => vec!["/bin/sh".into(), "-c".into(), line.clone()],
+        }
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Shell(line) => f.write_str(line),
+            Command::Argv(argv) => {
+                for (i, arg) in argv.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" ")?;
+                    }
+                    write_quoted(f, arg)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Writes `arg` so that a POSIX shell reads it back as one word.
+fn write_quoted(f: &mut fmt::Formatter<'_>, arg: &str) -> fmt::Result {
+    let plain = !arg.is_empty()
+        && arg
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
+    if plain {
+        f.write_str(arg)
+    } else {
+        write!(f, "'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+/// One step of a build: a named command with its environment, working directory and time limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildStep {
+    /// A short name for reports (`install`, `typecheck`).
+    pub name: String,
+    /// What to run.
+    pub command: Command,
+    /// Variables added to the environment (they win over inherited ones).
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
+    /// How long the step may run; the builder's default when `None`.
+    #[serde(default, with = "optional_seconds")]
+    pub timeout: Option<Duration>,
+    /// The working directory, relative to the workspace; the workspace itself when `None`.
+    #[serde(default)]
+    pub cwd: Option<RelativePath>,
+    /// Run the next steps even when this one fails.
+    #[serde(default)]
+    pub continue_on_failure: bool,
+}
+
+impl BuildStep {
+    /// A step running `command`.
+    pub fn new(name: impl Into<String>, command: Command) -> Self {
+        BuildStep {
+            name: name.into(),
+            command,
+            env: Vec::new(),
+            timeout: None,
+            cwd: None,
+            continue_on_failure: false,
+        }
+    }
+
+    /// A step running a shell line.
+    pub fn shell(name: impl Into<String>, line: impl Into<String>) -> Self {
+        BuildStep::new(name, Command::Shell(line.into()))
+    }
+
+    /// A step running a program with arguments, without a shell.
+    pub fn argv<I, S>(name: impl Into<String>, argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        BuildStep::new(
+            name,
+            Command::Argv(argv.into_iter().map(Into::into).collect()),
+        )
+    }
+
+    /// Sets the time limit.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Adds an environment variable.
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the working directory, relative to the workspace.
+    pub fn cwd(mut self, cwd: RelativePath) -> Self {
+        self.cwd = Some(cwd);
+        self
+    }
+
+    /// Lets the plan go on when this step fails.
+    pub fn continue_on_failure(mut self) -> Self {
+        self.continue_on_failure = true;
+        self
+    }
+}
+
+/// The steps of a build, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildPlan {
+    /// The steps.
+    pub steps: Vec<BuildStep>,
+}
+
+impl BuildPlan {
+    /// A plan of `steps`.
+    pub fn new(steps: impl IntoIterator<Item = BuildStep>) -> Self {
+        BuildPlan {
+            steps: steps.into_iter().collect(),
+        }
+    }
+}
+
+/// The outputs of the steps of a plan that ran.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PlanOutcome {
+    /// One output per step that ran, in order.
+    pub steps: Vec<StepOutput>,
+}
+
+impl PlanOutcome {
+    /// True when every step ran and succeeded.
+    pub fn success(&self, plan: &BuildPlan) -> bool {
+        self.steps.len() == plan.steps.len() && self.steps.iter().all(StepOutput::success)
+    }
+
+    /// The steps that failed.
+    pub fn failures(&self) -> impl Iterator<Item = &StepOutput> {
+        self.steps.iter().filter(|step| !step.success())
+    }
+}
+
+/// Runs `plan` step by step, stopping after the first failing step unless that step is marked
+/// [`continue_on_failure`](BuildStep::continue_on_failure).
+pub async fn run_plan(
+    builder: &dyn Builder,
+    workspace: &Path,
+    plan: &BuildPlan,
+    sink: &dyn LineSink,
+) -> Result<PlanOutcome> {
+    let mut outcome = PlanOutcome::default();
+    for step in &plan.steps {
+        let output = builder.run_step(workspace, step, sink).await?;
+        let stop = !output.success() && !step.continue_on_failure;
+        outcome.steps.push(output);
+        if stop {
+            break;
+        }
+    }
+    Ok(outcome)
+}
+
+mod optional_seconds {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        value: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(duration) => serializer.serialize_some(&duration.as_secs_f64()),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        let seconds = Option::<f64>::deserialize(deserializer)?;
+        seconds
+            .map(|s| Duration::try_from_secs_f64(s).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argv_displays_as_a_shell_line_that_reads_back_the_same() {
+        let command = Command::Argv(vec![
+            "echo".into(),
+            "it's here".into(),
+            "".into(),
+            "a=b".into(),
+        ]);
+        assert_eq!(command.to_string(), r"echo 'it'\''s here' '' a=b");
+    }
+
+    #[test]
+    fn shell_commands_run_through_sh() {
+        assert_eq!(
+            Command::Shell("make && make test".into()).argv(),
+            ["/bin/sh", "-c", "make && make test"]
+        );
+    }
+
+    #[test]
+    fn steps_round_trip_through_json() {
+        let step = BuildStep::shell("test", "npm test")
+            .timeout(Duration::from_millis(1500))
+            .env("CI", "1")
+            .continue_on_failure();
+        let json = serde_json::to_string(&step).unwrap_or_default();
+        assert!(json.contains("\"timeout\":1.5"), "{json}");
+        let back: BuildStep = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+        assert_eq!(back, step);
+        assert!(
+            serde_json::from_str::<BuildStep>(
+                r#"{"name":"x","command":{"shell":"x"},"timeout":-1}"#
+            )
+            .is_err()
+        );
+    }
+}
