@@ -6,7 +6,7 @@
 //! forks a daemon, leaves nothing running. (A process that makes itself a new session with
 //! `setsid` leaves the group; only a container catches those.)
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -15,8 +15,8 @@ use tokio::io::AsyncReadExt;
 use tokio::process::{ChildStderr, ChildStdout};
 
 use super::output::Recorder;
+use super::plan::working_dir;
 use super::{BuildStep, Builder, CaptureConfig, EnvPolicy, LineSink, OutputStream, StepOutput};
-use crate::fix::RelativePath;
 use crate::{Error, Result};
 
 /// Runs build steps as local processes. See the [module docs](self).
@@ -211,31 +211,6 @@ async fn pump(
         }
     }
     Ok(())
-}
-
-/// The working directory of a step: `cwd` under the workspace, after resolving symlinks, and
-/// still inside it.
-fn working_dir(workspace: &Path, cwd: Option<&RelativePath>) -> Result<PathBuf, String> {
-    let root = workspace
-        .canonicalize()
-        .map_err(|e| format!("workspace {}: {e}", workspace.display()))?;
-    let Some(cwd) = cwd else {
-        return Ok(root);
-    };
-    let dir = root
-        .join(cwd.as_path())
-        .canonicalize()
-        .map_err(|e| format!("working directory `{cwd}`: {e}"))?;
-    if !dir.starts_with(&root) {
-        return Err(format!(
-            "working directory `{cwd}` resolves to {}, outside the workspace",
-            dir.display()
-        ));
-    }
-    if !dir.is_dir() {
-        return Err(format!("working directory `{cwd}` is not a directory"));
-    }
-    Ok(dir)
 }
 
 /// A step's process group. Dropped before [`release`](ProcessGroup::release) (the step's future

@@ -1,7 +1,7 @@
 //! What to run: plans, steps and commands, and running a plan step by step.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -189,6 +189,31 @@ pub async fn run_plan(
         }
     }
     Ok(outcome)
+}
+
+/// The working directory of a step: `cwd` under the workspace, after resolving symlinks, and
+/// still inside it.
+pub(super) fn working_dir(workspace: &Path, cwd: Option<&RelativePath>) -> Result<PathBuf, String> {
+    let root = workspace
+        .canonicalize()
+        .map_err(|e| format!("workspace {}: {e}", workspace.display()))?;
+    let Some(cwd) = cwd else {
+        return Ok(root);
+    };
+    let dir = root
+        .join(cwd.as_path())
+        .canonicalize()
+        .map_err(|e| format!("working directory `{cwd}`: {e}"))?;
+    if !dir.starts_with(&root) {
+        return Err(format!(
+            "working directory `{cwd}` resolves to {}, outside the workspace",
+            dir.display()
+        ));
+    }
+    if !dir.is_dir() {
+        return Err(format!("working directory `{cwd}` is not a directory"));
+    }
+    Ok(dir)
 }
 
 mod optional_seconds {

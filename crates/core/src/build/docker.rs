@@ -1,0 +1,836 @@
+//! Build steps in throwaway containers, and Dockerfile builds, through the Docker Engine API.
+//!
+//! Every step gets a fresh container from the configured image, locked down by default: no
+//! network, all capabilities dropped, `no-new-privileges`, a pids limit, and memory and CPU limits
+//! when configured. The workspace is bind-mounted, or copied in as a tar archive with the changes
+//! copied back afterwards ([`WorkspaceMode`]). The container is removed on every path: success,
+//! failure, timeout, error, and when the caller drops the future.
+//!
+//! The engine is found like the `docker` CLI finds it: `DOCKER_HOST`, else the local socket.
+//!
+//! ```no_run
+//! use selfheal::build::{BuildStep, Builder, Discard, DockerBuilder};
+//!
+//! # async fn run() -> selfheal::Result<()> {
+//! let builder = DockerBuilder::connect("node:22-slim")
+//!     .await?
+//!     .memory_mib(1024)
+//!     .cpus(2.0);
+//! let output = builder
+//!     .run_step("./app".as_ref(), &BuildStep::shell("build", "npm run build"), &Discard)
+//!     .await?;
+//! println!("{} in {:?}", output.status(), output.duration);
+//! # Ok(())
+//! # }
+//! ```
+
+mod archive;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    AttachContainerOptionsBuilder, BuildImageOptionsBuilder, DownloadFromContainerOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder, StopContainerOptionsBuilder,
+    UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+use super::output::Recorder;
+use super::plan::working_dir;
+use super::{BuildStep, Builder, CaptureConfig, LineSink, OutputStream, StepOutput};
+use crate::{Error, Result};
+
+/// How the workspace reaches the container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WorkspaceMode {
+    /// Bind-mounted: the step works on the files themselves. Fast; the step runs as the user
+    /// that owns the workspace, so files it creates belong to that user.
+    #[default]
+    Bind,
+    /// Copied in as a tar archive; after the step, new and changed files are copied back and
+    /// deleted ones removed. For remote engines, and to keep the host's files out of reach
+    /// until the step is over.
+    Copy,
+}
+
+/// Label put on every container and image selfheal creates.
+pub const LABEL: &str = "dev.selfheal";
+
+/// Runs build steps in containers and builds Dockerfiles. See the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct DockerBuilder {
+    docker: Docker,
+    image: String,
+    mode: WorkspaceMode,
+    workdir: String,
+    user: Option<String>,
+    env: Vec<(String, String)>,
+    labels: HashMap<String, String>,
+    memory: Option<u64>,
+    memory_swap: Option<u64>,
+    cpus: Option<f64>,
+    pids_limit: Option<i64>,
+    network: bool,
+    read_only_root: bool,
+    capture: CaptureConfig,
+    default_timeout: Duration,
+    stop_grace: Duration,
+}
+
+/// How long output may still arrive after the container stopped.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
+
+impl DockerBuilder {
+    /// Connects to the engine (`DOCKER_HOST`, else the local socket) and agrees on an API
+    /// version; steps will run in `image`. A missing or unreachable engine is
+    /// [`Error::DockerUnavailable`].
+    pub async fn connect(image: impl Into<String>) -> Result<Self> {
+        let host = std::env::var("DOCKER_HOST")
+            .ok()
+            .filter(|host| !host.is_empty())
+            .unwrap_or_else(|| "unix:///var/run/docker.sock".into());
+        DockerBuilder::connect_to(&host, image).await
+    }
+
+    /// Connects to the engine at `host` (`unix:///var/run/docker.sock`, `tcp://10.0.0.5:2375`)
+    /// and agrees on an API version.
+    pub async fn connect_to(host: &str, image: impl Into<String>) -> Result<Self> {
+        let docker = Docker::connect_with_host(host).map_err(unavailable)?;
+        let docker = docker.negotiate_version().await.map_err(unavailable)?;
+        Ok(DockerBuilder::with_client(docker, image))
+    }
+
+    /// Uses an existing bollard client.
+    pub fn with_client(docker: Docker, image: impl Into<String>) -> Self {
+        DockerBuilder {
+            docker,
+            image: image.into(),
+            mode: WorkspaceMode::default(),
+            workdir: "/workspace".into(),
+            user: None,
+            env: Vec::new(),
+            labels: HashMap::new(),
+            memory: None,
+            memory_swap: None,
+            cpus: None,
+            pids_limit: Some(1024),
+            network: false,
+            read_only_root: false,
+            capture: CaptureConfig::default(),
+            default_timeout: Duration::from_secs(600),
+            stop_grace: Duration::from_secs(5),
+        }
+    }
+
+    /// The image steps run in.
+    pub fn image(&self) -> &str {
+        &self.image
+    }
+
+    /// Bind-mounts or copies the workspace.
+    pub fn workspace_mode(mut self, mode: WorkspaceMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Where the workspace appears in the container (`/workspace`).
+    pub fn workdir(mut self, workdir: impl Into<String>) -> Self {
+        self.workdir = workdir.into();
+        self
+    }
+
+    /// The user steps run as (`uid:gid` or a name in the image). Default: the workspace's
+    /// owner when bind-mounted, the image's user when copied.
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// Sets an environment variable in every step's container.
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    /// Adds a label to the containers (besides [`LABEL`]).
+    pub fn label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.labels.insert(name.into(), value.into());
+        self
+    }
+
+    /// Limits memory; swap is not allowed beyond it unless [`memory_swap_mib`] says so.
+    ///
+    /// [`memory_swap_mib`]: DockerBuilder::memory_swap_mib
+    pub fn memory_mib(mut self, mib: u64) -> Self {
+        self.memory = Some(mib << 20);
+        self
+    }
+
+    /// Limits memory plus swap.
+    pub fn memory_swap_mib(mut self, mib: u64) -> Self {
+        self.memory_swap = Some(mib << 20);
+        self
+    }
+
+    /// Limits CPU use to this many CPUs (fractions allowed).
+    pub fn cpus(mut self, cpus: f64) -> Self {
+        self.cpus = Some(cpus);
+        self
+    }
+
+    /// Limits the number of processes (default 1024; `None` for the engine's default).
+    pub fn pids_limit(mut self, limit: Option<i64>) -> Self {
+        self.pids_limit = limit;
+        self
+    }
+
+    /// Gives steps the default bridge network (for dependency installs). Off by default.
+    pub fn network(mut self, enabled: bool) -> Self {
+        self.network = enabled;
+        self
+    }
+
+    /// Makes the container's root file system read-only (the workspace stays writable).
+    pub fn read_only_root(mut self, read_only: bool) -> Self {
+        self.read_only_root = read_only;
+        self
+    }
+
+    /// Sets the log memory cap and run directory.
+    pub fn capture(mut self, capture: CaptureConfig) -> Self {
+        self.capture = capture;
+        self
+    }
+
+    /// Sets the time limit of steps that have none.
+    pub fn default_timeout(mut self, timeout: Duration) -> Self {
+        self.default_timeout = timeout;
+        self
+    }
+
+    /// Sets how long a container has between `SIGTERM` and `SIGKILL` when stopped (whole
+    /// seconds; at least one).
+    pub fn stop_grace(mut self, grace: Duration) -> Self {
+        self.stop_grace = grace;
+        self
+    }
+
+    fn container_body(&self, root: &Path, step: &BuildStep) -> ContainerCreateBody {
+        let workdir = match &step.cwd {
+            Some(cwd) => format!("{}/{cwd}", self.workdir.trim_end_matches('/')),
+            None => self.workdir.clone(),
+        };
+        let user = self.user.clone().or_else(|| match self.mode {
+            WorkspaceMode::Bind => owner_of(root),
+            WorkspaceMode::Copy => None,
+        });
+        let mut labels = self.labels.clone();
+        labels.insert(LABEL.into(), "step".into());
+        let (binds, volumes) = match self.mode {
+            WorkspaceMode::Bind => (
+                Some(vec![format!("{}:{}", root.display(), self.workdir)]),
+                None,
+            ),
+            WorkspaceMode::Copy => (None, Some(vec![self.workdir.clone()])),
+        };
+        ContainerCreateBody {
+            image: Some(self.image.clone()),
+            cmd: Some(step.command.argv()),
+            env: Some(
+                self.env
+                    .iter()
+                    .chain(&step.env)
+                    .map(|(name, value)| format!("{name}={value}"))
+                    .collect(),
+            ),
+            working_dir: Some(workdir),
+            user,
+            labels: Some(labels),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            tty: Some(false),
+            open_stdin: Some(false),
+            volumes,
+            host_config: Some(HostConfig {
+                binds,
+                memory: self.memory.map(to_i64),
+                memory_swap: self
+                    .memory
+                    .map(|memory| to_i64(self.memory_swap.unwrap_or(memory))),
+                nano_cpus: self.cpus.map(|cpus| (cpus * 1e9) as i64),
+                pids_limit: self.pids_limit,
+                network_mode: Some(if self.network { "bridge" } else { "none" }.into()),
+                cap_drop: Some(vec!["ALL".into()]),
+                security_opt: Some(vec!["no-new-privileges".into()]),
+                readonly_rootfs: Some(self.read_only_root),
+                ..HostConfig::default()
+            }),
+            ..ContainerCreateBody::default()
+        }
+    }
+
+    /// Everything between creating and removing the container.
+    async fn run_in(
+        &self,
+        container: &str,
+        root: &Path,
+        step: &BuildStep,
+        sink: &dyn LineSink,
+        started: Instant,
+    ) -> Result<StepOutput> {
+        let manifest = match self.mode {
+            WorkspaceMode::Copy => Some(self.copy_in(container, root).await?),
+            WorkspaceMode::Bind => None,
+        };
+        let attach = AttachContainerOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .stream(true)
+            .logs(true)
+            .build();
+        let mut attached = self
+            .docker
+            .attach_container(container, Some(attach))
+            .await
+            .map_err(docker_error)?;
+        self.docker
+            .start_container(container, None)
+            .await
+            .map_err(docker_error)?;
+
+        let timeout = step.timeout.unwrap_or(self.default_timeout);
+        let mut recorder = Recorder::new(&self.capture, &step.name, sink);
+        let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<()>();
+        let supervise = async {
+            let outcome = tokio::select! {
+                exited = self.wait(container) => exited.map(|()| false),
+                () = tokio::time::sleep(timeout) => self.stop(container).await.map(|()| true),
+            };
+            let _ = ended_tx.send(());
+            outcome
+        };
+        let capture = async {
+            tokio::select! {
+                result = async {
+                    while let Some(chunk) = attached.output.next().await {
+                        match chunk.map_err(docker_error)? {
+                            LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                                recorder.push(OutputStream::Stdout, &message).await?;
+                            }
+                            LogOutput::StdErr { message } => {
+                                recorder.push(OutputStream::Stderr, &message).await?;
+                            }
+                            LogOutput::StdIn { .. } => {}
+                        }
+                    }
+                    Ok::<(), Error>(())
+                } => result,
+                () = async {
+                    let _ = ended_rx.await;
+                    tokio::time::sleep(DRAIN_AFTER_EXIT).await;
+                } => Ok(()),
+            }
+        };
+        let (timed_out, captured) = tokio::join!(supervise, capture);
+        let timed_out = timed_out?;
+        let duration = started.elapsed();
+        captured?;
+        let state = self
+            .docker
+            .inspect_container(container, None)
+            .await
+            .map_err(docker_error)?
+            .state
+            .unwrap_or_default();
+        let exit_code = state.exit_code.and_then(|code| i32::try_from(code).ok());
+        // The engine's flag, or the kernel's SIGKILL under a memory limit (some engines do not
+        // report OOM kills of a child process).
+        let oom_killed = state.oom_killed.unwrap_or(false)
+            || (exit_code == Some(137) && self.memory.is_some() && !timed_out);
+        if let Some(manifest) = manifest {
+            self.copy_back(container, root, manifest).await?;
+        }
+        let [log, stdout, stderr] = recorder.finish().await?;
+        Ok(StepOutput {
+            name: step.name.clone(),
+            command: step.command.to_string(),
+            exit_code,
+            signal: None,
+            timed_out,
+            oom_killed,
+            duration,
+            peak_memory_bytes: None,
+            cpu_time: None,
+            log,
+            stdout,
+            stderr,
+        })
+    }
+
+    /// Until the container is not running. The engine answers a non-zero exit with an error
+    /// carrying the code: that is a normal end here.
+    async fn wait(&self, container: &str) -> Result<()> {
+        let options = WaitContainerOptionsBuilder::new()
+            .condition("not-running")
+            .build();
+        let mut wait = std::pin::pin!(self.docker.wait_container(container, Some(options)));
+        match wait.next().await {
+            Some(Ok(_))
+            | Some(Err(bollard::errors::Error::DockerContainerWaitError { .. }))
+            | None => Ok(()),
+            Some(Err(e)) => Err(docker_error(e)),
+        }
+    }
+
+    /// `SIGTERM`, the grace period, `SIGKILL`; then until it is not running.
+    async fn stop(&self, container: &str) -> Result<()> {
+        let grace = i32::try_from(self.stop_grace.as_secs().max(1)).unwrap_or(i32::MAX);
+        let options = StopContainerOptionsBuilder::new().t(grace).build();
+        self.docker
+            .stop_container(container, Some(options))
+            .await
+            .map_err(docker_error)?;
+        self.wait(container).await
+    }
+
+    async fn copy_in(&self, container: &str, root: &Path) -> Result<archive::Manifest> {
+        let root_owned = self.user.is_none();
+        let directory = root.to_path_buf();
+        let (tar, manifest) =
+            tokio::task::spawn_blocking(move || archive::pack(&directory, root_owned))
+                .await
+                .map_err(|e| Error::Docker(format!("packing the workspace: {e}")))??;
+        let options = UploadToContainerOptionsBuilder::new()
+            .path(&self.workdir)
+            .build();
+        self.docker
+            .upload_to_container(container, Some(options), bollard::body_full(tar.into()))
+            .await
+            .map_err(docker_error)?;
+        Ok(manifest)
+    }
+
+    /// Downloads the container's workspace to a staging file, then applies it off the runtime.
+    async fn copy_back(
+        &self,
+        container: &str,
+        root: &Path,
+        manifest: archive::Manifest,
+    ) -> Result<()> {
+        let options = DownloadFromContainerOptionsBuilder::new()
+            .path(&self.workdir)
+            .build();
+        let mut download = std::pin::pin!(
+            self.docker
+                .download_from_container(container, Some(options))
+        );
+        tokio::fs::create_dir_all(&self.capture.run_dir).await?;
+        let staging = self.capture.run_dir.join(format!(
+            "copy-back-{}.tar",
+            &container[..container.len().min(12)]
+        ));
+        let downloaded = async {
+            let mut file = tokio::io::BufWriter::new(tokio::fs::File::create(&staging).await?);
+            while let Some(chunk) = download.next().await {
+                file.write_all(&chunk.map_err(docker_error)?).await?;
+            }
+            file.flush().await?;
+            Ok::<(), Error>(())
+        }
+        .await;
+        let top = Path::new(&self.workdir)
+            .file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let (staged, root) = (staging.clone(), root.to_path_buf());
+        let applied = match downloaded {
+            Ok(()) => tokio::task::spawn_blocking(move || {
+                let file = std::io::BufReader::new(std::fs::File::open(&staged)?);
+                archive::copy_back(file, &top, &root, &manifest)
+            })
+            .await
+            .map_err(|e| Error::Docker(format!("copying back: {e}")))
+            .and_then(|result| result.map(|_| ()).map_err(Error::from)),
+            Err(e) => Err(e),
+        };
+        let _ = tokio::fs::remove_file(&staging).await;
+        applied
+    }
+}
+
+#[async_trait::async_trait]
+impl Builder for DockerBuilder {
+    async fn run_step(
+        &self,
+        workspace: &Path,
+        step: &BuildStep,
+        sink: &dyn LineSink,
+    ) -> Result<StepOutput> {
+        let failure = |reason: String| Error::Build {
+            step: step.name.clone(),
+            reason,
+        };
+        working_dir(workspace, step.cwd.as_ref()).map_err(failure)?;
+        let root = working_dir(workspace, None).map_err(failure)?;
+        if step.command.argv().is_empty() {
+            return Err(failure("the command is empty".into()));
+        }
+        let started = Instant::now();
+        let created = self
+            .docker
+            .create_container(None, self.container_body(&root, step))
+            .await
+            .map_err(docker_error)?;
+        let container = Cleanup::container(self.docker.clone(), created.id.clone());
+        let output = self.run_in(&created.id, &root, step, sink, started).await;
+        container.run().await;
+        output
+    }
+}
+
+/// A Dockerfile build: the seed's `captureDockerBuild`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageBuild {
+    /// The Dockerfile, relative to the workspace (the build context).
+    pub dockerfile: String,
+    /// The image's tag; a unique `selfheal-build:…` tag when `None`.
+    pub tag: Option<String>,
+    /// `--build-arg`s.
+    pub build_args: Vec<(String, String)>,
+    /// Memory limit of the build's containers, in MiB (the engine takes at most 2047).
+    pub memory_mib: Option<u32>,
+    /// CPU limit of the build's containers.
+    pub cpus: Option<f64>,
+    /// Let `RUN` instructions use the network (off by default).
+    pub network: bool,
+    /// Keep the image afterwards (otherwise it and its layers are removed).
+    pub keep_image: bool,
+    /// Time limit; the builder's default when `None`.
+    pub timeout: Option<Duration>,
+}
+
+impl Default for ImageBuild {
+    fn default() -> Self {
+        ImageBuild {
+            dockerfile: "Dockerfile".into(),
+            tag: None,
+            build_args: Vec::new(),
+            memory_mib: None,
+            cpus: None,
+            network: false,
+            keep_image: false,
+            timeout: None,
+        }
+    }
+}
+
+/// The result of a Dockerfile build.
+#[derive(Debug, Clone, Default)]
+pub struct ImageBuildOutput {
+    /// The build as a step named `docker build`: exit code 0 when the image was built, 1 when
+    /// it was not; its log is the build output, the engine's error on stderr.
+    pub output: StepOutput,
+    /// The tag of the built image, when it was built and kept.
+    pub image: Option<String>,
+    /// The instruction that failed (`Step 3/5 : RUN npm run build`).
+    pub failed_step: Option<String>,
+}
+
+impl DockerBuilder {
+    /// Builds the image of the workspace's Dockerfile, streaming the build output to `sink`.
+    /// A failing build is a normal result; the image and the layers of this build are removed
+    /// unless [`keep_image`](ImageBuild::keep_image).
+    pub async fn build_image(
+        &self,
+        workspace: &Path,
+        build: &ImageBuild,
+        sink: &dyn LineSink,
+    ) -> Result<ImageBuildOutput> {
+        let failure = |reason: String| Error::Build {
+            step: "docker build".into(),
+            reason,
+        };
+        let root = working_dir(workspace, None).map_err(failure)?;
+        let directory = root.clone();
+        let (context, _) = tokio::task::spawn_blocking(move || archive::pack(&directory, true))
+            .await
+            .map_err(|e| Error::Docker(format!("packing the build context: {e}")))??;
+        let tag = build.tag.clone().unwrap_or_else(unique_tag);
+        let build_args: HashMap<String, String> = build.build_args.iter().cloned().collect();
+        let labels = HashMap::from([(LABEL.to_string(), "image".to_string())]);
+        let mut options = BuildImageOptionsBuilder::new()
+            .dockerfile(&build.dockerfile)
+            .t(&tag)
+            .rm(true)
+            .forcerm(true)
+            .buildargs(&build_args)
+            .labels(&labels)
+            .networkmode(if build.network { "default" } else { "none" });
+        if let Some(mib) = build.memory_mib {
+            let bytes = i32::try_from(u64::from(mib) << 20).unwrap_or(i32::MAX);
+            options = options.memory(bytes).memswap(bytes);
+        }
+        if let Some(cpus) = build.cpus {
+            options = options
+                .cpuperiod(100_000)
+                .cpuquota((cpus * 100_000.0) as i32);
+        }
+
+        let started = Instant::now();
+        let cleanup = Cleanup::image(self.docker.clone(), tag.clone());
+        let mut recorder = Recorder::new(&self.capture, "docker build", sink);
+        let mut progress = BuildProgress::default();
+        let stream = self.docker.build_image(
+            options.build(),
+            None,
+            Some(bollard::body_full(context.into())),
+        );
+        let timeout = build.timeout.unwrap_or(self.default_timeout);
+        let streamed = tokio::time::timeout(timeout, async {
+            let mut stream = std::pin::pin!(stream);
+            while let Some(info) = stream.next().await {
+                let info = match info {
+                    Ok(info) => info,
+                    Err(bollard::errors::Error::DockerStreamError { error }) => {
+                        progress.error = Some(error.clone());
+                        recorder
+                            .push(OutputStream::Stderr, format!("{error}\n").as_bytes())
+                            .await?;
+                        continue;
+                    }
+                    Err(e) => return Err(docker_error(e)),
+                };
+                if let Some(text) = &info.stream {
+                    progress.observe(text, &cleanup);
+                    recorder.push(OutputStream::Stdout, text.as_bytes()).await?;
+                }
+                let error = info.error_detail.and_then(|detail| detail.message);
+                if let Some(error) = error {
+                    progress.error = Some(error.clone());
+                    let line = if error.ends_with('\n') {
+                        error
+                    } else {
+                        format!("{error}\n")
+                    };
+                    recorder.push(OutputStream::Stderr, line.as_bytes()).await?;
+                }
+            }
+            Ok(())
+        })
+        .await;
+        let timed_out = streamed.is_err();
+        if let Ok(result) = streamed {
+            result?;
+        }
+        let duration = started.elapsed();
+        let built = !timed_out && progress.error.is_none() && progress.built;
+        let [log, stdout, stderr] = recorder.finish().await?;
+        let kept = built && build.keep_image;
+        if kept {
+            cleanup.disarm();
+        } else {
+            cleanup.run().await;
+        }
+        Ok(ImageBuildOutput {
+            output: StepOutput {
+                name: "docker build".into(),
+                command: format!("docker build -f {} -t {tag} .", build.dockerfile),
+                exit_code: (!timed_out).then_some(if built { 0 } else { 1 }),
+                signal: None,
+                timed_out,
+                oom_killed: false,
+                duration,
+                peak_memory_bytes: None,
+                cpu_time: None,
+                log,
+                stdout,
+                stderr,
+            },
+            image: kept.then_some(tag),
+            failed_step: if built { None } else { progress.step },
+        })
+    }
+}
+
+/// What the classic builder's output says about the build.
+#[derive(Debug, Default)]
+struct BuildProgress {
+    /// The current instruction (`Step 2/4 : RUN make`).
+    step: Option<String>,
+    from_step: bool,
+    built: bool,
+    error: Option<String>,
+}
+
+impl BuildProgress {
+    fn observe(&mut self, text: &str, cleanup: &Cleanup) {
+        for line in text.lines() {
+            let line = line.trim();
+            if line.starts_with("Step ") && line.contains(" : ") {
+                let instruction = line.split_once(" : ").map_or("", |(_, i)| i);
+                self.from_step = instruction
+                    .get(..5)
+                    .is_some_and(|w| w.eq_ignore_ascii_case("FROM "));
+                self.step = Some(line.to_string());
+            } else if let Some(id) = line.strip_prefix("---> ") {
+                // The image a step produced; the one after FROM is the base image, not ours.
+                let id = id.trim();
+                if !self.from_step && id.len() >= 12 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    cleanup.add_image(id);
+                }
+            } else if line.starts_with("Successfully built ") {
+                self.built = true;
+            }
+        }
+    }
+}
+
+fn unique_tag() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!(
+        "selfheal-build:{stamp}-{}-{}",
+        std::process::id(),
+        SEQUENCE.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Removes what a run created: on [`run`](Cleanup::run), or, when the future was dropped
+/// before that, from a task on the runtime.
+struct Cleanup {
+    docker: Docker,
+    target: Arc<Mutex<Target>>,
+    armed: bool,
+}
+
+#[derive(Debug, Default)]
+struct Target {
+    container: Option<String>,
+    tag: Option<String>,
+    images: Vec<String>,
+}
+
+impl Cleanup {
+    fn container(docker: Docker, id: String) -> Self {
+        Cleanup::new(
+            docker,
+            Target {
+                container: Some(id),
+                ..Target::default()
+            },
+        )
+    }
+
+    fn image(docker: Docker, tag: String) -> Self {
+        Cleanup::new(
+            docker,
+            Target {
+                tag: Some(tag),
+                ..Target::default()
+            },
+        )
+    }
+
+    fn new(docker: Docker, target: Target) -> Self {
+        Cleanup {
+            docker,
+            target: Arc::new(Mutex::new(target)),
+            armed: true,
+        }
+    }
+
+    fn add_image(&self, id: &str) {
+        if let Ok(mut target) = self.target.lock() {
+            target.images.push(id.to_string());
+        }
+    }
+
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+
+    async fn run(mut self) {
+        self.armed = false;
+        let target = std::mem::take(&mut *self.target.lock().unwrap_or_else(|e| e.into_inner()));
+        remove(self.docker.clone(), target).await;
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let target = std::mem::take(&mut *self.target.lock().unwrap_or_else(|e| e.into_inner()));
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(remove(self.docker.clone(), target));
+        }
+    }
+}
+
+/// Best effort: what cannot be removed (an image another one builds on) stays.
+async fn remove(docker: Docker, target: Target) {
+    if let Some(container) = target.container {
+        let options = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(true)
+            .build();
+        let _ = docker.remove_container(&container, Some(options)).await;
+    }
+    let images = target
+        .tag
+        .into_iter()
+        .chain(target.images.into_iter().rev());
+    for image in images {
+        let options = RemoveImageOptionsBuilder::new()
+            .force(false)
+            .noprune(false)
+            .build();
+        let _ = docker.remove_image(&image, Some(options), None).await;
+    }
+}
+
+/// `uid:gid` of the workspace's owner.
+fn owner_of(root: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = std::fs::metadata(root).ok()?;
+    Some(format!("{}:{}", metadata.uid(), metadata.gid()))
+}
+
+fn to_i64(bytes: u64) -> i64 {
+    i64::try_from(bytes).unwrap_or(i64::MAX)
+}
+
+fn unavailable(error: bollard::errors::Error) -> Error {
+    match docker_error(error) {
+        Error::Docker(message) => Error::DockerUnavailable(message),
+        other => other,
+    }
+}
+
+fn docker_error(error: bollard::errors::Error) -> Error {
+    use bollard::errors::Error as E;
+    match error {
+        E::DockerResponseServerError {
+            status_code,
+            message,
+        } => Error::Docker(format!("{message} (HTTP {status_code})")),
+        E::SocketNotFoundError(_)
+        | E::HyperLegacyError { .. }
+        | E::IOError { .. }
+        | E::RequestTimeoutError
+        | E::UnsupportedURISchemeError { .. } => Error::DockerUnavailable(error.to_string()),
+        other => Error::Docker(other.to_string()),
+    }
+}
