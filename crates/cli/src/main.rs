@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod check;
 mod doctor;
 mod json_repair;
 mod parse;
@@ -39,6 +40,13 @@ enum Command {
     /// Providers are configured by ANTHROPIC_API_KEY, OPENAI_API_KEY / OPENAI_BASE_URL and
     /// GEMINI_API_KEY (and *_BASE_URL, *_MODEL). Exits 0 when every configured part works.
     Doctor(doctor::DoctorArgs),
+    /// Run build steps in a project, locally or in a container, and report each step with the
+    /// diagnostics of the failing one.
+    ///
+    /// Each step is a shell command, run in DIR in its own process group (killed whole on
+    /// timeout), or with `--docker IMAGE` in a throwaway container without network. Exits 0
+    /// when every step passes, 1 when one fails, 2 when the steps cannot be run.
+    Check(check::CheckArgs),
 }
 
 /// How a command ends when it did its job: a status for the shell.
@@ -50,6 +58,7 @@ fn main() -> ExitCode {
         Command::Parse(args) => parse::run(args),
         Command::JsonRepair(args) => json_repair::run(args),
         Command::Doctor(args) => doctor::run(args),
+        Command::Check(args) => check::run(args),
     };
     outcome.unwrap_or_else(|message| {
         eprintln!("selfheal: {message}");

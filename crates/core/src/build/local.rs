@@ -225,13 +225,17 @@ impl ProcessGroup {
         ProcessGroup { id }
     }
 
+    /// True while a member of the group runs. Zombies do not count: once a member's parent is
+    /// gone, reaping it is up to PID 1, which in a container may never do it.
     fn alive(&self) -> bool {
-        self.id.is_some_and(|id| {
-            !matches!(
-                rustix::process::test_kill_process_group(id),
-                Err(rustix::io::Errno::SRCH)
-            )
-        })
+        let Some(id) = self.id else {
+            return false;
+        };
+        let exists = !matches!(
+            rustix::process::test_kill_process_group(id),
+            Err(rustix::io::Errno::SRCH)
+        );
+        exists && live_member(id.as_raw_nonzero().get()).unwrap_or(true)
     }
 
     fn signal(&self, signal: Signal) {
@@ -262,6 +266,33 @@ impl ProcessGroup {
     fn release(mut self) {
         self.id = None;
     }
+}
+
+/// Whether a process of group `group` is running, from `/proc`; `None` where there is no
+/// `/proc` to read.
+fn live_member(group: i32) -> Option<bool> {
+    let processes = std::fs::read_dir("/proc").ok()?;
+    for process in processes.flatten() {
+        let name = process.file_name();
+        if !name.as_encoded_bytes().iter().all(u8::is_ascii_digit) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(process.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid pgrp ...`; comm may hold anything, so read after its `)`.
+        let mut fields = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_ascii_whitespace())
+            .into_iter()
+            .flatten();
+        let state = fields.next();
+        let group_of = fields.nth(1).and_then(|g| g.parse::<i32>().ok());
+        if group_of == Some(group) && state != Some("Z") {
+            return Some(true);
+        }
+    }
+    Some(false)
 }
 
 impl Drop for ProcessGroup {

@@ -1,0 +1,213 @@
+//! `selfheal check` as a user runs it: real commands, real compilers, a real Docker engine.
+
+mod common;
+
+use common::selfheal;
+use serde_json::Value;
+
+fn project(name: &str) -> std::path::PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("selfheal-cli-check-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("project directory");
+    dir
+}
+
+fn json(output: &std::process::Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+#[test]
+fn a_failing_step_is_reported_with_its_diagnostics_and_stops_the_plan() {
+    let dir = project("fail");
+    std::fs::write(
+        dir.join("main.c"),
+        "int main(void) {\n  int x = 1\n  return x;\n}\n",
+    )
+    .expect("source");
+    let root = dir.to_str().expect("utf-8 path");
+    let output = selfheal(
+        &[
+            "check",
+            root,
+            "--step",
+            "echo preparing",
+            "--step",
+            "gcc -c main.c -o main.o",
+            "--step",
+            "echo never",
+            "--json",
+        ],
+        b"",
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let report = json(&output);
+    assert_eq!(report["ok"], false);
+    let steps = report["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 2, "the plan stops at the failure: {report}");
+    assert_eq!(steps[0]["name"], "echo");
+    assert_eq!(steps[0]["exit_code"], 0);
+    assert_eq!(steps[0]["diagnostics"].as_array().map(Vec::len), Some(0));
+    let failed = &steps[1];
+    assert_eq!(
+        (failed["name"].as_str(), failed["command"].as_str()),
+        (Some("gcc"), Some("gcc -c main.c -o main.o"))
+    );
+    assert_eq!(failed["exit_code"], 1);
+    assert_eq!(
+        (
+            failed["signal"].clone(),
+            failed["timed_out"].clone(),
+            failed["oom_killed"].clone()
+        ),
+        (Value::Null, Value::Bool(false), Value::Bool(false))
+    );
+    assert!(failed["duration_ms"].is_u64());
+    let diagnostic = &failed["diagnostics"][0];
+    assert_eq!(
+        (diagnostic["file"].as_str(), diagnostic["line"].as_u64()),
+        (Some("main.c"), Some(3)),
+        "{failed}"
+    );
+
+    let text = selfheal(&["check", root, "--step", "gcc -c main.c -o main.o"], b"");
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        stdout.starts_with("FAILED gcc (gcc -c main.c -o main.o): failed (exit 1)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("--> main.c:3"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn passing_steps_exit_0_and_timeouts_are_failures() {
+    let dir = project("pass");
+    let root = dir.to_str().expect("utf-8 path");
+    let ok = selfheal(
+        &["check", root, "--step", "true", "--step", "echo done"],
+        b"",
+    );
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let slow = selfheal(
+        &[
+            "check",
+            root,
+            "--step",
+            "sleep 30",
+            "--timeout",
+            "1",
+            "--json",
+        ],
+        b"",
+    );
+    assert_eq!(slow.status.code(), Some(1));
+    let report = json(&slow);
+    assert_eq!(report["steps"][0]["timed_out"], true);
+    assert!(
+        report["steps"][0]["duration_ms"]
+            .as_u64()
+            .is_some_and(|ms| ms < 10_000)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn usage_and_infrastructure_errors_exit_2() {
+    let dir = project("usage");
+    let root = dir.to_str().expect("utf-8 path");
+    assert_eq!(
+        selfheal(&["check", root], b"").status.code(),
+        Some(2),
+        "a step is required"
+    );
+    assert_eq!(
+        selfheal(&["check", root, "--step", "true", "--memory", "64"], b"")
+            .status
+            .code(),
+        Some(2),
+        "--memory needs --docker"
+    );
+    let missing = selfheal(&["check", "/nonexistent/project", "--step", "true"], b"");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/project"));
+    let no_engine = std::process::Command::new(env!("CARGO_BIN_EXE_selfheal"))
+        .args(["check", root, "--docker", "busybox", "--step", "true"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .expect("selfheal runs");
+    assert_eq!(no_engine.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_engine.stderr).contains("Docker engine unavailable"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn steps_run_in_a_container_with_limits() {
+    let image = "selfheal-test-busybox:1";
+    let engine = std::process::Command::new("docker")
+        .args(["image", "inspect", image])
+        .output();
+    match engine {
+        Ok(out) if out.status.success() => {}
+        _ => {
+            eprintln!(
+                "\n*** SKIPPED steps_run_in_a_container_with_limits: no Docker engine or no {image} (.ci/run makes it) ***\n"
+            );
+            return;
+        }
+    }
+    let dir = project("docker");
+    std::fs::write(dir.join("input.txt"), "hello\n").expect("input");
+    let root = dir.to_str().expect("utf-8 path");
+    let output = selfheal(
+        &[
+            "check",
+            root,
+            "--docker",
+            image,
+            "--memory",
+            "64",
+            "--cpus",
+            "1",
+            "--step",
+            "cat input.txt && exit 3",
+            "--json",
+        ],
+        b"",
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = json(&output);
+    assert_eq!(report["steps"][0]["exit_code"], 3);
+    let oom = selfheal(
+        &[
+            "check",
+            root,
+            "--docker",
+            image,
+            "--memory",
+            "64",
+            "--step",
+            "dd if=/dev/zero of=/dev/null bs=256M count=1",
+            "--json",
+        ],
+        b"",
+    );
+    assert_eq!(json(&oom)["steps"][0]["oom_killed"], true);
+    let _ = std::fs::remove_dir_all(&dir);
+}
