@@ -322,3 +322,27 @@ async fn a_plan_stops_at_the_first_failure_unless_told_to_go_on() {
     assert_eq!(outcome.failures().count(), 2);
     let _ = std::fs::remove_dir_all(&ws);
 }
+
+#[tokio::test]
+async fn a_log_that_cannot_be_spilled_fails_the_step_and_ends_it() {
+    let ws = workspace("unspillable");
+    std::fs::write(ws.join("not-a-directory"), "").unwrap_or_else(|e| panic!("{e}"));
+    let builder = builder().capture(CaptureConfig {
+        memory_cap: 4096,
+        run_dir: ws.join("not-a-directory/runs"),
+    });
+    let step = BuildStep::shell("noisy", "echo $$ > leader.pid; seq 1 100000; sleep 300");
+    let started = Instant::now();
+    let result = builder.run_step(&ws, &step, &Discard).await;
+    match result {
+        Err(Error::Io(e)) => assert!(
+            e.to_string()
+                .contains("cannot write the log of step `noisy`"),
+            "{e}"
+        ),
+        other => panic!("expected an I/O error, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(gone(read_pid(&ws.join("leader.pid"))).await);
+    let _ = std::fs::remove_dir_all(&ws);
+}

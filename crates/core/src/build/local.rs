@@ -154,7 +154,13 @@ impl Builder for LocalBuilder {
         };
         let capture = async {
             tokio::select! {
-                result = pump(stdout, stderr, &mut recorder) => result,
+                result = pump(stdout, stderr, &mut recorder) => {
+                    if result.is_err() {
+                        // Nobody reads the pipes any more: the step would block on them.
+                        group.signal(Signal::KILL);
+                    }
+                    result
+                }
                 () = async {
                     let _ = ended_rx.await;
                     tokio::time::sleep(DRAIN_AFTER_EXIT).await;

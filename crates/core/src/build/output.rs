@@ -215,10 +215,13 @@ impl<'a> Recorder<'a> {
             return Ok(());
         }
         if self.spill.is_none() && self.interleaved.would_overflow(bytes.len()) {
-            self.spill = Some(self.start_spill().await?);
+            let spill = self.start_spill().await.map_err(|e| self.spill_error(e))?;
+            self.spill = Some(spill);
         }
-        if let Some(spill) = &mut self.spill {
-            spill.file.write_all(bytes).await?;
+        if let Some(spill) = &mut self.spill
+            && let Err(e) = spill.file.write_all(bytes).await
+        {
+            return Err(self.spill_error(e));
         }
         self.interleaved.push(bytes);
         let target = match stream {
@@ -232,8 +235,17 @@ impl<'a> Recorder<'a> {
         Ok(())
     }
 
+    fn spill_error(&self, error: std::io::Error) -> crate::Error {
+        let context = format!(
+            "cannot write the log of step `{}` to {}: {error}",
+            self.step_name,
+            self.run_dir.display()
+        );
+        std::io::Error::new(error.kind(), context).into()
+    }
+
     /// Writes what is in memory (everything so far) to a new file in the run directory.
-    async fn start_spill(&self) -> Result<Spill> {
+    async fn start_spill(&self) -> std::io::Result<Spill> {
         static SEQUENCE: AtomicU64 = AtomicU64::new(0);
         tokio::fs::create_dir_all(&self.run_dir).await?;
         let stamp = std::time::SystemTime::now()
