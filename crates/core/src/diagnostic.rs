@@ -535,14 +535,15 @@ fn normalize_message(message: &str) -> String {
 }
 
 /// FNV-1a, 64 bit: tiny, fast and fixed forever, unlike `std`'s hashers.
-struct Fnv64(u64);
+pub(crate) struct Fnv64(u64);
 
 impl Fnv64 {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Fnv64(0xcbf2_9ce4_8422_2325)
     }
 
-    fn field(&mut self, value: &str) {
+    /// Hashes `value` followed by a separator byte that UTF-8 never contains.
+    pub(crate) fn field(&mut self, value: &str) {
         for &byte in value.as_bytes() {
             self.byte(byte);
         }
@@ -554,7 +555,7 @@ impl Fnv64 {
         self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
     }
 
-    fn finish(&self) -> u64 {
+    pub(crate) fn finish(&self) -> u64 {
         self.0
     }
 }

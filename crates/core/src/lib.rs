@@ -21,6 +21,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod build;
+pub mod cache;
 pub mod diagnostic;
 pub mod doctor;
 mod error;
