@@ -42,7 +42,7 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
-use super::output::Recorder;
+use super::output::{Recorder, supervise_capturing};
 use super::plan::working_dir;
 use super::{BuildStep, Builder, CaptureConfig, LineSink, OutputStream, StepOutput};
 use crate::{Error, Result};
@@ -307,38 +307,27 @@ impl DockerBuilder {
 
         let timeout = step.timeout.unwrap_or(self.default_timeout);
         let mut recorder = Recorder::new(&self.capture, &step.name, sink);
-        let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<()>();
         let supervise = async {
-            let outcome = tokio::select! {
+            tokio::select! {
                 exited = self.wait(container) => exited.map(|()| false),
                 () = tokio::time::sleep(timeout) => self.stop(container).await.map(|()| true),
-            };
-            let _ = ended_tx.send(());
-            outcome
-        };
-        let capture = async {
-            tokio::select! {
-                result = async {
-                    while let Some(chunk) = attached.output.next().await {
-                        match chunk.map_err(docker_error)? {
-                            LogOutput::StdOut { message } | LogOutput::Console { message } => {
-                                recorder.push(OutputStream::Stdout, &message).await?;
-                            }
-                            LogOutput::StdErr { message } => {
-                                recorder.push(OutputStream::Stderr, &message).await?;
-                            }
-                            LogOutput::StdIn { .. } => {}
-                        }
-                    }
-                    Ok::<(), Error>(())
-                } => result,
-                () = async {
-                    let _ = ended_rx.await;
-                    tokio::time::sleep(DRAIN_AFTER_EXIT).await;
-                } => Ok(()),
             }
         };
-        let (timed_out, captured) = tokio::join!(supervise, capture);
+        let capture = async {
+            while let Some(chunk) = attached.output.next().await {
+                match chunk.map_err(docker_error)? {
+                    LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                        recorder.push(OutputStream::Stdout, &message).await?;
+                    }
+                    LogOutput::StdErr { message } => {
+                        recorder.push(OutputStream::Stderr, &message).await?;
+                    }
+                    LogOutput::StdIn { .. } => {}
+                }
+            }
+            Ok(())
+        };
+        let (timed_out, captured) = supervise_capturing(supervise, capture, DRAIN_AFTER_EXIT).await;
         let timed_out = timed_out?;
         let duration = started.elapsed();
         captured?;
@@ -597,30 +586,23 @@ impl DockerBuilder {
         let streamed = tokio::time::timeout(timeout, async {
             let mut stream = std::pin::pin!(stream);
             while let Some(info) = stream.next().await {
-                let info = match info {
-                    Ok(info) => info,
-                    Err(bollard::errors::Error::DockerStreamError { error }) => {
-                        progress.error = Some(error.clone());
-                        recorder
-                            .push(OutputStream::Stderr, format!("{error}\n").as_bytes())
-                            .await?;
-                        continue;
-                    }
+                let (text, error) = match info {
+                    Ok(info) => (info.stream, info.error_detail.and_then(|d| d.message)),
+                    Err(bollard::errors::Error::DockerStreamError { error }) => (None, Some(error)),
                     Err(e) => return Err(docker_error(e)),
                 };
-                if let Some(text) = &info.stream {
-                    progress.observe(text, &cleanup);
+                if let Some(text) = text {
+                    progress.observe(&text, &cleanup);
                     recorder.push(OutputStream::Stdout, text.as_bytes()).await?;
                 }
-                let error = info.error_detail.and_then(|detail| detail.message);
-                if let Some(error) = error {
-                    progress.error = Some(error.clone());
-                    let line = if error.ends_with('\n') {
-                        error
-                    } else {
-                        format!("{error}\n")
-                    };
-                    recorder.push(OutputStream::Stderr, line.as_bytes()).await?;
+                if let Some(mut error) = error {
+                    progress.failed = true;
+                    if !error.ends_with('\n') {
+                        error.push('\n');
+                    }
+                    recorder
+                        .push(OutputStream::Stderr, error.as_bytes())
+                        .await?;
                 }
             }
             Ok(())
@@ -631,7 +613,7 @@ impl DockerBuilder {
             result?;
         }
         let duration = started.elapsed();
-        let built = !timed_out && progress.error.is_none() && progress.built;
+        let built = !timed_out && !progress.failed && progress.built;
         let [log, stdout, stderr] = recorder.finish().await?;
         let kept = built && build.keep_image;
         if kept {
@@ -667,7 +649,8 @@ struct BuildProgress {
     step: Option<String>,
     from_step: bool,
     built: bool,
-    error: Option<String>,
+    /// The engine reported an error.
+    failed: bool,
 }
 
 impl BuildProgress {

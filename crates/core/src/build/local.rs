@@ -14,7 +14,7 @@ use rustix::process::{Pid, Signal};
 use tokio::io::AsyncReadExt;
 use tokio::process::{ChildStderr, ChildStdout};
 
-use super::output::Recorder;
+use super::output::{Recorder, supervise_capturing};
 use super::plan::working_dir;
 use super::{BuildStep, Builder, CaptureConfig, EnvPolicy, LineSink, OutputStream, StepOutput};
 use crate::{Error, Result};
@@ -136,7 +136,6 @@ impl Builder for LocalBuilder {
 
         let timeout = step.timeout.unwrap_or(self.default_timeout);
         let mut recorder = Recorder::new(&self.capture, &step.name, sink);
-        let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<()>();
         let supervise = async {
             let mut timed_out = false;
             let status = tokio::select! {
@@ -149,38 +148,31 @@ impl Builder for LocalBuilder {
             };
             // The first process is gone; end whatever it left running in its group.
             group.terminate(self.kill_grace).await;
-            let _ = ended_tx.send(());
             (status, timed_out)
         };
         let capture = async {
-            tokio::select! {
-                result = pump(stdout, stderr, &mut recorder) => {
-                    if result.is_err() {
-                        // Nobody reads the pipes any more: the step would block on them.
-                        group.signal(Signal::KILL);
-                    }
-                    result
-                }
-                () = async {
-                    let _ = ended_rx.await;
-                    tokio::time::sleep(DRAIN_AFTER_EXIT).await;
-                } => Ok(()),
+            let result = pump(stdout, stderr, &mut recorder).await;
+            if result.is_err() {
+                // Nobody reads the pipes any more: the step would block on them.
+                group.signal(Signal::KILL);
             }
+            result
         };
-        let ((status, timed_out), pumped) = tokio::join!(supervise, capture);
+        let ((status, timed_out), pumped) =
+            supervise_capturing(supervise, capture, DRAIN_AFTER_EXIT).await;
         group.release();
         let duration = started.elapsed();
         pumped?;
         let usage = status
-            .map_err(|e| failure(format!("waiting for the process failed: {e}")))?
+            .map_err(std::io::Error::other)
+            .and_then(|waited| waited)
             .map_err(|e| failure(format!("waiting for the process failed: {e}")))?;
         let [log, stdout, stderr] = recorder.finish().await?;
         let status = usage.status;
         Ok(StepOutput {
             name: step.name.clone(),
             command: step.command.to_string(),
-            exit_code: std::os::unix::process::ExitStatusExt::signal(&status)
-                .map_or(status.code(), |_| None),
+            exit_code: status.code(),
             signal: std::os::unix::process::ExitStatusExt::signal(&status),
             timed_out,
             oom_killed: false,

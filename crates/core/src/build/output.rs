@@ -297,6 +297,32 @@ impl<'a> Recorder<'a> {
     }
 }
 
+/// Runs a step's supervisor (which returns once the step has ended) together with the capture of
+/// its output. Output may still arrive for `drain` after the step ended (from a process that left
+/// holding the pipes); then the capture is cut off.
+pub(crate) async fn supervise_capturing<T>(
+    supervise: impl Future<Output = T>,
+    capture: impl Future<Output = Result<()>>,
+    drain: Duration,
+) -> (T, Result<()>) {
+    let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<()>();
+    let supervise = async {
+        let outcome = supervise.await;
+        let _ = ended_tx.send(());
+        outcome
+    };
+    let capture = async {
+        tokio::select! {
+            result = capture => result,
+            () = async {
+                let _ = ended_rx.await;
+                tokio::time::sleep(drain).await;
+            } => Ok(()),
+        }
+    };
+    tokio::join!(supervise, capture)
+}
+
 /// Calls `emit` for each complete line of `bytes`, with `partial` carrying an unfinished line
 /// between calls.
 fn split_lines(partial: &mut Vec<u8>, mut bytes: &[u8], mut emit: impl FnMut(&[u8])) {
