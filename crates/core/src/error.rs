@@ -56,6 +56,9 @@ pub enum Error {
     /// The Docker engine refused or failed a request.
     #[error("Docker: {0}")]
     Docker(String),
+    /// The fix cache's store cannot be opened, read or written.
+    #[error("fix cache: {0}")]
+    Cache(String),
     /// Every provider of a fallback chain failed; their errors in order.
     #[error("all providers failed: {}", join(.0))]
     AllProvidersFailed(Vec<Error>),
@@ -98,7 +101,8 @@ impl Error {
             | Error::AllProvidersFailed(_)
             | Error::Build { .. }
             | Error::DockerUnavailable(_)
-            | Error::Docker(_) => false,
+            | Error::Docker(_)
+            | Error::Cache(_) => false,
         }
     }
 

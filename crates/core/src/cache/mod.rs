@@ -6,8 +6,23 @@
 //! Only fixes whose signature shares the hard-filter keys (tool, category, code, package) are
 //! ever considered, so a fix is never served across a different error code.
 
+mod config;
 mod embed;
+mod entry;
+mod fix_cache;
+mod index;
 mod signature;
+mod sqlite;
+mod store;
 
+pub use config::{CacheConfig, Retention, ScoreWeights};
 pub use embed::{Embedder, LexicalEmbedder, cosine};
+pub use entry::{CachedFix, FixContext, FixId, FixStats};
+pub use fix_cache::{
+    CacheHit, CacheStats, ExportedFix, FixCache, FixCacheBuilder, ImportReport, Match, STORE_FILE,
+    Score,
+};
+pub use index::IndexConfig;
 pub use signature::{ErrorSignature, FilterKey};
+pub use sqlite::{Durability, SqliteStore};
+pub use store::{Changes, FixStore, NewFix, Revision, StoredFix};

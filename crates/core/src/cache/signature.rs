@@ -55,6 +55,23 @@ pub struct FilterKey {
     pub package: Option<String>,
 }
 
+impl FilterKey {
+    /// Stable hash of the keys: fixes are only compared within one partition.
+    pub fn partition(&self) -> u64 {
+        self.hasher().finish()
+    }
+
+    fn hasher(&self) -> Fnv64 {
+        let mut hash = Fnv64::new();
+        hash.field(&self.tool);
+        hash.field(self.category.as_str());
+        hash.field(self.subcategory.as_str());
+        hash.field(self.code.as_deref().unwrap_or(""));
+        hash.field(self.package.as_deref().unwrap_or(""));
+        hash
+    }
+}
+
 impl ErrorSignature {
     /// The signature of a diagnostic.
     pub fn of(diagnostic: &Diagnostic) -> Self {
@@ -69,25 +86,30 @@ impl ErrorSignature {
             code: diagnostic.code.clone(),
             package,
         };
-        let mut hash = Fnv64::new();
-        hash.field(&filter.tool);
-        hash.field(filter.category.as_str());
-        hash.field(filter.subcategory.as_str());
-        hash.field(filter.code.as_deref().unwrap_or(""));
-        hash.field(filter.package.as_deref().unwrap_or(""));
+        ErrorSignature::from_parts(
+            text,
+            filter,
+            diagnostic.file.as_deref().and_then(file_kind),
+        )
+    }
+
+    /// A signature from its parts (an imported one, say), with its hash computed.
+    pub fn from_parts(text: String, filter: FilterKey, file_kind: Option<String>) -> Self {
+        let mut hash = filter.hasher();
         hash.field(&text);
         ErrorSignature {
             text,
             filter,
-            file_kind: diagnostic.file.as_deref().and_then(file_kind),
+            file_kind,
             hash: hash.finish(),
         }
     }
 
-    /// The text an [`Embedder`](super::Embedder) sees: the code and the normalized message.
+    /// The text an [`Embedder`](super::Embedder) sees: the code in brackets, then the normalized
+    /// message (`[TS2304] Cannot find name '<q>'.`).
     pub fn embedding_text(&self) -> String {
         match &self.filter.code {
-            Some(code) => format!("{code} {}", self.text),
+            Some(code) => format!("[{code}] {}", self.text),
             None => self.text.clone(),
         }
     }
@@ -98,7 +120,8 @@ static VOLATILE: LazyLock<Regex> = LazyLock::new(|| {
     #[allow(clippy::unwrap_used)] // A constant pattern, covered by the tests.
     Regex::new(concat!(
         // A quote that does not follow a letter (so not the one in "doesn't"), up to its end.
-        r#"(?P<quoted>\B(?:'[^'\n]{0,300}'|"[^"\n]{0,300}"|`[^`\n]{0,300}`|‘[^’\n]{0,300}’|“[^”\n]{0,300}”))"#,
+        // GNU tools quote `like this'.
+        r#"(?P<quoted>\B(?:'[^'\n]{0,300}'|"[^"\n]{0,300}"|`[^`'\n]{0,300}'|`[^`\n]{0,300}`|‘[^’\n]{0,300}’|“[^”\n]{0,300}”))"#,
         r"|(?P<hex>\b0[xX][0-9a-fA-F]+\b)",
         r"|(?P<path>(?:[A-Za-z]:)?(?:[\w.@~+-]*[/\\])+[\w.@~+-]*)",
         r"|(?P<version>\bv?\d+\.\d+(?:\.\d+)*(?:-[0-9A-Za-z.]+)?\b)",
@@ -240,6 +263,10 @@ mod tests {
                 "doesn't exist in the and/or module",
             ),
             ("No module named 'numpy'", "No module named '<q>'"),
+            (
+                "undefined reference to `compute_checksum'",
+                "undefined reference to `<q>'",
+            ),
             (
                 "failed reading C:\\Users\\ci\\AppData\\Local\\Temp\\x.js",
                 "failed reading <path>",

@@ -12,7 +12,7 @@ use crate::json::{self, Hint, NotFound};
 ///
 /// Read from the seed's reply schema (`analysis`, `fixes`, `confidence`, `alternativeFixes`) and
 /// its common variants; see [`FixProposal::from_value`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "Value")]
 pub struct FixProposal {
     /// The root cause, in the proposer's words (empty when not given).

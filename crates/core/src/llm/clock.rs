@@ -3,13 +3,18 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Where layers read the time and wait.
 #[async_trait::async_trait]
 pub trait Clock: Send + Sync + fmt::Debug {
     /// The current instant.
     fn now(&self) -> Instant;
+    /// The current date and time, for what is kept across processes (the fix cache's
+    /// timestamps).
+    fn system_time(&self) -> SystemTime {
+        SystemTime::now()
+    }
     /// Waits `duration`.
     async fn sleep(&self, duration: Duration);
 }
@@ -47,6 +52,7 @@ impl Clock for SystemClock {
 #[derive(Debug, Clone)]
 pub struct VirtualClock {
     start: Instant,
+    start_time: SystemTime,
     state: Arc<Mutex<VirtualState>>,
 }
 
@@ -61,6 +67,7 @@ impl VirtualClock {
     pub fn new() -> Self {
         VirtualClock {
             start: Instant::now(),
+            start_time: SystemTime::now(),
             state: Arc::default(),
         }
     }
@@ -93,6 +100,10 @@ impl Default for VirtualClock {
 impl Clock for VirtualClock {
     fn now(&self) -> Instant {
         self.start + self.lock().elapsed
+    }
+
+    fn system_time(&self) -> SystemTime {
+        self.start_time + self.lock().elapsed
     }
 
     async fn sleep(&self, duration: Duration) {

@@ -1,0 +1,823 @@
+//! [`FixCache`]: lookup, learning and retention over a [`FixStore`] and an in-memory index.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
+use std::time::{Instant, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::entry::{CachedFix, FixContext, FixId, FixStats, digest};
+use super::index::{GraphBuild, Index};
+use super::sqlite::SqliteStore;
+use super::store::{Changes, FixStore, NewFix, Revision, StoredFix};
+use super::{CacheConfig, Embedder, ErrorSignature, LexicalEmbedder};
+use crate::fix::FixProposal;
+use crate::llm::{Clock, SystemClock};
+use crate::{Diagnostic, Error, Result};
+
+/// The file of the embedded store inside a cache folder.
+pub const STORE_FILE: &str = "fixes.sqlite3";
+
+/// Fixes imported per store transaction.
+const IMPORT_BATCH: usize = 1_000;
+
+/// Memory of fixes that turned builds green, served again for the same kind of error.
+///
+/// Cheap to clone; clones share one cache. Safe to use from many tasks at once, and several
+/// processes may open the same folder: each catches up with the others' writes at most
+/// [`CacheConfig::sync_interval`] after they commit.
+///
+/// ```
+/// use selfheal::cache::{FixCache, FixContext};
+/// use selfheal::fix::FixProposal;
+/// use selfheal::parse::ParserSet;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let dir = std::env::temp_dir().join(format!("selfheal-doc-cache-{}", std::process::id()));
+/// let cache = FixCache::open(&dir).await?;
+/// let parse = |log: &str| ParserSet::new().parse(log).remove(0);
+///
+/// let error = parse("src/App.tsx(3,10): error TS2304: Cannot find name 'useState'.\n");
+/// let fix = FixProposal::from_reply(r#"{"fixes": [{"file": "src/App.tsx", "action": "patch",
+///     "search": "import React from 'react';",
+///     "replace": "import React, { useState } from 'react';"}]}"#)?;
+/// cache.record_success(&error, &FixContext::default(), &fix).await?;
+///
+/// // The same error elsewhere, about another name, finds it.
+/// let again = parse("src/Form.tsx(9,7): error TS2304: Cannot find name 'useEffect'.\n");
+/// let hit = cache.lookup(&again, &FixContext::default()).await?.expect("a hit");
+/// assert_eq!(hit.fix.proposal, fix);
+/// assert!(hit.score.total > 0.6);
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct FixCache {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for FixCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FixCache")
+            .field("store", &self.inner.store)
+            .field("embedder", &self.inner.embedder_id)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    store: Arc<dyn FixStore>,
+    embedder: Arc<dyn Embedder>,
+    embedder_id: String,
+    threshold: f32,
+    config: CacheConfig,
+    clock: Arc<dyn Clock>,
+    state: RwLock<State>,
+    sync: tokio::sync::Mutex<SyncState>,
+    builds: tokio::sync::watch::Sender<usize>,
+}
+
+struct SyncState {
+    revision: Revision,
+    last: Option<Instant>,
+}
+
+struct State {
+    index: Index,
+    fixes: HashMap<FixId, Known>,
+    /// `(signature hash, digest)` of fixes that failed for that signature.
+    failed: HashSet<(u64, u64)>,
+    hits: u64,
+    misses: u64,
+}
+
+/// What the cache keeps in memory about a fix: enough to rank it.
+struct Known {
+    partition: u64,
+    signature: u64,
+    digest: u64,
+    stats: FixStats,
+    deprecated: bool,
+    context: FixContext,
+    revision: Revision,
+}
+
+/// A cached fix served for an error, with why it was chosen.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CacheHit {
+    /// The fix.
+    pub fix: CachedFix,
+    /// How its signature matched.
+    pub matched: Match,
+    /// Its ranking score and the parts it is made of.
+    pub score: Score,
+}
+
+/// How a cached fix's signature matched the error's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Match {
+    /// The same normalized message.
+    Exact,
+    /// A similar one (vector similarity at or above the threshold).
+    Similar,
+}
+
+/// A ranking score: `total` is the weighted sum of the parts, each in `0.0..=1.0`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    /// The weighted sum.
+    pub total: f64,
+    /// Cosine similarity of the signatures (1 for an exact match).
+    pub similarity: f64,
+    /// The fix's success rate.
+    pub success_rate: f64,
+    /// `exp(-days since last use / recency_days)`.
+    pub recency: f64,
+    /// `log10(uses + 1) / 3`, at most 1.
+    pub use_count: f64,
+    /// [`FixContext::agreement`] of the projects, with the error code.
+    pub context: f64,
+}
+
+/// Figures about a cache.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CacheStats {
+    /// Cached fixes.
+    pub fixes: usize,
+    /// Of which deprecated.
+    pub deprecated: usize,
+    /// Distinct error signatures.
+    pub signatures: usize,
+    /// Partitions (distinct hard-filter keys).
+    pub partitions: usize,
+    /// Signatures searched through an HNSW graph (the rest are searched exactly).
+    pub signatures_in_graphs: usize,
+    /// `(signature, fix)` pairs remembered as failed.
+    pub failed_attempts: usize,
+    /// Uses, successes and failures over all fixes.
+    pub uses: u64,
+    /// Successes over all fixes.
+    pub successes: u64,
+    /// Failures over all fixes.
+    pub failures: u64,
+    /// Lookups of this process that found a fix.
+    pub hits: u64,
+    /// Lookups of this process that found none.
+    pub misses: u64,
+    /// The embedder.
+    pub embedder: String,
+}
+
+/// One line of an export.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportedFix {
+    /// The error's signature (with its filter keys).
+    pub signature: ErrorSignature,
+    /// The message as printed.
+    pub example: String,
+    /// The project.
+    pub context: FixContext,
+    /// The edits.
+    pub proposal: FixProposal,
+    /// How it has done.
+    pub stats: FixStats,
+    /// Whether it is deprecated.
+    #[serde(default)]
+    pub deprecated: bool,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    /// Fixes read.
+    pub read: usize,
+    /// Of which new to this cache (the others were merged into fixes with the same edits).
+    pub added: usize,
+}
+
+/// Builds a [`FixCache`] with another embedder, settings or clock.
+#[derive(Default)]
+pub struct FixCacheBuilder {
+    embedder: Option<Arc<dyn Embedder>>,
+    config: CacheConfig,
+    clock: Option<Arc<dyn Clock>>,
+}
+
+impl FixCacheBuilder {
+    /// The embedder (default: [`LexicalEmbedder`]).
+    pub fn embedder(mut self, embedder: Arc<dyn Embedder>) -> Self {
+        self.embedder = Some(embedder);
+        self
+    }
+
+    /// The settings.
+    pub fn config(mut self, config: CacheConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Where the cache reads the date (default: the system's).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Opens the embedded store in `dir` (created when missing).
+    pub async fn open(self, dir: impl AsRef<Path>) -> Result<FixCache> {
+        let path = dir.as_ref().join(STORE_FILE);
+        let durability = self.config.durability;
+        let store = tokio::task::spawn_blocking(move || SqliteStore::open(path, durability))
+            .await
+            .map_err(|e| Error::Cache(format!("opening the store failed: {e}")))??;
+        self.store(Arc::new(store)).await
+    }
+
+    /// Uses `store` and loads what it holds.
+    pub async fn store(self, store: Arc<dyn FixStore>) -> Result<FixCache> {
+        self.config.validate().map_err(Error::Config)?;
+        let embedder = self
+            .embedder
+            .unwrap_or_else(|| Arc::new(LexicalEmbedder::default()));
+        let threshold = self
+            .config
+            .similarity_threshold
+            .unwrap_or_else(|| embedder.similarity_threshold());
+        let cache = FixCache {
+            inner: Arc::new(Inner {
+                store,
+                embedder_id: embedder.id(),
+                state: RwLock::new(State {
+                    index: Index::new(self.config.index, embedder.dimensions()),
+                    fixes: HashMap::new(),
+                    failed: HashSet::new(),
+                    hits: 0,
+                    misses: 0,
+                }),
+                embedder,
+                threshold,
+                config: self.config,
+                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                sync: tokio::sync::Mutex::new(SyncState {
+                    revision: 0,
+                    last: None,
+                }),
+                builds: tokio::sync::watch::Sender::new(0),
+            }),
+        };
+        cache.sync().await?;
+        Ok(cache)
+    }
+}
+
+impl FixCache {
+    /// Opens the cache in `dir` with the defaults.
+    pub async fn open(dir: impl AsRef<Path>) -> Result<FixCache> {
+        FixCache::builder().open(dir).await
+    }
+
+    /// A builder for another embedder, settings or clock.
+    pub fn builder() -> FixCacheBuilder {
+        FixCacheBuilder::default()
+    }
+
+    /// The folder used when none is given: `$SELFHEAL_CACHE_DIR`, else the platform's cache
+    /// folder (`$XDG_CACHE_HOME/selfheal`, `~/.cache/selfheal`, `~/Library/Caches/selfheal`,
+    /// `%LOCALAPPDATA%\selfheal`).
+    pub fn default_dir() -> Result<PathBuf> {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        if let Some(dir) = var("SELFHEAL_CACHE_DIR") {
+            return Ok(PathBuf::from(dir));
+        }
+        let base = if cfg!(windows) {
+            var("LOCALAPPDATA").map(PathBuf::from)
+        } else if cfg!(target_os = "macos") {
+            var("HOME").map(|home| PathBuf::from(home).join("Library/Caches"))
+        } else {
+            var("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| var("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        };
+        base.map(|base| base.join("selfheal")).ok_or_else(|| {
+            Error::Config("no cache folder: set SELFHEAL_CACHE_DIR or HOME".into())
+        })
+    }
+
+    /// The best cached fix for a diagnostic, if any qualifies.
+    pub async fn lookup(
+        &self,
+        diagnostic: &Diagnostic,
+        context: &FixContext,
+    ) -> Result<Option<CacheHit>> {
+        Ok(self
+            .candidates(diagnostic, context, 1)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// Up to `limit` cached fixes for a diagnostic, best first.
+    ///
+    /// Only fixes with the same hard-filter keys are considered; an exact signature match is
+    /// taken first, else signatures at least the threshold similar. Deprecated fixes, fixes
+    /// below the minimum success rate and fixes that failed for this signature are never served.
+    pub async fn candidates(
+        &self,
+        diagnostic: &Diagnostic,
+        context: &FixContext,
+        limit: usize,
+    ) -> Result<Vec<CacheHit>> {
+        self.sync_if_due().await?;
+        let signature = ErrorSignature::of(diagnostic);
+        let partition = signature.filter.partition();
+        let mut ranked = {
+            let state = self.read();
+            match state.index.exact(partition, signature.hash) {
+                Some(fixes) => self.rank(&state, &signature, context, &[(1.0, fixes)]),
+                None => Vec::new(),
+            }
+        };
+        if ranked.is_empty() {
+            let query = self.embed_one(&signature).await?;
+            let state = self.read();
+            let found = (state.index).search(
+                partition,
+                &query,
+                self.inner.threshold,
+                self.inner.config.candidates,
+            );
+            let groups: Vec<(f32, &[FixId])> = (found.iter())
+                .map(|m| (m.similarity, m.fixes.as_slice()))
+                .collect();
+            ranked = self.rank(&state, &signature, context, &groups);
+        }
+        ranked.truncate(limit);
+        let mut hits = Vec::with_capacity(ranked.len());
+        for (id, score) in ranked {
+            // A fix pruned by another process since the last sync is skipped.
+            if let Some(fix) = self.inner.store.get(id).await? {
+                let matched = if fix.signature.hash == signature.hash {
+                    Match::Exact
+                } else {
+                    Match::Similar
+                };
+                hits.push(CacheHit {
+                    fix,
+                    matched,
+                    score,
+                });
+            }
+        }
+        let mut state = self.write();
+        if hits.is_empty() {
+            state.misses += 1;
+        } else {
+            state.hits += 1;
+        }
+        Ok(hits)
+    }
+
+    /// Proposals that failed for this diagnostic's signature, most recent first: never served
+    /// again for it, and worth telling a model about.
+    pub async fn failed_attempts(&self, diagnostic: &Diagnostic) -> Result<Vec<FixProposal>> {
+        let signature = ErrorSignature::of(diagnostic);
+        self.inner.store.failed_attempts(signature.hash).await
+    }
+
+    /// A proposal turned the build green for this diagnostic: remembers it, or counts a success
+    /// for the cached fix with the same edits. Returns the fix's id.
+    pub async fn record_success(
+        &self,
+        diagnostic: &Diagnostic,
+        context: &FixContext,
+        proposal: &FixProposal,
+    ) -> Result<FixId> {
+        let signature = ErrorSignature::of(diagnostic);
+        let known = (self.read().index)
+            .vector(signature.filter.partition(), signature.hash)
+            .map(<[f32]>::to_vec);
+        let embedding = match known {
+            Some(vector) => vector,
+            None => self.embed_one(&signature).await?,
+        };
+        let fix = NewFix {
+            signature,
+            example: diagnostic.message.clone(),
+            context: context.clone(),
+            proposal: proposal.clone(),
+            embedder: self.inner.embedder_id.clone(),
+            embedding,
+        };
+        let stored = (self.inner.store)
+            .record_success(fix, self.now(), &self.inner.config.retention)
+            .await?;
+        let id = stored.fix.id;
+        self.apply(Changes {
+            fixes: vec![stored],
+            ..Changes::default()
+        });
+        Ok(id)
+    }
+
+    /// A proposal did not turn the build green for this diagnostic: it is never served for
+    /// this signature again, and the cached fix with the same edits (if any) counts a failure.
+    pub async fn record_failure(&self, diagnostic: &Diagnostic, proposal: &FixProposal) -> Result<()> {
+        let signature = ErrorSignature::of(diagnostic);
+        let stored = (self.inner.store)
+            .record_failure(&signature, proposal, self.now(), &self.inner.config.retention)
+            .await?;
+        self.apply(Changes {
+            fixes: stored.into_iter().collect(),
+            failures: vec![(signature.hash, digest(proposal))],
+            ..Changes::default()
+        });
+        Ok(())
+    }
+
+    /// Forgets fixes unused for too long or failing too often; returns how many.
+    pub async fn prune(&self) -> Result<usize> {
+        let removed = (self.inner.store)
+            .prune(self.now(), &self.inner.config.retention)
+            .await?;
+        let count = removed.len();
+        self.apply(Changes {
+            removed,
+            ..Changes::default()
+        });
+        Ok(count)
+    }
+
+    /// Figures about the cache.
+    pub async fn stats(&self) -> Result<CacheStats> {
+        self.sync().await?;
+        let state = self.read();
+        let (partitions, signatures, signatures_in_graphs) = state.index.sizes();
+        let sum = |field: fn(&FixStats) -> u32| -> u64 {
+            state.fixes.values().map(|k| u64::from(field(&k.stats))).sum()
+        };
+        Ok(CacheStats {
+            fixes: state.fixes.len(),
+            deprecated: state.fixes.values().filter(|k| k.deprecated).count(),
+            signatures,
+            partitions,
+            signatures_in_graphs,
+            failed_attempts: state.failed.len(),
+            uses: sum(|s| s.uses),
+            successes: sum(|s| s.successes),
+            failures: sum(|s| s.failures),
+            hits: state.hits,
+            misses: state.misses,
+            embedder: self.inner.embedder_id.clone(),
+        })
+    }
+
+    /// Cached fixes, newest first.
+    pub async fn list(&self, limit: usize) -> Result<Vec<CachedFix>> {
+        self.inner.store.list(None, limit).await
+    }
+
+    /// Writes every cached fix as one JSON line ([`ExportedFix`]); returns how many.
+    pub async fn export(&self, out: &mut (dyn Write + Send)) -> Result<usize> {
+        let mut before = None;
+        let mut written = 0;
+        loop {
+            let page = self.inner.store.list(before, IMPORT_BATCH).await?;
+            let Some(last) = page.last() else {
+                return Ok(written);
+            };
+            before = Some(last.id);
+            for fix in page {
+                let line = ExportedFix {
+                    signature: fix.signature,
+                    example: fix.example,
+                    context: fix.context,
+                    proposal: fix.proposal,
+                    stats: fix.stats,
+                    deprecated: fix.deprecated,
+                };
+                serde_json::to_writer(&mut *out, &line)
+                    .map_err(|e| Error::Cache(format!("export: {e}")))?;
+                out.write_all(b"\n")?;
+                written += 1;
+            }
+        }
+    }
+
+    /// Reads JSON lines written by [`export`](FixCache::export), recomputing their vectors with
+    /// this cache's embedder. A line that cannot be read fails the import before anything of
+    /// its batch is stored, naming the line.
+    pub async fn import(&self, input: &mut (dyn BufRead + Send)) -> Result<ImportReport> {
+        let mut report = ImportReport { read: 0, added: 0 };
+        let mut batch = Vec::with_capacity(IMPORT_BATCH);
+        let mut line = String::new();
+        let mut number = 0;
+        loop {
+            line.clear();
+            let done = input.read_line(&mut line)? == 0;
+            number += 1;
+            if !done && !line.trim().is_empty() {
+                let fix: ExportedFix = serde_json::from_str(&line)
+                    .map_err(|e| Error::invalid_input(format!("import line {number}: {e}")))?;
+                batch.push(fix);
+            }
+            if batch.len() == IMPORT_BATCH || (done && !batch.is_empty()) {
+                report.read += batch.len();
+                report.added += self.import_batch(std::mem::take(&mut batch)).await?;
+            }
+            if done {
+                break;
+            }
+        }
+        self.sync().await?;
+        Ok(report)
+    }
+
+    /// Waits until every HNSW graph being built is in place (lookups are answered meanwhile,
+    /// by exact search).
+    pub async fn ready(&self) {
+        let mut builds = self.inner.builds.subscribe();
+        // The sender lives as long as `self`: the wait cannot fail.
+        let _ = builds.wait_for(|running| *running == 0).await;
+    }
+
+    /// Catches up with writes of other processes now.
+    pub async fn sync(&self) -> Result<()> {
+        let mut sync = self.inner.sync.lock().await;
+        self.catch_up(&mut sync).await
+    }
+
+    async fn sync_if_due(&self) -> Result<()> {
+        // A lookup never waits for another task's sync: it uses what is loaded.
+        let Ok(mut sync) = self.inner.sync.try_lock() else {
+            return Ok(());
+        };
+        if sync
+            .last
+            .is_some_and(|last| last.elapsed() < self.inner.config.sync_interval)
+        {
+            return Ok(());
+        }
+        self.catch_up(&mut sync).await
+    }
+
+    async fn catch_up(&self, sync: &mut SyncState) -> Result<()> {
+        let mut changes = (self.inner.store)
+            .changes(sync.revision, &self.inner.embedder_id)
+            .await?;
+        self.embed_missing(&mut changes.fixes).await?;
+        sync.revision = changes.revision;
+        sync.last = Some(Instant::now());
+        self.apply(changes);
+        Ok(())
+    }
+
+    /// Fixes stored by another embedder get this one's vectors (stored for the next start).
+    async fn embed_missing(&self, fixes: &mut [StoredFix]) -> Result<()> {
+        // One text per signature, in first-seen order, with the fixes that share it.
+        let mut position: HashMap<u64, usize> = HashMap::new();
+        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+        for (i, stored) in fixes.iter().enumerate() {
+            if stored.embedding.is_some() {
+                continue;
+            }
+            let signature = &stored.fix.signature;
+            let at = *position.entry(signature.hash).or_insert_with(|| {
+                groups.push((signature.embedding_text(), Vec::new()));
+                groups.len() - 1
+            });
+            groups[at].1.push(i);
+        }
+        if groups.is_empty() {
+            return Ok(());
+        }
+        let texts: Vec<String> = groups.iter().map(|(text, _)| text.clone()).collect();
+        let vectors = self.inner.embedder.embed(&texts).await?;
+        let mut updates = Vec::new();
+        for ((_, members), vector) in groups.into_iter().zip(vectors) {
+            for i in members {
+                fixes[i].embedding = Some(vector.clone());
+                updates.push((fixes[i].fix.id, vector.clone()));
+            }
+        }
+        self.inner
+            .store
+            .set_embeddings(&self.inner.embedder_id, updates)
+            .await
+    }
+
+    /// Applies changes to the in-memory state and starts graph builds they call for.
+    fn apply(&self, changes: Changes) {
+        let builds = {
+            let mut state = self.write();
+            for stored in changes.fixes {
+                apply_fix(&mut state, stored);
+            }
+            for id in changes.removed {
+                if let Some(known) = state.fixes.remove(&id) {
+                    state.index.remove(known.partition, known.signature, id);
+                }
+            }
+            state.failed.extend(changes.failures);
+            state.index.builds_needed()
+        };
+        for build in builds {
+            spawn_build(&self.inner, build);
+        }
+    }
+
+    /// Scores the eligible fixes of matched signatures, best first.
+    fn rank(
+        &self,
+        state: &State,
+        signature: &ErrorSignature,
+        context: &FixContext,
+        groups: &[(f32, &[FixId])],
+    ) -> Vec<(FixId, Score)> {
+        let config = &self.inner.config;
+        let now = self.now();
+        let mut ranked = Vec::new();
+        for &(similarity, fixes) in groups {
+            for id in fixes {
+                let Some(known) = state.fixes.get(id) else {
+                    continue;
+                };
+                let success_rate = known.stats.success_rate();
+                if known.deprecated
+                    || success_rate < config.min_success_rate
+                    || state.failed.contains(&(signature.hash, known.digest))
+                {
+                    continue;
+                }
+                let days = (now - known.stats.last_used).max(0) as f64 / 86_400.0;
+                let similarity = f64::from(similarity.clamp(0.0, 1.0));
+                let recency = (-days / config.recency_days).exp();
+                let use_count = ((f64::from(known.stats.uses) + 1.0).log10() / 3.0).min(1.0);
+                // The error code agrees by construction (it is a hard filter): it counts as one
+                // agreeing part next to the project's.
+                let context_match = (known.context.agreement(context) + 1.0) / 2.0;
+                let w = &config.weights;
+                let total = w.similarity * similarity
+                    + w.success_rate * success_rate
+                    + w.recency * recency
+                    + w.use_count * use_count
+                    + w.context * context_match;
+                let score = Score {
+                    total,
+                    similarity,
+                    success_rate,
+                    recency,
+                    use_count,
+                    context: context_match,
+                };
+                ranked.push((*id, score));
+            }
+        }
+        ranked.sort_by(|a, b| b.1.total.total_cmp(&a.1.total).then(a.0.cmp(&b.0)));
+        ranked
+    }
+
+    async fn embed_one(&self, signature: &ErrorSignature) -> Result<Vec<f32>> {
+        let mut vectors = self
+            .inner
+            .embedder
+            .embed(&[signature.embedding_text()])
+            .await?;
+        match vectors.pop() {
+            Some(vector) if vector.len() == self.inner.embedder.dimensions() => Ok(vector),
+            _ => Err(Error::Cache(format!(
+                "embedder {} returned no vector of {} dimensions",
+                self.inner.embedder_id,
+                self.inner.embedder.dimensions()
+            ))),
+        }
+    }
+
+    async fn import_batch(&self, batch: Vec<ExportedFix>) -> Result<usize> {
+        let texts: Vec<String> = batch
+            .iter()
+            .map(|fix| fix.signature.embedding_text())
+            .collect();
+        let vectors = self.inner.embedder.embed(&texts).await?;
+        if vectors.len() != batch.len() {
+            return Err(Error::Cache(format!(
+                "embedder {} returned {} vectors for {} texts",
+                self.inner.embedder_id,
+                vectors.len(),
+                batch.len()
+            )));
+        }
+        let fixes = batch
+            .into_iter()
+            .zip(vectors)
+            .map(|(fix, embedding)| {
+                let stats = fix.stats;
+                let new = NewFix {
+                    // The hash is recomputed: an edited export cannot forge a match.
+                    signature: ErrorSignature::from_parts(
+                        fix.signature.text,
+                        fix.signature.filter,
+                        fix.signature.file_kind,
+                    ),
+                    example: fix.example,
+                    context: fix.context,
+                    proposal: fix.proposal,
+                    embedder: self.inner.embedder_id.clone(),
+                    embedding,
+                };
+                (new, stats)
+            })
+            .collect();
+        self.inner
+            .store
+            .import(fixes, &self.inner.config.retention)
+            .await
+    }
+
+    fn now(&self) -> i64 {
+        self.inner
+            .clock
+            .system_time()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        // State updates are single assignments and pushes: a panic elsewhere leaves it usable.
+        self.inner
+            .state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.inner
+            .state
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn apply_fix(state: &mut State, stored: StoredFix) {
+    let id = stored.fix.id;
+    if let Some(known) = state.fixes.get_mut(&id) {
+        if stored.revision >= known.revision {
+            known.stats = stored.fix.stats;
+            known.deprecated = stored.fix.deprecated;
+            known.revision = stored.revision;
+        }
+        return;
+    }
+    let Some(embedding) = stored.embedding else {
+        return;
+    };
+    let partition = stored.fix.signature.filter.partition();
+    let signature = stored.fix.signature.hash;
+    state.fixes.insert(
+        id,
+        Known {
+            partition,
+            signature,
+            digest: stored.digest,
+            stats: stored.fix.stats,
+            deprecated: stored.fix.deprecated,
+            context: stored.fix.context,
+            revision: stored.revision,
+        },
+    );
+    state.index.add(partition, signature, &embedding, id)
+}
+
+/// Builds a graph on its own thread (a process exit does not wait for it) and installs it if
+/// the cache still exists.
+fn spawn_build(inner: &Arc<Inner>, build: GraphBuild) {
+    inner.builds.send_modify(|running| *running += 1);
+    let weak: Weak<Inner> = Arc::downgrade(inner);
+    let spawned = std::thread::Builder::new()
+        .name("selfheal-index".into())
+        .spawn(move || {
+            let mut next = Some(build);
+            while let Some(build) = next.take() {
+                let built = build.run();
+                let Some(inner) = weak.upgrade() else {
+                    return;
+                };
+                let mut state = inner
+                    .state
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                next = state.index.install(built);
+                drop(state);
+                if next.is_none() {
+                    inner.builds.send_modify(|running| *running -= 1);
+                }
+            }
+        });
+    if spawned.is_err() {
+        // Without a thread the partition stays on exact search, which is correct, only slower.
+        inner.builds.send_modify(|running| *running -= 1);
+    }
+}
+

@@ -1,0 +1,534 @@
+//! The in-memory vector index of the fix cache.
+//!
+//! One partition per hard-filter key, so a search only ever sees fixes for the same tool,
+//! category and error code. One node per distinct signature (fixes of the same signature share
+//! its vector). Small partitions are searched exactly; a partition that grows past
+//! [`IndexConfig::exact_below`] nodes gets an HNSW graph (`hnsw_rs`), built off the lookup path
+//! and swapped in when ready, so a large store answers lookups (exactly) as soon as it is loaded.
+//!
+//! `hnsw_rs` cannot delete: a signature whose fixes are all gone stays in the graph as a dead
+//! node, searches fetch extra neighbours to make up for dead ones, and the graph is rebuilt once
+//! more than [`IndexConfig::rebuild_dead_fraction`] of it is dead.
+
+use std::collections::HashMap;
+
+use hnsw_rs::prelude::{Distance, Hnsw};
+
+use super::cosine;
+use super::entry::FixId;
+
+/// How the index searches.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IndexConfig {
+    /// Partitions with fewer signatures are searched exactly.
+    pub exact_below: usize,
+    /// Links per node in a graph (`hnsw_rs` accepts at most 256).
+    pub max_connections: usize,
+    /// Candidates explored while building a graph.
+    pub ef_construction: usize,
+    /// Candidates explored per search.
+    pub ef_search: usize,
+    /// Rebuild a graph when more than this fraction of its nodes is dead.
+    pub rebuild_dead_fraction: f64,
+}
+
+impl Default for IndexConfig {
+    fn default() -> Self {
+        IndexConfig {
+            exact_below: 20_000,
+            max_connections: 16,
+            ef_construction: 200,
+            ef_search: 64,
+            rebuild_dead_fraction: 0.1,
+        }
+    }
+}
+
+impl IndexConfig {
+    /// Checks the values `hnsw_rs` would reject by ending the process.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if !(2..=256).contains(&self.max_connections) {
+            return Err(format!(
+                "max_connections must be in 2..=256, not {}",
+                self.max_connections
+            ));
+        }
+        if self.ef_construction == 0 || self.ef_search == 0 {
+            return Err("ef_construction and ef_search must be positive".into());
+        }
+        if !(0.0..=1.0).contains(&self.rebuild_dead_fraction) {
+            return Err("rebuild_dead_fraction must be in 0.0..=1.0".into());
+        }
+        Ok(())
+    }
+}
+
+/// `1 - cosine`, never negative (`hnsw_rs` expects a distance); unlike `hnsw_rs`'s `DistDot`
+/// it accepts identical vectors.
+#[derive(Debug, Clone, Copy, Default)]
+struct CosineDistance;
+
+impl Distance<f32> for CosineDistance {
+    fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
+        (1.0 - cosine(a, b)).max(0.0)
+    }
+}
+
+/// A graph to build off the lookup path: see [`Index::install`].
+pub(crate) struct GraphBuild {
+    partition: u64,
+    members: Vec<(u32, Vec<f32>)>,
+    config: IndexConfig,
+}
+
+/// A built graph, ready to install.
+pub(crate) struct BuiltGraph {
+    partition: u64,
+    members: Vec<u32>,
+    graph: Hnsw<'static, f32, CosineDistance>,
+}
+
+impl GraphBuild {
+    /// Builds the graph (CPU-heavy: run it on a blocking thread).
+    pub(crate) fn run(self) -> BuiltGraph {
+        let graph = Hnsw::new(
+            self.config.max_connections,
+            self.members.len().max(1),
+            16,
+            self.config.ef_construction,
+            CosineDistance,
+        );
+        let points: Vec<(&Vec<f32>, usize)> = (self.members.iter())
+            .map(|(node, vector)| (vector, *node as usize))
+            .collect();
+        graph.parallel_insert(&points);
+        BuiltGraph {
+            partition: self.partition,
+            members: self.members.iter().map(|(node, _)| *node).collect(),
+            graph,
+        }
+    }
+}
+
+/// A signature match found by a search.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Match {
+    pub(crate) signature: u64,
+    pub(crate) similarity: f32,
+    pub(crate) fixes: Vec<FixId>,
+}
+
+#[derive(Default)]
+struct Node {
+    signature: u64,
+    fixes: Vec<FixId>,
+    in_graph: bool,
+}
+
+struct Graph {
+    hnsw: Hnsw<'static, f32, CosineDistance>,
+    members: usize,
+    dead: usize,
+}
+
+#[derive(Default)]
+struct Partition {
+    vectors: Vec<f32>,
+    nodes: Vec<Node>,
+    by_signature: HashMap<u64, u32>,
+    alive: usize,
+    graph: Option<Graph>,
+    /// Alive nodes outside the graph, searched exactly until they join one.
+    pending: Vec<u32>,
+    building: bool,
+    /// Too many nodes wait outside the graph: build a new one.
+    outgrown: bool,
+}
+
+/// The index: partitions by filter key.
+pub(crate) struct Index {
+    config: IndexConfig,
+    dimensions: usize,
+    partitions: HashMap<u64, Partition>,
+}
+
+impl Index {
+    pub(crate) fn new(config: IndexConfig, dimensions: usize) -> Self {
+        Index {
+            config,
+            dimensions,
+            partitions: HashMap::new(),
+        }
+    }
+
+    /// The fixes of exactly this signature.
+    pub(crate) fn exact(&self, partition: u64, signature: u64) -> Option<&[FixId]> {
+        let partition = self.partitions.get(&partition)?;
+        let node = &partition.nodes[*partition.by_signature.get(&signature)? as usize];
+        (!node.fixes.is_empty()).then_some(node.fixes.as_slice())
+    }
+
+    /// The vector of a signature the index holds.
+    pub(crate) fn vector(&self, partition: u64, signature: u64) -> Option<&[f32]> {
+        let partition = self.partitions.get(&partition)?;
+        let node = *partition.by_signature.get(&signature)? as usize;
+        partition
+            .vectors
+            .get(node * self.dimensions..(node + 1) * self.dimensions)
+    }
+
+    /// Adds a fix under its signature; `vector` is used when the signature is new to the index.
+    /// A vector of the wrong length is ignored.
+    pub(crate) fn add(&mut self, partition_key: u64, signature: u64, vector: &[f32], fix: FixId) {
+        if vector.len() != self.dimensions {
+            return;
+        }
+        let dimensions = self.dimensions;
+        let partition = self.partitions.entry(partition_key).or_default();
+        let node = match partition.by_signature.get(&signature) {
+            Some(&node) => node,
+            None => {
+                let Ok(node) = u32::try_from(partition.nodes.len()) else {
+                    return;
+                };
+                partition.nodes.push(Node {
+                    signature,
+                    ..Node::default()
+                });
+                partition.vectors.extend_from_slice(vector);
+                partition.by_signature.insert(signature, node);
+                node
+            }
+        };
+        let entry = &mut partition.nodes[node as usize];
+        if entry.fixes.contains(&fix) {
+            return;
+        }
+        entry.fixes.push(fix);
+        if entry.fixes.len() == 1 {
+            partition.alive += 1;
+            partition.revive(node, dimensions);
+        }
+    }
+
+    /// Removes a fix; its signature's node dies with its last fix.
+    pub(crate) fn remove(&mut self, partition_key: u64, signature: u64, fix: FixId) {
+        let Some(partition) = self.partitions.get_mut(&partition_key) else {
+            return;
+        };
+        let Some(&node) = partition.by_signature.get(&signature) else {
+            return;
+        };
+        let entry = &mut partition.nodes[node as usize];
+        let before = entry.fixes.len();
+        entry.fixes.retain(|id| *id != fix);
+        if before == 0 || !entry.fixes.is_empty() {
+            return;
+        }
+        partition.alive -= 1;
+        if entry.in_graph
+            && let Some(graph) = &mut partition.graph
+        {
+            graph.dead += 1;
+        }
+    }
+
+    /// The signatures in a partition at least `threshold` similar to `query`, most similar
+    /// first, at most `limit`.
+    pub(crate) fn search(
+        &self,
+        partition_key: u64,
+        query: &[f32],
+        threshold: f32,
+        limit: usize,
+    ) -> Vec<Match> {
+        let Some(partition) = self.partitions.get(&partition_key) else {
+            return Vec::new();
+        };
+        if query.len() != self.dimensions || limit == 0 {
+            return Vec::new();
+        }
+        let mut best = TopK::new(limit);
+        let mut consider = |node: u32, similarity: f32| {
+            let entry = &partition.nodes[node as usize];
+            if similarity >= threshold && !entry.fixes.is_empty() {
+                best.offer(node, similarity);
+            }
+        };
+        match &partition.graph {
+            Some(graph) => {
+                // Dead nodes come back from the graph too: fetch enough to still fill `limit`.
+                let wanted = (limit + graph.dead).min(graph.members.max(1));
+                let ef = self.config.ef_search.max(wanted);
+                for neighbour in graph.hnsw.search(query, wanted, ef) {
+                    if let Ok(node) = u32::try_from(neighbour.d_id) {
+                        consider(node, 1.0 - neighbour.distance);
+                    }
+                }
+                for &node in &partition.pending {
+                    consider(node, cosine(query, partition.vector(node, self.dimensions)));
+                }
+            }
+            None => {
+                for (node, vector) in partition.vectors.chunks_exact(self.dimensions).enumerate() {
+                    consider(node as u32, cosine(query, vector));
+                }
+            }
+        }
+        best.into_sorted()
+            .into_iter()
+            .map(|(node, similarity)| {
+                let entry = &partition.nodes[node as usize];
+                Match {
+                    signature: entry.signature,
+                    similarity,
+                    fixes: entry.fixes.clone(),
+                }
+            })
+            .collect()
+    }
+
+    /// Installs a graph built by [`GraphBuild::run`]; nodes added or revived meanwhile join it
+    /// (or, when they are many, the next build). Returns the next build when the partition
+    /// needs one already.
+    pub(crate) fn install(&mut self, built: BuiltGraph) -> Option<GraphBuild> {
+        let dimensions = self.dimensions;
+        let partition = self.partitions.get_mut(&built.partition)?;
+        for node in &mut partition.nodes {
+            node.in_graph = false;
+        }
+        let mut dead = 0;
+        for &member in &built.members {
+            let node = &mut partition.nodes[member as usize];
+            node.in_graph = true;
+            dead += usize::from(node.fixes.is_empty());
+        }
+        partition.graph = Some(Graph {
+            hnsw: built.graph,
+            members: built.members.len(),
+            dead,
+        });
+        partition.building = false;
+        partition.pending.clear();
+        let outside: Vec<u32> = (0..partition.nodes.len() as u32)
+            .filter(|&node| {
+                let entry = &partition.nodes[node as usize];
+                !entry.in_graph && !entry.fixes.is_empty()
+            })
+            .collect();
+        // Inserting one by one holds the lookups' lock; many are better built in one go.
+        if outside.len() > 1_000 && outside.len() * 10 > built.members.len() {
+            partition.pending = outside;
+            partition.outgrown = true;
+        } else {
+            for node in outside {
+                partition.revive(node, dimensions);
+            }
+        }
+        self.build_if_needed(built.partition)
+    }
+
+    /// Graphs to build for every partition that needs one.
+    pub(crate) fn builds_needed(&mut self) -> Vec<GraphBuild> {
+        let keys: Vec<u64> = self.partitions.keys().copied().collect();
+        keys.into_iter()
+            .filter_map(|key| self.build_if_needed(key))
+            .collect()
+    }
+
+    /// Partitions, signatures, and signatures searched through a graph.
+    pub(crate) fn sizes(&self) -> (usize, usize, usize) {
+        let partitions = self.partitions.len();
+        let signatures = self.partitions.values().map(|p| p.alive).sum();
+        let in_graphs = (self.partitions.values())
+            .filter_map(|p| p.graph.as_ref().map(|g| g.members - g.dead))
+            .sum();
+        (partitions, signatures, in_graphs)
+    }
+
+    fn build_if_needed(&mut self, partition_key: u64) -> Option<GraphBuild> {
+        let config = self.config;
+        let dimensions = self.dimensions;
+        let partition = self.partitions.get_mut(&partition_key)?;
+        if partition.building {
+            return None;
+        }
+        let needed = match &partition.graph {
+            None => partition.alive >= config.exact_below,
+            Some(graph) => {
+                partition.outgrown
+                    || (graph.dead > 0
+                        && graph.dead as f64 > config.rebuild_dead_fraction * graph.members as f64)
+            }
+        };
+        if !needed {
+            return None;
+        }
+        partition.building = true;
+        partition.outgrown = false;
+        let members = (0..partition.nodes.len() as u32)
+            .filter(|&node| !partition.nodes[node as usize].fixes.is_empty())
+            .map(|node| (node, partition.vector(node, dimensions).to_vec()))
+            .collect();
+        Some(GraphBuild {
+            partition: partition_key,
+            members,
+            config,
+        })
+    }
+}
+
+impl Partition {
+    fn vector(&self, node: u32, dimensions: usize) -> &[f32] {
+        let start = node as usize * dimensions;
+        &self.vectors[start..start + dimensions]
+    }
+
+    /// A node came alive: it joins the graph, or waits for the one being built.
+    fn revive(&mut self, node: u32, dimensions: usize) {
+        let Some(graph) = &mut self.graph else {
+            return;
+        };
+        let entry = &mut self.nodes[node as usize];
+        if entry.in_graph {
+            graph.dead = graph.dead.saturating_sub(1);
+        } else if self.building {
+            self.pending.push(node);
+        } else {
+            let start = node as usize * dimensions;
+            graph
+                .hnsw
+                .insert_slice((&self.vectors[start..start + dimensions], node as usize));
+            graph.members += 1;
+            entry.in_graph = true;
+        }
+    }
+}
+
+/// The `k` best (node, similarity) pairs seen; ties keep the earlier node.
+struct TopK {
+    limit: usize,
+    items: Vec<(u32, f32)>,
+}
+
+impl TopK {
+    fn new(limit: usize) -> Self {
+        TopK {
+            limit,
+            items: Vec::with_capacity(limit + 1),
+        }
+    }
+
+    fn offer(&mut self, node: u32, similarity: f32) {
+        if self.items.iter().any(|(n, _)| *n == node) {
+            return;
+        }
+        if self.items.len() == self.limit {
+            match self.items.last() {
+                Some((_, worst)) if similarity > *worst => {
+                    self.items.pop();
+                }
+                _ => return,
+            }
+        }
+        let at = self.items.partition_point(|(_, s)| *s >= similarity);
+        self.items.insert(at, (node, similarity));
+    }
+
+    fn into_sorted(self) -> Vec<(u32, f32)> {
+        self.items
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::LexicalEmbedder;
+
+    fn small_graphs() -> IndexConfig {
+        IndexConfig {
+            exact_below: 50,
+            ..IndexConfig::default()
+        }
+    }
+
+    fn texts(n: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| format!("[E{}] error number {i} about thing{} and kind{}", i % 3, i, i * 7))
+            .collect()
+    }
+
+    #[test]
+    fn graph_search_agrees_with_exact_search() {
+        let embedder = LexicalEmbedder::default();
+        let texts = texts(400);
+        let mut exact = Index::new(
+            IndexConfig {
+                exact_below: usize::MAX,
+                ..IndexConfig::default()
+            },
+            512,
+        );
+        let mut graphed = Index::new(small_graphs(), 512);
+        for (i, text) in texts.iter().enumerate() {
+            let vector = embedder.vector(text);
+            exact.add(1, i as u64, &vector, i as FixId);
+            graphed.add(1, i as u64, &vector, i as FixId);
+        }
+        assert!(exact.builds_needed().is_empty());
+        let builds = graphed.builds_needed();
+        assert_eq!(builds.len(), 1);
+        for build in builds {
+            assert!(graphed.install(build.run()).is_none());
+        }
+        assert_eq!(graphed.sizes(), (1, 400, 400));
+        let mut agree = 0;
+        for text in texts.iter().step_by(7) {
+            let query = embedder.vector(&format!("{text} again"));
+            let a = exact.search(1, &query, 0.0, 1);
+            let b = graphed.search(1, &query, 0.0, 1);
+            agree += usize::from(a[0].signature == b[0].signature);
+        }
+        assert!(agree >= 56, "{agree} of 58");
+    }
+
+    #[test]
+    fn dead_nodes_are_never_returned_and_trigger_a_rebuild() {
+        let embedder = LexicalEmbedder::default();
+        let mut index = Index::new(small_graphs(), 512);
+        for (i, text) in texts(100).iter().enumerate() {
+            index.add(7, i as u64, &embedder.vector(text), i as FixId);
+        }
+        for build in index.builds_needed() {
+            index.install(build.run());
+        }
+        let query = embedder.vector(&texts(100)[10]);
+        assert_eq!(index.search(7, &query, 0.9, 1)[0].signature, 10);
+        for i in 0..10 {
+            index.remove(7, 10 + i, (10 + i) as FixId);
+        }
+        assert!(index.builds_needed().is_empty(), "10 of 100 dead is tolerated");
+        index.remove(7, 20, 20);
+        let found = index.search(7, &query, 0.0, 5);
+        assert_eq!(found.len(), 5);
+        assert!(found.iter().all(|m| !(10..=20).contains(&m.signature)));
+        let mut rebuild = index.builds_needed();
+        assert_eq!(rebuild.len(), 1, "11 of 100 dead asks for a rebuild");
+        assert!(index.install(rebuild.remove(0).run()).is_none());
+        assert_eq!(index.sizes(), (1, 89, 89));
+        // A revived signature joins the new graph.
+        index.add(7, 10, &embedder.vector(&texts(100)[10]), 10);
+        assert_eq!(index.search(7, &query, 0.9, 1)[0].signature, 10);
+        assert!(index.exact(7, 10).is_some() && index.exact(7, 11).is_none());
+    }
+
+    #[test]
+    fn invalid_graph_settings_are_refused() {
+        let too_many = IndexConfig {
+            max_connections: 257,
+            ..IndexConfig::default()
+        };
+        assert!(too_many.validate().is_err());
+        assert!(IndexConfig::default().validate().is_ok());
+    }
+}
