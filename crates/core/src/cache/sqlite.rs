@@ -101,9 +101,9 @@ impl SqliteStore {
                 Error::Cache(format!("cannot create folder {}: {e}", parent.display()))
             })?;
         }
-        let connection = Connection::open(&path).map_err(|e| fault(&path, e))?;
+        let mut connection = Connection::open(&path).map_err(|e| fault(&path, e))?;
         configure(&connection, durability).map_err(|e| fault(&path, e))?;
-        migrate(&connection, &path)?;
+        migrate(&mut connection, &path)?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path,
@@ -177,31 +177,28 @@ fn configure(connection: &Connection, durability: Durability) -> rusqlite::Resul
     Ok(())
 }
 
-fn migrate(connection: &Connection, path: &Path) -> Result<()> {
-    let version: i64 = connection
+fn migrate(connection: &mut Connection, path: &Path) -> Result<()> {
+    // Immediate: of several processes opening a new file at once, one creates the schema and
+    // the others find it.
+    let transaction = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| fault(path, e))?;
+    let version: i64 = transaction
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(|e| fault(path, e))?;
     match version {
-        0 => connection
-            .execute_batch(&format!(
-                "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            ))
-            .or_else(|e| {
-                // Another process created the schema between our read and our write.
-                let version: i64 = connection.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-                if version == SCHEMA_VERSION {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            })
-            .map_err(|e| fault(path, e)),
-        SCHEMA_VERSION => Ok(()),
-        newer => Err(Error::Cache(format!(
-            "{}: schema version {newer} is newer than this selfheal's ({SCHEMA_VERSION})",
-            path.display()
-        ))),
+        0 => transaction
+            .execute_batch(&format!("{SCHEMA} PRAGMA user_version = {SCHEMA_VERSION};"))
+            .map_err(|e| fault(path, e))?,
+        SCHEMA_VERSION => {}
+        newer => {
+            return Err(Error::Cache(format!(
+                "{}: schema version {newer} is newer than this selfheal's ({SCHEMA_VERSION})",
+                path.display()
+            )));
+        }
     }
+    transaction.commit().map_err(|e| fault(path, e))
 }
 
 fn next_revision(connection: &Connection) -> rusqlite::Result<Revision> {
