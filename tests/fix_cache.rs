@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use regex::Regex;
@@ -57,8 +57,10 @@ fn corpus() -> Vec<Diagnostic> {
 
 /// The same error somewhere else: other file, other line, other identifiers and numbers.
 fn elsewhere(diagnostic: &Diagnostic) -> Diagnostic {
-    let quoted = Regex::new(r#"(['"`‘])([A-Za-z_][\w.-]{0,40})(['"`’])"#).unwrap();
-    let number = Regex::new(r"\b\d+\b").unwrap();
+    static QUOTED: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"(['"`‘])([A-Za-z_][\w.-]{0,40})(['"`’])"#).unwrap());
+    static NUMBER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\d+\b").unwrap());
+    let (quoted, number) = (&*QUOTED, &*NUMBER);
     let mut moved = diagnostic.clone();
     // A dependency error's package is part of its identity (a hard filter): it stays.
     if diagnostic.category != Category::Dependency {
@@ -400,4 +402,119 @@ fn kill_hard(pid: u32) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+mod support;
+
+mod http_embedder {
+    use super::*;
+    use selfheal::cache::{Embedder, LexicalEmbedder, OpenAiEmbedder};
+    use selfheal::llm::ProviderErrorKind;
+    use support::{Reply, Server};
+
+    /// A reply in OpenAI's format: vectors three times too long, listed in reverse order.
+    fn embeddings(vectors: &[Vec<f32>]) -> Reply {
+        let data: Vec<_> = (vectors.iter().enumerate().rev())
+            .map(|(index, vector)| {
+                let scaled: Vec<f32> = vector.iter().map(|x| x * 3.0).collect();
+                json!({"object": "embedding", "index": index, "embedding": scaled})
+            })
+            .collect();
+        Reply::json(
+            200,
+            json!({"object": "list", "data": data, "model": "embed-test",
+                   "usage": {"prompt_tokens": 8, "total_tokens": 8}}),
+        )
+    }
+
+    fn embedder(server: &Server) -> OpenAiEmbedder {
+        OpenAiEmbedder::compatible(
+            format!("{}/v1", server.url()),
+            Some("sk-test".into()),
+            "embed-test",
+            512,
+        )
+        .unwrap()
+        .threshold(0.75)
+    }
+
+    #[tokio::test]
+    async fn speaks_the_embeddings_wire_format_and_normalizes() {
+        let server = Server::start().await;
+        let lexical = LexicalEmbedder::default();
+        let texts = vec!["[TS2304] Cannot find name '<q>'.".to_string(), "other".to_string()];
+        let expected: Vec<Vec<f32>> = texts.iter().map(|t| lexical.vector(t)).collect();
+        server.push(embeddings(&expected));
+        let vectors = embedder(&server).embed(&texts).await.unwrap();
+        for (got, want) in vectors.iter().zip(&expected) {
+            assert!(got.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-5));
+        }
+        let request = &server.received()[0];
+        assert_eq!(request.path, "/v1/embeddings");
+        assert_eq!(request.header("authorization"), Some("Bearer sk-test"));
+        assert_eq!(request.body["model"], "embed-test");
+        assert_eq!(request.body["input"], json!(texts));
+    }
+
+    #[tokio::test]
+    async fn faults_are_typed_errors() {
+        let server = Server::start().await;
+        let embedder = embedder(&server);
+        let text = vec!["x".to_string()];
+        server.push(Reply::json_with(
+            429,
+            json!({"error": {"message": "slow down", "type": "rate_limit_exceeded"}}),
+            &[("retry-after", "7")],
+        ));
+        let error = embedder.embed(&text).await.unwrap_err();
+        let provider = error.as_provider_error().unwrap();
+        assert_eq!(provider.kind, ProviderErrorKind::RateLimited);
+        assert_eq!(provider.retry_after, Some(Duration::from_secs(7)));
+        assert!(error.is_retryable());
+
+        server.push(Reply::json(500, json!({"error": "boom"})));
+        let error = embedder.embed(&text).await.unwrap_err();
+        assert_eq!(error.as_provider_error().unwrap().kind, ProviderErrorKind::Server);
+
+        server.push(embeddings(&[vec![1.0; 3]]));
+        let error = embedder.embed(&text).await.unwrap_err();
+        assert_eq!(
+            error.as_provider_error().unwrap().kind,
+            ProviderErrorKind::MalformedResponse
+        );
+        assert!(error.to_string().contains("3 dimensions"), "{error}");
+
+        let body = json!({"data": [{"index": 0, "embedding": vec![0.5; 512]}]}).to_string();
+        let sent = body.len() / 2;
+        server.push(Reply::CutBody { body, sent });
+        let error = embedder.embed(&text).await.unwrap_err();
+        assert!(error.as_provider_error().is_some(), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_cache_can_use_it() {
+        let server = Server::start().await;
+        let dir = temp_dir("http-embedder");
+        let cache = FixCache::builder()
+            .embedder(Arc::new(embedder(&server)))
+            .open(&dir)
+            .await
+            .unwrap();
+        let short = parse("error[E0308]: mismatched types\n --> src/main.rs:4:18\n");
+        let long = parse(
+            "error[E0308]: mismatched types: expected `u32`, found `String`\n --> src/lib.rs:9:5\n",
+        );
+        let lexical = LexicalEmbedder::default();
+        for diagnostic in [&short, &long] {
+            let text = ErrorSignature::of(diagnostic).embedding_text();
+            server.push(embeddings(&[lexical.vector(&text)]));
+        }
+        let context = FixContext::default();
+        cache.record_success(&short, &context, &proposal("cast")).await.unwrap();
+        let hit = cache.lookup(&long, &context).await.unwrap().unwrap();
+        assert_eq!(hit.matched, Match::Similar);
+        assert_eq!(cache.stats().await.unwrap().embedder, "openai:embed-test:512");
+        assert_eq!(server.received().len(), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

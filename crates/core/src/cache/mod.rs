@@ -11,6 +11,7 @@ mod embed;
 mod entry;
 mod fix_cache;
 mod index;
+mod openai_embedder;
 mod signature;
 mod sqlite;
 mod store;
@@ -23,6 +24,7 @@ pub use fix_cache::{
     Score,
 };
 pub use index::IndexConfig;
+pub use openai_embedder::OpenAiEmbedder;
 pub use signature::{ErrorSignature, FilterKey};
 pub use sqlite::{Durability, SqliteStore};
 pub use store::{Changes, FixStore, NewFix, Revision, StoredFix};

@@ -228,7 +228,7 @@ fn mentions_json(request: &CompletionRequest) -> bool {
 
 /// `{"error": {"message", "type", "code"}}`, or the shapes compatible servers use instead
 /// (`{"error": "…"}`, `{"message": "…"}`, `{"detail": "…"}`).
-fn describe(body: &Value) -> ErrorBody {
+pub(crate) fn describe(body: &Value) -> ErrorBody {
     let error = &body["error"];
     let message = error
         .as_str()
