@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use regex::Regex;
 use selfheal::cache::{
-    CacheConfig, ErrorSignature, FixCache, FixContext, Match, SqliteStore, STORE_FILE,
+    CacheConfig, ErrorSignature, FixCache, FixContext, Match, STORE_FILE, SqliteStore,
 };
 use selfheal::fix::FixProposal;
 use selfheal::llm::VirtualClock;
@@ -42,7 +42,11 @@ fn corpus() -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
         .unwrap()
-        .flat_map(|tool| std::fs::read_dir(tool.unwrap().path()).into_iter().flatten())
+        .flat_map(|tool| {
+            std::fs::read_dir(tool.unwrap().path())
+                .into_iter()
+                .flatten()
+        })
         .map(|case| case.unwrap().path())
         .filter(|case| case.join("log.txt").exists())
         .collect();
@@ -108,7 +112,10 @@ async fn the_same_error_elsewhere_finds_its_fix_and_another_code_never_does() {
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("no fix for {moved:?}"));
-        assert_eq!(hit.fix.signature.filter, ErrorSignature::of(diagnostic).filter);
+        assert_eq!(
+            hit.fix.signature.filter,
+            ErrorSignature::of(diagnostic).filter
+        );
         assert_eq!(
             Some(&hit.fix.proposal),
             fix_of.get(&ErrorSignature::of(diagnostic).hash),
@@ -125,14 +132,21 @@ async fn the_same_error_elsewhere_finds_its_fix_and_another_code_never_does() {
     for (i, diagnostic) in diagnostics.iter().enumerate() {
         let mut recoded = diagnostic.clone();
         recoded.code = Some(format!("{}-other", codes[i % codes.len()]));
-        let hit = cache.lookup(&recoded, &FixContext::default()).await.unwrap();
+        let hit = cache
+            .lookup(&recoded, &FixContext::default())
+            .await
+            .unwrap();
         assert!(hit.is_none(), "{recoded:?} matched {hit:?}");
     }
     // Under another code of the corpus: only that code's fixes.
     for (i, diagnostic) in diagnostics.iter().enumerate() {
         let mut recoded = diagnostic.clone();
         recoded.code = Some(codes[(i * 7 + 3) % codes.len()].clone());
-        if let Some(hit) = cache.lookup(&recoded, &FixContext::default()).await.unwrap() {
+        if let Some(hit) = cache
+            .lookup(&recoded, &FixContext::default())
+            .await
+            .unwrap()
+        {
             assert_eq!(hit.fix.signature.filter.code, recoded.code);
         }
     }
@@ -150,9 +164,16 @@ async fn a_similar_message_matches_by_vector_and_says_why() {
     let long = parse(
         "error[E0308]: mismatched types: expected `u32`, found `String`\n --> src/lib.rs:9:5\n",
     );
-    assert_ne!(ErrorSignature::of(&short).hash, ErrorSignature::of(&long).hash);
+    assert_ne!(
+        ErrorSignature::of(&short).hash,
+        ErrorSignature::of(&long).hash
+    );
     cache
-        .record_success(&short, &FixContext::default().language("rust"), &proposal("cast"))
+        .record_success(
+            &short,
+            &FixContext::default().language("rust"),
+            &proposal("cast"),
+        )
         .await
         .unwrap();
     let hit = cache
@@ -161,10 +182,18 @@ async fn a_similar_message_matches_by_vector_and_says_why() {
         .unwrap()
         .expect("a similar hit");
     assert_eq!(hit.matched, Match::Similar);
-    assert!(hit.score.similarity >= 0.75 && hit.score.similarity < 1.0, "{:?}", hit.score);
+    assert!(
+        hit.score.similarity >= 0.75 && hit.score.similarity < 1.0,
+        "{:?}",
+        hit.score
+    );
     assert_eq!(hit.score.success_rate, 1.0);
     assert_eq!(hit.score.context, 1.0);
-    let exact = cache.lookup(&short, &FixContext::default()).await.unwrap().unwrap();
+    let exact = cache
+        .lookup(&short, &FixContext::default())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(exact.matched, Match::Exact);
     assert_eq!(exact.score.similarity, 1.0);
     // Another language's project agrees less, so the same fix scores lower.
@@ -192,7 +221,10 @@ async fn failures_are_remembered_deprecate_and_pruning_forgets() {
     let good = proposal("import");
     let id = cache.record_success(&error, &context, &good).await.unwrap();
     assert_eq!(
-        cache.record_success(&sibling, &context, &good).await.unwrap(),
+        cache
+            .record_success(&sibling, &context, &good)
+            .await
+            .unwrap(),
         id,
         "the same edits in the same partition are one fix"
     );
@@ -200,7 +232,10 @@ async fn failures_are_remembered_deprecate_and_pruning_forgets() {
     // It failed once for `sibling`: never served for it again, still served for `error`.
     cache.record_failure(&sibling, &good).await.unwrap();
     assert!(cache.lookup(&sibling, &context).await.unwrap().is_none());
-    assert_eq!(cache.failed_attempts(&sibling).await.unwrap(), vec![good.clone()]);
+    assert_eq!(
+        cache.failed_attempts(&sibling).await.unwrap(),
+        vec![good.clone()]
+    );
     let hit = cache.lookup(&error, &context).await.unwrap().unwrap();
     assert_eq!((hit.fix.stats.uses, hit.fix.stats.successes), (3, 2));
 
@@ -221,7 +256,11 @@ async fn failures_are_remembered_deprecate_and_pruning_forgets() {
     let fresh = cache.lookup(&error, &context).await.unwrap().unwrap();
     clock.advance(Duration::from_secs(30 * 86_400));
     let month = cache.lookup(&error, &context).await.unwrap().unwrap();
-    assert!((month.score.recency - (-1f64).exp()).abs() < 0.01, "{:?}", month.score);
+    assert!(
+        (month.score.recency - (-1f64).exp()).abs() < 0.01,
+        "{:?}",
+        month.score
+    );
     assert!(month.score.total < fresh.score.total);
     assert_eq!(cache.prune().await.unwrap(), 0);
     clock.advance(Duration::from_secs(61 * 86_400));
@@ -240,7 +279,10 @@ async fn prune_removes_fixes_that_fail_too_often() {
     let fix = proposal("define");
     cache.record_success(&error, &context, &fix).await.unwrap();
     let other = parse("src/b.py:4: error: Name \"y\" is not defined here  [name-defined]\n");
-    cache.record_success(&other, &context, &proposal("kept")).await.unwrap();
+    cache
+        .record_success(&other, &context, &proposal("kept"))
+        .await
+        .unwrap();
     for _ in 0..2 {
         cache.record_success(&error, &context, &fix).await.unwrap();
     }
@@ -269,14 +311,20 @@ async fn export_and_import_carry_fixes_and_stats_and_refuse_bad_lines() {
     for (i, log) in errors.iter().enumerate() {
         let fix = proposal(&format!("fix{i}"));
         for _ in 0..=i {
-            source.record_success(&parse(log), &context, &fix).await.unwrap();
+            source
+                .record_success(&parse(log), &context, &fix)
+                .await
+                .unwrap();
         }
     }
     let mut exported = Vec::new();
     assert_eq!(source.export(&mut exported).await.unwrap(), 3);
     let text = String::from_utf8(exported.clone()).unwrap();
     assert_eq!(text.lines().count(), 3);
-    assert!(!text.contains("embedding"), "vectors are recomputed, not exported");
+    assert!(
+        !text.contains("embedding"),
+        "vectors are recomputed, not exported"
+    );
 
     let target = FixCache::open(&to).await.unwrap();
     let report = target.import(&mut exported.as_slice()).await.unwrap();
@@ -310,18 +358,36 @@ async fn two_caches_on_one_folder_see_each_others_fixes() {
         sync_interval: Duration::ZERO,
         ..CacheConfig::default()
     };
-    let a = FixCache::builder().config(config.clone()).open(&dir).await.unwrap();
+    let a = FixCache::builder()
+        .config(config.clone())
+        .open(&dir)
+        .await
+        .unwrap();
     let b = FixCache::builder().config(config).open(&dir).await.unwrap();
     let error = parse("src/a.ts(1,1): error TS2304: Cannot find name 'foo'.\n");
-    assert!(b.lookup(&error, &FixContext::default()).await.unwrap().is_none());
+    assert!(
+        b.lookup(&error, &FixContext::default())
+            .await
+            .unwrap()
+            .is_none()
+    );
     a.record_success(&error, &FixContext::default(), &proposal("shared"))
         .await
         .unwrap();
-    let hit = b.lookup(&error, &FixContext::default()).await.unwrap().unwrap();
+    let hit = b
+        .lookup(&error, &FixContext::default())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(hit.fix.proposal, proposal("shared"));
     // Negative memory and pruning travel too.
     b.record_failure(&error, &proposal("shared")).await.unwrap();
-    assert!(a.lookup(&error, &FixContext::default()).await.unwrap().is_none());
+    assert!(
+        a.lookup(&error, &FixContext::default())
+            .await
+            .unwrap()
+            .is_none()
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -442,7 +508,10 @@ mod http_embedder {
     async fn speaks_the_embeddings_wire_format_and_normalizes() {
         let server = Server::start().await;
         let lexical = LexicalEmbedder::default();
-        let texts = vec!["[TS2304] Cannot find name '<q>'.".to_string(), "other".to_string()];
+        let texts = vec![
+            "[TS2304] Cannot find name '<q>'.".to_string(),
+            "other".to_string(),
+        ];
         let expected: Vec<Vec<f32>> = texts.iter().map(|t| lexical.vector(t)).collect();
         server.push(embeddings(&expected));
         let vectors = embedder(&server).embed(&texts).await.unwrap();
@@ -474,7 +543,10 @@ mod http_embedder {
 
         server.push(Reply::json(500, json!({"error": "boom"})));
         let error = embedder.embed(&text).await.unwrap_err();
-        assert_eq!(error.as_provider_error().unwrap().kind, ProviderErrorKind::Server);
+        assert_eq!(
+            error.as_provider_error().unwrap().kind,
+            ProviderErrorKind::Server
+        );
 
         server.push(embeddings(&[vec![1.0; 3]]));
         let error = embedder.embed(&text).await.unwrap_err();
@@ -510,10 +582,16 @@ mod http_embedder {
             server.push(embeddings(&[lexical.vector(&text)]));
         }
         let context = FixContext::default();
-        cache.record_success(&short, &context, &proposal("cast")).await.unwrap();
+        cache
+            .record_success(&short, &context, &proposal("cast"))
+            .await
+            .unwrap();
         let hit = cache.lookup(&long, &context).await.unwrap().unwrap();
         assert_eq!(hit.matched, Match::Similar);
-        assert_eq!(cache.stats().await.unwrap().embedder, "openai:embed-test:512");
+        assert_eq!(
+            cache.stats().await.unwrap().embedder,
+            "openai:embed-test:512"
+        );
         assert_eq!(server.received().len(), 2);
         std::fs::remove_dir_all(&dir).unwrap();
     }

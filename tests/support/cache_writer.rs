@@ -26,7 +26,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     match mode.as_str() {
         "same" => {
-            let error = &ParserSet::new().parse("src/a.ts(1,1): error TS2304: Cannot find name 'x'.\n")[0];
+            let error =
+                &ParserSet::new().parse("src/a.ts(1,1): error TS2304: Cannot find name 'x'.\n")[0];
             let fix = fix(0)?;
             for _ in 0..count {
                 cache.record_success(error, &context, &fix).await?;
@@ -36,7 +37,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut out = std::io::stdout().lock();
             for n in count.. {
                 // Each fix its own error kind: a distinct signature and partition key.
-                let log = format!("src/a.ts(1,1): error TS{}: Problem number {n}.\n", 10_000 + n);
+                let log = format!(
+                    "src/a.ts(1,1): error TS{}: Problem number {n}.\n",
+                    10_000 + n
+                );
                 let error = &ParserSet::new().parse(&log)[0];
                 cache.record_success(error, &context, &fix(n)?).await?;
                 writeln!(out, "{n}")?;

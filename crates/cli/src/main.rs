@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cache;
 mod check;
 mod doctor;
 mod json_repair;
@@ -47,6 +48,11 @@ enum Command {
     /// timeout), or with `--docker IMAGE` in a throwaway container without network. Exits 0
     /// when every step passes, 1 when one fails, 2 when the steps cannot be run.
     Check(check::CheckArgs),
+    /// Look into the fix cache: stats, list, lookup a log's errors, prune, export, import.
+    ///
+    /// The cache remembers fixes that turned builds green; export and import move it between
+    /// machines as JSON lines.
+    Cache(cache::CacheArgs),
 }
 
 /// How a command ends when it did its job: a status for the shell.
@@ -59,6 +65,7 @@ fn main() -> ExitCode {
         Command::JsonRepair(args) => json_repair::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Check(args) => check::run(args),
+        Command::Cache(args) => cache::run(args),
     };
     outcome.unwrap_or_else(|message| {
         eprintln!("selfheal: {message}");

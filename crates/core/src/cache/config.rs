@@ -56,7 +56,7 @@ impl CacheConfig {
         if rates.iter().any(|rate| !(0.0..=1.0).contains(rate)) {
             return Err("success rates must be in 0.0..=1.0".into());
         }
-        if !(self.recency_days > 0.0) {
+        if self.recency_days.is_nan() || self.recency_days <= 0.0 {
             return Err("recency_days must be positive".into());
         }
         if self.candidates == 0 {

@@ -301,9 +301,8 @@ impl FixCache {
                 .map(PathBuf::from)
                 .or_else(|| var("HOME").map(|home| PathBuf::from(home).join(".cache")))
         };
-        base.map(|base| base.join("selfheal")).ok_or_else(|| {
-            Error::Config("no cache folder: set SELFHEAL_CACHE_DIR or HOME".into())
-        })
+        base.map(|base| base.join("selfheal"))
+            .ok_or_else(|| Error::Config("no cache folder: set SELFHEAL_CACHE_DIR or HOME".into()))
     }
 
     /// The best cached fix for a diagnostic, if any qualifies.
@@ -424,10 +423,19 @@ impl FixCache {
 
     /// A proposal did not turn the build green for this diagnostic: it is never served for
     /// this signature again, and the cached fix with the same edits (if any) counts a failure.
-    pub async fn record_failure(&self, diagnostic: &Diagnostic, proposal: &FixProposal) -> Result<()> {
+    pub async fn record_failure(
+        &self,
+        diagnostic: &Diagnostic,
+        proposal: &FixProposal,
+    ) -> Result<()> {
         let signature = ErrorSignature::of(diagnostic);
         let stored = (self.inner.store)
-            .record_failure(&signature, proposal, self.now(), &self.inner.config.retention)
+            .record_failure(
+                &signature,
+                proposal,
+                self.now(),
+                &self.inner.config.retention,
+            )
             .await?;
         self.apply(Changes {
             fixes: stored.into_iter().collect(),
@@ -456,7 +464,11 @@ impl FixCache {
         let state = self.read();
         let (partitions, signatures, signatures_in_graphs) = state.index.sizes();
         let sum = |field: fn(&FixStats) -> u32| -> u64 {
-            state.fixes.values().map(|k| u64::from(field(&k.stats))).sum()
+            state
+                .fixes
+                .values()
+                .map(|k| u64::from(field(&k.stats)))
+                .sum()
         };
         Ok(CacheStats {
             fixes: state.fixes.len(),
@@ -820,4 +832,3 @@ fn spawn_build(inner: &Arc<Inner>, build: GraphBuild) {
         inner.builds.send_modify(|running| *running -= 1);
     }
 }
-

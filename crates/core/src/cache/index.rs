@@ -454,7 +454,14 @@ mod tests {
 
     fn texts(n: usize) -> Vec<String> {
         (0..n)
-            .map(|i| format!("[E{}] error number {i} about thing{} and kind{}", i % 3, i, i * 7))
+            .map(|i| {
+                format!(
+                    "[E{}] error number {i} about thing{} and kind{}",
+                    i % 3,
+                    i,
+                    i * 7
+                )
+            })
             .collect()
     }
 
@@ -507,7 +514,10 @@ mod tests {
         for i in 0..10 {
             index.remove(7, 10 + i, (10 + i) as FixId);
         }
-        assert!(index.builds_needed().is_empty(), "10 of 100 dead is tolerated");
+        assert!(
+            index.builds_needed().is_empty(),
+            "10 of 100 dead is tolerated"
+        );
         index.remove(7, 20, 20);
         let found = index.search(7, &query, 0.0, 5);
         assert_eq!(found.len(), 5);

@@ -50,7 +50,9 @@ impl OpenAiEmbedder {
         dimensions: usize,
     ) -> Result<Self> {
         if dimensions == 0 {
-            return Err(Error::Config("embedding dimensions must be positive".into()));
+            return Err(Error::Config(
+                "embedding dimensions must be positive".into(),
+            ));
         }
         Ok(OpenAiEmbedder {
             base_url: base_url.into().trim_end_matches('/').to_string(),
@@ -95,9 +97,7 @@ impl OpenAiEmbedder {
         }
         let mut vectors = vec![Vec::new(); texts.len()];
         for (position, item) in data.iter().enumerate() {
-            let index = item["index"]
-                .as_u64()
-                .map_or(position, |i| i as usize);
+            let index = item["index"].as_u64().map_or(position, |i| i as usize);
             let slot = vectors
                 .get_mut(index)
                 .ok_or_else(|| malformed(&format!("vector index {index} out of range")))?;

@@ -86,11 +86,7 @@ impl ErrorSignature {
             code: diagnostic.code.clone(),
             package,
         };
-        ErrorSignature::from_parts(
-            text,
-            filter,
-            diagnostic.file.as_deref().and_then(file_kind),
-        )
+        ErrorSignature::from_parts(text, filter, diagnostic.file.as_deref().and_then(file_kind))
     }
 
     /// A signature from its parts (an imported one, say), with its hash computed.

@@ -260,7 +260,7 @@ fn vector_to_bytes(vector: &[f32]) -> Vec<u8> {
 }
 
 fn vector_from_bytes(bytes: &[u8]) -> Option<Vec<f32>> {
-    (bytes.len() % 4 == 0).then(|| {
+    bytes.len().is_multiple_of(4).then(|| {
         bytes
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -284,7 +284,10 @@ fn upsert(
 ) -> rusqlite::Result<(StoredFix, bool)> {
     let existed: bool = connection.query_row(
         "SELECT EXISTS (SELECT 1 FROM fixes WHERE partition = ?1 AND digest = ?2)",
-        params![fix.signature.filter.partition() as i64, digest(&fix.proposal) as i64],
+        params![
+            fix.signature.filter.partition() as i64,
+            digest(&fix.proposal) as i64
+        ],
         |row| row.get(0),
     )?;
     let sql = format!(
@@ -387,7 +390,8 @@ impl FixStore for SqliteStore {
             deprecation_rule("uses + 1", "successes + 1", retention)
         );
         self.with(move |connection| {
-            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let revision = next_revision(&transaction)?;
             let stats = FixStats {
                 uses: 1,
@@ -421,7 +425,8 @@ impl FixStore for SqliteStore {
         let digest = digest(proposal) as i64;
         let proposal = proposal.clone();
         self.with(move |connection| {
-            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let revision = next_revision(&transaction)?;
             transaction.execute(
                 "INSERT INTO failed_attempts (signature_hash, digest, proposal, at, revision) \
@@ -457,8 +462,9 @@ impl FixStore for SqliteStore {
         proposals
             .iter()
             .map(|text| {
-                serde_json::from_str(text)
-                    .map_err(|e| Error::Cache(format!("a stored failed attempt is unreadable: {e}")))
+                serde_json::from_str(text).map_err(|e| {
+                    Error::Cache(format!("a stored failed attempt is unreadable: {e}"))
+                })
             })
             .collect()
     }
@@ -470,10 +476,12 @@ impl FixStore for SqliteStore {
     ) -> Result<()> {
         let embedder = embedder.to_string();
         self.with(move |connection| {
-            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
-                let mut update = transaction
-                    .prepare_cached("UPDATE fixes SET embedder = ?1, embedding = ?2 WHERE id = ?3")?;
+                let mut update = transaction.prepare_cached(
+                    "UPDATE fixes SET embedder = ?1, embedding = ?2 WHERE id = ?3",
+                )?;
                 for (id, vector) in &embeddings {
                     update.execute(params![embedder, vector_to_bytes(vector), id])?;
                 }
@@ -487,7 +495,8 @@ impl FixStore for SqliteStore {
         let cutoff = at - i64::from(retention.prune_unused_days) * 86_400;
         let (uses, rate) = (retention.prune_after_uses, retention.prune_below);
         self.with(move |connection| {
-            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let revision = next_revision(&transaction)?;
             let removed: Vec<FixId> = transaction
                 .prepare(
@@ -540,7 +549,8 @@ impl FixStore for SqliteStore {
         );
         let (below, after) = (retention.deprecate_below, retention.deprecate_after_uses);
         self.with(move |connection| {
-            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let revision = next_revision(&transaction)?;
             let mut added = 0;
             for (fix, stats) in &fixes {

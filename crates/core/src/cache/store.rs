@@ -74,8 +74,12 @@ pub trait FixStore: Send + Sync + fmt::Debug {
 
     /// A fix turned a build green: adds it, or counts a success for the fix with the same edits
     /// in the same partition.
-    async fn record_success(&self, fix: NewFix, at: i64, retention: &Retention)
-    -> Result<StoredFix>;
+    async fn record_success(
+        &self,
+        fix: NewFix,
+        at: i64,
+        retention: &Retention,
+    ) -> Result<StoredFix>;
 
     /// A fix did not turn the build green: remembers it as failed for `signature` and counts a
     /// failure for the cached fix with the same edits in the same partition, if there is one
@@ -92,8 +96,11 @@ pub trait FixStore: Send + Sync + fmt::Debug {
     async fn failed_attempts(&self, signature_hash: u64) -> Result<Vec<FixProposal>>;
 
     /// Stores vectors computed by `embedder` for existing fixes.
-    async fn set_embeddings(&self, embedder: &str, embeddings: Vec<(FixId, Vec<f32>)>)
-    -> Result<()>;
+    async fn set_embeddings(
+        &self,
+        embedder: &str,
+        embeddings: Vec<(FixId, Vec<f32>)>,
+    ) -> Result<()>;
 
     /// Removes what the retention rules say is dead at time `at`; returns the removed ids.
     async fn prune(&self, at: i64, retention: &Retention) -> Result<Vec<FixId>>;
