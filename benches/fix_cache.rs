@@ -15,15 +15,18 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use selfheal::cache::{
     CacheConfig, ErrorSignature, ExportedFix, FixCache, FixContext, FixStats, IndexConfig,
+    LexicalEmbedder,
 };
 use selfheal::fix::FixProposal;
 use selfheal::{Category, Diagnostic, Subcategory};
 
 const CODES: usize = 320;
-const TOOLS: [&str; 8] = ["tsc", "rustc", "eslint", "mypy", "gcc", "python", "node", "webpack"];
+const TOOLS: [&str; 8] = [
+    "tsc", "rustc", "eslint", "mypy", "gcc", "python", "node", "webpack",
+];
 const WORDS: usize = 5_000;
 
 /// A small deterministic generator, so every run benches the same data.
@@ -215,14 +218,18 @@ fn bench_size(c: &mut Criterion, rt: &tokio::runtime::Runtime, size: usize) {
     rt.block_on(cache.lookup(&query(&mut rng, size, &zipf), &context))
         .expect("lookup");
     let first_answer = started.elapsed();
+    println!(
+        "fix_cache/{size}: first lookup answered {:.2} s after open",
+        first_answer.as_secs_f64()
+    );
+    let _ = std::io::stdout().flush();
     rt.block_on(cache.ready());
     let graphs_ready = started.elapsed();
     let memory = rss_bytes().saturating_sub(before);
     let stats = rt.block_on(cache.stats()).expect("stats");
     println!(
-        "fix_cache/{size}: first lookup answered {:.2} s after open, graphs ready after {:.1} s; \
-         {} signatures in {} partitions, {} in graphs; {:.0} bytes of memory per entry",
-        first_answer.as_secs_f64(),
+        "fix_cache/{size}: graphs ready {:.1} s after open; {} signatures in {} partitions, \
+         {} in graphs; {:.0} bytes of memory per entry",
         graphs_ready.as_secs_f64(),
         stats.signatures,
         stats.partitions,
@@ -281,9 +288,19 @@ fn bench_size(c: &mut Criterion, rt: &tokio::runtime::Runtime, size: usize) {
     group.finish();
 }
 
-/// Durable single inserts (one transaction each) into a fresh cache.
+/// Durable single inserts (one transaction each) into a fresh cache, and the lexical embedder.
 fn bench_inserts(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
     let zipf = Zipf::new(CODES);
+    let embedder = LexicalEmbedder::default();
+    let texts: Vec<String> = (0..1_000)
+        .map(|i| ErrorSignature::of(&fix_error(i, &zipf)).embedding_text())
+        .collect();
+    let mut group = c.benchmark_group("fix_cache");
+    group.throughput(Throughput::Elements(texts.len() as u64));
+    group.bench_function("lexical_embed", |b| {
+        b.iter(|| texts.iter().map(|t| embedder.vector(t)).collect::<Vec<_>>())
+    });
+    group.finish();
     let dir = store_dir(0).with_file_name("fix-cache-inserts");
     let _ = std::fs::remove_dir_all(&dir);
     let cache = rt.block_on(FixCache::open(&dir)).expect("open");
@@ -308,8 +325,8 @@ fn bench_inserts(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
 
 fn benches(c: &mut Criterion) {
     let rt = runtime();
-    let sizes = std::env::var("SELFHEAL_BENCH_CACHE_SIZES")
-        .unwrap_or_else(|_| "10000,100000".into());
+    let sizes =
+        std::env::var("SELFHEAL_BENCH_CACHE_SIZES").unwrap_or_else(|_| "10000,100000".into());
     bench_inserts(c, &rt);
     for size in sizes.split(',').filter_map(|s| s.trim().parse().ok()) {
         bench_size(c, &rt, size);

@@ -498,7 +498,7 @@ mod http_embedder {
             format!("{}/v1", server.url()),
             Some("sk-test".into()),
             "embed-test",
-            512,
+            256,
         )
         .unwrap()
         .threshold(0.75)
@@ -556,7 +556,7 @@ mod http_embedder {
         );
         assert!(error.to_string().contains("3 dimensions"), "{error}");
 
-        let body = json!({"data": [{"index": 0, "embedding": vec![0.5; 512]}]}).to_string();
+        let body = json!({"data": [{"index": 0, "embedding": vec![0.5; 256]}]}).to_string();
         let sent = body.len() / 2;
         server.push(Reply::CutBody { body, sent });
         let error = embedder.embed(&text).await.unwrap_err();
@@ -590,7 +590,7 @@ mod http_embedder {
         assert_eq!(hit.matched, Match::Similar);
         assert_eq!(
             cache.stats().await.unwrap().embedder,
-            "openai:embed-test:512"
+            "openai:embed-test:256"
         );
         assert_eq!(server.received().len(), 2);
         std::fs::remove_dir_all(&dir).unwrap();

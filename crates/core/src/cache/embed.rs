@@ -13,7 +13,7 @@ use crate::diagnostic::Fnv64;
 /// [`id`](Embedder::id): a cache remembers which embedder wrote its vectors.
 #[async_trait::async_trait]
 pub trait Embedder: Send + Sync {
-    /// Names the embedder and its parameters (`lexical-512`, `openai:text-embedding-3-small`).
+    /// Names the embedder and its parameters (`lexical-256`, `openai:text-embedding-3-small`).
     fn id(&self) -> String;
 
     /// The length of every vector.
@@ -50,10 +50,10 @@ pub struct LexicalEmbedder {
 }
 
 impl Default for LexicalEmbedder {
-    /// 512 dimensions, threshold 0.75 (measured on the parser corpus: see the README).
+    /// 256 dimensions, threshold 0.75 (measured on the parser corpus: see the README).
     fn default() -> Self {
         LexicalEmbedder {
-            dimensions: 512,
+            dimensions: 256,
             threshold: 0.75,
         }
     }

@@ -35,10 +35,10 @@ pub struct IndexConfig {
 impl Default for IndexConfig {
     fn default() -> Self {
         IndexConfig {
-            exact_below: 20_000,
-            max_connections: 16,
-            ef_construction: 200,
-            ef_search: 64,
+            exact_below: 10_000,
+            max_connections: 24,
+            ef_construction: 100,
+            ef_search: 200,
             rebuild_dead_fraction: 0.1,
         }
     }
@@ -474,9 +474,9 @@ mod tests {
                 exact_below: usize::MAX,
                 ..IndexConfig::default()
             },
-            512,
+            256,
         );
-        let mut graphed = Index::new(small_graphs(), 512);
+        let mut graphed = Index::new(small_graphs(), 256);
         for (i, text) in texts.iter().enumerate() {
             let vector = embedder.vector(text);
             exact.add(1, i as u64, &vector, i as FixId);
@@ -502,7 +502,7 @@ mod tests {
     #[test]
     fn dead_nodes_are_never_returned_and_trigger_a_rebuild() {
         let embedder = LexicalEmbedder::default();
-        let mut index = Index::new(small_graphs(), 512);
+        let mut index = Index::new(small_graphs(), 256);
         for (i, text) in texts(100).iter().enumerate() {
             index.add(7, i as u64, &embedder.vector(text), i as FixId);
         }
