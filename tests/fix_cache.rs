@@ -463,11 +463,8 @@ async fn a_writer_killed_with_sigkill_loses_at_most_its_in_flight_fix() {
 }
 
 fn kill_hard(pid: u32) {
-    let status = Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let pid = rustix::process::Pid::from_raw(pid as i32).expect("a child's pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL).expect("SIGKILL");
 }
 
 mod support;
