@@ -29,21 +29,9 @@ const TOOLS: [&str; 8] = [
 ];
 const WORDS: usize = 5_000;
 
-/// A small deterministic generator, so every run benches the same data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+#[path = "support/rng.rs"]
+mod rng;
+use rng::Rng;
 
 /// Zipf (s = 1) over the codes.
 struct Zipf(Vec<f64>);
