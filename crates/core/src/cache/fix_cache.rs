@@ -624,6 +624,7 @@ impl FixCache {
     fn apply(&self, changes: Changes) {
         let builds = {
             let mut state = self.write();
+            state.fixes.reserve(changes.fixes.len());
             for stored in changes.fixes {
                 apply_fix(&mut state, stored);
             }

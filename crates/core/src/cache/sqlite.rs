@@ -228,7 +228,8 @@ fn read_fix(row: &Row<'_>) -> rusqlite::Result<StoredFix> {
     let signature: String = row.get(1)?;
     let context: String = row.get(3)?;
     let proposal: String = row.get(4)?;
-    let embedding: Option<Vec<u8>> = row.get(11)?;
+    // Borrowed, not copied: the blob is read straight into the vector.
+    let embedding = row.get_ref(11)?.as_blob_or_null()?;
     Ok(StoredFix {
         fix: CachedFix {
             id: row.get(0)?,
@@ -249,7 +250,7 @@ fn read_fix(row: &Row<'_>) -> rusqlite::Result<StoredFix> {
             },
             deprecated: row.get(10)?,
         },
-        embedding: embedding.and_then(|bytes| vector_from_bytes(&bytes)),
+        embedding: embedding.and_then(vector_from_bytes),
         digest: row.get::<_, i64>(12)? as u64,
         revision: row.get(13)?,
     })
