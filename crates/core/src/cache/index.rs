@@ -35,10 +35,10 @@ pub struct IndexConfig {
 impl Default for IndexConfig {
     fn default() -> Self {
         IndexConfig {
-            exact_below: 10_000,
+            exact_below: 4_000,
             max_connections: 24,
             ef_construction: 100,
-            ef_search: 200,
+            ef_search: 80,
             rebuild_dead_fraction: 0.1,
         }
     }
