@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use regex::Regex;
 use selfheal::cache::{
-    CacheConfig, ErrorSignature, FixCache, FixContext, Match, STORE_FILE, SqliteStore,
+    CacheConfig, ErrorSignature, FixCache, FixContext, IndexConfig, Match, STORE_FILE, SqliteStore,
 };
 use selfheal::fix::FixProposal;
 use selfheal::llm::VirtualClock;
@@ -388,6 +388,59 @@ async fn two_caches_on_one_folder_see_each_others_fixes() {
             .unwrap()
             .is_none()
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_partitions_are_searched_through_graphs_built_in_the_background() {
+    let dir = temp_dir("graphs");
+    let config = CacheConfig {
+        index: IndexConfig {
+            exact_below: 60,
+            ..IndexConfig::default()
+        },
+        ..CacheConfig::default()
+    };
+    let cache = FixCache::builder()
+        .config(config.clone())
+        .open(&dir)
+        .await
+        .unwrap();
+    let context = FixContext::default();
+    let words = [
+        "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+    ];
+    let error = |i: usize| {
+        parse(&format!(
+            "src/a.ts(1,1): error TS2339: Property 'x' does not exist on {} {} {}.\n",
+            words[i % 8],
+            words[(i / 8) % 8],
+            words[(i / 64) % 8]
+        ))
+    };
+    for i in 0..150 {
+        cache
+            .record_success(&error(i), &context, &proposal(&format!("p{i}")))
+            .await
+            .unwrap();
+    }
+    cache.ready().await;
+    let stats = cache.stats().await.unwrap();
+    assert_eq!((stats.signatures, stats.signatures_in_graphs), (150, 150));
+    for i in [0, 77, 149] {
+        let hit = cache.lookup(&error(i), &context).await.unwrap().unwrap();
+        assert_eq!(hit.fix.proposal, proposal(&format!("p{i}")));
+    }
+    // A second process opening the store builds its own graphs from the records.
+    let reopened = FixCache::builder().config(config).open(&dir).await.unwrap();
+    reopened.ready().await;
+    assert_eq!(reopened.stats().await.unwrap().signatures_in_graphs, 150);
+    let hit = reopened
+        .lookup(&error(42), &context)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(hit.fix.proposal, proposal("p42"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

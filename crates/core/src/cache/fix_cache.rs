@@ -77,7 +77,15 @@ struct Inner {
     clock: Arc<dyn Clock>,
     state: RwLock<State>,
     sync: tokio::sync::Mutex<SyncState>,
+    /// Graph builds queued or running.
     builds: tokio::sync::watch::Sender<usize>,
+    build_queue: std::sync::Mutex<BuildQueue>,
+}
+
+#[derive(Default)]
+struct BuildQueue {
+    pending: std::collections::VecDeque<u64>,
+    working: bool,
 }
 
 struct SyncState {
@@ -266,6 +274,7 @@ impl FixCacheBuilder {
                     last: None,
                 }),
                 builds: tokio::sync::watch::Sender::new(0),
+                build_queue: std::sync::Mutex::default(),
             }),
         };
         cache.sync().await?;
@@ -636,9 +645,7 @@ impl FixCache {
             state.failed.extend(changes.failures);
             state.index.builds_needed()
         };
-        for build in builds {
-            spawn_build(&self.inner, build);
-        }
+        spawn_builds(&self.inner, builds);
     }
 
     /// Scores the eligible fixes of matched signatures, best first.
@@ -758,18 +765,11 @@ impl FixCache {
     }
 
     fn read(&self) -> RwLockReadGuard<'_, State> {
-        // State updates are single assignments and pushes: a panic elsewhere leaves it usable.
-        self.inner
-            .state
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        read_state(&self.inner)
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, State> {
-        self.inner
-            .state
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        write_state(&self.inner)
     }
 }
 
@@ -803,33 +803,84 @@ fn apply_fix(state: &mut State, stored: StoredFix) {
     state.index.add(partition, signature, &embedding, id)
 }
 
-/// Builds a graph on its own thread (a process exit does not wait for it) and installs it if
-/// the cache still exists.
-fn spawn_build(inner: &Arc<Inner>, build: GraphBuild) {
-    inner.builds.send_modify(|running| *running += 1);
+/// Queues graph builds for the cache's one builder thread (started when there is work; a
+/// process exit does not wait for it). One thread at a time keeps lookups from starving while
+/// a large store builds many graphs; each build uses the `rayon` pool inside.
+fn spawn_builds(inner: &Arc<Inner>, partitions: Vec<u64>) {
+    if partitions.is_empty() {
+        return;
+    }
+    inner
+        .builds
+        .send_modify(|queued| *queued += partitions.len());
+    let mut queue = lock_queue(inner);
+    queue.pending.extend(partitions);
+    if queue.working {
+        return;
+    }
+    queue.working = true;
+    drop(queue);
     let weak: Weak<Inner> = Arc::downgrade(inner);
     let spawned = std::thread::Builder::new()
         .name("selfheal-index".into())
-        .spawn(move || {
-            let mut next = Some(build);
-            while let Some(build) = next.take() {
-                let built = build.run();
-                let Some(inner) = weak.upgrade() else {
-                    return;
-                };
-                let mut state = inner
-                    .state
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                next = state.index.install(built);
-                drop(state);
-                if next.is_none() {
-                    inner.builds.send_modify(|running| *running -= 1);
-                }
-            }
-        });
+        .spawn(move || build_until_done(&weak));
     if spawned.is_err() {
-        // Without a thread the partition stays on exact search, which is correct, only slower.
-        inner.builds.send_modify(|running| *running -= 1);
+        // Without a thread the partitions stay on exact search: correct, only slower.
+        let mut queue = lock_queue(inner);
+        let dropped = queue.pending.len();
+        queue.pending.clear();
+        queue.working = false;
+        drop(queue);
+        inner.builds.send_modify(|queued| *queued -= dropped);
     }
+}
+
+fn build_until_done(weak: &Weak<Inner>) {
+    loop {
+        let Some(inner) = weak.upgrade() else {
+            return;
+        };
+        let Some(partition) = ({
+            let mut queue = lock_queue(&inner);
+            let next = queue.pending.pop_front();
+            queue.working = next.is_some();
+            next
+        }) else {
+            return;
+        };
+        let build = read_state(&inner).index.start_build(partition);
+        // The cache may be dropped while the graph is built: hold only a weak reference.
+        drop(inner);
+        let built = build.map(GraphBuild::run);
+        let Some(inner) = weak.upgrade() else {
+            return;
+        };
+        let again = built.and_then(|built| write_state(&inner).index.install(built));
+        match again {
+            Some(partition) => lock_queue(&inner).pending.push_back(partition),
+            None => inner.builds.send_modify(|queued| *queued -= 1),
+        }
+    }
+}
+
+fn lock_queue(inner: &Inner) -> std::sync::MutexGuard<'_, BuildQueue> {
+    inner
+        .build_queue
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn read_state(inner: &Inner) -> RwLockReadGuard<'_, State> {
+    // State updates are single assignments and pushes: a panic elsewhere leaves it usable.
+    inner
+        .state
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write_state(inner: &Inner) -> RwLockWriteGuard<'_, State> {
+    inner
+        .state
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

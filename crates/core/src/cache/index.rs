@@ -289,9 +289,9 @@ impl Index {
     }
 
     /// Installs a graph built by [`GraphBuild::run`]; nodes added or revived meanwhile join it
-    /// (or, when they are many, the next build). Returns the next build when the partition
-    /// needs one already.
-    pub(crate) fn install(&mut self, built: BuiltGraph) -> Option<GraphBuild> {
+    /// (or, when they are many, the next build). Returns the partition again when it needs
+    /// another build already.
+    pub(crate) fn install(&mut self, built: BuiltGraph) -> Option<u64> {
         let dimensions = self.dimensions;
         let partition = self.partitions.get_mut(&built.partition)?;
         for node in &mut partition.nodes {
@@ -325,14 +325,19 @@ impl Index {
                 partition.revive(node, dimensions);
             }
         }
-        self.build_if_needed(built.partition)
+        self.needs_build(built.partition).then_some(built.partition)
     }
 
-    /// Graphs to build for every partition that needs one.
-    pub(crate) fn builds_needed(&mut self) -> Vec<GraphBuild> {
-        let keys: Vec<u64> = self.partitions.keys().copied().collect();
+    /// The partitions that need a graph built, largest first; each is returned once until
+    /// its graph is installed.
+    pub(crate) fn builds_needed(&mut self) -> Vec<u64> {
+        let mut keys: Vec<(usize, u64)> = (self.partitions.iter())
+            .map(|(key, partition)| (partition.alive, *key))
+            .collect();
+        keys.sort_unstable_by(|a, b| b.cmp(a));
         keys.into_iter()
-            .filter_map(|key| self.build_if_needed(key))
+            .map(|(_, key)| key)
+            .filter(|&key| self.needs_build(key))
             .collect()
     }
 
@@ -346,12 +351,14 @@ impl Index {
         (partitions, signatures, in_graphs)
     }
 
-    fn build_if_needed(&mut self, partition_key: u64) -> Option<GraphBuild> {
+    /// Whether a partition needs a (new) graph; marks it so that it is asked for once.
+    fn needs_build(&mut self, partition_key: u64) -> bool {
         let config = self.config;
-        let dimensions = self.dimensions;
-        let partition = self.partitions.get_mut(&partition_key)?;
+        let Some(partition) = self.partitions.get_mut(&partition_key) else {
+            return false;
+        };
         if partition.building {
-            return None;
+            return false;
         }
         let needed = match &partition.graph {
             None => partition.alive >= config.exact_below,
@@ -361,19 +368,25 @@ impl Index {
                         && graph.dead as f64 > config.rebuild_dead_fraction * graph.members as f64)
             }
         };
-        if !needed {
-            return None;
+        if needed {
+            partition.building = true;
+            partition.outgrown = false;
         }
-        partition.building = true;
-        partition.outgrown = false;
+        needed
+    }
+
+    /// The build of a partition marked by [`builds_needed`](Index::builds_needed), with its
+    /// alive signatures as they are now.
+    pub(crate) fn start_build(&self, partition_key: u64) -> Option<GraphBuild> {
+        let partition = self.partitions.get(&partition_key)?;
         let members = (0..partition.nodes.len() as u32)
             .filter(|&node| !partition.nodes[node as usize].fixes.is_empty())
-            .map(|node| (node, partition.vector(node, dimensions).to_vec()))
+            .map(|node| (node, partition.vector(node, self.dimensions).to_vec()))
             .collect();
         Some(GraphBuild {
             partition: partition_key,
             members,
-            config,
+            config: self.config,
         })
     }
 }
@@ -452,6 +465,17 @@ mod tests {
         }
     }
 
+    /// Builds and installs every graph asked for; returns how many.
+    fn build_all(index: &mut Index) -> usize {
+        let mut built = 0;
+        for key in index.builds_needed() {
+            let graph = index.start_build(key).unwrap().run();
+            assert!(index.install(graph).is_none());
+            built += 1;
+        }
+        built
+    }
+
     fn texts(n: usize) -> Vec<String> {
         (0..n)
             .map(|i| {
@@ -483,11 +507,7 @@ mod tests {
             graphed.add(1, i as u64, &vector, i as FixId);
         }
         assert!(exact.builds_needed().is_empty());
-        let builds = graphed.builds_needed();
-        assert_eq!(builds.len(), 1);
-        for build in builds {
-            assert!(graphed.install(build.run()).is_none());
-        }
+        assert_eq!(build_all(&mut graphed), 1);
         assert_eq!(graphed.sizes(), (1, 400, 400));
         let mut agree = 0;
         for text in texts.iter().step_by(7) {
@@ -506,9 +526,7 @@ mod tests {
         for (i, text) in texts(100).iter().enumerate() {
             index.add(7, i as u64, &embedder.vector(text), i as FixId);
         }
-        for build in index.builds_needed() {
-            index.install(build.run());
-        }
+        assert_eq!(build_all(&mut index), 1);
         let query = embedder.vector(&texts(100)[10]);
         assert_eq!(index.search(7, &query, 0.9, 1)[0].signature, 10);
         for i in 0..10 {
@@ -522,9 +540,11 @@ mod tests {
         let found = index.search(7, &query, 0.0, 5);
         assert_eq!(found.len(), 5);
         assert!(found.iter().all(|m| !(10..=20).contains(&m.signature)));
-        let mut rebuild = index.builds_needed();
-        assert_eq!(rebuild.len(), 1, "11 of 100 dead asks for a rebuild");
-        assert!(index.install(rebuild.remove(0).run()).is_none());
+        assert_eq!(
+            build_all(&mut index),
+            1,
+            "11 of 100 dead asks for a rebuild"
+        );
         assert_eq!(index.sizes(), (1, 89, 89));
         // A revived signature joins the new graph.
         index.add(7, 10, &embedder.vector(&texts(100)[10]), 10);
