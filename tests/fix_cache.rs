@@ -340,12 +340,11 @@ async fn export_and_import_carry_fixes_and_stats_and_refuse_bad_lines() {
     assert_eq!(target.stats().await.unwrap().uses, 2 * (1 + 2 + 3));
 
     // A bad line fails the import with its number, and its batch is not stored.
-    let mut bad = format!("{}\n{{\"signature\": 1}}\n", text.lines().next().unwrap()).into_bytes();
+    let bad = format!("{}\n{{\"signature\": 1}}\n", text.lines().next().unwrap()).into_bytes();
     let fresh = FixCache::open(temp_dir("import-bad")).await.unwrap();
     let error = fresh.import(&mut bad.as_slice()).await.unwrap_err();
     assert!(error.to_string().contains("line 2"), "{error}");
     assert_eq!(fresh.stats().await.unwrap().fixes, 0);
-    bad.clear();
     for dir in [from, to, temp_dir("import-bad")] {
         std::fs::remove_dir_all(dir).ok();
     }

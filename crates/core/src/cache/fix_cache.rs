@@ -615,7 +615,7 @@ impl FixCache {
             return Ok(());
         }
         let texts: Vec<String> = groups.iter().map(|(text, _)| text.clone()).collect();
-        let vectors = self.inner.embedder.embed(&texts).await?;
+        let vectors = self.embed(&texts).await?;
         let mut updates = Vec::new();
         for ((_, members), vector) in groups.into_iter().zip(vectors) {
             for i in members {
@@ -699,20 +699,27 @@ impl FixCache {
         ranked
     }
 
-    async fn embed_one(&self, signature: &ErrorSignature) -> Result<Vec<f32>> {
-        let mut vectors = self
-            .inner
-            .embedder
-            .embed(&[signature.embedding_text()])
-            .await?;
-        match vectors.pop() {
-            Some(vector) if vector.len() == self.inner.embedder.dimensions() => Ok(vector),
-            _ => Err(Error::Cache(format!(
-                "embedder {} returned no vector of {} dimensions",
+    /// The embedder's vectors for `texts`, checked: one per text, each of its dimensions.
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        let vectors = self.inner.embedder.embed(texts).await?;
+        let dimensions = self.inner.embedder.dimensions();
+        if vectors.len() != texts.len() || vectors.iter().any(|v| v.len() != dimensions) {
+            return Err(Error::Cache(format!(
+                "embedder {} returned {} vectors for {} texts, or not all of {dimensions} \
+                 dimensions",
                 self.inner.embedder_id,
-                self.inner.embedder.dimensions()
-            ))),
+                vectors.len(),
+                texts.len()
+            )));
         }
+        Ok(vectors)
+    }
+
+    async fn embed_one(&self, signature: &ErrorSignature) -> Result<Vec<f32>> {
+        self.embed(&[signature.embedding_text()])
+            .await?
+            .pop()
+            .ok_or_else(|| Error::Cache("the embedder returned no vector".into()))
     }
 
     async fn import_batch(&self, batch: Vec<ExportedFix>) -> Result<usize> {
@@ -720,15 +727,7 @@ impl FixCache {
             .iter()
             .map(|fix| fix.signature.embedding_text())
             .collect();
-        let vectors = self.inner.embedder.embed(&texts).await?;
-        if vectors.len() != batch.len() {
-            return Err(Error::Cache(format!(
-                "embedder {} returned {} vectors for {} texts",
-                self.inner.embedder_id,
-                vectors.len(),
-                batch.len()
-            )));
-        }
+        let vectors = self.embed(&texts).await?;
         let fixes = batch
             .into_iter()
             .zip(vectors)

@@ -112,7 +112,7 @@ impl GraphBuild {
 
 /// A signature match found by a search.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Match {
+pub(crate) struct SignatureMatch {
     pub(crate) signature: u64,
     pub(crate) similarity: f32,
     pub(crate) fixes: Vec<FixId>,
@@ -241,7 +241,7 @@ impl Index {
         query: &[f32],
         threshold: f32,
         limit: usize,
-    ) -> Vec<Match> {
+    ) -> Vec<SignatureMatch> {
         let Some(partition) = self.partitions.get(&partition_key) else {
             return Vec::new();
         };
@@ -279,7 +279,7 @@ impl Index {
             .into_iter()
             .map(|(node, similarity)| {
                 let entry = &partition.nodes[node as usize];
-                Match {
+                SignatureMatch {
                     signature: entry.signature,
                     similarity,
                     fixes: entry.fixes.clone(),
