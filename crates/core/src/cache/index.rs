@@ -3,14 +3,22 @@
 //! One partition per hard-filter key, so a search only ever sees fixes for the same tool,
 //! category and error code. One node per distinct signature (fixes of the same signature share
 //! its vector). Small partitions are searched exactly; a partition that grows past
-//! [`IndexConfig::exact_below`] nodes gets an HNSW graph (`hnsw_rs`), built off the lookup path
-//! and swapped in when ready, so a large store answers lookups (exactly) as soon as it is loaded.
+//! [`IndexConfig::exact_below`] nodes gets an HNSW graph, built off the lookup path and swapped
+//! in when ready, so a large store answers lookups (exactly) as soon as it is loaded.
 //!
-//! `hnsw_rs` cannot delete: a signature whose fixes are all gone stays in the graph as a dead
-//! node, searches fetch extra neighbours to make up for dead ones, and the graph is rebuilt once
-//! more than [`IndexConfig::rebuild_dead_fraction`] of it is dead.
+//! `hnsw_rs` builds the graph; the index then copies its links into flat arrays and searches
+//! them itself over the partition's contiguous vectors. `hnsw_rs`'s own search follows a
+//! reference-counted pointer and takes a lock per visited node: on the same graph the flat search
+//! is 3–4× faster (160k nodes: p99 3.8 ms → 0.9 ms), and the `hnsw_rs` structure, which holds a
+//! second copy of every vector, is dropped once copied.
+//!
+//! A graph is never changed after it is built: a signature whose fixes are all gone stays in it
+//! as a dead node (searches fetch extra neighbours to make up for dead ones), and new signatures
+//! are searched exactly beside it; once more than [`IndexConfig::rebuild_dead_fraction`] of the
+//! graph is dead, or the new signatures outgrow it, it is rebuilt.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
 use hnsw_rs::prelude::{Distance, Hnsw};
 
@@ -28,7 +36,8 @@ pub struct IndexConfig {
     pub ef_construction: usize,
     /// Candidates explored per search.
     pub ef_search: usize,
-    /// Rebuild a graph when more than this fraction of its nodes is dead.
+    /// Rebuild a graph when more than this fraction of its nodes is dead, or when the signatures
+    /// added since it was built outnumber this fraction of it (they are searched exactly).
     pub rebuild_dead_fraction: f64,
 }
 
@@ -85,13 +94,13 @@ pub(crate) struct GraphBuild {
 pub(crate) struct BuiltGraph {
     partition: u64,
     members: Vec<u32>,
-    graph: Hnsw<'static, f32, CosineDistance>,
+    graph: FlatGraph,
 }
 
 impl GraphBuild {
     /// Builds the graph (CPU-heavy: run it on a blocking thread).
     pub(crate) fn run(self) -> BuiltGraph {
-        let graph = Hnsw::new(
+        let hnsw = Hnsw::new(
             self.config.max_connections,
             self.members.len().max(1),
             16,
@@ -101,11 +110,13 @@ impl GraphBuild {
         let points: Vec<(&Vec<f32>, usize)> = (self.members.iter())
             .map(|(node, vector)| (vector, *node as usize))
             .collect();
-        graph.parallel_insert(&points);
+        hnsw.parallel_insert(&points);
+        let members: Vec<u32> = self.members.iter().map(|(node, _)| *node).collect();
+        let nodes = members.iter().max().map_or(0, |&last| last as usize + 1);
         BuiltGraph {
             partition: self.partition,
-            members: self.members.iter().map(|(node, _)| *node).collect(),
-            graph,
+            graph: FlatGraph::from_hnsw(&hnsw, nodes),
+            members,
         }
     }
 }
@@ -126,9 +137,20 @@ struct Node {
 }
 
 struct Graph {
-    hnsw: Hnsw<'static, f32, CosineDistance>,
+    flat: FlatGraph,
     members: usize,
     dead: usize,
+}
+
+/// An HNSW graph's links in flat arrays, by partition node.
+struct FlatGraph {
+    /// Where searches start: a node of the top layer.
+    entry: Option<u32>,
+    /// Links of the layers above the bottom one, top layer last; only their nodes have entries.
+    upper: Vec<HashMap<u32, Box<[u32]>>>,
+    /// Bottom-layer links of node `n`: `links[offsets[n]..offsets[n + 1]]`.
+    offsets: Vec<u32>,
+    links: Vec<u32>,
 }
 
 #[derive(Default)]
@@ -141,8 +163,6 @@ struct Partition {
     /// Alive nodes outside the graph, searched exactly until they join one.
     pending: Vec<u32>,
     building: bool,
-    /// Too many nodes wait outside the graph: build a new one.
-    outgrown: bool,
 }
 
 /// The index: partitions by filter key.
@@ -183,7 +203,6 @@ impl Index {
         if vector.len() != self.dimensions {
             return;
         }
-        let dimensions = self.dimensions;
         let partition = self.partitions.entry(partition_key).or_default();
         let node = match partition.by_signature.get(&signature) {
             Some(&node) => node,
@@ -207,7 +226,7 @@ impl Index {
         entry.fixes.push(fix);
         if entry.fixes.len() == 1 {
             partition.alive += 1;
-            partition.revive(node, dimensions);
+            partition.revive(node);
         }
     }
 
@@ -260,10 +279,9 @@ impl Index {
                 // Dead nodes come back from the graph too: fetch enough to still fill `limit`.
                 let wanted = (limit + graph.dead).min(graph.members.max(1));
                 let ef = self.config.ef_search.max(wanted);
-                for neighbour in graph.hnsw.search(query, wanted, ef) {
-                    if let Ok(node) = u32::try_from(neighbour.d_id) {
-                        consider(node, 1.0 - neighbour.distance);
-                    }
+                let similarity = |node: u32| cosine(query, partition.vector(node, self.dimensions));
+                for (node, similarity) in graph.flat.search(similarity, ef) {
+                    consider(node, similarity);
                 }
                 for &node in &partition.pending {
                     consider(node, cosine(query, partition.vector(node, self.dimensions)));
@@ -292,7 +310,6 @@ impl Index {
     /// (or, when they are many, the next build). Returns the partition again when it needs
     /// another build already.
     pub(crate) fn install(&mut self, built: BuiltGraph) -> Option<u64> {
-        let dimensions = self.dimensions;
         let partition = self.partitions.get_mut(&built.partition)?;
         for node in &mut partition.nodes {
             node.in_graph = false;
@@ -304,27 +321,17 @@ impl Index {
             dead += usize::from(node.fixes.is_empty());
         }
         partition.graph = Some(Graph {
-            hnsw: built.graph,
+            flat: built.graph,
             members: built.members.len(),
             dead,
         });
         partition.building = false;
-        partition.pending.clear();
-        let outside: Vec<u32> = (0..partition.nodes.len() as u32)
+        partition.pending = (0..partition.nodes.len() as u32)
             .filter(|&node| {
                 let entry = &partition.nodes[node as usize];
                 !entry.in_graph && !entry.fixes.is_empty()
             })
             .collect();
-        // Inserting one by one holds the lookups' lock; many are better built in one go.
-        if outside.len() > 1_000 && outside.len() * 10 > built.members.len() {
-            partition.pending = outside;
-            partition.outgrown = true;
-        } else {
-            for node in outside {
-                partition.revive(node, dimensions);
-            }
-        }
         self.needs_build(built.partition).then_some(built.partition)
     }
 
@@ -363,15 +370,12 @@ impl Index {
         let needed = match &partition.graph {
             None => partition.alive >= config.exact_below,
             Some(graph) => {
-                partition.outgrown
-                    || (graph.dead > 0
-                        && graph.dead as f64 > config.rebuild_dead_fraction * graph.members as f64)
+                let limit = config.rebuild_dead_fraction * graph.members as f64;
+                graph.dead as f64 > limit
+                    || partition.pending.len() as f64 > limit.min(config.exact_below as f64)
             }
         };
-        if needed {
-            partition.building = true;
-            partition.outgrown = false;
-        }
+        partition.building = needed;
         needed
     }
 
@@ -397,24 +401,110 @@ impl Partition {
         &self.vectors[start..start + dimensions]
     }
 
-    /// A node came alive: it joins the graph, or waits for the one being built.
-    fn revive(&mut self, node: u32, dimensions: usize) {
+    /// A node came alive: back in its graph, or searched exactly until the next graph.
+    fn revive(&mut self, node: u32) {
         let Some(graph) = &mut self.graph else {
             return;
         };
-        let entry = &mut self.nodes[node as usize];
-        if entry.in_graph {
+        if self.nodes[node as usize].in_graph {
             graph.dead = graph.dead.saturating_sub(1);
-        } else if self.building {
-            self.pending.push(node);
         } else {
-            let start = node as usize * dimensions;
-            graph
-                .hnsw
-                .insert_slice((&self.vectors[start..start + dimensions], node as usize));
-            graph.members += 1;
-            entry.in_graph = true;
+            self.pending.push(node);
         }
+    }
+}
+
+impl FlatGraph {
+    /// Copies the links of a built graph whose data ids are partition nodes below `nodes`.
+    fn from_hnsw(hnsw: &Hnsw<'static, f32, CosineDistance>, nodes: usize) -> Self {
+        let indexation = hnsw.get_point_indexation();
+        let top = usize::from(indexation.get_max_level_observed());
+        let entry =
+            (indexation.get_layer_iterator(top).next()).map(|point| point.get_origin_id() as u32);
+        let mut bottom: Vec<Vec<u32>> = vec![Vec::new(); nodes];
+        let mut upper = vec![HashMap::new(); top];
+        for point in indexation {
+            let node = point.get_origin_id();
+            for (layer, neighbours) in point.get_neighborhood_id().into_iter().enumerate() {
+                let links = neighbours.iter().map(|n| n.d_id as u32);
+                if layer == 0 {
+                    bottom[node] = links.collect();
+                } else if layer <= top && !neighbours.is_empty() {
+                    upper[layer - 1].insert(node as u32, links.collect());
+                }
+            }
+        }
+        let mut offsets = Vec::with_capacity(nodes + 1);
+        offsets.push(0);
+        let mut links = Vec::with_capacity(bottom.iter().map(Vec::len).sum());
+        for node_links in bottom {
+            links.extend(node_links);
+            offsets.push(links.len() as u32);
+        }
+        FlatGraph {
+            entry,
+            upper,
+            offsets,
+            links,
+        }
+    }
+
+    /// The (up to) `ef` nodes most similar to a query, by the query's `similarity` to a node:
+    /// greedy descent through the upper layers, then a best-first search of the bottom layer.
+    fn search(&self, similarity: impl Fn(u32) -> f32, ef: usize) -> Vec<(u32, f32)> {
+        let Some(mut current) = self.entry else {
+            return Vec::new();
+        };
+        // Distances as the bits of non-negative floats order like the floats and hash.
+        let distance = |node: u32| (1.0 - similarity(node)).max(0.0).to_bits();
+        let mut current_distance = distance(current);
+        for layer in self.upper.iter().rev() {
+            while let Some(links) = layer.get(&current) {
+                let nearest = (links.iter())
+                    .map(|&node| (distance(node), node))
+                    .min()
+                    .filter(|&(d, _)| d < current_distance);
+                let Some((d, node)) = nearest else { break };
+                (current_distance, current) = (d, node);
+            }
+        }
+        let mut visited = vec![0u64; self.offsets.len().div_ceil(64)];
+        let mut visit = |node: u32| {
+            let (word, bit) = (node as usize / 64, 1u64 << (node % 64));
+            let fresh = visited.get(word).is_some_and(|w| w & bit == 0);
+            if fresh {
+                visited[word] |= bit;
+            }
+            fresh
+        };
+        visit(current);
+        let mut candidates = BinaryHeap::from([Reverse((current_distance, current))]);
+        let mut found = BinaryHeap::from([(current_distance, current)]);
+        while let Some(Reverse((nearest, node))) = candidates.pop() {
+            if found.len() >= ef && found.peek().is_some_and(|&(worst, _)| nearest > worst) {
+                break;
+            }
+            let node = node as usize;
+            let Some(range) = self.offsets.get(node..node + 2) else {
+                continue;
+            };
+            for &neighbour in &self.links[range[0] as usize..range[1] as usize] {
+                if !visit(neighbour) {
+                    continue;
+                }
+                let d = distance(neighbour);
+                if found.len() < ef || found.peek().is_some_and(|&(worst, _)| d < worst) {
+                    candidates.push(Reverse((d, neighbour)));
+                    found.push((d, neighbour));
+                    if found.len() > ef {
+                        found.pop();
+                    }
+                }
+            }
+        }
+        (found.into_sorted_vec().into_iter())
+            .map(|(d, node)| (node, 1.0 - f32::from_bits(d)))
+            .collect()
     }
 }
 
@@ -550,6 +640,30 @@ mod tests {
         index.add(7, 10, &embedder.vector(&texts(100)[10]), 10);
         assert_eq!(index.search(7, &query, 0.9, 1)[0].signature, 10);
         assert!(index.exact(7, 10).is_some() && index.exact(7, 11).is_none());
+    }
+
+    #[test]
+    fn new_signatures_are_searched_beside_the_graph_until_they_outgrow_it() {
+        let embedder = LexicalEmbedder::default();
+        let texts = texts(111);
+        let mut index = Index::new(small_graphs(), 256);
+        for (i, text) in texts.iter().enumerate().take(100) {
+            index.add(3, i as u64, &embedder.vector(text), i as FixId);
+        }
+        assert_eq!(build_all(&mut index), 1);
+        for (i, text) in texts.iter().enumerate().skip(100).take(10) {
+            index.add(3, i as u64, &embedder.vector(text), i as FixId);
+        }
+        assert!(
+            index.builds_needed().is_empty(),
+            "10 new of 100 is tolerated"
+        );
+        let query = embedder.vector(&texts[105]);
+        assert_eq!(index.search(3, &query, 0.9, 1)[0].signature, 105);
+        index.add(3, 110, &embedder.vector(&texts[110]), 110);
+        assert_eq!(build_all(&mut index), 1, "11 new ask for a rebuild");
+        assert_eq!(index.sizes(), (1, 111, 111));
+        assert_eq!(index.search(3, &query, 0.9, 1)[0].signature, 105);
     }
 
     #[test]
