@@ -12,6 +12,7 @@ mod entry;
 mod fix_cache;
 mod index;
 mod openai_embedder;
+mod quantized;
 mod signature;
 mod sqlite;
 mod store;

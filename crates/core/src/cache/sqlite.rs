@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::entry::{CachedFix, FixId, FixStats, digest};
 use super::store::{Changes, FixStore, NewFix, Revision, StoredFix};
@@ -90,6 +90,8 @@ pub struct SqliteStore {
 struct Inner {
     path: PathBuf,
     connection: Mutex<Connection>,
+    /// For point reads on the lookup path: in WAL mode it never waits for the writer.
+    reader: Mutex<Connection>,
 }
 
 impl SqliteStore {
@@ -104,10 +106,17 @@ impl SqliteStore {
         let mut connection = Connection::open(&path).map_err(|e| fault(&path, e))?;
         configure(&connection, durability).map_err(|e| fault(&path, e))?;
         migrate(&mut connection, &path)?;
+        let reader = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .and_then(|reader| {
+                reader.busy_timeout(Duration::from_secs(30))?;
+                Ok(reader)
+            })
+            .map_err(|e| fault(&path, e))?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path,
                 connection: Mutex::new(connection),
+                reader: Mutex::new(reader),
             }),
         })
     }
@@ -148,6 +157,26 @@ impl SqliteStore {
         tokio::task::spawn_blocking(move || {
             let mut connection = lock(&inner.connection);
             work(&mut connection).map_err(|e| fault(&inner.path, e))
+        })
+        .await
+        .map_err(|e| Error::Cache(format!("store task failed: {e}")))?
+    }
+}
+
+impl SqliteStore {
+    /// Runs a point read on the reader connection, right here when it is free: a read of a
+    /// few pages by primary key takes microseconds, a trip to a blocking thread ten times that.
+    async fn read<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        if let Ok(reader) = self.inner.reader.try_lock() {
+            return work(&reader).map_err(|e| fault(&self.inner.path, e));
+        }
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            work(&lock(&inner.reader)).map_err(|e| fault(&inner.path, e))
         })
         .await
         .map_err(|e| Error::Cache(format!("store task failed: {e}")))?
@@ -369,7 +398,7 @@ impl FixStore for SqliteStore {
     }
 
     async fn get(&self, id: FixId) -> Result<Option<CachedFix>> {
-        self.with(move |connection| {
+        self.read(move |connection| {
             connection
                 .prepare_cached(&format!("SELECT {FIX_COLUMNS} FROM fixes WHERE id = ?2"))?
                 .query_row(params!["", id], read_fix)
