@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::entry::{CachedFix, FixContext, FixId, FixStats, digest};
 use super::index::{GraphBuild, Index};
 use super::sqlite::SqliteStore;
-use super::store::{Changes, FixStore, NewFix, Revision, StoredFix};
+use super::store::{Changes, FixRecord, FixStore, NewFix, RecordVector, Revision};
 use super::{CacheConfig, Embedder, ErrorSignature, LexicalEmbedder};
 use crate::fix::FixProposal;
 use crate::llm::{Clock, SystemClock};
@@ -22,6 +22,8 @@ pub const STORE_FILE: &str = "fixes.sqlite3";
 
 /// Fixes imported per store transaction.
 const IMPORT_BATCH: usize = 1_000;
+/// Fixes per page when catching up with the store.
+const CHANGES_PAGE: usize = 8_192;
 
 /// Memory of fixes that turned builds green, served again for the same kind of error.
 ///
@@ -422,11 +424,14 @@ impl FixCache {
         let stored = (self.inner.store)
             .record_success(fix, self.now(), &self.inner.config.retention)
             .await?;
-        let id = stored.fix.id;
-        self.apply(Changes {
-            fixes: vec![stored],
-            ..Changes::default()
-        });
+        let id = stored.id;
+        self.apply(
+            Changes {
+                fixes: vec![stored],
+                ..Changes::default()
+            },
+            true,
+        );
         Ok(id)
     }
 
@@ -446,11 +451,14 @@ impl FixCache {
                 &self.inner.config.retention,
             )
             .await?;
-        self.apply(Changes {
-            fixes: stored.into_iter().collect(),
-            failures: vec![(signature.hash, digest(proposal))],
-            ..Changes::default()
-        });
+        self.apply(
+            Changes {
+                fixes: stored.into_iter().collect(),
+                failures: vec![(signature.hash, digest(proposal))],
+                ..Changes::default()
+            },
+            true,
+        );
         Ok(())
     }
 
@@ -460,10 +468,13 @@ impl FixCache {
             .prune(self.now(), &self.inner.config.retention)
             .await?;
         let count = removed.len();
-        self.apply(Changes {
-            removed,
-            ..Changes::default()
-        });
+        self.apply(
+            Changes {
+                removed,
+                ..Changes::default()
+            },
+            true,
+        );
         Ok(count)
     }
 
@@ -584,27 +595,42 @@ impl FixCache {
         self.catch_up(&mut sync).await
     }
 
+    /// Reads and applies what the store has after the last revision seen, a page at a time:
+    /// the next page is read while one is applied, and lookups run between pages. Graphs are
+    /// built once everything is in.
     async fn catch_up(&self, sync: &mut SyncState) -> Result<()> {
-        let mut changes = (self.inner.store)
-            .changes(sync.revision, &self.inner.embedder_id)
-            .await?;
-        self.embed_missing(&mut changes.fixes).await?;
-        sync.revision = changes.revision;
+        let mut page = self.changes_after(sync.revision).await?;
+        while page.more {
+            let revision = page.revision;
+            let (next, ()) = tokio::join!(self.changes_after(revision), async {
+                self.apply(page, false)
+            });
+            sync.revision = revision;
+            page = next?;
+        }
+        sync.revision = page.revision;
         sync.last = Some(Instant::now());
-        self.apply(changes);
+        self.apply(page, true);
         Ok(())
     }
 
+    async fn changes_after(&self, revision: Revision) -> Result<Changes> {
+        let mut changes = (self.inner.store)
+            .changes(revision, &self.inner.embedder_id, CHANGES_PAGE)
+            .await?;
+        self.embed_missing(&mut changes.fixes).await?;
+        Ok(changes)
+    }
+
     /// Fixes stored by another embedder get this one's vectors (stored for the next start).
-    async fn embed_missing(&self, fixes: &mut [StoredFix]) -> Result<()> {
+    async fn embed_missing(&self, fixes: &mut [FixRecord]) -> Result<()> {
         // One text per signature, in first-seen order, with the fixes that share it.
         let mut position: HashMap<u64, usize> = HashMap::new();
         let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
-        for (i, stored) in fixes.iter().enumerate() {
-            if stored.embedding.is_some() {
+        for (i, record) in fixes.iter().enumerate() {
+            let RecordVector::Missing(signature) = &record.vector else {
                 continue;
-            }
-            let signature = &stored.fix.signature;
+            };
             let at = *position.entry(signature.hash).or_insert_with(|| {
                 groups.push((signature.embedding_text(), Vec::new()));
                 groups.len() - 1
@@ -619,8 +645,8 @@ impl FixCache {
         let mut updates = Vec::new();
         for ((_, members), vector) in groups.into_iter().zip(vectors) {
             for i in members {
-                fixes[i].embedding = Some(vector.clone());
-                updates.push((fixes[i].fix.id, vector.clone()));
+                fixes[i].vector = RecordVector::Stored(vector.clone());
+                updates.push((fixes[i].id, vector.clone()));
             }
         }
         self.inner
@@ -629,8 +655,9 @@ impl FixCache {
             .await
     }
 
-    /// Applies changes to the in-memory state and starts graph builds they call for.
-    fn apply(&self, changes: Changes) {
+    /// Applies changes to the in-memory state and (with `build`) starts the graph builds the
+    /// index calls for.
+    fn apply(&self, changes: Changes, build: bool) {
         let builds = {
             let mut state = self.write();
             state.fixes.reserve(changes.fixes.len());
@@ -643,7 +670,11 @@ impl FixCache {
                 }
             }
             state.failed.extend(changes.failures);
-            state.index.builds_needed()
+            if build {
+                state.index.builds_needed()
+            } else {
+                Vec::new()
+            }
         };
         spawn_builds(&self.inner, builds);
     }
@@ -772,34 +803,32 @@ impl FixCache {
     }
 }
 
-fn apply_fix(state: &mut State, stored: StoredFix) {
-    let id = stored.fix.id;
+fn apply_fix(state: &mut State, record: FixRecord) {
+    let id = record.id;
     if let Some(known) = state.fixes.get_mut(&id) {
-        if stored.revision >= known.revision {
-            known.stats = stored.fix.stats;
-            known.deprecated = stored.fix.deprecated;
-            known.revision = stored.revision;
+        if record.revision >= known.revision {
+            known.stats = record.stats;
+            known.deprecated = record.deprecated;
+            known.revision = record.revision;
         }
         return;
     }
-    let Some(embedding) = stored.embedding else {
+    let RecordVector::Stored(vector) = record.vector else {
         return;
     };
-    let partition = stored.fix.signature.filter.partition();
-    let signature = stored.fix.signature.hash;
     state.fixes.insert(
         id,
         Known {
-            partition,
-            signature,
-            digest: stored.digest,
-            stats: stored.fix.stats,
-            deprecated: stored.fix.deprecated,
-            context: stored.fix.context,
-            revision: stored.revision,
+            partition: record.partition,
+            signature: record.signature_hash,
+            digest: record.digest,
+            stats: record.stats,
+            deprecated: record.deprecated,
+            context: record.context,
+            revision: record.revision,
         },
     );
-    state.index.add(partition, signature, &embedding, id)
+    (state.index).add(record.partition, record.signature_hash, &vector, id)
 }
 
 /// Queues graph builds for the cache's one builder thread (started when there is work; a

@@ -13,7 +13,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::entry::{CachedFix, FixId, FixStats, digest};
-use super::store::{Changes, FixStore, NewFix, Revision, StoredFix};
+use super::store::{Changes, FixRecord, FixStore, NewFix, RecordVector, Revision};
 use super::{ErrorSignature, Retention};
 use crate::fix::FixProposal;
 use crate::{Error, Result};
@@ -58,16 +58,19 @@ CREATE TABLE failed_attempts (
 CREATE INDEX failed_attempts_revision ON failed_attempts (revision);
 ";
 
-/// The columns every fix query selects, in the order [`read_fix`] reads them; `?1` is the
-/// embedder whose vectors are wanted.
+/// The columns of a complete fix, in the order [`read_fix`] reads them.
 const FIX_COLUMNS: &str = "id, signature, example, context, proposal, uses, successes, failures, \
-     created_at, last_used, deprecated, CASE WHEN embedder = ?1 THEN embedding END, digest, \
-     revision";
+     created_at, last_used, deprecated";
 
-/// The same without example and proposal (they are fetched when a fix is served).
-const INDEX_COLUMNS: &str = "id, signature, '', context, 'null', uses, successes, failures, \
-     created_at, last_used, deprecated, CASE WHEN embedder = ?1 THEN embedding END, digest, \
-     revision";
+/// The columns of a [`FixRecord`], in the order [`read_record`] reads them; `?1` is the
+/// embedder whose vectors are wanted (the signature is read only when there is none).
+const RECORD_COLUMNS: &str = "id, partition, signature_hash, context, uses, successes, \
+     failures, created_at, last_used, deprecated, digest, revision, \
+     CASE WHEN embedder = ?1 THEN embedding END, \
+     CASE WHEN embedder = ?1 THEN NULL ELSE signature END";
+
+/// How much of the file the reader connection maps into memory.
+const READER_MAP_BYTES: i64 = 1 << 40;
 
 /// How hard a write waits for the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -106,9 +109,12 @@ impl SqliteStore {
         let mut connection = Connection::open(&path).map_err(|e| fault(&path, e))?;
         configure(&connection, durability).map_err(|e| fault(&path, e))?;
         migrate(&mut connection, &path)?;
-        let reader = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        // SQLite's own mutexes are not needed behind ours; mapped reads skip a copy per page.
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let reader = Connection::open_with_flags(&path, flags)
             .and_then(|reader| {
                 reader.busy_timeout(Duration::from_secs(30))?;
+                reader.pragma_update(None, "mmap_size", READER_MAP_BYTES)?;
                 Ok(reader)
             })
             .map_err(|e| fault(&path, e))?;
@@ -164,22 +170,31 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
-    /// Runs a point read on the reader connection, right here when it is free: a read of a
-    /// few pages by primary key takes microseconds, a trip to a blocking thread ten times that.
+    /// Runs `work` on the reader connection on a blocking thread.
     async fn read<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        if let Ok(reader) = self.inner.reader.try_lock() {
-            return work(&reader).map_err(|e| fault(&self.inner.path, e));
-        }
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
-            work(&lock(&inner.reader)).map_err(|e| fault(&inner.path, e))
+            work(&mut lock(&inner.reader)).map_err(|e| fault(&inner.path, e))
         })
         .await
         .map_err(|e| Error::Cache(format!("store task failed: {e}")))?
+    }
+
+    /// Runs a point read on the reader connection, right here when it is free: a read of a
+    /// few pages by primary key takes microseconds, a trip to a blocking thread ten times that.
+    async fn read_point<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        if let Ok(mut reader) = self.inner.reader.try_lock() {
+            return work(&mut reader).map_err(|e| fault(&self.inner.path, e));
+        }
+        self.read(work).await
     }
 }
 
@@ -246,42 +261,58 @@ fn deprecation_rule(uses: &str, successes: &str, retention: &Retention) -> Strin
     )
 }
 
-fn read_fix(row: &Row<'_>) -> rusqlite::Result<StoredFix> {
-    let decode = |index: usize, error: serde_json::Error| {
-        rusqlite::Error::FromSqlConversionFailure(
-            index,
-            rusqlite::types::Type::Text,
-            Box::new(error),
-        )
-    };
-    let signature: String = row.get(1)?;
-    let context: String = row.get(3)?;
-    let proposal: String = row.get(4)?;
+fn read_fix(row: &Row<'_>) -> rusqlite::Result<CachedFix> {
+    Ok(CachedFix {
+        id: row.get(0)?,
+        signature: read_json(row, 1)?,
+        example: row.get(2)?,
+        context: read_json(row, 3)?,
+        proposal: read_json(row, 4)?,
+        stats: read_stats(row, 5)?,
+        deprecated: row.get(10)?,
+    })
+}
+
+fn read_record(row: &Row<'_>) -> rusqlite::Result<FixRecord> {
     // Borrowed, not copied: the blob is read straight into the vector.
-    let embedding = row.get_ref(11)?.as_blob_or_null()?;
-    Ok(StoredFix {
-        fix: CachedFix {
-            id: row.get(0)?,
-            signature: serde_json::from_str(&signature).map_err(|e| decode(1, e))?,
-            example: row.get(2)?,
-            context: serde_json::from_str(&context).map_err(|e| decode(3, e))?,
-            proposal: if proposal == "null" {
-                FixProposal::default()
-            } else {
-                serde_json::from_str(&proposal).map_err(|e| decode(4, e))?
-            },
-            stats: FixStats {
-                uses: row.get(5)?,
-                successes: row.get(6)?,
-                failures: row.get(7)?,
-                created_at: row.get(8)?,
-                last_used: row.get(9)?,
-            },
-            deprecated: row.get(10)?,
-        },
-        embedding: embedding.and_then(vector_from_bytes),
-        digest: row.get::<_, i64>(12)? as u64,
-        revision: row.get(13)?,
+    let vector = match row.get_ref(12)?.as_blob_or_null()? {
+        Some(bytes) => RecordVector::Stored(vector_from_bytes(bytes).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                12,
+                rusqlite::types::Type::Blob,
+                "a vector's length is not a multiple of 4 bytes".into(),
+            )
+        })?),
+        None => RecordVector::Missing(read_json(row, 13)?),
+    };
+    Ok(FixRecord {
+        id: row.get(0)?,
+        partition: row.get::<_, i64>(1)? as u64,
+        signature_hash: row.get::<_, i64>(2)? as u64,
+        vector,
+        context: read_json(row, 3)?,
+        stats: read_stats(row, 4)?,
+        deprecated: row.get(9)?,
+        digest: row.get::<_, i64>(10)? as u64,
+        revision: row.get(11)?,
+    })
+}
+
+/// The five [`FixStats`] columns from `first` on.
+fn read_stats(row: &Row<'_>, first: usize) -> rusqlite::Result<FixStats> {
+    Ok(FixStats {
+        uses: row.get(first)?,
+        successes: row.get(first + 1)?,
+        failures: row.get(first + 2)?,
+        created_at: row.get(first + 3)?,
+        last_used: row.get(first + 4)?,
+    })
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(row: &Row<'_>, index: usize) -> rusqlite::Result<T> {
+    let text = row.get_ref(index)?.as_str()?;
+    serde_json::from_str(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
     })
 }
 
@@ -311,7 +342,7 @@ fn upsert(
     deprecated: bool,
     revision: Revision,
     merge: &str,
-) -> rusqlite::Result<(StoredFix, bool)> {
+) -> rusqlite::Result<(FixRecord, bool)> {
     let existed: bool = connection.query_row(
         "SELECT EXISTS (SELECT 1 FROM fixes WHERE partition = ?1 AND digest = ?2)",
         params![
@@ -326,7 +357,7 @@ fn upsert(
          last_used, deprecated) \
          VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?1, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
          ON CONFLICT (partition, digest) DO UPDATE SET revision = excluded.revision, {merge} \
-         RETURNING {FIX_COLUMNS}"
+         RETURNING {RECORD_COLUMNS}"
     );
     let stored = connection.query_row(
         &sql,
@@ -348,49 +379,68 @@ fn upsert(
             stats.last_used,
             deprecated,
         ],
-        read_fix,
+        read_record,
     )?;
     Ok((stored, !existed))
 }
 
 #[async_trait::async_trait]
 impl FixStore for SqliteStore {
-    async fn changes(&self, since: Revision, embedder: &str) -> Result<Changes> {
+    async fn changes(&self, since: Revision, embedder: &str, limit: usize) -> Result<Changes> {
         let embedder = embedder.to_string();
-        self.with(move |connection| {
+        self.read(move |connection| {
             let transaction = connection.transaction()?;
-            let revision: Revision = transaction.query_row(
+            let latest: Revision = transaction.query_row(
                 "SELECT value FROM meta WHERE key = 'revision'",
                 [],
                 |row| row.get(0),
             )?;
             let mut changes = Changes {
-                revision,
+                revision: latest,
                 ..Changes::default()
             };
-            if revision == since {
+            if latest == since {
                 return Ok(changes);
             }
-            let mut fixes = transaction.prepare_cached(&format!(
-                "SELECT {INDEX_COLUMNS} FROM fixes WHERE revision > ?2"
+            let mut page = transaction.prepare_cached(&format!(
+                "SELECT {RECORD_COLUMNS} FROM fixes WHERE revision > ?2 \
+                 ORDER BY revision, id LIMIT ?3"
             ))?;
-            changes.fixes = fixes
-                .query_map(params![embedder, since], read_fix)?
+            changes.fixes = page
+                .query_map(params![embedder, since, limit as i64], read_record)?
                 .collect::<rusqlite::Result<_>>()?;
-            let mut removed =
-                transaction.prepare_cached("SELECT id FROM removed WHERE revision > ?1")?;
+            if changes.fixes.len() == limit
+                && let Some(last) = changes.fixes.last()
+            {
+                // The rest of the last write's fixes: a page ends between writes.
+                let (revision, id) = (last.revision, last.id);
+                let mut rest = transaction.prepare_cached(&format!(
+                    "SELECT {RECORD_COLUMNS} FROM fixes WHERE revision = ?2 AND id > ?3 \
+                     ORDER BY id"
+                ))?;
+                let rest: Vec<FixRecord> = rest
+                    .query_map(params![embedder, revision, id], read_record)?
+                    .collect::<rusqlite::Result<_>>()?;
+                changes.fixes.extend(rest);
+                changes.revision = revision;
+                changes.more = revision < latest;
+            }
+            let range = [since, changes.revision];
+            let mut removed = transaction
+                .prepare_cached("SELECT id FROM removed WHERE revision > ?1 AND revision <= ?2")?;
             changes.removed = removed
-                .query_map([since], |row| row.get(0))?
+                .query_map(range, |row| row.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
             let mut failures = transaction.prepare_cached(
-                "SELECT signature_hash, digest FROM failed_attempts WHERE revision > ?1",
+                "SELECT signature_hash, digest FROM failed_attempts \
+                 WHERE revision > ?1 AND revision <= ?2",
             )?;
             changes.failures = failures
-                .query_map([since], |row| {
+                .query_map(range, |row| {
                     Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64))
                 })?
                 .collect::<rusqlite::Result<_>>()?;
-            drop((fixes, removed, failures));
+            drop((page, removed, failures));
             transaction.commit()?;
             Ok(changes)
         })
@@ -398,12 +448,11 @@ impl FixStore for SqliteStore {
     }
 
     async fn get(&self, id: FixId) -> Result<Option<CachedFix>> {
-        self.read(move |connection| {
+        self.read_point(move |connection| {
             connection
-                .prepare_cached(&format!("SELECT {FIX_COLUMNS} FROM fixes WHERE id = ?2"))?
-                .query_row(params!["", id], read_fix)
+                .prepare_cached(&format!("SELECT {FIX_COLUMNS} FROM fixes WHERE id = ?1"))?
+                .query_row([id], read_fix)
                 .optional()
-                .map(|stored| stored.map(|s| s.fix))
         })
         .await
     }
@@ -413,7 +462,7 @@ impl FixStore for SqliteStore {
         fix: NewFix,
         at: i64,
         retention: &Retention,
-    ) -> Result<StoredFix> {
+    ) -> Result<FixRecord> {
         let merge = format!(
             "uses = uses + 1, successes = successes + 1, last_used = excluded.last_used, \
              deprecated = {}",
@@ -443,11 +492,11 @@ impl FixStore for SqliteStore {
         proposal: &FixProposal,
         at: i64,
         retention: &Retention,
-    ) -> Result<Option<StoredFix>> {
+    ) -> Result<Option<FixRecord>> {
         let update = format!(
             "UPDATE fixes SET uses = uses + 1, failures = failures + 1, last_used = ?3, \
              revision = ?4, deprecated = {} \
-             WHERE partition = ?2 AND digest = ?5 RETURNING {FIX_COLUMNS}",
+             WHERE partition = ?2 AND digest = ?5 RETURNING {RECORD_COLUMNS}",
             deprecation_rule("uses + 1", "successes", retention)
         );
         let partition = signature.filter.partition() as i64;
@@ -468,7 +517,7 @@ impl FixStore for SqliteStore {
                 .query_row(
                     &update,
                     params!["", partition, at, revision, digest],
-                    read_fix,
+                    read_record,
                 )
                 .optional()?;
             transaction.commit()?;
@@ -555,11 +604,9 @@ impl FixStore for SqliteStore {
         self.with(move |connection| {
             connection
                 .prepare_cached(&format!(
-                    "SELECT {FIX_COLUMNS} FROM fixes WHERE id < ?2 ORDER BY id DESC LIMIT ?3"
+                    "SELECT {FIX_COLUMNS} FROM fixes WHERE id < ?1 ORDER BY id DESC LIMIT ?2"
                 ))?
-                .query_map(params!["", before, limit], |row| {
-                    read_fix(row).map(|stored| stored.fix)
-                })?
+                .query_map(params![before, limit], read_fix)?
                 .collect()
         })
         .await
@@ -599,12 +646,80 @@ impl FixStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::FixContext;
 
     #[test]
     fn vectors_round_trip() {
         let vector = vec![0.0, -1.5, f32::MIN_POSITIVE, 0.1];
         assert_eq!(vector_from_bytes(&vector_to_bytes(&vector)), Some(vector));
         assert_eq!(vector_from_bytes(&[1, 2, 3]), None);
+    }
+
+    fn new_fix(i: usize) -> NewFix {
+        let diagnostic = crate::Diagnostic::new("tsc", format!("error number {i}"))
+            .with_code(format!("TS{}", 1000 + i % 3));
+        let proposal = serde_json::json!({"fixes": [
+            {"file": "a.ts", "action": "create", "content": format!("fix {i}")}
+        ]});
+        NewFix {
+            signature: ErrorSignature::of(&diagnostic),
+            example: diagnostic.message,
+            context: FixContext::default(),
+            proposal: FixProposal::from_value(&proposal).unwrap(),
+            embedder: "test".into(),
+            embedding: vec![i as f32, 1.0],
+        }
+    }
+
+    #[tokio::test]
+    async fn changes_come_in_pages_that_never_split_a_write() {
+        let dir = std::env::temp_dir().join(format!("selfheal-pages-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = SqliteStore::open(dir.join("fixes.sqlite3"), Durability::Process).unwrap();
+        let retention = Retention::default();
+        for i in 0..3 {
+            store
+                .record_success(new_fix(i), 1, &retention)
+                .await
+                .unwrap();
+        }
+        let batch = (3..8)
+            .map(|i| {
+                (
+                    new_fix(i),
+                    FixStats {
+                        uses: 1,
+                        successes: 1,
+                        failures: 0,
+                        created_at: 1,
+                        last_used: 1,
+                    },
+                )
+            })
+            .collect();
+        store.import(batch, &retention).await.unwrap();
+        store
+            .record_success(new_fix(8), 1, &retention)
+            .await
+            .unwrap();
+
+        let (mut since, mut pages, mut seen) = (0, Vec::new(), Vec::new());
+        loop {
+            let page = store.changes(since, "test", 4).await.unwrap();
+            assert!(page.revision > since || page.fixes.is_empty());
+            pages.push(page.fixes.len());
+            seen.extend(page.fixes.iter().map(|f| f.id));
+            since = page.revision;
+            if !page.more {
+                break;
+            }
+        }
+        // 3 single writes, one write of 5, one single write: the write of 5 is not split.
+        assert_eq!(pages, vec![8, 1]);
+        assert_eq!(seen, (1..=9).collect::<Vec<FixId>>());
+        let none = store.changes(since, "test", 4).await.unwrap();
+        assert!(none.fixes.is_empty() && !none.more && none.revision == since);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[tokio::test]

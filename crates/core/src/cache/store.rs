@@ -16,18 +16,37 @@ use crate::fix::FixProposal;
 /// has seen revision `r` catches up with [`FixStore::changes`]`(r)`.
 pub type Revision = i64;
 
-/// A fix as stored, with its vector when the store holds one from the asked-for embedder.
+/// A fix as the cache's index holds it: what lookups filter and rank by. Its signature text,
+/// example and edits stay in the store until the fix is served ([`FixStore::get`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct StoredFix {
-    /// The fix (its `proposal` and `example` are empty in [`Changes`]: the cache fetches them
-    /// with [`FixStore::get`] when a fix is served).
-    pub fix: CachedFix,
-    /// Its signature's vector; `None` when it was written by another embedder.
-    pub embedding: Option<Vec<f32>>,
+pub struct FixRecord {
+    /// The fix's id.
+    pub id: FixId,
+    /// The [`FilterKey::partition`](super::FilterKey::partition) of its signature.
+    pub partition: u64,
+    /// The [`ErrorSignature::hash`] of its signature.
+    pub signature_hash: u64,
+    /// Its signature's vector, or the signature to compute one from.
+    pub vector: RecordVector,
+    /// The project it was made in.
+    pub context: FixContext,
+    /// Its use counts and times.
+    pub stats: FixStats,
+    /// Whether it failed too often to be served.
+    pub deprecated: bool,
     /// What identifies its edits within its partition.
     pub digest: u64,
     /// The revision of its last write.
     pub revision: Revision,
+}
+
+/// A [`FixRecord`]'s vector as the store has it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordVector {
+    /// Computed by the embedder the records were asked for.
+    Stored(Vec<f32>),
+    /// Not computed by that embedder: its signature, to compute it.
+    Missing(ErrorSignature),
 }
 
 /// A fix to remember, with its signature's vector.
@@ -47,17 +66,19 @@ pub struct NewFix {
     pub embedding: Vec<f32>,
 }
 
-/// Everything written after a revision.
+/// What was written after a revision: everything, or a page of it (see `more`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Changes {
-    /// Fixes added or updated, without proposal and example.
-    pub fixes: Vec<StoredFix>,
+    /// Fixes added or updated.
+    pub fixes: Vec<FixRecord>,
     /// Fixes removed by pruning.
     pub removed: Vec<FixId>,
     /// `(signature hash, fix digest)` pairs that failed: never served for that signature again.
     pub failures: Vec<(u64, u64)>,
     /// The revision these changes bring the reader to.
     pub revision: Revision,
+    /// A page ended before the store's latest revision: ask again from `revision`.
+    pub more: bool,
 }
 
 /// The persistence of a [`FixCache`](super::FixCache).
@@ -66,8 +87,10 @@ pub struct Changes {
 /// [`prune`](FixStore::prune)) so that a shared store decides them once for every reader.
 #[async_trait::async_trait]
 pub trait FixStore: Send + Sync + fmt::Debug {
-    /// Everything written after `since` (`0`: everything), with vectors of `embedder` only.
-    async fn changes(&self, since: Revision, embedder: &str) -> Result<Changes>;
+    /// What was written after `since` (`0`: everything), with vectors of `embedder` only: a
+    /// page of about `limit` fixes (never ending in the middle of one write's fixes), with the
+    /// removals and failures up to the page's revision.
+    async fn changes(&self, since: Revision, embedder: &str, limit: usize) -> Result<Changes>;
 
     /// One fix, complete.
     async fn get(&self, id: FixId) -> Result<Option<CachedFix>>;
@@ -79,7 +102,7 @@ pub trait FixStore: Send + Sync + fmt::Debug {
         fix: NewFix,
         at: i64,
         retention: &Retention,
-    ) -> Result<StoredFix>;
+    ) -> Result<FixRecord>;
 
     /// A fix did not turn the build green: remembers it as failed for `signature` and counts a
     /// failure for the cached fix with the same edits in the same partition, if there is one
@@ -90,7 +113,7 @@ pub trait FixStore: Send + Sync + fmt::Debug {
         proposal: &FixProposal,
         at: i64,
         retention: &Retention,
-    ) -> Result<Option<StoredFix>>;
+    ) -> Result<Option<FixRecord>>;
 
     /// The fixes that failed for a signature, most recent first.
     async fn failed_attempts(&self, signature_hash: u64) -> Result<Vec<FixProposal>>;
