@@ -204,8 +204,8 @@ impl Index {
             return;
         }
         let dimensions = self.dimensions;
-        let partition = (self.partitions.entry(partition_key))
-            .or_insert_with(|| Partition::new(dimensions));
+        let partition =
+            (self.partitions.entry(partition_key)).or_insert_with(|| Partition::new(dimensions));
         let node = match partition.by_signature.get(&signature) {
             Some(&node) => node,
             None => {

@@ -12,10 +12,10 @@ mod entry;
 mod fix_cache;
 mod index;
 mod openai_embedder;
-mod vectors;
 mod signature;
 mod sqlite;
 mod store;
+mod vectors;
 
 pub use config::{CacheConfig, Retention, ScoreWeights};
 pub use embed::{Embedder, LexicalEmbedder, cosine};
