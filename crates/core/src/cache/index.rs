@@ -49,7 +49,7 @@ impl Default for IndexConfig {
             exact_below: 4_000,
             max_connections: 24,
             ef_construction: 100,
-            ef_search: 80,
+            ef_search: 100,
             rebuild_dead_fraction: 0.1,
         }
     }
@@ -288,7 +288,8 @@ impl Index {
                 // Dead nodes come back from the graph too: fetch enough to still fill `limit`.
                 let wanted = (limit + graph.dead).min(graph.members.max(1));
                 let ef = self.config.ef_search.max(wanted);
-                for node in graph.flat.search(|node| approximate(node).0, ef) {
+                let prefetch = |node: u32| partition.quantized.prefetch(node as usize);
+                for node in graph.flat.search(|node| approximate(node).0, prefetch, ef) {
                     consider(node);
                 }
                 partition.pending.iter().for_each(|&node| consider(node));
@@ -482,7 +483,13 @@ impl FlatGraph {
 
     /// The (up to) `ef` nodes most similar to a query, by the query's `similarity` to a node:
     /// greedy descent through the upper layers, then a best-first search of the bottom layer.
-    fn search(&self, similarity: impl Fn(u32) -> f32, ef: usize) -> Vec<u32> {
+    /// `prefetch` is called for a node shortly before its similarity is asked for.
+    fn search(
+        &self,
+        similarity: impl Fn(u32) -> f32,
+        prefetch: impl Fn(u32),
+        ef: usize,
+    ) -> Vec<u32> {
         let Some(mut current) = self.entry else {
             return Vec::new();
         };
@@ -510,6 +517,7 @@ impl FlatGraph {
         };
         visit(current);
         let mut candidates = BinaryHeap::from([Reverse((current_distance, current))]);
+        let mut unvisited = Vec::new();
         let mut found = BinaryHeap::from([(current_distance, current)]);
         while let Some(Reverse((nearest, node))) = candidates.pop() {
             if found.len() >= ef && found.peek().is_some_and(|&(worst, _)| nearest > worst) {
@@ -519,10 +527,16 @@ impl FlatGraph {
             let Some(range) = self.offsets.get(node..node + 2) else {
                 continue;
             };
+            // Every unvisited neighbour is asked for before the first is compared, so that their
+            // loads from memory overlap.
+            unvisited.clear();
             for &neighbour in &self.links[range[0] as usize..range[1] as usize] {
-                if !visit(neighbour) {
-                    continue;
+                if visit(neighbour) {
+                    prefetch(neighbour);
+                    unvisited.push(neighbour);
                 }
+            }
+            for &neighbour in &unvisited {
                 let d = distance(neighbour);
                 if found.len() < ef || found.peek().is_some_and(|&(worst, _)| d < worst) {
                     candidates.push(Reverse((d, neighbour)));

@@ -69,9 +69,6 @@ const RECORD_COLUMNS: &str = "id, partition, signature_hash, context, uses, succ
      CASE WHEN embedder = ?1 THEN embedding END, \
      CASE WHEN embedder = ?1 THEN NULL ELSE signature END";
 
-/// How much of the file the reader connection maps into memory.
-const READER_MAP_BYTES: i64 = 1 << 40;
-
 /// How hard a write waits for the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
@@ -109,12 +106,11 @@ impl SqliteStore {
         let mut connection = Connection::open(&path).map_err(|e| fault(&path, e))?;
         configure(&connection, durability).map_err(|e| fault(&path, e))?;
         migrate(&mut connection, &path)?;
-        // SQLite's own mutexes are not needed behind ours; mapped reads skip a copy per page.
+        // SQLite's own mutexes are not needed behind ours.
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let reader = Connection::open_with_flags(&path, flags)
             .and_then(|reader| {
                 reader.busy_timeout(Duration::from_secs(30))?;
-                reader.pragma_update(None, "mmap_size", READER_MAP_BYTES)?;
                 Ok(reader)
             })
             .map_err(|e| fault(&path, e))?;

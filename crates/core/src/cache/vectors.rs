@@ -29,15 +29,19 @@ impl<T: Copy> Chunked<T> {
 
     /// The room for the next vector, to be filled by the caller.
     fn next_slot(&mut self, fill: T) -> &mut [T] {
-        if self.len % CHUNK == 0 {
+        if self.len.is_multiple_of(CHUNK) {
             self.chunks
                 .push(Vec::with_capacity(CHUNK * self.dimensions));
         }
         self.len += 1;
-        let chunk = self.chunks.last_mut().expect("a chunk was just ensured");
-        let start = chunk.len();
-        chunk.resize(start + self.dimensions, fill);
-        &mut chunk[start..]
+        match self.chunks.last_mut() {
+            Some(chunk) => {
+                let start = chunk.len();
+                chunk.resize(start + self.dimensions, fill);
+                &mut chunk[start..]
+            }
+            None => &mut [],
+        }
     }
 
     pub(crate) fn push(&mut self, vector: &[T]) {
@@ -81,7 +85,9 @@ fn quantize(vector: &[f32], codes: &mut [i8]) -> (f32, f32) {
         l1[0] += x.abs();
     }
     for chunk in chunks {
-        let chunk: &[f32; 8] = chunk.try_into().expect("chunks of 8");
+        let Ok(chunk) = <&[f32; 8]>::try_from(chunk) else {
+            continue;
+        };
         for lane in 0..8 {
             largest[lane] = keep_larger(largest[lane], chunk[lane].abs());
             l1[lane] += chunk[lane].abs();
@@ -118,6 +124,24 @@ impl QuantizedVectors {
     pub(crate) fn push(&mut self, vector: &[f32]) {
         let scale = quantize(vector, self.codes.next_slot(0));
         self.scales.push(scale);
+    }
+
+    /// Asks the CPU to start loading the `index`-th vector: a graph walk knows which vectors
+    /// it reads next, and loading them together hides most of the memory latency a search is
+    /// bound by (at 160k nodes, searches take half the time).
+    pub(crate) fn prefetch(&self, index: usize) {
+        #[cfg(target_arch = "x86_64")]
+        for line in self.codes.get(index).chunks(64) {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            // SAFETY: a prefetch is only a hint: it never faults and changes no memory, and the
+            // pointer is into a live slice.
+            #[allow(unsafe_code)]
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(line.as_ptr());
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = index;
     }
 
     /// The similarity of the `index`-th vector to `query`, approximately, and an upper bound
