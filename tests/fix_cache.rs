@@ -425,7 +425,10 @@ async fn large_partitions_are_searched_through_graphs_built_in_the_background() 
     }
     cache.ready().await;
     let stats = cache.stats().await.unwrap();
-    assert_eq!((stats.signatures, stats.signatures_in_graphs), (150, 150));
+    // Signatures recorded while a graph was being built are searched beside it until they
+    // pass a tenth of it.
+    assert_eq!(stats.signatures, 150);
+    assert!(stats.signatures_in_graphs >= 136, "{stats:?}");
     for i in [0, 77, 149] {
         let hit = cache.lookup(&error(i), &context).await.unwrap().unwrap();
         assert_eq!(hit.fix.proposal, proposal(&format!("p{i}")));

@@ -151,33 +151,37 @@ impl SqliteStore {
         })
     }
 
-    /// Runs `work` on the connection on a blocking thread: SQLite calls block on the disk and on
-    /// other processes' locks.
+    /// Runs `work` on the writing connection on a blocking thread: SQLite calls block on the
+    /// disk and on other processes' locks.
     async fn with<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
-            let mut connection = lock(&inner.connection);
-            work(&mut connection).map_err(|e| fault(&inner.path, e))
-        })
-        .await
-        .map_err(|e| Error::Cache(format!("store task failed: {e}")))?
+        self.blocking(|inner| &inner.connection, work).await
     }
-}
 
-impl SqliteStore {
     /// Runs `work` on the reader connection on a blocking thread.
     async fn read<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
+        self.blocking(|inner| &inner.reader, work).await
+    }
+
+    async fn blocking<T, F>(
+        &self,
+        connection: fn(&Inner) -> &Mutex<Connection>,
+        work: F,
+    ) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
-            work(&mut lock(&inner.reader)).map_err(|e| fault(&inner.path, e))
+            work(&mut lock(connection(&inner))).map_err(|e| fault(&inner.path, e))
         })
         .await
         .map_err(|e| Error::Cache(format!("store task failed: {e}")))?
