@@ -30,6 +30,7 @@ pub mod json;
 pub mod llm;
 pub mod parse;
 pub mod redact;
+pub mod workspace;
 
 pub use diagnostic::{
     Category, Diagnostic, Fixit, FixitEdit, LineRange, Severity, StackFrame, Subcategory,

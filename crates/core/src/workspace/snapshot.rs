@@ -1,0 +1,128 @@
+//! [`Snapshot`]: the workspace's files at one moment, to go back to and to diff against.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use similar::TextDiff;
+
+use super::{Workspace, WorkspaceError};
+use crate::fix::RelativePath;
+
+/// The workspace's files (outside ignored folders) at one moment.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    files: BTreeMap<RelativePath, Vec<u8>>,
+    /// Files too large to keep: never restored, never removed.
+    too_large: Vec<RelativePath>,
+}
+
+impl Snapshot {
+    /// How many files it holds.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Whether it holds no file.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// A file's content at the time, if it existed and was kept.
+    pub fn file(&self, path: &RelativePath) -> Option<&[u8]> {
+        self.files.get(path).map(Vec::as_slice)
+    }
+}
+
+impl Workspace {
+    /// The files as they are now.
+    pub fn snapshot(&self) -> Result<Snapshot, WorkspaceError> {
+        let mut snapshot = Snapshot::default();
+        self.walk(&mut |path, metadata| {
+            let Some(relative) = self.relative(path) else {
+                return Ok(());
+            };
+            if metadata.len() > self.max_snapshot_file {
+                snapshot.too_large.push(relative);
+                return Ok(());
+            }
+            let content = fs::read(path).map_err(|e| WorkspaceError::io(relative.as_str(), e))?;
+            snapshot.files.insert(relative, content);
+            Ok(())
+        })?;
+        Ok(snapshot)
+    }
+
+    /// Puts the files back as they were in `snapshot`: changed files get their old content,
+    /// files created since are removed, removed files come back. Returns the paths it touched.
+    pub fn restore(&self, snapshot: &Snapshot) -> Result<Vec<RelativePath>, WorkspaceError> {
+        let now = self.snapshot()?;
+        let mut touched = Vec::new();
+        for path in now.files.keys() {
+            if !snapshot.files.contains_key(path) && !snapshot.too_large.contains(path) {
+                self.remove(path)?;
+                touched.push(path.clone());
+            }
+        }
+        for (path, content) in &snapshot.files {
+            if now.files.get(path) != Some(content) {
+                self.write(path, content)?;
+                touched.push(path.clone());
+            }
+        }
+        touched.sort();
+        Ok(touched)
+    }
+
+    /// The unified diff from `snapshot` to the files as they are now (`a/` before, `b/` after).
+    pub fn diff(&self, snapshot: &Snapshot) -> Result<String, WorkspaceError> {
+        let now = self.snapshot()?;
+        let mut paths: Vec<&RelativePath> = snapshot.files.keys().chain(now.files.keys()).collect();
+        paths.sort();
+        paths.dedup();
+        let mut diff = String::new();
+        for path in paths {
+            let (before, after) = (snapshot.files.get(path), now.files.get(path));
+            if before != after {
+                diff.push_str(&unified(path.as_str(), before, after));
+            }
+        }
+        Ok(diff)
+    }
+
+    /// `path` (under the root) as a workspace path.
+    fn relative(&self, path: &Path) -> Option<RelativePath> {
+        let relative = path.strip_prefix(&self.root).ok()?;
+        RelativePath::new(relative.to_str()?).ok()
+    }
+}
+
+/// The unified diff of one file (`None`: absent).
+fn unified(path: &str, before: Option<&Vec<u8>>, after: Option<&Vec<u8>>) -> String {
+    let old_name = if before.is_some() {
+        format!("a/{path}")
+    } else {
+        "/dev/null".into()
+    };
+    let new_name = if after.is_some() {
+        format!("b/{path}")
+    } else {
+        "/dev/null".into()
+    };
+    match (text(before), text(after)) {
+        (Some(old), Some(new)) => TextDiff::from_lines(old, new)
+            .unified_diff()
+            .context_radius(3)
+            .header(&old_name, &new_name)
+            .to_string(),
+        _ => format!("Binary files {old_name} and {new_name} differ\n"),
+    }
+}
+
+/// The file's text (`""` when absent), or `None` when it is not UTF-8.
+fn text(bytes: Option<&Vec<u8>>) -> Option<&str> {
+    match bytes {
+        None => Some(""),
+        Some(bytes) => std::str::from_utf8(bytes).ok(),
+    }
+}
