@@ -41,6 +41,9 @@ pub enum Error {
     /// A call was refused because it would exceed the budget.
     #[error(transparent)]
     Budget(#[from] crate::llm::BudgetExceeded),
+    /// A workspace path was refused or a workspace file could not be read or written.
+    #[error(transparent)]
+    Workspace(#[from] crate::workspace::WorkspaceError),
     /// A build step could not be run or supervised: its program cannot be started, its working
     /// directory is outside the workspace. (A step that runs and fails is not an error.)
     #[error("step `{step}`: {reason}")]
@@ -100,6 +103,7 @@ impl Error {
             | Error::Budget(_)
             | Error::AllProvidersFailed(_)
             | Error::Build { .. }
+            | Error::Workspace(_)
             | Error::DockerUnavailable(_)
             | Error::Docker(_)
             | Error::Cache(_) => false,

@@ -190,7 +190,7 @@ pub struct Completion {
     /// The provider that answered.
     pub provider: String,
     /// How long the call took.
-    #[serde(with = "millis")]
+    #[serde(with = "crate::millis")]
     pub latency: Duration,
 }
 
@@ -230,16 +230,6 @@ pub enum StreamEvent {
 
 /// The stream of a completion: `Send` and owning everything it needs.
 pub type EventStream = std::pin::Pin<Box<dyn futures_util::Stream<Item = StreamEvent> + Send>>;
-
-mod millis {
-    use std::time::Duration;
-
-    use serde::Serializer;
-
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
-}
 
 mod optional_millis {
     use std::time::Duration;

@@ -1,0 +1,570 @@
+//! [`Healer`]: build, read the errors, find a fix, apply it, rebuild — until the build is green
+//! or there is nothing left worth trying.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::event::Event;
+use super::policy::{AttemptPolicy, StopReason};
+use super::report::{AttemptReport, EscalationReport, FixSource, HealReport, Outcome};
+use super::tracking::Delta;
+use crate::build::{BuildPlan, Builder, OutputStream};
+use crate::cache::{FixCache, FixContext};
+use crate::fix::FixProposal;
+use crate::fix::prompt::{PreviousAttempt, PromptBuilder};
+use crate::llm::{Provider, Usage};
+use crate::parse::ParserSet;
+use crate::workspace::{ApplyOptions, Snapshot, Workspace};
+use crate::{Category, Diagnostic, Result, Severity};
+
+/// How a heal run behaves.
+#[derive(Debug, Clone)]
+pub struct HealConfig {
+    /// Attempts, waits between them, and errors not worth retrying.
+    pub attempts: AttemptPolicy,
+    /// The whole run's time limit (seed 004: 5 minutes); when it runs out, the workspace is
+    /// put back as it was before the attempt in progress.
+    pub timeout: Duration,
+    /// Escalate when this many attempts in a row end with the same errors.
+    pub stuck_after: u32,
+    /// How fixes are applied.
+    pub apply: ApplyOptions,
+    /// The project, for ranking cached fixes.
+    pub context: FixContext,
+}
+
+impl Default for HealConfig {
+    fn default() -> Self {
+        HealConfig {
+            attempts: AttemptPolicy::default(),
+            timeout: Duration::from_secs(300),
+            stuck_after: 3,
+            apply: ApplyOptions::default(),
+            context: FixContext::default(),
+        }
+    }
+}
+
+/// Where events go: any `Fn(Event)`.
+pub trait EventSink: Send + Sync {
+    /// One event.
+    fn event(&self, event: Event);
+}
+
+impl<F: Fn(Event) + Send + Sync> EventSink for F {
+    fn event(&self, event: Event) {
+        self(event)
+    }
+}
+
+/// The heal loop, with its builder, parsers and sources of fixes.
+///
+/// A fix is looked for in the fix cache first (for the build's first error), then asked of the
+/// model. Each fix is applied to a snapshot of the workspace; a fix that makes the build worse
+/// (more errors, an error of a new category, a timeout) is undone. When the build turns green,
+/// the fixes that got it there are remembered in the cache; fixes that failed are remembered as
+/// failed.
+pub struct Healer {
+    builder: Arc<dyn Builder>,
+    parsers: ParserSet,
+    provider: Option<Arc<dyn Provider>>,
+    cache: Option<FixCache>,
+    config: HealConfig,
+}
+
+/// A fix being tried: what it is, where it came from, and the error it was chosen for.
+struct Candidate {
+    proposal: FixProposal,
+    source: FixSource,
+    target: Diagnostic,
+    /// Why the reply it was read from holds no usable fix, when it does not.
+    unusable: Option<String>,
+}
+
+/// What the run has done so far (kept outside the timed part so a timeout can undo).
+struct Progress {
+    report: HealReport,
+    /// The workspace before the attempt in progress.
+    before_attempt: Option<Snapshot>,
+}
+
+/// The result of one build.
+struct Build {
+    green: bool,
+    timed_out: bool,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Healer {
+    /// A healer that builds with `builder`, parses with the default parsers, and has no source
+    /// of fixes yet (see [`cache`](Healer::cache) and [`provider`](Healer::provider)).
+    pub fn new(builder: impl Builder + 'static) -> Self {
+        Healer {
+            builder: Arc::new(builder),
+            parsers: ParserSet::new(),
+            provider: None,
+            cache: None,
+            config: HealConfig::default(),
+        }
+    }
+
+    /// Asks `provider` for fixes.
+    pub fn provider(mut self, provider: Arc<dyn Provider>) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
+    /// Looks fixes up in, and teaches, `cache`.
+    pub fn cache(mut self, cache: FixCache) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// Parses build logs with `parsers`.
+    pub fn parsers(mut self, parsers: ParserSet) -> Self {
+        self.parsers = parsers;
+        self
+    }
+
+    /// Replaces the configuration.
+    pub fn config(mut self, config: HealConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Builds `plan` in `workspace` and heals it; `events` hears everything as it happens.
+    ///
+    /// `Err` is kept for what stops the run from working at all (a builder that cannot start,
+    /// a workspace that cannot be written); a build that stays red is an `Ok` report.
+    pub async fn heal(
+        &self,
+        workspace: &Workspace,
+        plan: &BuildPlan,
+        events: &dyn EventSink,
+    ) -> Result<HealReport> {
+        let started = Instant::now();
+        let mut progress = Progress {
+            report: HealReport {
+                outcome: Outcome::Failed,
+                attempts: Vec::new(),
+                diagnostics: Vec::new(),
+                usage: Usage::default(),
+                escalation: None,
+                duration: Duration::ZERO,
+            },
+            before_attempt: None,
+        };
+        let run = self.run(workspace, plan, events, &mut progress);
+        match tokio::time::timeout(self.config.timeout, run).await {
+            Ok(ran) => ran?,
+            Err(_) => {
+                if let Some(snapshot) = &progress.before_attempt {
+                    workspace.restore(snapshot)?;
+                }
+                progress.report.outcome = Outcome::Failed;
+            }
+        }
+        let mut report = progress.report;
+        report.duration = started.elapsed();
+        events.event(Event::Finished {
+            outcome: report.outcome,
+        });
+        Ok(report)
+    }
+
+    async fn run(
+        &self,
+        workspace: &Workspace,
+        plan: &BuildPlan,
+        events: &dyn EventSink,
+        progress: &mut Progress,
+    ) -> Result<()> {
+        events.event(Event::RunStarted {
+            steps: plan.steps.iter().map(|s| s.name.clone()).collect(),
+        });
+        let first = Instant::now();
+        let build = self.build(workspace, plan, 1, events).await?;
+        let mut diagnostics = build.diagnostics;
+        progress.report.attempts.push(AttemptReport {
+            number: 1,
+            source: None,
+            diff: String::new(),
+            rolled_back: false,
+            apply_error: None,
+            errors: errors(&diagnostics).count(),
+            new: 0,
+            fixed: 0,
+            persisting: 0,
+            duration: first.elapsed(),
+        });
+        progress.report.diagnostics = diagnostics.clone();
+        if build.green {
+            progress.report.outcome = Outcome::AlreadyGreen;
+            return Ok(());
+        }
+        let policy = &self.config.attempts;
+        let mut attempt = 1;
+        let mut by_category: BTreeMap<Category, u32> = BTreeMap::new();
+        let mut tried: Vec<PreviousAttempt> = Vec::new();
+        let mut kept: Vec<Candidate> = Vec::new();
+        let mut same_errors = 1;
+        loop {
+            let leading = errors(&diagnostics).next().cloned();
+            let category = leading.as_ref().map_or(Category::Unknown, |d| d.category);
+            let count = by_category.entry(category).or_default();
+            *count += 1;
+            let messages: Vec<&str> = errors(&diagnostics).map(|d| d.message.as_str()).collect();
+            let delay = match policy.next(attempt, category, *count, &messages, jitter()) {
+                Ok(delay) => delay,
+                Err(reason) => return self.escalate(progress, diagnostics, reason, events),
+            };
+            if !delay.is_zero() {
+                events.event(Event::Backoff { delay });
+                tokio::time::sleep(delay).await;
+            }
+            attempt += 1;
+            let started = Instant::now();
+            // A network error is transient: the same build again, no fix.
+            let candidate = match (&leading, category) {
+                (_, Category::Network) | (None, _) => None,
+                (Some(target), _) => {
+                    match self
+                        .propose(workspace, target, &diagnostics, &tried, events, progress)
+                        .await?
+                    {
+                        Ok(candidate) => Some(candidate),
+                        Err(reason) => return self.escalate(progress, diagnostics, reason, events),
+                    }
+                }
+            };
+            let snapshot = workspace.snapshot()?;
+            progress.before_attempt = Some(snapshot.clone());
+            let mut report = AttemptReport {
+                number: attempt,
+                source: candidate.as_ref().map(|c| c.source),
+                diff: String::new(),
+                rolled_back: false,
+                apply_error: None,
+                errors: 0,
+                new: 0,
+                fixed: 0,
+                persisting: 0,
+                duration: Duration::ZERO,
+            };
+            if let Some(candidate) = &candidate {
+                let applied = match &candidate.unusable {
+                    Some(why) => Err(why.clone()),
+                    None => (workspace.apply(&candidate.proposal, &self.config.apply))
+                        .map_err(|error| format!("could not be applied: {error}")),
+                };
+                match applied {
+                    Ok(applied) => {
+                        events.event(Event::FixApplied {
+                            attempt,
+                            source: candidate.source,
+                            files: (applied.changes.iter())
+                                .map(|c| c.path.as_str().to_string())
+                                .collect(),
+                            matches: applied.matches.iter().map(|(_, how)| *how).collect(),
+                        });
+                        report.diff = workspace.diff(&snapshot)?;
+                    }
+                    Err(why) => {
+                        self.forget(candidate).await?;
+                        tried.push(summary(&candidate.proposal, why.clone()));
+                        report.apply_error = Some(why);
+                        report.errors = errors(&diagnostics).count();
+                        report.persisting = report.errors;
+                        report.duration = started.elapsed();
+                        progress.report.attempts.push(report);
+                        continue;
+                    }
+                }
+            }
+            let build = self.build(workspace, plan, attempt, events).await?;
+            let delta = Delta::between(&diagnostics, &build.diagnostics);
+            events.event(Event::AttemptFinished {
+                attempt,
+                new: delta.new.len(),
+                fixed: delta.fixed.len(),
+                persisting: delta.persisting.len(),
+            });
+            (report.new, report.fixed, report.persisting) =
+                (delta.new.len(), delta.fixed.len(), delta.persisting.len());
+            if build.green {
+                if let Some(candidate) = candidate {
+                    kept.push(candidate);
+                }
+                report.duration = started.elapsed();
+                progress.report.attempts.push(report);
+                progress.report.diagnostics = build.diagnostics;
+                progress.report.outcome = Outcome::Healed;
+                progress.before_attempt = None;
+                self.learn(&kept).await?;
+                return Ok(());
+            }
+            match candidate {
+                Some(candidate) if delta.regressed() || build.timed_out => {
+                    workspace.restore(&snapshot)?;
+                    let why = if build.timed_out {
+                        "the build timed out".to_string()
+                    } else {
+                        format!(
+                            "made it worse: {} new errors, {} fixed",
+                            delta.new.len(),
+                            delta.fixed.len()
+                        )
+                    };
+                    events.event(Event::FixRolledBack {
+                        attempt,
+                        reason: why.clone(),
+                    });
+                    self.forget(&candidate).await?;
+                    tried.push(summary(&candidate.proposal, why));
+                    report.rolled_back = true;
+                    report.diff = String::new();
+                }
+                candidate => {
+                    if let Some(candidate) = candidate {
+                        let outcome = remaining(&build.diagnostics);
+                        tried.push(summary(&candidate.proposal, outcome));
+                        kept.push(candidate);
+                    }
+                    if signatures(&build.diagnostics) == signatures(&diagnostics) {
+                        same_errors += 1;
+                    } else {
+                        same_errors = 1;
+                    }
+                    diagnostics = build.diagnostics;
+                }
+            }
+            report.errors = errors(&diagnostics).count();
+            report.duration = started.elapsed();
+            progress.report.attempts.push(report);
+            progress.report.diagnostics = diagnostics.clone();
+            progress.before_attempt = None;
+            if same_errors >= self.config.stuck_after {
+                let reason = StopReason::Stuck {
+                    attempts: same_errors,
+                };
+                return self.escalate(progress, diagnostics, reason, events);
+            }
+        }
+    }
+
+    /// Runs the plan and parses what it printed.
+    async fn build(
+        &self,
+        workspace: &Workspace,
+        plan: &BuildPlan,
+        attempt: u32,
+        events: &dyn EventSink,
+    ) -> Result<Build> {
+        let sink = |stream: OutputStream, line: &str| {
+            events.event(Event::OutputLine {
+                stream,
+                line: line.to_string(),
+            })
+        };
+        let mut build = Build {
+            green: true,
+            timed_out: false,
+            diagnostics: Vec::new(),
+        };
+        for step in &plan.steps {
+            events.event(Event::StepStarted {
+                attempt,
+                step: step.name.clone(),
+            });
+            let output = self.builder.run_step(workspace.root(), step, &sink).await?;
+            events.event(Event::StepFinished {
+                step: step.name.clone(),
+                success: output.success(),
+                duration: output.duration,
+            });
+            build
+                .diagnostics
+                .extend(self.parsers.parse(&output.log.text));
+            build.timed_out |= output.timed_out;
+            if !output.success() {
+                build.green = false;
+                if !step.continue_on_failure {
+                    break;
+                }
+            }
+        }
+        if !build.green && errors(&build.diagnostics).next().is_none() {
+            // A failed step whose output no parser understood still needs fixing.
+            build.diagnostics.push(Diagnostic::new(
+                "build",
+                "the build failed with no error the parsers recognise",
+            ));
+        }
+        events.event(Event::Diagnostics {
+            attempt,
+            diagnostics: build.diagnostics.clone(),
+        });
+        Ok(build)
+    }
+
+    /// A fix for `target`: from the cache, else from the model. `Ok(Err(reason))` when there is
+    /// none to try.
+    async fn propose(
+        &self,
+        workspace: &Workspace,
+        target: &Diagnostic,
+        diagnostics: &[Diagnostic],
+        tried: &[PreviousAttempt],
+        events: &dyn EventSink,
+        progress: &mut Progress,
+    ) -> Result<std::result::Result<Candidate, StopReason>> {
+        let candidate = |proposal, source| Candidate {
+            proposal,
+            source,
+            target: target.clone(),
+            unusable: None,
+        };
+        if let Some(cache) = &self.cache {
+            match cache.lookup(target, &self.config.context).await? {
+                Some(hit) => {
+                    events.event(Event::CacheHit {
+                        fix: hit.fix.id,
+                        score: hit.score.total,
+                    });
+                    return Ok(Ok(candidate(hit.fix.proposal, FixSource::Cache)));
+                }
+                None => events.event(Event::CacheMiss),
+            }
+        }
+        let Some(provider) = &self.provider else {
+            return Ok(Err(StopReason::NothingToTry {
+                detail: "no cached fix and no model configured".into(),
+            }));
+        };
+        let errors: Vec<Diagnostic> = errors(diagnostics).cloned().collect();
+        let mut prompt = PromptBuilder::new(&errors).root(workspace.root());
+        for attempt in tried {
+            prompt = prompt.attempt(attempt.clone());
+        }
+        let prompt = prompt.build();
+        events.event(Event::LlmRequest {
+            provider: provider.name().to_string(),
+            estimated_tokens: prompt.estimated_tokens,
+        });
+        let completion = match provider.complete(&prompt.to_request()).await {
+            Ok(completion) => completion,
+            Err(error) => {
+                return Ok(Err(StopReason::NothingToTry {
+                    detail: format!("the model failed: {error}"),
+                }));
+            }
+        };
+        progress.report.usage.input_tokens += completion.usage.input_tokens;
+        progress.report.usage.output_tokens += completion.usage.output_tokens;
+        events.event(Event::LlmResponse {
+            provider: completion.provider.clone(),
+            model: completion.model.clone(),
+            usage: completion.usage,
+        });
+        Ok(Ok(match FixProposal::from_reply(&completion.text) {
+            Ok(proposal) => candidate(proposal, FixSource::Llm),
+            Err(error) => Candidate {
+                unusable: Some(format!("the reply held no usable fix: {error}")),
+                ..candidate(FixProposal::default(), FixSource::Llm)
+            },
+        }))
+    }
+
+    /// The fixes that got the build green are remembered for their errors.
+    async fn learn(&self, kept: &[Candidate]) -> Result<()> {
+        let Some(cache) = &self.cache else {
+            return Ok(());
+        };
+        for candidate in kept.iter().filter(|c| !c.proposal.edits.is_empty()) {
+            (cache.record_success(&candidate.target, &self.config.context, &candidate.proposal))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A fix that did not work is never proposed again for its error.
+    async fn forget(&self, candidate: &Candidate) -> Result<()> {
+        match &self.cache {
+            Some(cache) if !candidate.proposal.edits.is_empty() => {
+                cache
+                    .record_failure(&candidate.target, &candidate.proposal)
+                    .await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn escalate(
+        &self,
+        progress: &mut Progress,
+        diagnostics: Vec<Diagnostic>,
+        reason: StopReason,
+        events: &dyn EventSink,
+    ) -> Result<()> {
+        events.event(Event::Escalated {
+            reason: reason.clone(),
+        });
+        let next_action = match &reason {
+            StopReason::NotRetryable { .. } => {
+                "fix the account or licence problem the build reports, then heal again"
+            }
+            StopReason::NothingToTry { .. } => {
+                "configure a model (or check the one configured), or fix the first error by hand"
+            }
+            _ => "fix the first remaining error by hand; the attempts above show what was tried",
+        };
+        progress.report.escalation = Some(EscalationReport {
+            reason,
+            diagnostics: errors(&diagnostics).cloned().collect(),
+            next_action: next_action.to_string(),
+        });
+        progress.report.diagnostics = diagnostics;
+        progress.report.outcome = Outcome::Escalated;
+        Ok(())
+    }
+}
+
+fn errors(diagnostics: &[Diagnostic]) -> impl Iterator<Item = &Diagnostic> {
+    diagnostics.iter().filter(|d| d.severity == Severity::Error)
+}
+
+/// The sorted error fingerprints: two builds with the same ones are stuck at the same place.
+fn signatures(diagnostics: &[Diagnostic]) -> Vec<&str> {
+    let mut set: Vec<&str> = errors(diagnostics)
+        .map(|d| d.fingerprint.as_str())
+        .collect();
+    set.sort_unstable();
+    set
+}
+
+/// A proposal and its outcome, for the next prompt.
+fn summary(proposal: &FixProposal, outcome: String) -> PreviousAttempt {
+    let files: Vec<&str> = proposal.edits.iter().map(|e| e.path().as_str()).collect();
+    PreviousAttempt {
+        tried: format!("{} (files: {})", proposal.analysis, files.join(", ")),
+        outcome,
+    }
+}
+
+/// The errors left, in a line each, for the next prompt.
+fn remaining(diagnostics: &[Diagnostic]) -> String {
+    let left: Vec<String> = errors(diagnostics)
+        .take(5)
+        .map(|d| format!("{}: {}", d.code.as_deref().unwrap_or(&d.tool), d.message))
+        .collect();
+    format!("errors left: {}", left.join("; "))
+}
+
+/// A number in `0.0..1.0` for the backoff's jitter (no cryptographic quality needed).
+fn jitter() -> f64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    f64::from(nanos % 1_000_000) / 1_000_000.0
+}

@@ -1,0 +1,211 @@
+//! The attempt policy of seed 000 §3.4.4 (its `RetryManager`): how many attempts, how long to
+//! wait between them, and which errors are not worth another attempt.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use regex::Regex;
+use serde::Serialize;
+
+use crate::Category;
+
+/// When to try again and how long to wait first.
+#[derive(Debug, Clone)]
+pub struct AttemptPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// The wait before attempt 2.
+    pub base_delay: Duration,
+    /// The longest wait.
+    pub max_delay: Duration,
+    /// Each wait is this many times the previous one.
+    pub factor: f64,
+    /// Each wait is moved by up to this fraction of itself, up or down, at random.
+    pub jitter: f64,
+    /// Attempts allowed while an error of a category leads (the first error of the build).
+    pub category_limits: BTreeMap<Category, u32>,
+    /// The wait is multiplied by this while an error of a category leads.
+    pub delay_multipliers: BTreeMap<Category, f64>,
+    /// Messages that no attempt can fix (a missing licence, an expired subscription).
+    pub not_retryable: Vec<Regex>,
+}
+
+impl Default for AttemptPolicy {
+    fn default() -> Self {
+        AttemptPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(60),
+            factor: 2.0,
+            jitter: 0.1,
+            category_limits: BTreeMap::from([
+                (Category::Dependency, 3),
+                (Category::Resource, 2),
+                (Category::Network, 5),
+                (Category::Unknown, 2),
+            ]),
+            delay_multipliers: BTreeMap::from([
+                (Category::Network, 1.5),
+                (Category::Resource, 2.0),
+                (Category::Syntax, 0.5),
+                (Category::Type, 0.5),
+            ]),
+            not_retryable: [
+                "license key",
+                "authentication required",
+                "subscription expired",
+                "quota exceeded",
+            ]
+            .iter()
+            .filter_map(|pattern| Regex::new(&format!("(?i){pattern}")).ok())
+            .collect(),
+        }
+    }
+}
+
+/// Why a heal run stops trying.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum StopReason {
+    /// Every attempt was used.
+    MaxAttempts {
+        /// How many.
+        attempts: u32,
+    },
+    /// The leading error's category used its own limit.
+    CategoryLimit {
+        /// The category.
+        category: Category,
+        /// Its limit.
+        limit: u32,
+    },
+    /// An error says no attempt can fix it.
+    NotRetryable {
+        /// The message.
+        message: String,
+    },
+    /// The same errors came back attempt after attempt.
+    Stuck {
+        /// How many attempts in a row ended with the same errors.
+        attempts: u32,
+    },
+    /// No fix to try: nothing in the fix cache and no model, or the model failed.
+    NothingToTry {
+        /// Why.
+        detail: String,
+    },
+}
+
+impl AttemptPolicy {
+    /// After `attempt` (1-based) failed with `leading` as the category of its first error and
+    /// `messages` as its error messages: the wait before the next attempt, or why there is none.
+    /// `attempts_of_category` is how many attempts so far (this one included) had `leading`
+    /// leading; `random` is a number in `0.0..1.0` for the jitter.
+    pub fn next(
+        &self,
+        attempt: u32,
+        leading: Category,
+        attempts_of_category: u32,
+        messages: &[&str],
+        random: f64,
+    ) -> Result<Duration, StopReason> {
+        if let Some(message) = messages
+            .iter()
+            .find(|m| self.not_retryable.iter().any(|p| p.is_match(m)))
+        {
+            return Err(StopReason::NotRetryable {
+                message: message.to_string(),
+            });
+        }
+        if attempt >= self.max_attempts {
+            return Err(StopReason::MaxAttempts { attempts: attempt });
+        }
+        if let Some(&limit) = self.category_limits.get(&leading)
+            && attempts_of_category >= limit
+        {
+            return Err(StopReason::CategoryLimit {
+                category: leading,
+                limit,
+            });
+        }
+        Ok(self.delay(attempt, leading, random))
+    }
+
+    /// The wait after `attempt` (1-based): `base · factor^(attempt-1)`, capped, moved by the
+    /// jitter, times the category's multiplier.
+    pub fn delay(&self, attempt: u32, leading: Category, random: f64) -> Duration {
+        let exponent = i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX);
+        let grown = self.base_delay.as_secs_f64() * self.factor.powi(exponent);
+        let capped = grown.min(self.max_delay.as_secs_f64());
+        let jitter = capped * self.jitter * (random.clamp(0.0, 1.0) * 2.0 - 1.0);
+        let multiplier = self.delay_multipliers.get(&leading).copied().unwrap_or(1.0);
+        Duration::try_from_secs_f64(((capped + jitter) * multiplier).max(0.0))
+            .unwrap_or(self.max_delay)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_grow_are_capped_jittered_and_scaled_by_category() {
+        let policy = AttemptPolicy::default();
+        let middle = 0.5;
+        assert_eq!(
+            policy.delay(1, Category::Runtime, middle),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            policy.delay(3, Category::Runtime, middle),
+            Duration::from_secs(4)
+        );
+        assert_eq!(
+            policy.delay(30, Category::Runtime, middle),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            policy.delay(3, Category::Type, middle),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            policy.delay(2, Category::Network, middle),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            policy.delay(2, Category::Resource, middle),
+            Duration::from_secs(4)
+        );
+        assert_eq!(
+            policy.delay(1, Category::Runtime, 0.0),
+            Duration::from_millis(900)
+        );
+        assert_eq!(
+            policy.delay(1, Category::Runtime, 1.0),
+            Duration::from_millis(1100)
+        );
+    }
+
+    #[test]
+    fn attempts_stop_at_the_limits_and_at_hopeless_messages() {
+        let policy = AttemptPolicy::default();
+        assert!(policy.next(4, Category::Type, 4, &[], 0.5).is_ok());
+        assert_eq!(
+            policy.next(5, Category::Type, 5, &[], 0.5),
+            Err(StopReason::MaxAttempts { attempts: 5 })
+        );
+        assert_eq!(
+            policy.next(3, Category::Dependency, 3, &[], 0.5),
+            Err(StopReason::CategoryLimit {
+                category: Category::Dependency,
+                limit: 3
+            })
+        );
+        assert!(policy.next(3, Category::Dependency, 2, &[], 0.5).is_ok());
+        let hopeless = ["npm ERR! 402 Payment Required: Subscription expired for @acme/ui"];
+        assert!(matches!(
+            policy.next(1, Category::Dependency, 1, &hopeless, 0.5),
+            Err(StopReason::NotRetryable { .. })
+        ));
+    }
+}

@@ -1,0 +1,88 @@
+//! [`HealReport`]: how a heal run ended, attempt by attempt.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::StopReason;
+use crate::Diagnostic;
+use crate::llm::Usage;
+
+/// How a heal run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The build was failing and is green now.
+    Healed,
+    /// The build was green to begin with; nothing was changed.
+    AlreadyGreen,
+    /// The run gave up and handed over to a person (see [`HealReport::escalation`]).
+    Escalated,
+    /// The run could not go on: its time ran out.
+    Failed,
+}
+
+/// Where a fix came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FixSource {
+    /// A fix that worked before, from the fix cache.
+    Cache,
+    /// A model's answer.
+    Llm,
+}
+
+/// One attempt: the fix it tested (none for the first build) and what the build said.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttemptReport {
+    /// 1 for the first build.
+    pub number: u32,
+    /// Where the fix came from.
+    pub source: Option<FixSource>,
+    /// The fix's changes as a unified diff (empty when nothing was applied).
+    pub diff: String,
+    /// Whether the fix was undone afterwards.
+    pub rolled_back: bool,
+    /// Why the fix could not be applied, when it could not.
+    pub apply_error: Option<String>,
+    /// Errors after the attempt.
+    pub errors: usize,
+    /// Errors that appeared, went away and stayed, against the previous build.
+    pub new: usize,
+    /// See `new`.
+    pub fixed: usize,
+    /// See `new`.
+    pub persisting: usize,
+    /// How long the attempt took.
+    #[serde(with = "crate::millis")]
+    pub duration: Duration,
+}
+
+/// What a person taking over needs: why the run stopped, what is left, and what to do next.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EscalationReport {
+    /// Why the run stopped.
+    pub reason: StopReason,
+    /// The errors left.
+    pub diagnostics: Vec<Diagnostic>,
+    /// A suggested next step.
+    pub next_action: String,
+}
+
+/// The result of a heal run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HealReport {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Every attempt, the first build included.
+    pub attempts: Vec<AttemptReport>,
+    /// The diagnostics of the last build.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Tokens used by model calls.
+    pub usage: Usage,
+    /// Set when the run escalated.
+    pub escalation: Option<EscalationReport>,
+    /// How long the run took.
+    #[serde(with = "crate::millis")]
+    pub duration: Duration,
+}

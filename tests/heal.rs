@@ -1,0 +1,257 @@
+//! The heal loop end to end: real Python builds, a model behind a 127.0.0.1 server speaking
+//! OpenAI's wire format, the fix cache on disk.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use selfheal::build::{BuildPlan, BuildStep, LocalBuilder};
+use selfheal::cache::FixCache;
+use selfheal::heal::{
+    AttemptPolicy, Event, FixSource, HealConfig, HealReport, Healer, Outcome, StopReason,
+};
+use selfheal::llm::OpenAi;
+use selfheal::workspace::Workspace;
+use serde_json::json;
+
+mod support;
+use support::{Reply, Server};
+
+const BROKEN: &str = "def greet():\n    print(mesage)\n\nmesage_text = 'hi'\ngreet()\n";
+const FIXED_LINE: &str = "    print(mesage_text)";
+
+struct Project {
+    dir: PathBuf,
+}
+
+impl Project {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("selfheal-heal-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("app")).unwrap();
+        std::fs::create_dir_all(dir.join("outside")).unwrap();
+        std::fs::write(dir.join("app/main.py"), BROKEN).unwrap();
+        Project { dir }
+    }
+
+    fn app(&self) -> PathBuf {
+        self.dir.join("app")
+    }
+
+    fn main(&self) -> String {
+        std::fs::read_to_string(self.app().join("main.py")).unwrap()
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A chat completion whose content is `content`.
+fn completion(content: &str) -> Reply {
+    Reply::json(
+        200,
+        json!({"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-2024-08-06",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 400, "completion_tokens": 60, "total_tokens": 460}}),
+    )
+}
+
+/// A fix reply as models write them: prose around a fenced block, a trailing comma.
+fn noisy_fix(search: &str, replace: &str) -> Reply {
+    let fix = json!({"file": "main.py", "action": "patch", "search": search, "replace": replace});
+    completion(&format!(
+        "Sure! The name is misspelled.\n\n```json\n{{\"analysis\": \"typo in the name\", \"fixes\": [{fix}],}}\n```\nLet me know!"
+    ))
+}
+
+fn plan() -> BuildPlan {
+    BuildPlan::new([BuildStep::shell("run", "python3 main.py")])
+}
+
+fn quick() -> HealConfig {
+    HealConfig {
+        attempts: AttemptPolicy {
+            base_delay: Duration::ZERO,
+            ..AttemptPolicy::default()
+        },
+        ..HealConfig::default()
+    }
+}
+
+async fn heal(project: &Project, healer: &Healer) -> (HealReport, Vec<Event>) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = {
+        let events = Arc::clone(&events);
+        move |event: Event| events.lock().unwrap().push(event)
+    };
+    let workspace = Workspace::open(project.app()).unwrap();
+    let report = healer.heal(&workspace, &plan(), &sink).await.unwrap();
+    let events = events.lock().unwrap().clone();
+    (report, events)
+}
+
+fn healer(server: &Server, cache: &Path) -> impl std::future::Future<Output = Healer> {
+    let provider =
+        OpenAi::compatible(format!("{}/v1", server.url()), Some("sk-test".into())).unwrap();
+    let cache = cache.to_path_buf();
+    async move {
+        Healer::new(LocalBuilder::new())
+            .provider(Arc::new(provider))
+            .cache(FixCache::open(cache).await.unwrap())
+            .config(quick())
+    }
+}
+
+#[tokio::test]
+async fn a_model_fix_heals_the_build_and_the_next_time_the_cache_does_without_a_request() {
+    let server = Server::start().await;
+    let project = Project::new("model");
+    server.push(noisy_fix("    print(mesage)", FIXED_LINE));
+    let healer = healer(&server, &project.dir.join("cache")).await;
+
+    let (report, events) = heal(&project, &healer).await;
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    assert!(project.main().contains(FIXED_LINE));
+    assert_eq!(report.attempts.len(), 2);
+    assert_eq!(report.attempts[1].source, Some(FixSource::Llm));
+    assert!(
+        report.attempts[1].diff.contains("+    print(mesage_text)"),
+        "{}",
+        report.attempts[1].diff
+    );
+    assert_eq!(
+        (report.usage.input_tokens, report.usage.output_tokens),
+        (400, 60)
+    );
+    assert!(events.iter().any(|e| matches!(e, Event::CacheMiss)));
+    assert_eq!(server.received().len(), 1);
+
+    // The same error again (the file broken anew): healed from the cache, no request sent.
+    std::fs::write(project.app().join("main.py"), BROKEN).unwrap();
+    let (report, events) = heal(&project, &healer).await;
+    assert_eq!(report.outcome, Outcome::Healed);
+    assert_eq!(report.attempts[1].source, Some(FixSource::Cache));
+    assert!(events.iter().any(|e| matches!(e, Event::CacheHit { .. })));
+    assert_eq!(server.received().len(), 1, "the model was not asked again");
+}
+
+#[tokio::test]
+async fn a_fix_that_makes_things_worse_is_rolled_back_and_the_next_reply_heals() {
+    let server = Server::start().await;
+    let project = Project::new("rollback");
+    server.push(noisy_fix("    print(mesage)", "    print(mesage_text"));
+    server.push(noisy_fix("    print(mesage)", FIXED_LINE));
+    let healer = healer(&server, &project.dir.join("cache")).await;
+
+    let (report, events) = heal(&project, &healer).await;
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    assert!(report.attempts[1].rolled_back);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::FixRolledBack { attempt: 2, .. }))
+    );
+    assert!(!report.attempts[2].rolled_back);
+    assert_eq!(
+        project.main(),
+        BROKEN.replace("    print(mesage)", FIXED_LINE)
+    );
+    // The second prompt told the model what did not work.
+    let second = server.received()[1].body.to_string();
+    assert!(second.contains("made it worse"), "{second}");
+}
+
+#[tokio::test]
+async fn fixes_that_never_work_end_in_an_escalation_report() {
+    let server = Server::start().await;
+    let project = Project::new("stuck");
+    for _ in 0..6 {
+        // Harmless and useless: the error stays.
+        server.push(noisy_fix("mesage_text = 'hi'", "mesage_text = 'hello'"));
+    }
+    let healer = healer(&server, &project.dir.join("cache")).await;
+    let (report, events) = heal(&project, &healer).await;
+    assert_eq!(report.outcome, Outcome::Escalated, "{report:#?}");
+    let escalation = report.escalation.unwrap();
+    assert!(matches!(
+        escalation.reason,
+        StopReason::Stuck { .. } | StopReason::MaxAttempts { .. }
+    ));
+    assert_eq!(escalation.diagnostics.len(), 1);
+    assert!(escalation.diagnostics[0].message.contains("mesage"));
+    assert!(events.iter().any(|e| matches!(e, Event::Escalated { .. })));
+}
+
+#[tokio::test]
+async fn edits_outside_the_workspace_are_refused_and_nothing_is_written_there() {
+    let server = Server::start().await;
+    let project = Project::new("escape");
+    let outside = project.dir.join("outside");
+    std::os::unix::fs::symlink(&outside, project.app().join("link")).unwrap();
+    for path in ["../outside/owned.py", "/tmp/owned.py", "link/owned.py"] {
+        let fix = json!({"fixes": [{"file": path, "action": "create", "content": "import os\n"}]});
+        server.push(completion(&fix.to_string()));
+    }
+    server.push(noisy_fix("    print(mesage)", FIXED_LINE));
+    let healer = Healer::new(LocalBuilder::new())
+        .provider(Arc::new(
+            OpenAi::compatible(format!("{}/v1", server.url()), Some("k".into())).unwrap(),
+        ))
+        .config(HealConfig {
+            stuck_after: 10,
+            attempts: AttemptPolicy {
+                max_attempts: 10,
+                ..quick().attempts
+            },
+            ..quick()
+        });
+    let (report, _) = heal(&project, &healer).await;
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    let refused: Vec<&str> = (report.attempts[1..4].iter())
+        .map(|a| a.apply_error.as_deref().unwrap())
+        .collect();
+    assert!(refused[0].contains("no usable fix") && refused[1].contains("no usable fix"));
+    assert!(refused[2].contains("outside the workspace"), "{}", refused[2]);
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+    assert!(!Path::new("/tmp/owned.py").exists());
+}
+
+#[tokio::test]
+async fn a_green_build_is_left_alone_and_no_source_of_fixes_escalates_at_once() {
+    let project = Project::new("green");
+    std::fs::write(project.app().join("main.py"), "print('ok')\n").unwrap();
+    let healer = Healer::new(LocalBuilder::new()).config(quick());
+    let (report, _) = heal(&project, &healer).await;
+    assert_eq!(report.outcome, Outcome::AlreadyGreen);
+
+    std::fs::write(project.app().join("main.py"), BROKEN).unwrap();
+    let (report, _) = heal(&project, &healer).await;
+    assert_eq!(report.outcome, Outcome::Escalated);
+    assert!(matches!(
+        report.escalation.unwrap().reason,
+        StopReason::NothingToTry { .. }
+    ));
+    assert_eq!(project.main(), BROKEN);
+}
+
+#[tokio::test]
+async fn when_the_time_runs_out_the_attempt_in_progress_is_undone() {
+    let server = Server::start().await;
+    let project = Project::new("timeout");
+    // A "fix" whose build never ends.
+    server.push(noisy_fix("greet()\n", "import time\ntime.sleep(60)\n"));
+    let healer = healer(&server, &project.dir.join("cache")).await.config(HealConfig {
+        timeout: Duration::from_secs(3),
+        ..quick()
+    });
+    let started = std::time::Instant::now();
+    let (report, events) = heal(&project, &healer).await;
+    assert_eq!(report.outcome, Outcome::Failed, "{report:#?}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(project.main(), BROKEN, "the workspace is as before the attempt");
+    assert!(matches!(events.last(), Some(Event::Finished { outcome: Outcome::Failed })));
+}
