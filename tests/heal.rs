@@ -215,7 +215,11 @@ async fn edits_outside_the_workspace_are_refused_and_nothing_is_written_there() 
         .map(|a| a.apply_error.as_deref().unwrap())
         .collect();
     assert!(refused[0].contains("no usable fix") && refused[1].contains("no usable fix"));
-    assert!(refused[2].contains("outside the workspace"), "{}", refused[2]);
+    assert!(
+        refused[2].contains("outside the workspace"),
+        "{}",
+        refused[2]
+    );
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
     assert!(!Path::new("/tmp/owned.py").exists());
 }
@@ -244,14 +248,25 @@ async fn when_the_time_runs_out_the_attempt_in_progress_is_undone() {
     let project = Project::new("timeout");
     // A "fix" whose build never ends.
     server.push(noisy_fix("greet()\n", "import time\ntime.sleep(60)\n"));
-    let healer = healer(&server, &project.dir.join("cache")).await.config(HealConfig {
-        timeout: Duration::from_secs(3),
-        ..quick()
-    });
+    let healer = healer(&server, &project.dir.join("cache"))
+        .await
+        .config(HealConfig {
+            timeout: Duration::from_secs(3),
+            ..quick()
+        });
     let started = std::time::Instant::now();
     let (report, events) = heal(&project, &healer).await;
     assert_eq!(report.outcome, Outcome::Failed, "{report:#?}");
     assert!(started.elapsed() < Duration::from_secs(30));
-    assert_eq!(project.main(), BROKEN, "the workspace is as before the attempt");
-    assert!(matches!(events.last(), Some(Event::Finished { outcome: Outcome::Failed })));
+    assert_eq!(
+        project.main(),
+        BROKEN,
+        "the workspace is as before the attempt"
+    );
+    assert!(matches!(
+        events.last(),
+        Some(Event::Finished {
+            outcome: Outcome::Failed
+        })
+    ));
 }
