@@ -3,6 +3,7 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use selfheal::build::{
@@ -21,18 +22,8 @@ pub(crate) struct CheckArgs {
     /// A shell command to run, in order; repeat for more steps. Stops at the first failure.
     #[arg(long = "step", value_name = "CMD", required = true)]
     steps: Vec<String>,
-    /// Run the steps in a container of this image (the directory is mounted at /workspace).
-    #[arg(long, value_name = "IMAGE")]
-    docker: Option<String>,
-    /// Container memory limit, in MiB.
-    #[arg(long, value_name = "MIB", requires = "docker")]
-    memory: Option<u64>,
-    /// Container CPU limit (fractions allowed).
-    #[arg(long, value_name = "N", requires = "docker")]
-    cpus: Option<f64>,
-    /// Give the container the bridge network (none by default).
-    #[arg(long, requires = "docker")]
-    network: bool,
+    #[command(flatten)]
+    container: ContainerArgs,
     /// Seconds each step may run.
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     timeout: u64,
@@ -50,7 +41,7 @@ pub(crate) fn run(args: CheckArgs) -> Outcome {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    let plan = plan(&args);
+    let plan = plan(&args.steps, args.timeout);
     let outcome = runtime.block_on(async {
         tokio::select! {
             outcome = run_checked(&args, &plan) => Some(outcome),
@@ -60,7 +51,7 @@ pub(crate) fn run(args: CheckArgs) -> Outcome {
     let Some(outcome) = outcome else {
         // The step was dropped: its process group is killed; a container is removed by a
         // task that needs a moment.
-        if args.docker.is_some() {
+        if args.container.docker.is_some() {
             runtime.block_on(tokio::time::sleep(Duration::from_secs(3)));
         }
         eprintln!("selfheal: interrupted");
@@ -68,7 +59,7 @@ pub(crate) fn run(args: CheckArgs) -> Outcome {
     };
     let outcome = outcome.map_err(|e| e.to_string())?;
     let parsers = ParserSet::new().with_options(ParseOptions {
-        root: Some(match args.docker {
+        root: Some(match args.container.docker {
             Some(_) => "/workspace".into(),
             None => std::fs::canonicalize(&args.dir)
                 .unwrap_or_else(|_| args.dir.clone())
@@ -106,10 +97,12 @@ pub(crate) fn run(args: CheckArgs) -> Outcome {
     })
 }
 
-fn plan(args: &CheckArgs) -> BuildPlan {
-    let timeout = Duration::from_secs(args.timeout.max(1));
+/// The plan of shell command `steps`, each named after its program (`npm`, `npm#2`, …) and
+/// allowed `timeout` seconds.
+pub(crate) fn plan(steps: &[String], timeout: u64) -> BuildPlan {
+    let timeout = Duration::from_secs(timeout.max(1));
     let mut names: Vec<String> = Vec::new();
-    BuildPlan::new(args.steps.iter().map(|command| {
+    BuildPlan::new(steps.iter().map(|command| {
         let program = command.split_whitespace().next().unwrap_or("step");
         let name = match names
             .iter()
@@ -129,20 +122,44 @@ async fn run_checked(args: &CheckArgs, plan: &BuildPlan) -> Result<PlanOutcome, 
         let _ = writeln!(io::stderr().lock(), "{stream}| {line}");
     };
     let sink: &dyn LineSink = if args.verbose { &echo } else { &Discard };
-    let builder: Box<dyn Builder> = match &args.docker {
+    let builder = builder(&args.container).await?;
+    run_plan(builder.as_ref(), &args.dir, plan, sink).await
+}
+
+/// Where steps run: `--docker IMAGE` and its limits.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ContainerArgs {
+    /// Run the steps in a container of this image (the directory is mounted at /workspace).
+    #[arg(long, value_name = "IMAGE")]
+    pub(crate) docker: Option<String>,
+    /// Container memory limit, in MiB.
+    #[arg(long, value_name = "MIB", requires = "docker")]
+    memory: Option<u64>,
+    /// Container CPU limit (fractions allowed).
+    #[arg(long, value_name = "N", requires = "docker")]
+    cpus: Option<f64>,
+    /// Give the container the bridge network (none by default).
+    #[arg(long, requires = "docker")]
+    network: bool,
+}
+
+/// A Docker builder for `--docker IMAGE`, else a local one.
+pub(crate) async fn builder(container: &ContainerArgs) -> Result<Arc<dyn Builder>, Error> {
+    Ok(match &container.docker {
         Some(image) => {
-            let mut builder = DockerBuilder::connect(image).await?.network(args.network);
-            if let Some(mib) = args.memory {
+            let mut builder = DockerBuilder::connect(image)
+                .await?
+                .network(container.network);
+            if let Some(mib) = container.memory {
                 builder = builder.memory_mib(mib);
             }
-            if let Some(cpus) = args.cpus {
+            if let Some(cpus) = container.cpus {
                 builder = builder.cpus(cpus);
             }
-            Box::new(builder)
+            Arc::new(builder)
         }
-        None => Box::new(LocalBuilder::new()),
-    };
-    run_plan(builder.as_ref(), &args.dir, plan, sink).await
+        None => Arc::new(LocalBuilder::new()),
+    })
 }
 
 /// One step as `--json` prints it.

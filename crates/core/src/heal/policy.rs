@@ -96,6 +96,22 @@ pub enum StopReason {
     },
 }
 
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StopReason::MaxAttempts { attempts } => write!(f, "all {attempts} attempts used"),
+            StopReason::CategoryLimit { category, limit } => {
+                write!(f, "{limit} attempts at a {category:?} error are the limit")
+            }
+            StopReason::NotRetryable { message } => write!(f, "no attempt can fix: {message}"),
+            StopReason::Stuck { attempts } => {
+                write!(f, "the same errors after {attempts} attempts in a row")
+            }
+            StopReason::NothingToTry { detail } => write!(f, "nothing to try: {detail}"),
+        }
+    }
+}
+
 impl AttemptPolicy {
     /// After `attempt` (1-based) failed with `leading` as the category of its first error and
     /// `messages` as its error messages: the wait before the next attempt, or why there is none.

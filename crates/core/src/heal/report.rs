@@ -32,6 +32,15 @@ pub enum FixSource {
     Llm,
 }
 
+impl std::fmt::Display for FixSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FixSource::Cache => "cache",
+            FixSource::Llm => "model",
+        })
+    }
+}
+
 /// One attempt: the fix it tested (none for the first build) and what the build said.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AttemptReport {

@@ -1,0 +1,223 @@
+//! `selfheal heal`: build a project and fix it until it builds.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use selfheal::cache::FixCache;
+use selfheal::heal::{AttemptPolicy, Event, HealConfig, HealReport, Healer, Outcome};
+use selfheal::llm::{Anthropic, Gemini, OpenAi, Provider, ProviderExt};
+use selfheal::workspace::Workspace;
+use selfheal::{Error, Severity};
+
+use crate::check::{ContainerArgs, builder, plan};
+use crate::finish_output;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct HealArgs {
+    /// The project directory.
+    dir: PathBuf,
+    /// A shell command of the build, in order; repeat for more steps.
+    #[arg(long = "step", value_name = "CMD", required = true)]
+    steps: Vec<String>,
+    #[command(flatten)]
+    container: ContainerArgs,
+    /// Where fixes come from besides the cache (default: the first of ANTHROPIC_API_KEY,
+    /// OPENAI_API_KEY or OPENAI_BASE_URL, GEMINI_API_KEY that is set; else none).
+    #[arg(long, value_enum)]
+    provider: Option<ProviderName>,
+    /// The model (default: the provider's, or *_MODEL).
+    #[arg(long, value_name = "M")]
+    model: Option<String>,
+    /// Attempts in all, the first build included.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    max_attempts: u32,
+    /// Seconds the whole run may take.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    timeout: u64,
+    /// Seconds each build step may run.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    step_timeout: u64,
+    /// The fix cache folder (default: $SELFHEAL_CACHE_DIR, else the platform cache folder).
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    cache: Option<PathBuf>,
+    /// Neither look fixes up in the cache nor teach it.
+    #[arg(long)]
+    no_cache: bool,
+    /// Print the report as JSON on standard output (progress still goes to standard error).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ProviderName {
+    Anthropic,
+    Openai,
+    Gemini,
+    None,
+}
+
+pub(crate) fn run(args: HealArgs) -> crate::Outcome {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let report = runtime.block_on(async {
+        tokio::select! {
+            report = heal(&args) => Some(report),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
+    let Some(report) = report else {
+        eprintln!("selfheal: interrupted");
+        return Ok(ExitCode::from(130));
+    };
+    let report = report.map_err(|e| e.to_string())?;
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let written = if args.json {
+        serde_json::to_writer(&mut out, &report)
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(out))
+    } else {
+        summary(&mut out, &report)
+    };
+    finish_output(written.and_then(|()| out.flush()))?;
+    Ok(match report.outcome {
+        Outcome::Healed | Outcome::AlreadyGreen => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    })
+}
+
+async fn heal(args: &HealArgs) -> Result<HealReport, Error> {
+    let workspace = Workspace::open(&args.dir)?;
+    let mut healer = Healer::new(builder(&args.container).await?).config(HealConfig {
+        attempts: AttemptPolicy {
+            max_attempts: args.max_attempts.max(1),
+            ..AttemptPolicy::default()
+        },
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        ..HealConfig::default()
+    });
+    if let Some(provider) = provider(args)? {
+        healer = healer.provider(provider);
+    }
+    if !args.no_cache {
+        let dir = match &args.cache {
+            Some(dir) => dir.clone(),
+            None => FixCache::default_dir()?,
+        };
+        healer = healer.cache(FixCache::open(dir).await?);
+    }
+    let plan = plan(&args.steps, args.step_timeout);
+    healer.heal(&workspace, &plan, &progress).await
+}
+
+/// The provider asked for, or the first one the environment configures.
+fn provider(args: &HealArgs) -> Result<Option<Arc<dyn Provider>>, Error> {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    let name = args.provider.unwrap_or(if set("ANTHROPIC_API_KEY") {
+        ProviderName::Anthropic
+    } else if set("OPENAI_API_KEY") || set("OPENAI_BASE_URL") {
+        ProviderName::Openai
+    } else if set("GEMINI_API_KEY") {
+        ProviderName::Gemini
+    } else {
+        ProviderName::None
+    });
+    let model = args.model.as_deref();
+    Ok(Some(match name {
+        ProviderName::None => return Ok(None),
+        ProviderName::Anthropic => {
+            let provider = Anthropic::from_env()?;
+            match model {
+                Some(model) => provider.model(model),
+                None => provider,
+            }
+            .with_retry_defaults()
+        }
+        ProviderName::Openai => {
+            let provider = OpenAi::from_env()?;
+            match model {
+                Some(model) => provider.model(model),
+                None => provider,
+            }
+            .with_retry_defaults()
+        }
+        ProviderName::Gemini => {
+            let provider = Gemini::from_env()?;
+            match model {
+                Some(model) => provider.model(model),
+                None => provider,
+            }
+            .with_retry_defaults()
+        }
+    }))
+}
+
+/// Progress lines on standard error.
+fn progress(event: Event) {
+    let line = match event {
+        Event::StepStarted { attempt, step } => format!("attempt {attempt}: {step}"),
+        Event::Diagnostics {
+            attempt,
+            diagnostics,
+        } => {
+            let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error);
+            format!("attempt {attempt}: {} errors", errors.count())
+        }
+        Event::CacheHit { fix, score } => format!("  fix #{fix} from the cache (score {score:.2})"),
+        Event::LlmRequest { provider, .. } => format!("  asking {provider} for a fix"),
+        Event::LlmResponse { model, usage, .. } => format!(
+            "  {model} answered ({} + {} tokens)",
+            usage.input_tokens, usage.output_tokens
+        ),
+        Event::FixApplied { source, files, .. } => {
+            format!("  applied a fix from the {source} to {}", files.join(", "))
+        }
+        Event::FixRolledBack { reason, .. } => format!("  rolled back: {reason}"),
+        Event::AttemptFinished {
+            new,
+            fixed,
+            persisting,
+            ..
+        } => format!("  {fixed} fixed, {new} new, {persisting} left"),
+        Event::Backoff { delay } => format!("  waiting {:.1} s", delay.as_secs_f64()),
+        Event::Escalated { reason } => format!("escalated: {reason}"),
+        _ => return,
+    };
+    let _ = writeln!(io::stderr().lock(), "{line}");
+}
+
+fn summary(out: &mut impl Write, report: &HealReport) -> io::Result<()> {
+    let outcome = match report.outcome {
+        Outcome::Healed => "healed",
+        Outcome::AlreadyGreen => "already green",
+        Outcome::Escalated => "not healed: escalated",
+        Outcome::Failed => "not healed: out of time",
+    };
+    writeln!(
+        out,
+        "{outcome} after {} attempts in {:.1} s",
+        report.attempts.len(),
+        report.duration.as_secs_f64()
+    )?;
+    for attempt in report.attempts.iter().filter(|a| !a.diff.is_empty()) {
+        let source = attempt
+            .source
+            .map_or("no fix".into(), |s| format!("fix from the {s}"));
+        writeln!(out, "\nattempt {} ({source}):", attempt.number)?;
+        write!(out, "{}", attempt.diff)?;
+    }
+    if let Some(escalation) = &report.escalation {
+        writeln!(out, "\nerrors left:")?;
+        for diagnostic in &escalation.diagnostics {
+            let place = diagnostic.file.as_deref().unwrap_or("?");
+            writeln!(out, "  {place}: {}", diagnostic.message)?;
+        }
+        writeln!(out, "next: {}", escalation.next_action)?;
+    }
+    Ok(())
+}

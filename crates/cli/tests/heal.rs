@@ -1,0 +1,140 @@
+//! `selfheal heal` as a user runs it: a real Python build, a model behind a 127.0.0.1 server
+//! speaking OpenAI's wire format.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const BROKEN: &str = "def greet():\n    print(mesage)\n\nmesage_text = 'hi'\ngreet()\n";
+
+fn project(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("selfheal-cli-heal-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("app")).expect("project directory");
+    std::fs::write(dir.join("app/main.py"), BROKEN).expect("source");
+    dir
+}
+
+/// Answers every request with a chat completion holding `content`; counts the requests.
+fn model(content: &str) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}/v1", listener.local_addr().expect("address"));
+    let count = Arc::new(AtomicUsize::new(0));
+    let body = serde_json::json!({
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+            "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 300, "completion_tokens": 40, "total_tokens": 340}})
+    .to_string();
+    let counter = Arc::clone(&count);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut request = vec![0; length];
+            let _ = reader.read_exact(&mut request);
+            counter.fetch_add(1, Ordering::SeqCst);
+            let mut stream = reader.into_inner();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, count)
+}
+
+fn heal(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_selfheal"));
+    command.arg("heal").args(args);
+    for name in [
+        "ANTHROPIC_API_KEY",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "GEMINI_API_KEY",
+    ] {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied());
+    command.output().expect("selfheal runs")
+}
+
+#[test]
+fn a_broken_project_is_healed_through_the_model_and_reported_as_json() {
+    let dir = project("model");
+    let fix = serde_json::json!({"analysis": "typo", "fixes": [
+        {"file": "main.py", "action": "patch", "search": "print(mesage)", "replace": "print(mesage_text)"}
+    ]});
+    let (url, requests) = model(&format!("Here you go:\n```json\n{fix}\n```"));
+    let app = dir.join("app");
+    let cache = dir.join("cache");
+    let args = [
+        app.to_str().expect("utf-8"),
+        "--step",
+        "python3 main.py",
+        "--cache",
+        cache.to_str().expect("utf-8"),
+        "--json",
+    ];
+    let output = heal(&args, &[("OPENAI_BASE_URL", &url), ("OPENAI_API_KEY", "k")]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    assert_eq!(report["outcome"], "healed");
+    assert_eq!(report["attempts"][1]["source"], "llm");
+    assert!(
+        std::fs::read_to_string(app.join("main.py"))
+            .expect("source")
+            .contains("print(mesage_text)")
+    );
+    let progress = String::from_utf8_lossy(&output.stderr);
+    assert!(progress.contains("asking openai for a fix"), "{progress}");
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+
+    // Broken again: the cache heals it; no request.
+    std::fs::write(app.join("main.py"), BROKEN).expect("source");
+    let output = heal(&args, &[("OPENAI_BASE_URL", &url), ("OPENAI_API_KEY", "k")]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn without_a_model_or_a_cached_fix_it_says_what_is_left_and_exits_1() {
+    let dir = project("none");
+    let app = dir.join("app");
+    let app = app.to_str().expect("utf-8");
+    let output = heal(&[app, "--step", "python3 main.py", "--no-cache"], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("not healed: escalated"), "{text}");
+    assert!(text.contains("name 'mesage' is not defined"), "{text}");
+
+    std::fs::write(dir.join("app/main.py"), "print('ok')\n").expect("source");
+    let output = heal(&[app, "--step", "python3 main.py", "--no-cache"], &[]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("already green"));
+    let output = heal(
+        &["/nonexistent/selfheal", "--step", "true", "--no-cache"],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(dir);
+}
