@@ -19,6 +19,7 @@ mod vectors;
 
 pub use config::{CacheConfig, Retention, ScoreWeights};
 pub use embed::{Embedder, LexicalEmbedder, cosine};
+pub(crate) use entry::digest;
 pub use entry::{CachedFix, FixContext, FixId, FixStats};
 pub use fix_cache::{
     CacheHit, CacheStats, ExportedFix, FixCache, FixCacheBuilder, ImportReport, Match, STORE_FILE,

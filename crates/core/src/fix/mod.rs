@@ -25,12 +25,16 @@
 //! assert_eq!(field, "fixes[0].file");
 //! ```
 
+mod fixer;
 mod path;
 pub mod prompt;
 mod proposal;
+mod suggestions;
 
+pub use fixer::{Fixer, Safety};
 pub use path::{PathError, RelativePath};
 pub use proposal::{Alternative, Edit, FixProposal, Invalid, ProposalError};
+pub use suggestions::ToolSuggestions;
 
 #[cfg(test)]
 mod tests;

@@ -84,6 +84,8 @@ pub enum Event {
         attempt: u32,
         /// Where it came from.
         source: FixSource,
+        /// The fixer's name, when a fixer made it.
+        fixer: Option<String>,
         /// The files it changed.
         files: Vec<String>,
         /// How each patch was found.

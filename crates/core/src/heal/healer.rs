@@ -1,7 +1,7 @@
 //! [`Healer`]: build, read the errors, find a fix, apply it, rebuild — until the build is green
 //! or there is nothing left worth trying.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,9 +10,9 @@ use super::policy::{AttemptPolicy, StopReason};
 use super::report::{AttemptReport, EscalationReport, FixSource, HealReport, Outcome};
 use super::tracking::Delta;
 use crate::build::{BuildPlan, Builder, OutputStream};
-use crate::cache::{FixCache, FixContext};
-use crate::fix::FixProposal;
+use crate::cache::{FixCache, FixContext, digest};
 use crate::fix::prompt::{PreviousAttempt, PromptBuilder};
+use crate::fix::{FixProposal, Fixer, Safety, ToolSuggestions};
 use crate::llm::{Provider, Usage};
 use crate::parse::ParserSet;
 use crate::workspace::{ApplyOptions, Snapshot, Workspace};
@@ -30,6 +30,8 @@ pub struct HealConfig {
     pub stuck_after: u32,
     /// How fixes are applied.
     pub apply: ApplyOptions,
+    /// The least safe fixers that run (default: [`Safety::Likely`]: safe and likely ones).
+    pub fixer_safety: Safety,
     /// The project, for ranking cached fixes.
     pub context: FixContext,
 }
@@ -41,6 +43,7 @@ impl Default for HealConfig {
             timeout: Duration::from_secs(300),
             stuck_after: 3,
             apply: ApplyOptions::default(),
+            fixer_safety: Safety::Likely,
             context: FixContext::default(),
         }
     }
@@ -60,7 +63,8 @@ impl<F: Fn(Event) + Send + Sync> EventSink for F {
 
 /// The heal loop, with its builder, parsers and sources of fixes.
 ///
-/// A fix is looked for in the fix cache first (for the build's first error), then asked of the
+/// A fix comes from the deterministic fixers first (by default [`ToolSuggestions`]: the edits
+/// the tools printed), then from the fix cache (for the build's first error), then from the
 /// model. Each fix is applied to a snapshot of the workspace; a fix that makes the build worse
 /// (more errors, an error of a new category, a timeout) is undone. When the build turns green,
 /// the fixes that got it there are remembered in the cache; fixes that failed are remembered as
@@ -68,6 +72,7 @@ impl<F: Fn(Event) + Send + Sync> EventSink for F {
 pub struct Healer {
     builder: Arc<dyn Builder>,
     parsers: ParserSet,
+    fixers: Vec<Arc<dyn Fixer>>,
     provider: Option<Arc<dyn Provider>>,
     cache: Option<FixCache>,
     config: HealConfig,
@@ -77,9 +82,19 @@ pub struct Healer {
 struct Candidate {
     proposal: FixProposal,
     source: FixSource,
+    fixer: Option<String>,
     target: Diagnostic,
     /// Why the reply it was read from holds no usable fix, when it does not.
     unusable: Option<String>,
+}
+
+/// What the run learned from fixes that did not work.
+#[derive(Default)]
+struct Lessons {
+    /// Each, with its outcome, for the next prompt.
+    tried: Vec<PreviousAttempt>,
+    /// Their digests: a proposal is never tried twice.
+    failed: HashSet<u64>,
 }
 
 /// What the run has done so far (kept outside the timed part so a timeout can undo).
@@ -97,12 +112,13 @@ struct Build {
 }
 
 impl Healer {
-    /// A healer that builds with `builder`, parses with the default parsers, and has no source
-    /// of fixes yet (see [`cache`](Healer::cache) and [`provider`](Healer::provider)).
+    /// A healer that builds with `builder`, parses with the default parsers and fixes with the
+    /// default fixers (add a [`cache`](Healer::cache) and a [`provider`](Healer::provider)).
     pub fn new(builder: impl Builder + 'static) -> Self {
         Healer {
             builder: Arc::new(builder),
             parsers: ParserSet::new(),
+            fixers: vec![Arc::new(ToolSuggestions)],
             provider: None,
             cache: None,
             config: HealConfig::default(),
@@ -118,6 +134,12 @@ impl Healer {
     /// Looks fixes up in, and teaches, `cache`.
     pub fn cache(mut self, cache: FixCache) -> Self {
         self.cache = Some(cache);
+        self
+    }
+
+    /// Replaces the deterministic fixers (tried in order).
+    pub fn fixers(mut self, fixers: Vec<Arc<dyn Fixer>>) -> Self {
+        self.fixers = fixers;
         self
     }
 
@@ -189,6 +211,7 @@ impl Healer {
         progress.report.attempts.push(AttemptReport {
             number: 1,
             source: None,
+            fixer: None,
             diff: String::new(),
             rolled_back: false,
             apply_error: None,
@@ -206,7 +229,7 @@ impl Healer {
         let policy = &self.config.attempts;
         let mut attempt = 1;
         let mut by_category: BTreeMap<Category, u32> = BTreeMap::new();
-        let mut tried: Vec<PreviousAttempt> = Vec::new();
+        let mut lessons = Lessons::default();
         let mut kept: Vec<Candidate> = Vec::new();
         let mut same_errors = 1;
         loop {
@@ -230,7 +253,7 @@ impl Healer {
                 (_, Category::Network) | (None, _) => None,
                 (Some(target), _) => {
                     match self
-                        .propose(workspace, target, &diagnostics, &tried, events, progress)
+                        .propose(workspace, target, &diagnostics, &lessons, events, progress)
                         .await?
                     {
                         Ok(candidate) => Some(candidate),
@@ -243,6 +266,7 @@ impl Healer {
             let mut report = AttemptReport {
                 number: attempt,
                 source: candidate.as_ref().map(|c| c.source),
+                fixer: candidate.as_ref().and_then(|c| c.fixer.clone()),
                 diff: String::new(),
                 rolled_back: false,
                 apply_error: None,
@@ -263,6 +287,7 @@ impl Healer {
                         events.event(Event::FixApplied {
                             attempt,
                             source: candidate.source,
+                            fixer: candidate.fixer.clone(),
                             files: (applied.changes.iter())
                                 .map(|c| c.path.as_str().to_string())
                                 .collect(),
@@ -271,8 +296,11 @@ impl Healer {
                         report.diff = workspace.diff(&snapshot)?;
                     }
                     Err(why) => {
+                        lessons.failed.insert(digest(&candidate.proposal));
                         self.forget(candidate).await?;
-                        tried.push(summary(&candidate.proposal, why.clone()));
+                        lessons
+                            .tried
+                            .push(summary(&candidate.proposal, why.clone()));
                         report.apply_error = Some(why);
                         report.errors = errors(&diagnostics).count();
                         report.persisting = report.errors;
@@ -320,15 +348,16 @@ impl Healer {
                         attempt,
                         reason: why.clone(),
                     });
+                    lessons.failed.insert(digest(&candidate.proposal));
                     self.forget(&candidate).await?;
-                    tried.push(summary(&candidate.proposal, why));
+                    lessons.tried.push(summary(&candidate.proposal, why));
                     report.rolled_back = true;
                     report.diff = String::new();
                 }
                 candidate => {
                     if let Some(candidate) = candidate {
                         let outcome = remaining(&build.diagnostics);
-                        tried.push(summary(&candidate.proposal, outcome));
+                        lessons.tried.push(summary(&candidate.proposal, outcome));
                         kept.push(candidate);
                     }
                     if signatures(&build.diagnostics) == signatures(&diagnostics) {
@@ -415,16 +444,30 @@ impl Healer {
         workspace: &Workspace,
         target: &Diagnostic,
         diagnostics: &[Diagnostic],
-        tried: &[PreviousAttempt],
+        lessons: &Lessons,
         events: &dyn EventSink,
         progress: &mut Progress,
     ) -> Result<std::result::Result<Candidate, StopReason>> {
         let candidate = |proposal, source| Candidate {
             proposal,
             source,
+            fixer: None,
             target: target.clone(),
             unusable: None,
         };
+        for fixer in &self.fixers {
+            if fixer.safety() > self.config.fixer_safety {
+                continue;
+            }
+            if let Some(proposal) = fixer.propose(workspace, diagnostics).await?
+                && !lessons.failed.contains(&digest(&proposal))
+            {
+                return Ok(Ok(Candidate {
+                    fixer: Some(fixer.name().to_string()),
+                    ..candidate(proposal, FixSource::Fixer)
+                }));
+            }
+        }
         if let Some(cache) = &self.cache {
             match cache.lookup(target, &self.config.context).await? {
                 Some(hit) => {
@@ -444,7 +487,7 @@ impl Healer {
         };
         let errors: Vec<Diagnostic> = errors(diagnostics).cloned().collect();
         let mut prompt = PromptBuilder::new(&errors).root(workspace.root());
-        for attempt in tried {
+        for attempt in &lessons.tried {
             prompt = prompt.attempt(attempt.clone());
         }
         let prompt = prompt.build();
@@ -481,7 +524,9 @@ impl Healer {
         let Some(cache) = &self.cache else {
             return Ok(());
         };
-        for candidate in kept.iter().filter(|c| !c.proposal.edits.is_empty()) {
+        // A fixer's edits are cheap to make again and tied to one project's files: not cached.
+        let learned = kept.iter().filter(|c| c.source != FixSource::Fixer);
+        for candidate in learned.filter(|c| !c.proposal.edits.is_empty()) {
             (cache.record_success(&candidate.target, &self.config.context, &candidate.proposal))
                 .await?;
         }
@@ -491,7 +536,9 @@ impl Healer {
     /// A fix that did not work is never proposed again for its error.
     async fn forget(&self, candidate: &Candidate) -> Result<()> {
         match &self.cache {
-            Some(cache) if !candidate.proposal.edits.is_empty() => {
+            Some(cache)
+                if candidate.source != FixSource::Fixer && !candidate.proposal.edits.is_empty() =>
+            {
                 cache
                     .record_failure(&candidate.target, &candidate.proposal)
                     .await

@@ -26,6 +26,8 @@ pub enum Outcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FixSource {
+    /// A deterministic fixer (see [`AttemptReport::fixer`]).
+    Fixer,
     /// A fix that worked before, from the fix cache.
     Cache,
     /// A model's answer.
@@ -35,6 +37,7 @@ pub enum FixSource {
 impl std::fmt::Display for FixSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
+            FixSource::Fixer => "fixer",
             FixSource::Cache => "cache",
             FixSource::Llm => "model",
         })
@@ -48,6 +51,8 @@ pub struct AttemptReport {
     pub number: u32,
     /// Where the fix came from.
     pub source: Option<FixSource>,
+    /// The fixer's name, when a fixer made it.
+    pub fixer: Option<String>,
     /// The fix's changes as a unified diff (empty when nothing was applied).
     pub diff: String,
     /// Whether the fix was undone afterwards.
