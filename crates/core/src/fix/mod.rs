@@ -25,12 +25,14 @@
 //! assert_eq!(field, "fixes[0].file");
 //! ```
 
+mod cargo;
 mod fixer;
 mod path;
 pub mod prompt;
 mod proposal;
 mod suggestions;
 
+pub use cargo::CargoSuggestions;
 pub use fixer::{Fixer, Safety};
 pub use path::{PathError, RelativePath};
 pub use proposal::{Alternative, Edit, FixProposal, Invalid, ProposalError};
