@@ -174,8 +174,14 @@ fn progress(event: Event) {
             "  {model} answered ({} + {} tokens)",
             usage.input_tokens, usage.output_tokens
         ),
-        Event::FixApplied { source, files, .. } => {
-            format!("  applied a fix from the {source} to {}", files.join(", "))
+        Event::FixApplied {
+            source,
+            fixer,
+            files,
+            ..
+        } => {
+            let from = fixer.map_or_else(|| format!("the {source}"), |f| format!("fixer {f}"));
+            format!("  applied a fix from {from} to {}", files.join(", "))
         }
         Event::FixRolledBack { reason, .. } => format!("  rolled back: {reason}"),
         Event::AttemptFinished {
@@ -205,9 +211,11 @@ fn summary(out: &mut impl Write, report: &HealReport) -> io::Result<()> {
         report.duration.as_secs_f64()
     )?;
     for attempt in report.attempts.iter().filter(|a| !a.diff.is_empty()) {
-        let source = attempt
-            .source
-            .map_or("no fix".into(), |s| format!("fix from the {s}"));
+        let source = match (&attempt.fixer, attempt.source) {
+            (Some(fixer), _) => format!("fixer {fixer}"),
+            (None, Some(source)) => format!("fix from the {source}"),
+            (None, None) => "no fix".into(),
+        };
         writeln!(out, "\nattempt {} ({source}):", attempt.number)?;
         write!(out, "{}", attempt.diff)?;
     }
