@@ -167,39 +167,24 @@ mod tests {
     #[test]
     fn waits_grow_are_capped_jittered_and_scaled_by_category() {
         let policy = AttemptPolicy::default();
-        let middle = 0.5;
-        assert_eq!(
-            policy.delay(1, Category::Runtime, middle),
-            Duration::from_secs(1)
-        );
-        assert_eq!(
-            policy.delay(3, Category::Runtime, middle),
-            Duration::from_secs(4)
-        );
-        assert_eq!(
-            policy.delay(30, Category::Runtime, middle),
-            Duration::from_secs(60)
-        );
-        assert_eq!(
-            policy.delay(3, Category::Type, middle),
-            Duration::from_secs(2)
-        );
-        assert_eq!(
-            policy.delay(2, Category::Network, middle),
-            Duration::from_secs(3)
-        );
-        assert_eq!(
-            policy.delay(2, Category::Resource, middle),
-            Duration::from_secs(4)
-        );
-        assert_eq!(
-            policy.delay(1, Category::Runtime, 0.0),
-            Duration::from_millis(900)
-        );
-        assert_eq!(
-            policy.delay(1, Category::Runtime, 1.0),
-            Duration::from_millis(1100)
-        );
+        let cases = [
+            (1, Category::Runtime, 0.5, 1000),
+            (3, Category::Runtime, 0.5, 4000),
+            (30, Category::Runtime, 0.5, 60_000),
+            (3, Category::Type, 0.5, 2000),
+            (2, Category::Network, 0.5, 3000),
+            (2, Category::Resource, 0.5, 4000),
+            (1, Category::Runtime, 0.0, 900),
+            (1, Category::Runtime, 1.0, 1100),
+        ];
+        for (attempt, category, random, millis) in cases {
+            let delay = policy.delay(attempt, category, random);
+            assert_eq!(
+                delay,
+                Duration::from_millis(millis),
+                "{attempt} {category:?} {random}"
+            );
+        }
     }
 
     #[test]
