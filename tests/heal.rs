@@ -270,3 +270,42 @@ async fn when_the_time_runs_out_the_attempt_in_progress_is_undone() {
         })
     ));
 }
+
+#[tokio::test]
+async fn a_run_that_ends_unhealed_puts_the_workspace_back_unless_asked_to_keep_progress() {
+    let server = Server::start().await;
+    let project = Project::new("partial");
+    std::fs::write(project.app().join("second.py"), "print(undefined_too)\n").unwrap();
+    let steps = BuildPlan::new([
+        BuildStep::shell("first", "python3 main.py"),
+        BuildStep::shell("second", "python3 second.py"),
+    ]);
+    let run = |keep_partial: bool| {
+        for _ in 0..5 {
+            server.push(noisy_fix("    print(mesage)", FIXED_LINE));
+        }
+        let healer = Healer::new(LocalBuilder::new())
+            .provider(Arc::new(
+                OpenAi::compatible(format!("{}/v1", server.url()), Some("k".into())).unwrap(),
+            ))
+            .config(HealConfig {
+                keep_partial,
+                ..quick()
+            });
+        let workspace = Workspace::open(project.app()).unwrap();
+        let steps = steps.clone();
+        async move { healer.heal(&workspace, &steps, &|_| {}).await.unwrap() }
+    };
+    // The first fix is kept (it removes main.py's error), nothing fixes second.py.
+    let report = run(false).await;
+    assert_eq!(report.outcome, Outcome::Escalated, "{report:#?}");
+    assert!(!report.attempts[1].rolled_back && !report.attempts[1].diff.is_empty());
+    assert_eq!(project.main(), BROKEN, "put back as it was");
+
+    let report = run(true).await;
+    assert_eq!(report.outcome, Outcome::Escalated);
+    assert!(
+        project.main().contains(FIXED_LINE),
+        "the fix that helped is kept"
+    );
+}

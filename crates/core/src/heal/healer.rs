@@ -23,8 +23,8 @@ use crate::{Category, Diagnostic, Result, Severity};
 pub struct HealConfig {
     /// Attempts, waits between them, and errors not worth retrying.
     pub attempts: AttemptPolicy,
-    /// The whole run's time limit (seed 004: 5 minutes); when it runs out, the workspace is
-    /// put back as it was before the attempt in progress.
+    /// The whole run's time limit (seed 004: 5 minutes); when it runs out, the run ends
+    /// unhealed (see `keep_partial`).
     pub timeout: Duration,
     /// Escalate when this many attempts in a row end with the same errors.
     pub stuck_after: u32,
@@ -34,6 +34,9 @@ pub struct HealConfig {
     pub fixer_safety: Safety,
     /// The project, for ranking cached fixes.
     pub context: FixContext,
+    /// When the build is not healed, keep the fixes that removed errors (default: the
+    /// workspace is put back as it was before the run; the report holds every attempt's diff).
+    pub keep_partial: bool,
 }
 
 impl Default for HealConfig {
@@ -45,6 +48,7 @@ impl Default for HealConfig {
             apply: ApplyOptions::default(),
             fixer_safety: Safety::Likely,
             context: FixContext::default(),
+            keep_partial: false,
         }
     }
 }
@@ -65,8 +69,9 @@ impl<F: Fn(Event) + Send + Sync> EventSink for F {
 ///
 /// A fix comes from the deterministic fixers first (by default [`ToolSuggestions`], the edits
 /// the tools printed, and [`CargoSuggestions`]), then from the fix cache (for the build's first
-/// error), then from the model. Each fix is applied to a snapshot of the workspace; a fix that makes the build worse
-/// (more errors, an error of a new category, a timeout) is undone. When the build turns green,
+/// error), then from the model. Each fix is applied to a snapshot of the workspace; a fix that
+/// removes no error or makes the build worse (more errors, an error of a new category, a
+/// timeout) is undone. When the build turns green,
 /// the fixes that got it there are remembered in the cache; fixes that failed are remembered as
 /// failed.
 pub struct Healer {
@@ -180,14 +185,30 @@ impl Healer {
             },
             before_attempt: None,
         };
+        let initial = workspace.snapshot()?;
         let run = self.run(workspace, plan, events, &mut progress);
-        match tokio::time::timeout(self.config.timeout, run).await {
+        let timed_out = tokio::time::timeout(self.config.timeout, run).await;
+        match timed_out {
             Ok(ran) => ran?,
-            Err(_) => {
-                if let Some(snapshot) = &progress.before_attempt {
-                    workspace.restore(snapshot)?;
-                }
-                progress.report.outcome = Outcome::Failed;
+            Err(_) => progress.report.outcome = Outcome::Failed,
+        }
+        let healed = matches!(
+            progress.report.outcome,
+            Outcome::Healed | Outcome::AlreadyGreen
+        );
+        if !healed {
+            let back_to = if self.config.keep_partial {
+                progress.before_attempt.as_ref()
+            } else {
+                Some(&initial)
+            };
+            if let Some(snapshot) = back_to
+                && !workspace.restore(snapshot)?.is_empty()
+            {
+                events.event(Event::FixRolledBack {
+                    attempt: progress.report.attempts.len() as u32,
+                    reason: "not healed: the workspace is put back as it was".into(),
+                });
             }
         }
         let mut report = progress.report;
@@ -336,16 +357,21 @@ impl Healer {
                 return Ok(());
             }
             match candidate {
-                Some(candidate) if delta.regressed() || build.timed_out => {
+                // A fix is kept only when it removed an error and made nothing worse.
+                Some(candidate)
+                    if delta.regressed() || build.timed_out || delta.fixed.is_empty() =>
+                {
                     workspace.restore(&snapshot)?;
                     let why = if build.timed_out {
                         "the build timed out".to_string()
-                    } else {
+                    } else if delta.regressed() {
                         format!(
                             "made it worse: {} new errors, {} fixed",
                             delta.new.len(),
                             delta.fixed.len()
                         )
+                    } else {
+                        format!("fixed nothing: {}", remaining(&build.diagnostics))
                     };
                     events.event(Event::FixRolledBack {
                         attempt,
