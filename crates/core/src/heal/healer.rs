@@ -455,7 +455,7 @@ impl Healer {
         if !build.green && errors(&build.diagnostics).next().is_none() {
             // A failed step whose output no parser understood still needs fixing.
             build.diagnostics.push(Diagnostic::new(
-                "build",
+                UNRECOGNISED,
                 "the build failed with no error the parsers recognise",
             ));
         }
@@ -497,7 +497,7 @@ impl Healer {
                 }));
             }
         }
-        if let Some(cache) = &self.cache {
+        if let Some(cache) = self.cache_for(target) {
             match cache.lookup(target, &self.config.context).await? {
                 Some(hit) => {
                     events.event(Event::CacheHit {
@@ -550,30 +550,33 @@ impl Healer {
 
     /// The fixes that got the build green are remembered for their errors.
     async fn learn(&self, kept: &[Candidate]) -> Result<()> {
-        let Some(cache) = &self.cache else {
-            return Ok(());
-        };
-        // A fixer's edits are cheap to make again and tied to one project's files: not cached.
-        let learned = kept.iter().filter(|c| c.source != FixSource::Fixer);
-        for candidate in learned.filter(|c| !c.proposal.edits.is_empty()) {
-            (cache.record_success(&candidate.target, &self.config.context, &candidate.proposal))
-                .await?;
+        for candidate in kept {
+            if let Some(cache) = self.cache_to_teach(candidate) {
+                let context = &self.config.context;
+                (cache.record_success(&candidate.target, context, &candidate.proposal)).await?;
+            }
         }
         Ok(())
     }
 
     /// A fix that did not work is never proposed again for its error.
     async fn forget(&self, candidate: &Candidate) -> Result<()> {
-        match &self.cache {
-            Some(cache)
-                if candidate.source != FixSource::Fixer && !candidate.proposal.edits.is_empty() =>
-            {
-                cache
-                    .record_failure(&candidate.target, &candidate.proposal)
-                    .await
-            }
-            _ => Ok(()),
+        match self.cache_to_teach(candidate) {
+            Some(cache) => (cache.record_failure(&candidate.target, &candidate.proposal)).await,
+            None => Ok(()),
         }
+    }
+
+    /// The cache, for an error that has a kind of its own (not a failure no parser read).
+    fn cache_for(&self, target: &Diagnostic) -> Option<&FixCache> {
+        self.cache.as_ref().filter(|_| target.tool != UNRECOGNISED)
+    }
+
+    /// The cache, when what `candidate` teaches belongs in it: a fixer's edits are cheap to
+    /// make again and tied to one project's files, and an empty proposal teaches nothing.
+    fn cache_to_teach(&self, candidate: &Candidate) -> Option<&FixCache> {
+        let teaches = candidate.source != FixSource::Fixer && !candidate.proposal.edits.is_empty();
+        self.cache_for(&candidate.target).filter(|_| teaches)
     }
 
     fn escalate(
@@ -605,6 +608,9 @@ impl Healer {
         Ok(())
     }
 }
+
+/// The tool of the diagnostic that stands for a failed build no parser understood.
+const UNRECOGNISED: &str = "selfheal";
 
 fn errors(diagnostics: &[Diagnostic]) -> impl Iterator<Item = &Diagnostic> {
     diagnostics.iter().filter(|d| d.severity == Severity::Error)
