@@ -178,14 +178,30 @@ fn did_you_mean(d: &Diagnostic) -> Option<Fixit> {
         .captures(&d.message)?
         .get(1)?
         .as_str();
+    let line = d.line?;
+    let message = format!("Did you mean '{suggestion}'?");
+    // A string literal (TS2820): the column points at the property it is assigned to, so the
+    // literal is found by its text on the line.
+    if suggestion.starts_with('"') {
+        let literal = lazy_regex!(r#"Type '("[^"]*")'"#)
+            .captures(&d.message)?
+            .get(1)?;
+        return Some(Fixit {
+            message,
+            file: d.file.clone(),
+            edit: FixitEdit::Word {
+                line,
+                original: literal.as_str().to_string(),
+                replacement: suggestion.to_string(),
+            },
+        });
+    }
     let original = lazy_regex!(r"'([A-Za-z_$][\w$]*)'")
         .captures_iter(&d.message)
         .filter_map(|c| c.get(1))
         .map(|m| m.as_str())
         .find(|name| *name != suggestion)?;
     let column = d.column?;
-    let line = d.line?;
-    let message = format!("Did you mean '{suggestion}'?");
     // In tsconfig.json the column points at the opening quote, not at the name.
     if !d.file.as_deref().is_some_and(|f| {
         f.ends_with(".ts") || f.ends_with(".tsx") || f.ends_with(".mts") || f.ends_with(".cts")
@@ -309,6 +325,20 @@ mod tests {
                 end_line: 4,
                 end_column: 19,
                 replacement: "length".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_string_literal_did_you_mean_replaces_the_literal_not_the_property() {
+        let log = "src/invoice.ts(21,20): error TS2820: Type '\"Paid\"' is not assignable to type 'InvoiceState'. Did you mean '\"paid\"'?\n";
+        let found = parse(log);
+        assert_eq!(
+            found[0].fixits[0].edit,
+            FixitEdit::Word {
+                line: 21,
+                original: "\"Paid\"".into(),
+                replacement: "\"paid\"".into(),
             }
         );
     }
