@@ -12,7 +12,7 @@
 use super::classify::lazy_regex;
 use super::snippet::Block;
 use super::{Line, ParserSession, Sink, number};
-use crate::{Category, Diagnostic, Subcategory};
+use crate::{Category, Diagnostic, Fixit, FixitEdit, Subcategory};
 
 builtin_parser! {
     /// Parses ruff output.
@@ -91,8 +91,29 @@ impl RuffSession {
             return;
         };
         block.apply(&mut d);
+        d.fixits.extend(missing_token(&d));
         out.emit(d);
     }
+}
+
+/// `Expected `:`, found newline` at the end of a line: the token goes where the caret is.
+fn missing_token(d: &Diagnostic) -> Option<Fixit> {
+    if d.code.as_deref() != Some("invalid-syntax") {
+        return None;
+    }
+    let token = lazy_regex!(r"^Expected `([^`]+)`, found newline$").captures(&d.message)?;
+    let (line, column) = (d.line?, d.column?);
+    Some(Fixit {
+        message: format!("insert `{}`", &token[1]),
+        file: d.file.clone(),
+        edit: FixitEdit::Span {
+            line,
+            column,
+            end_line: line,
+            end_column: column,
+            replacement: token[1].to_string(),
+        },
+    })
 }
 
 fn diagnostic(code: &str, message: &str) -> Diagnostic {
@@ -129,6 +150,22 @@ fn classify(code: &str) -> (Category, Subcategory) {
 mod tests {
     use crate::parse::parse;
     use crate::{Category, FixitEdit};
+
+    #[test]
+    fn a_missing_token_at_the_end_of_a_line_is_inserted_where_the_caret_is() {
+        let log = "invalid-syntax: Expected `:`, found newline\n  --> slug.py:8:53\n   |\n 8 | def slugify(title: str, max_length: int = 60) -> str\n   |                                                     ^\n   |\n\nFound 1 error.\n";
+        let found = parse(log);
+        assert_eq!(
+            found[0].fixits[0].edit,
+            FixitEdit::Span {
+                line: 8,
+                column: 53,
+                end_line: 8,
+                end_column: 53,
+                replacement: ":".into(),
+            }
+        );
+    }
 
     #[test]
     fn concise_lines() {
