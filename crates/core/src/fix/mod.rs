@@ -27,6 +27,7 @@
 
 mod cargo;
 mod fixer;
+mod json_files;
 mod path;
 pub mod prompt;
 mod proposal;
@@ -34,6 +35,7 @@ mod suggestions;
 
 pub use cargo::CargoSuggestions;
 pub use fixer::{Fixer, Safety};
+pub use json_files::JsonFiles;
 pub use path::{PathError, RelativePath};
 pub use proposal::{Alternative, Edit, FixProposal, Invalid, ProposalError};
 pub use suggestions::ToolSuggestions;

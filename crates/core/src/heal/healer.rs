@@ -12,7 +12,7 @@ use super::tracking::Delta;
 use crate::build::{BuildPlan, Builder, OutputStream};
 use crate::cache::{FixCache, FixContext, digest};
 use crate::fix::prompt::{PreviousAttempt, PromptBuilder};
-use crate::fix::{CargoSuggestions, FixProposal, Fixer, Safety, ToolSuggestions};
+use crate::fix::{CargoSuggestions, FixProposal, Fixer, JsonFiles, Safety, ToolSuggestions};
 use crate::llm::{Provider, Usage};
 use crate::parse::ParserSet;
 use crate::workspace::{ApplyOptions, Snapshot, Workspace};
@@ -68,12 +68,11 @@ impl<F: Fn(Event) + Send + Sync> EventSink for F {
 /// The heal loop, with its builder, parsers and sources of fixes.
 ///
 /// A fix comes from the deterministic fixers first (by default [`ToolSuggestions`], the edits
-/// the tools printed, and [`CargoSuggestions`]), then from the fix cache (for the build's first
-/// error), then from the model. Each fix is applied to a snapshot of the workspace; a fix that
-/// removes no error or makes the build worse (more errors, an error of a new category, a
-/// timeout) is undone. When the build turns green,
-/// the fixes that got it there are remembered in the cache; fixes that failed are remembered as
-/// failed.
+/// the tools printed, [`JsonFiles`] and [`CargoSuggestions`]), then from the fix cache (for the
+/// build's first error), then from the model. Each fix is applied to a snapshot of the
+/// workspace; a fix that removes no error or makes the build worse (more errors, an error of a
+/// new category, a timeout) is undone. When the build turns green, the fixes that got it there
+/// are remembered in the cache; fixes that failed are remembered as failed.
 pub struct Healer {
     builder: Arc<dyn Builder>,
     parsers: ParserSet,
@@ -125,6 +124,7 @@ impl Healer {
             parsers: ParserSet::new(),
             fixers: vec![
                 Arc::new(ToolSuggestions),
+                Arc::new(JsonFiles),
                 Arc::new(CargoSuggestions::default()),
             ],
             provider: None,

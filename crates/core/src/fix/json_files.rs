@@ -1,0 +1,110 @@
+//! [`JsonFiles`]: a JSON file a tool cannot parse (npm's `EJSONPARSE` on `package.json`, a
+//! `.json` file named by a syntax error) is repaired with the same recovery that reads model
+//! replies: trailing commas, comments, single quotes, missing commas.
+
+use super::fixer::{Fixer, Safety};
+use super::{Edit, FixProposal, RelativePath};
+use crate::json::{self, Hint};
+use crate::workspace::Workspace;
+use crate::{Category, Diagnostic, Result, Severity};
+
+/// Repairs JSON files the build cannot parse; see the [module docs](self). The repaired file
+/// keeps its keys in order and is written with two-space indentation (npm's own).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonFiles;
+
+#[async_trait::async_trait]
+impl Fixer for JsonFiles {
+    fn name(&self) -> &str {
+        "json-repair"
+    }
+
+    fn safety(&self) -> Safety {
+        Safety::Likely
+    }
+
+    async fn propose(
+        &self,
+        workspace: &Workspace,
+        diagnostics: &[Diagnostic],
+    ) -> Result<Option<FixProposal>> {
+        let mut proposal = FixProposal {
+            analysis: "a JSON file the build reads is not valid JSON".into(),
+            ..FixProposal::default()
+        };
+        for file in diagnostics.iter().filter_map(unparsable_json) {
+            let Ok(path) = RelativePath::new(file) else {
+                continue;
+            };
+            let Ok(Some(text)) = workspace.read(&path) else {
+                continue;
+            };
+            if serde_json::from_str::<serde_json::Value>(&text).is_ok()
+                || proposal.edits.iter().any(|e| e.path() == &path)
+            {
+                continue;
+            }
+            let Ok(recovered) = json::recover(&text, &Hint::none()) else {
+                continue;
+            };
+            let value = recovered.into_value();
+            if !value.is_object() {
+                continue;
+            }
+            let Ok(mut content) = serde_json::to_string_pretty(&value) else {
+                continue;
+            };
+            content.push('\n');
+            proposal.edits.push(Edit::Replace { path, content });
+        }
+        Ok((!proposal.edits.is_empty()).then_some(proposal))
+    }
+}
+
+/// The JSON file an error says cannot be parsed.
+fn unparsable_json(d: &Diagnostic) -> Option<&str> {
+    if d.severity != Severity::Error {
+        return None;
+    }
+    if d.code.as_deref() == Some("EJSONPARSE") {
+        return Some(d.file.as_deref().unwrap_or("package.json"));
+    }
+    let file = d.file.as_deref()?;
+    (file.ends_with(".json") && d.category == Category::Syntax).then_some(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_package_json_npm_cannot_parse_is_repaired_in_key_order() {
+        let dir = std::env::temp_dir().join(format!("selfheal-json-files-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let broken = "{\n  \"name\": \"todo\",\n  \"scripts\": {\n    \"test\": \"node --test\",\n  },\n  // the entry\n  \"main\": 'app.js'\n}\n";
+        std::fs::write(dir.join("package.json"), broken).unwrap();
+        let workspace = Workspace::open(&dir).unwrap();
+        let npm =
+            Diagnostic::new("npm", "Invalid package.json: JSONParseError").with_code("EJSONPARSE");
+        let proposal = JsonFiles
+            .propose(&workspace, std::slice::from_ref(&npm))
+            .await
+            .unwrap()
+            .unwrap();
+        let [Edit::Replace { content, .. }] = &proposal.edits[..] else {
+            panic!("{proposal:?}");
+        };
+        assert_eq!(
+            content,
+            "{\n  \"name\": \"todo\",\n  \"scripts\": {\n    \"test\": \"node --test\"\n  },\n  \"main\": \"app.js\"\n}\n"
+        );
+        std::fs::write(dir.join("package.json"), content).unwrap();
+        assert_eq!(
+            JsonFiles.propose(&workspace, &[npm]).await.unwrap(),
+            None,
+            "valid: nothing to do"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
