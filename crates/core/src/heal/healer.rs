@@ -34,6 +34,9 @@ pub struct HealConfig {
     pub fixer_safety: Safety,
     /// The project, for ranking cached fixes.
     pub context: FixContext,
+    /// Seeds the backoff's jitter, for runs that must wait the same every time (default: a
+    /// seed from the clock).
+    pub jitter_seed: Option<u64>,
     /// When the build is not healed, keep the fixes that removed errors (default: the
     /// workspace is put back as it was before the run; the report holds every attempt's diff).
     pub keep_partial: bool,
@@ -48,6 +51,7 @@ impl Default for HealConfig {
             apply: ApplyOptions::default(),
             fixer_safety: Safety::Likely,
             context: FixContext::default(),
+            jitter_seed: None,
             keep_partial: false,
         }
     }
@@ -254,6 +258,7 @@ impl Healer {
         let mut attempt = 1;
         let mut by_category: BTreeMap<Category, u32> = BTreeMap::new();
         let mut lessons = Lessons::default();
+        let mut jitter = Jitter::new(self.config.jitter_seed);
         let mut kept: Vec<Candidate> = Vec::new();
         let mut same_errors = 1;
         loop {
@@ -262,7 +267,7 @@ impl Healer {
             let count = by_category.entry(category).or_default();
             *count += 1;
             let messages: Vec<&str> = errors(&diagnostics).map(|d| d.message.as_str()).collect();
-            let delay = match policy.next(attempt, category, *count, &messages, jitter()) {
+            let delay = match policy.next(attempt, category, *count, &messages, jitter.next()) {
                 Ok(delay) => delay,
                 Err(reason) => return self.escalate(progress, diagnostics, reason, events),
             };
@@ -643,10 +648,44 @@ fn remaining(diagnostics: &[Diagnostic]) -> String {
     format!("errors left: {}", left.join("; "))
 }
 
-/// A number in `0.0..1.0` for the backoff's jitter (no cryptographic quality needed).
-fn jitter() -> f64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    f64::from(nanos % 1_000_000) / 1_000_000.0
+/// The backoff's jitter: numbers in `0.0..1.0` from a seeded xorshift (no cryptographic
+/// quality needed; what matters is that runs started together wait differently).
+struct Jitter(u64);
+
+impl Jitter {
+    fn new(seed: Option<u64>) -> Self {
+        let seed = seed.unwrap_or_else(|| {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+            now.map_or(0, |d| d.as_nanos() as u64) ^ u64::from(std::process::id())
+        });
+        // Zero is xorshift's one fixed point.
+        Jitter(seed | 1)
+    }
+
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Jitter;
+
+    #[test]
+    fn a_seeded_jitter_repeats_itself_and_stays_in_range() {
+        let draw = |seed| {
+            let mut jitter = Jitter::new(Some(seed));
+            (0..1000).map(|_| jitter.next()).collect::<Vec<f64>>()
+        };
+        let (a, b) = (draw(7), draw(7));
+        assert_eq!(a, b);
+        assert_ne!(a, draw(8));
+        assert!(a.iter().all(|x| (0.0..1.0).contains(x)));
+        let mean = a.iter().sum::<f64>() / a.len() as f64;
+        assert!((0.4..0.6).contains(&mean), "{mean}");
+        assert!(draw(0).iter().any(|x| *x > 0.0), "zero is not a stuck seed");
+    }
 }
