@@ -277,6 +277,23 @@ pub struct Fixit {
     pub edit: FixitEdit,
 }
 
+impl Fixit {
+    /// Inserting `text` at `line`:`column` of the diagnostic's file.
+    pub fn insertion(file: Option<String>, line: u32, column: u32, text: &str) -> Self {
+        Fixit {
+            message: format!("insert `{text}`"),
+            file,
+            edit: FixitEdit::Span {
+                line,
+                column,
+                end_line: line,
+                end_column: column,
+                replacement: text.to_string(),
+            },
+        }
+    }
+}
+
 /// Where a [`Fixit`] applies and what it puts there. All positions are 1-based.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

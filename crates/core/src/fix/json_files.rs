@@ -3,7 +3,7 @@
 //! replies: trailing commas, comments, single quotes, missing commas.
 
 use super::fixer::{Fixer, Safety};
-use super::{Edit, FixProposal, RelativePath};
+use super::{Edit, FixProposal};
 use crate::json::{self, Hint};
 use crate::workspace::Workspace;
 use crate::{Category, Diagnostic, Result, Severity};
@@ -33,7 +33,7 @@ impl Fixer for JsonFiles {
             ..FixProposal::default()
         };
         for file in diagnostics.iter().filter_map(unparsable_json) {
-            let Ok(path) = RelativePath::new(file) else {
+            let Some(path) = workspace.relative(file) else {
                 continue;
             };
             let Ok(Some(text)) = workspace.read(&path) else {

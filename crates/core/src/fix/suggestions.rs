@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::path::Path;
 
 use super::fixer::{Fixer, Safety};
 use super::{Edit, FixProposal, RelativePath};
@@ -42,7 +41,7 @@ impl Fixer for ToolSuggestions {
                 let Some(file) = fixit.file.as_deref().or(diagnostic.file.as_deref()) else {
                     continue;
                 };
-                let Some(path) = relative(workspace.root(), file) else {
+                let Some(path) = workspace.relative(file) else {
                     continue;
                 };
                 if !files.contains_key(&path) {
@@ -104,18 +103,6 @@ impl Fixer for ToolSuggestions {
         }
         Ok((!proposal.edits.is_empty()).then_some(proposal))
     }
-}
-
-/// A tool's file name as a workspace path: relative names are taken as they are, absolute ones
-/// only inside the root.
-fn relative(root: &Path, file: &str) -> Option<RelativePath> {
-    let path = Path::new(file);
-    let relative = if path.is_absolute() {
-        path.strip_prefix(root).ok()?
-    } else {
-        path
-    };
-    RelativePath::new(relative.to_str()?).ok()
 }
 
 /// Whether any two edits of the same file touch the same text (two insertions at one point

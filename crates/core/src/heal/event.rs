@@ -8,6 +8,7 @@ use super::StopReason;
 use super::report::{FixSource, Outcome};
 use crate::Diagnostic;
 use crate::build::OutputStream;
+use crate::cache::FixId;
 use crate::llm::Usage;
 use crate::workspace::PatchMatch;
 
@@ -56,7 +57,7 @@ pub enum Event {
     /// The fix cache has a fix for the leading error.
     CacheHit {
         /// The cached fix's id.
-        fix: i64,
+        fix: FixId,
         /// Its score.
         score: f64,
     },

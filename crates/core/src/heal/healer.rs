@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::event::Event;
 use super::policy::{AttemptPolicy, StopReason};
 use super::report::{AttemptReport, EscalationReport, FixSource, HealReport, Outcome};
-use super::tracking::Delta;
+use super::tracking::{Delta, errors};
 use crate::build::{BuildPlan, Builder, OutputStream};
 use crate::cache::{FixCache, FixContext, digest};
 use crate::fix::prompt::{PreviousAttempt, PromptBuilder};
@@ -16,7 +16,7 @@ use crate::fix::{CargoSuggestions, FixProposal, Fixer, JsonFiles, Safety, ToolSu
 use crate::llm::{Provider, Usage};
 use crate::parse::ParserSet;
 use crate::workspace::{ApplyOptions, Snapshot, Workspace};
-use crate::{Category, Diagnostic, Result, Severity};
+use crate::{Category, Diagnostic, Result};
 
 /// How a heal run behaves.
 #[derive(Debug, Clone)]
@@ -616,10 +616,6 @@ impl Healer {
 
 /// The tool of the diagnostic that stands for a failed build no parser understood.
 const UNRECOGNISED: &str = "selfheal";
-
-fn errors(diagnostics: &[Diagnostic]) -> impl Iterator<Item = &Diagnostic> {
-    diagnostics.iter().filter(|d| d.severity == Severity::Error)
-}
 
 /// The sorted error fingerprints: two builds with the same ones are stuck at the same place.
 fn signatures(diagnostics: &[Diagnostic]) -> Vec<&str> {

@@ -65,7 +65,7 @@ impl Delta {
 }
 
 /// The errors among `diagnostics`.
-fn errors(diagnostics: &[Diagnostic]) -> impl Iterator<Item = &Diagnostic> {
+pub(super) fn errors(diagnostics: &[Diagnostic]) -> impl Iterator<Item = &Diagnostic> {
     diagnostics.iter().filter(|d| d.severity == Severity::Error)
 }
 

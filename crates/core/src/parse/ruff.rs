@@ -12,7 +12,7 @@
 use super::classify::lazy_regex;
 use super::snippet::Block;
 use super::{Line, ParserSession, Sink, number};
-use crate::{Category, Diagnostic, Fixit, FixitEdit, Subcategory};
+use crate::{Category, Diagnostic, Fixit, Subcategory};
 
 builtin_parser! {
     /// Parses ruff output.
@@ -102,18 +102,12 @@ fn missing_token(d: &Diagnostic) -> Option<Fixit> {
         return None;
     }
     let token = lazy_regex!(r"^Expected `([^`]+)`, found newline$").captures(&d.message)?;
-    let (line, column) = (d.line?, d.column?);
-    Some(Fixit {
-        message: format!("insert `{}`", &token[1]),
-        file: d.file.clone(),
-        edit: FixitEdit::Span {
-            line,
-            column,
-            end_line: line,
-            end_column: column,
-            replacement: token[1].to_string(),
-        },
-    })
+    Some(Fixit::insertion(
+        d.file.clone(),
+        d.line?,
+        d.column?,
+        &token[1],
+    ))
 }
 
 fn diagnostic(code: &str, message: &str) -> Diagnostic {

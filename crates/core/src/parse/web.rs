@@ -17,7 +17,7 @@
 
 use super::classify::{self, lazy_regex};
 use super::{Line, ParserSession, Sink, number, tsc};
-use crate::{Category, Diagnostic, Fixit, FixitEdit, Severity, Subcategory};
+use crate::{Category, Diagnostic, Fixit, Severity, Subcategory};
 
 /// 0-based column as printed → 1-based.
 fn one_based(column: Option<u32>) -> Option<u32> {
@@ -195,17 +195,8 @@ fn open_continuation(open: &mut EsbuildOpen, text: &str) -> bool {
                 {
                     let hint = body.get(offset..).unwrap_or("").trim();
                     if !hint.is_empty() {
-                        d.fixits.push(Fixit {
-                            message: format!("insert `{hint}`"),
-                            file: d.file.clone(),
-                            edit: FixitEdit::Span {
-                                line,
-                                column,
-                                end_line: line,
-                                end_column: column,
-                                replacement: hint.to_string(),
-                            },
-                        });
+                        d.fixits
+                            .push(Fixit::insertion(d.file.clone(), line, column, hint));
                     }
                 }
             }

@@ -163,6 +163,18 @@ impl Workspace {
         &self.root
     }
 
+    /// A file name as a tool printed it, as a workspace path: a relative name as it is, an
+    /// absolute one only when it is under the root.
+    pub fn relative(&self, file: impl AsRef<Path>) -> Option<RelativePath> {
+        let file = file.as_ref();
+        let relative = if file.is_absolute() {
+            file.strip_prefix(&self.root).ok()?
+        } else {
+            file
+        };
+        RelativePath::new(relative.to_str()?).ok()
+    }
+
     /// Where `path` is on disk, after checking that nothing on the way leads outside the
     /// workspace and that an existing file there is a regular file.
     pub fn resolve(&self, path: &RelativePath) -> Result<PathBuf, WorkspaceError> {
@@ -242,7 +254,7 @@ impl Workspace {
         let resolved = self.resolve(path)?;
         let fail = |e| WorkspaceError::io(path.as_str(), e);
         let parent = resolved.parent().unwrap_or(&self.root);
-        self.create_folders(parent, path)?;
+        fs::create_dir_all(parent).map_err(fail)?;
         let permissions = fs::metadata(&resolved).ok().map(|m| m.permissions());
         let temporary = parent.join(format!(
             "{TEMPORARY_PREFIX}{}-{}",
@@ -274,15 +286,6 @@ impl Workspace {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(WorkspaceError::io(path.as_str(), e)),
         }
-    }
-
-    /// Creates the folders down to `folder` (inside the root: `resolve` checked the way).
-    fn create_folders(&self, folder: &Path, path: &RelativePath) -> Result<(), WorkspaceError> {
-        if !folder.starts_with(&self.root) || folder.components().any(|c| c == Component::ParentDir)
-        {
-            return Err(WorkspaceError::Outside(path.as_str().to_string()));
-        }
-        fs::create_dir_all(folder).map_err(|e| WorkspaceError::io(path.as_str(), e))
     }
 
     /// Removes temporary files left by writes that a crash interrupted.

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
 
 use similar::TextDiff;
 
@@ -88,12 +87,6 @@ impl Workspace {
             }
         }
         Ok(diff)
-    }
-
-    /// `path` (under the root) as a workspace path.
-    fn relative(&self, path: &Path) -> Option<RelativePath> {
-        let relative = path.strip_prefix(&self.root).ok()?;
-        RelativePath::new(relative.to_str()?).ok()
     }
 }
 
