@@ -8,14 +8,15 @@ use std::time::Duration;
 use selfheal::build::{BuildPlan, BuildStep, LocalBuilder};
 use selfheal::cache::FixCache;
 use selfheal::heal::{
-    AttemptPolicy, Event, FixSource, HealConfig, HealReport, Healer, Outcome, StopReason,
+    AttemptPolicy, Budget, Event, FixSource, HealConfig, HealReport, Healer, Outcome, StopReason,
+    event_channel,
 };
 use selfheal::llm::OpenAi;
 use selfheal::workspace::Workspace;
 use serde_json::json;
 
 mod support;
-use support::{Reply, Server};
+use support::{Reply, Server, openai_stream};
 
 const BROKEN: &str = "def greet():\n    print(mesage)\n\nmesage_text = 'hi'\ngreet()\n";
 const FIXED_LINE: &str = "    print(mesage_text)";
@@ -49,15 +50,9 @@ impl Drop for Project {
     }
 }
 
-/// A chat completion whose content is `content`.
+/// A streamed chat completion whose content is `content` (90 + 33 tokens).
 fn completion(content: &str) -> Reply {
-    Reply::json(
-        200,
-        json!({"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-2024-08-06",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 400, "completion_tokens": 60, "total_tokens": 460}}),
-    )
+    Reply::sse(&openai_stream(content), 50)
 }
 
 /// A fix reply as models write them: prose around a fenced block, a trailing comma.
@@ -125,8 +120,18 @@ async fn a_model_fix_heals_the_build_and_the_next_time_the_cache_does_without_a_
     );
     assert_eq!(
         (report.usage.input_tokens, report.usage.output_tokens),
-        (400, 60)
+        (90, 33)
     );
+    assert!(report.cost_usd > 0.0, "gpt-4o has a price");
+    let streamed: String = (events.iter())
+        .filter_map(|e| match e {
+            Event::LlmDelta { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(streamed.contains("typo in the name"), "{streamed}");
+    assert_eq!(report.fixes.len(), 1);
+    assert_eq!(report.fixes[0].files, ["main.py"]);
     assert!(events.iter().any(|e| matches!(e, Event::CacheMiss)));
     assert_eq!(server.received().len(), 1);
 
@@ -203,9 +208,9 @@ async fn edits_outside_the_workspace_are_refused_and_nothing_is_written_there() 
         ))
         .config(HealConfig {
             stuck_after: 10,
-            attempts: AttemptPolicy {
-                max_attempts: 10,
-                ..quick().attempts
+            budget: Budget {
+                attempts: 10,
+                ..Budget::default()
             },
             ..quick()
         });
@@ -251,7 +256,10 @@ async fn when_the_time_runs_out_the_attempt_in_progress_is_undone() {
     let healer = healer(&server, &project.dir.join("cache"))
         .await
         .config(HealConfig {
-            timeout: Duration::from_secs(3),
+            budget: Budget {
+                time: Duration::from_secs(3),
+                ..Budget::default()
+            },
             ..quick()
         });
     let started = std::time::Instant::now();
@@ -263,12 +271,7 @@ async fn when_the_time_runs_out_the_attempt_in_progress_is_undone() {
         BROKEN,
         "the workspace is as before the attempt"
     );
-    assert!(matches!(
-        events.last(),
-        Some(Event::Finished {
-            outcome: Outcome::Failed
-        })
-    ));
+    assert!(matches!(events.last(), Some(Event::Failed { .. })));
 }
 
 #[tokio::test]
@@ -308,4 +311,197 @@ async fn a_run_that_ends_unhealed_puts_the_workspace_back_unless_asked_to_keep_p
         project.main().contains(FIXED_LINE),
         "the fix that helped is kept"
     );
+}
+
+#[tokio::test]
+async fn a_network_error_is_built_again_without_asking_the_model() {
+    let server = Server::start().await;
+    let project = Project::new("network");
+    // The registry is unreachable once, then the build passes; the marker lives outside the
+    // workspace so the rebuild, not an edit, is what changes the result.
+    let marker = project.dir.join("outside/tried");
+    let script = format!(
+        "import os, sys\nif not os.path.exists({marker:?}):\n    open({marker:?}, 'w').close()\n    \
+         print('npm ERR! code ENOTFOUND', file=sys.stderr)\n    \
+         print('npm ERR! network request to https://registry.npmjs.org/left-pad failed, reason: getaddrinfo ENOTFOUND registry.npmjs.org', file=sys.stderr)\n    \
+         sys.exit(1)\nprint('ok')\n",
+        marker = marker.display().to_string()
+    );
+    std::fs::write(project.app().join("main.py"), script).unwrap();
+    let healer = healer(&server, &project.dir.join("cache")).await;
+    let (report, events) = heal(&project, &healer).await;
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    assert_eq!(report.attempts.len(), 2);
+    assert_eq!(
+        report.attempts[1].source, None,
+        "no fix: the same build again"
+    );
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::LlmRequest { .. })),
+        "no model call for a network error"
+    );
+    assert_eq!(server.received().len(), 0);
+}
+
+#[tokio::test]
+async fn cancelling_undoes_the_attempt_in_progress_and_reports_it() {
+    let server = Server::start().await;
+    let project = Project::new("cancel");
+    std::fs::write(project.app().join("second.py"), "print(undefined_too)\n").unwrap();
+    server.push(noisy_fix("    print(mesage)", FIXED_LINE));
+    // The second fix's build never ends; the run is cancelled while it runs.
+    let hang = json!({"fixes": [{"file": "second.py", "action": "replace",
+        "content": "import time\ntime.sleep(60)\n"}]});
+    server.push(completion(&hang.to_string()));
+    let healer = healer(&server, &project.dir.join("cache")).await;
+    let steps = BuildPlan::new([
+        BuildStep::shell("first", "python3 main.py"),
+        BuildStep::shell("second", "python3 second.py"),
+    ]);
+    let workspace = Workspace::open(project.app()).unwrap();
+    let (cancel, cancelled) = tokio::sync::oneshot::channel::<()>();
+    let cancel = std::sync::Mutex::new(Some(cancel));
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = {
+        let events = Arc::clone(&events);
+        move |event: Event| {
+            if matches!(&event, Event::StepStarted { attempt: 3, step } if step == "second")
+                && let Some(cancel) = cancel.lock().unwrap().take()
+            {
+                let _ = cancel.send(());
+            }
+            events.lock().unwrap().push(event);
+        }
+    };
+    let started = std::time::Instant::now();
+    let report = healer
+        .heal_until(&workspace, &steps, &sink, async {
+            let _ = cancelled.await;
+        })
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(report.outcome, Outcome::Cancelled, "{report:#?}");
+    assert!(
+        project.main().contains(FIXED_LINE),
+        "the finished attempt stays"
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.app().join("second.py")).unwrap(),
+        "print(undefined_too)\n",
+        "the attempt in progress is undone"
+    );
+    let events = events.lock().unwrap();
+    assert!(matches!(events.last(), Some(Event::Cancelled)));
+}
+
+#[tokio::test]
+async fn a_run_dropped_mid_attempt_leaves_the_workspace_as_before_that_attempt() {
+    let server = Server::start().await;
+    let project = Project::new("dropped");
+    server.push(noisy_fix("greet()\n", "import time\ntime.sleep(60)\n"));
+    let healer = healer(&server, &project.dir.join("cache")).await;
+    let workspace = Workspace::open(project.app()).unwrap();
+    let (applied, fix_applied) = tokio::sync::oneshot::channel::<()>();
+    let applied = std::sync::Mutex::new(Some(applied));
+    let sink = move |event: Event| {
+        if matches!(event, Event::StepStarted { attempt: 2, .. })
+            && let Some(applied) = applied.lock().unwrap().take()
+        {
+            let _ = applied.send(());
+        }
+    };
+    let plan = plan();
+    tokio::select! {
+        _ = healer.heal(&workspace, &plan, &sink) => panic!("the build sleeps for a minute"),
+        _ = fix_applied => {}
+    }
+    assert_eq!(project.main(), BROKEN);
+}
+
+#[tokio::test]
+async fn events_stream_to_the_end_and_the_last_one_ends_the_run() {
+    let server = Server::start().await;
+    let project = Project::new("stream");
+    server.push(noisy_fix("    print(mesage)", FIXED_LINE));
+    let healer = Arc::new(healer(&server, &project.dir.join("cache")).await);
+    let workspace = Workspace::open(project.app()).unwrap();
+    let (sender, mut stream) = event_channel();
+    let run = tokio::spawn(async move { healer.heal(&workspace, &plan(), &sender).await });
+    let mut events = Vec::new();
+    while let Some(event) = stream.next().await {
+        events.push(event);
+    }
+    let report = run.await.unwrap().unwrap();
+    assert_eq!(report.outcome, Outcome::Healed);
+    assert!(matches!(events.first(), Some(Event::RunStarted { .. })));
+    assert!(matches!(
+        events.last(),
+        Some(Event::Healed {
+            attempts: 2,
+            already_green: false
+        })
+    ));
+    assert_eq!(events.iter().filter(|e| e.is_last()).count(), 1);
+    let json = serde_json::to_value(&events).unwrap();
+    assert_eq!(json[0]["event"], "run_started");
+}
+
+#[tokio::test]
+async fn out_of_tokens_the_run_escalates_without_calling_the_model_and_tells_the_host() {
+    let server = Server::start().await;
+    let project = Project::new("budget");
+    server.push(noisy_fix("    print(mesage)", FIXED_LINE));
+    let escalated = Arc::new(Mutex::new(None));
+    let healer = healer(&server, &project.dir.join("cache"))
+        .await
+        .config(HealConfig {
+            budget: Budget {
+                tokens: Some(100),
+                ..Budget::default()
+            },
+            ..quick()
+        })
+        .on_escalation({
+            let escalated = Arc::clone(&escalated);
+            move |report: &HealReport| *escalated.lock().unwrap() = Some(report.clone())
+        });
+    let (report, _) = heal(&project, &healer).await;
+    assert_eq!(report.outcome, Outcome::Escalated, "{report:#?}");
+    let reason = &report.escalation.as_ref().unwrap().reason;
+    assert!(matches!(reason, StopReason::Budget { .. }), "{reason:?}");
+    assert_eq!(server.received().len(), 0, "the call could not be afforded");
+    assert_eq!(escalated.lock().unwrap().as_ref(), Some(&report));
+}
+
+#[tokio::test]
+async fn when_fixes_run_out_a_fallback_strategy_changes_how_the_project_installs() {
+    let project = Project::new("fallback");
+    std::fs::write(
+        project.app().join("package.json"),
+        "{\"name\": \"fallback\", \"version\": \"1.0.0\"}\n",
+    )
+    .unwrap();
+    std::fs::write(project.app().join("main.py"), "print('ok')\n").unwrap();
+    let healer = Healer::new(LocalBuilder::new()).config(quick());
+    let workspace = Workspace::open(project.app()).unwrap();
+    // `npm ci` needs a lockfile this project does not have.
+    let plan = BuildPlan::new([
+        BuildStep::shell("install", "npm ci --no-audit --no-fund"),
+        BuildStep::shell("run", "python3 main.py"),
+    ]);
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = {
+        let events = Arc::clone(&events);
+        move |event: Event| events.lock().unwrap().push(event)
+    };
+    let report = healer.heal(&workspace, &plan, &sink).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    let last = report.attempts.last().unwrap();
+    assert_eq!(last.source, Some(FixSource::Fallback));
+    assert_eq!(last.by.as_deref(), Some("alternative-install"));
+    assert!(events.lock().unwrap().iter().any(|e| matches!(
+        e,
+        Event::Fallback { strategy, .. } if strategy == "alternative-install"
+    )));
 }

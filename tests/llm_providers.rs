@@ -14,7 +14,7 @@ use selfheal::llm::{
     StopReason, StreamEvent, Usage, collect,
 };
 use serde_json::json;
-use support::{Reply, Server, sse_text};
+use support::{Reply, Server, openai_stream, split, sse_text};
 
 const TEXT: &str = "{\"analysis\": \"naïve café — 😀 fixed\", \"fixes\": []}";
 
@@ -29,12 +29,6 @@ fn provider_error(result: Result<impl std::fmt::Debug, Error>) -> ProviderError 
         Err(Error::Provider(e)) => e,
         other => panic!("expected a provider error, got {other:?}"),
     }
-}
-
-/// The text of the pieces `text` is streamed in, each piece `size` characters.
-fn split(text: &str, size: usize) -> Vec<String> {
-    let chars: Vec<char> = text.chars().collect();
-    chars.chunks(size).map(|c| c.iter().collect()).collect()
 }
 
 fn anthropic_stream(text: &str) -> String {
@@ -281,29 +275,6 @@ fn openai(server: &Server) -> OpenAi {
     OpenAi::compatible(format!("{}/v1", server.url()), Some("sk-test".into()))
         .unwrap()
         .model("gpt-4o")
-}
-
-fn openai_stream(text: &str) -> String {
-    let chunk = |delta: serde_json::Value, finish: serde_json::Value| {
-        json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-2024-08-06",
-            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
-    };
-    let mut events = vec![(
-        "",
-        chunk(json!({"role": "assistant", "content": ""}), json!(null)),
-    )];
-    for piece in split(text, 4) {
-        events.push(("", chunk(json!({"content": piece}), json!(null))));
-    }
-    events.push(("", chunk(json!({}), json!("stop"))));
-    events.push((
-        "",
-        json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-2024-08-06",
-            "choices": [], "usage": {"prompt_tokens": 90, "completion_tokens": 33, "total_tokens": 123}}),
-    ));
-    let mut text = sse_text(&events);
-    text.push_str("data: [DONE]\n\n");
-    text
 }
 
 #[tokio::test]

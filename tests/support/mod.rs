@@ -89,6 +89,43 @@ pub(crate) fn sse_text(events: &[(&str, Value)]) -> String {
     text
 }
 
+/// `text` in pieces of `size` characters.
+pub(crate) fn split(text: &str, size: usize) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    chars.chunks(size).map(|c| c.iter().collect()).collect()
+}
+
+/// An OpenAI chat completion stream of `text` (four characters a chunk), with usage, as
+/// `stream_options.include_usage` asks for.
+pub(crate) fn openai_stream(text: &str) -> String {
+    let chunk = |delta: Value, finish: Value| {
+        serde_json::json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-2024-08-06",
+            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
+    };
+    let mut events = vec![(
+        "",
+        chunk(
+            serde_json::json!({"role": "assistant", "content": ""}),
+            Value::Null,
+        ),
+    )];
+    for piece in split(text, 4) {
+        events.push((
+            "",
+            chunk(serde_json::json!({"content": piece}), Value::Null),
+        ));
+    }
+    events.push(("", chunk(serde_json::json!({}), serde_json::json!("stop"))));
+    events.push((
+        "",
+        serde_json::json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-2024-08-06",
+            "choices": [], "usage": {"prompt_tokens": 90, "completion_tokens": 33, "total_tokens": 123}}),
+    ));
+    let mut text = sse_text(&events);
+    text.push_str("data: [DONE]\n\n");
+    text
+}
+
 /// A request the server received.
 #[derive(Debug, Clone)]
 pub(crate) struct Received {

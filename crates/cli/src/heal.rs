@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use selfheal::cache::FixCache;
-use selfheal::heal::{AttemptPolicy, Event, HealConfig, HealReport, Healer, Outcome};
+use selfheal::heal::{Budget, Event, HealConfig, HealReport, Healer, Outcome};
 use selfheal::llm::{Anthropic, Gemini, OpenAi, Provider, ProviderExt};
 use selfheal::workspace::Workspace;
 use selfheal::{Error, Severity};
@@ -37,6 +37,12 @@ pub(crate) struct HealArgs {
     /// Seconds the whole run may take.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     timeout: u64,
+    /// Model tokens the run may use (prompt and answer).
+    #[arg(long, value_name = "N")]
+    max_tokens: Option<u64>,
+    /// Model cost in USD the run may reach.
+    #[arg(long, value_name = "USD")]
+    max_usd: Option<f64>,
     /// Seconds each build step may run.
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     step_timeout: u64,
@@ -65,17 +71,7 @@ pub(crate) fn run(args: HealArgs) -> crate::Outcome {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    let report = runtime.block_on(async {
-        tokio::select! {
-            report = heal(&args) => Some(report),
-            _ = tokio::signal::ctrl_c() => None,
-        }
-    });
-    let Some(report) = report else {
-        eprintln!("selfheal: interrupted");
-        return Ok(ExitCode::from(130));
-    };
-    let report = report.map_err(|e| e.to_string())?;
+    let report = runtime.block_on(heal(&args)).map_err(|e| e.to_string())?;
     let mut out = io::BufWriter::new(io::stdout().lock());
     let written = if args.json {
         serde_json::to_writer(&mut out, &report)
@@ -87,6 +83,7 @@ pub(crate) fn run(args: HealArgs) -> crate::Outcome {
     finish_output(written.and_then(|()| out.flush()))?;
     Ok(match report.outcome {
         Outcome::Healed | Outcome::AlreadyGreen => ExitCode::SUCCESS,
+        Outcome::Cancelled => ExitCode::from(130),
         _ => ExitCode::from(1),
     })
 }
@@ -94,11 +91,12 @@ pub(crate) fn run(args: HealArgs) -> crate::Outcome {
 async fn heal(args: &HealArgs) -> Result<HealReport, Error> {
     let workspace = Workspace::open(&args.dir)?;
     let mut healer = Healer::new(builder(&args.container).await?).config(HealConfig {
-        attempts: AttemptPolicy {
-            max_attempts: args.max_attempts.max(1),
-            ..AttemptPolicy::default()
+        budget: Budget {
+            attempts: args.max_attempts.max(1),
+            time: Duration::from_secs(args.timeout.max(1)),
+            tokens: args.max_tokens,
+            usd: args.max_usd,
         },
-        timeout: Duration::from_secs(args.timeout.max(1)),
         ..HealConfig::default()
     });
     if let Some(provider) = provider(args)? {
@@ -112,7 +110,13 @@ async fn heal(args: &HealArgs) -> Result<HealReport, Error> {
         healer = healer.cache(FixCache::open(dir).await?);
     }
     let plan = plan(&args.steps, args.step_timeout);
-    healer.heal(&workspace, &plan, &progress).await
+    // Ctrl-C undoes the attempt in progress and reports what was done.
+    let interrupted = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    (healer.heal_until(&workspace, &plan, &progress, interrupted)).await
 }
 
 /// The provider asked for, or the first one the environment configures.
@@ -175,12 +179,9 @@ fn progress(event: Event) {
             usage.input_tokens, usage.output_tokens
         ),
         Event::FixApplied {
-            source,
-            fixer,
-            files,
-            ..
+            source, by, files, ..
         } => {
-            let from = fixer.map_or_else(|| format!("the {source}"), |f| format!("fixer {f}"));
+            let from = by.map_or_else(|| format!("the {source}"), |by| format!("{source} {by}"));
             format!("  applied a fix from {from} to {}", files.join(", "))
         }
         Event::FixRolledBack { reason, .. } => format!("  rolled back: {reason}"),
@@ -191,7 +192,9 @@ fn progress(event: Event) {
             ..
         } => format!("  {fixed} fixed, {new} new, {persisting} left"),
         Event::Backoff { delay } => format!("  waiting {:.1} s", delay.as_secs_f64()),
+        Event::Fallback { strategy, .. } => format!("  falling back: {strategy}"),
         Event::Escalated { reason } => format!("escalated: {reason}"),
+        Event::Cancelled => "cancelled".into(),
         _ => return,
     };
     let _ = writeln!(io::stderr().lock(), "{line}");
@@ -203,6 +206,7 @@ fn summary(out: &mut impl Write, report: &HealReport) -> io::Result<()> {
         Outcome::AlreadyGreen => "already green",
         Outcome::Escalated => "not healed: escalated",
         Outcome::Failed => "not healed: out of time",
+        Outcome::Cancelled => "cancelled",
     };
     writeln!(
         out,
@@ -211,10 +215,10 @@ fn summary(out: &mut impl Write, report: &HealReport) -> io::Result<()> {
         report.duration.as_secs_f64()
     )?;
     for attempt in report.attempts.iter().filter(|a| !a.diff.is_empty()) {
-        let source = match (&attempt.fixer, attempt.source) {
-            (Some(fixer), _) => format!("fixer {fixer}"),
-            (None, Some(source)) => format!("fix from the {source}"),
-            (None, None) => "no fix".into(),
+        let source = match (&attempt.by, attempt.source) {
+            (Some(by), Some(source)) => format!("{source} {by}"),
+            (_, Some(source)) => format!("fix from the {source}"),
+            (_, None) => "no fix".into(),
         };
         writeln!(out, "\nattempt {} ({source}):", attempt.number)?;
         write!(out, "{}", attempt.diff)?;

@@ -23,12 +23,27 @@ fn model(content: &str) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
     let url = format!("http://{}/v1", listener.local_addr().expect("address"));
     let count = Arc::new(AtomicUsize::new(0));
-    let body = serde_json::json!({
-        "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-            "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 300, "completion_tokens": 40, "total_tokens": 340}})
-    .to_string();
+    let chunk = |choices: serde_json::Value, usage: serde_json::Value| {
+        let chunk = serde_json::json!({"id": "chatcmpl-1", "object": "chat.completion.chunk",
+            "created": 1, "model": "gpt-4o", "choices": choices, "usage": usage});
+        format!("data: {chunk}\n\n")
+    };
+    let body = [
+        chunk(
+            serde_json::json!([{"index": 0, "delta": {"role": "assistant", "content": content}}]),
+            serde_json::Value::Null,
+        ),
+        chunk(
+            serde_json::json!([{"index": 0, "delta": {}, "finish_reason": "stop"}]),
+            serde_json::Value::Null,
+        ),
+        chunk(
+            serde_json::json!([]),
+            serde_json::json!({"prompt_tokens": 300, "completion_tokens": 40, "total_tokens": 340}),
+        ),
+        "data: [DONE]\n\n".to_string(),
+    ]
+    .concat();
     let counter = Arc::clone(&count);
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
@@ -49,7 +64,7 @@ fn model(content: &str) -> (String, Arc<AtomicUsize>) {
             let mut stream = reader.into_inner();
             let _ = write!(
                 stream,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                 body.len()
             );
         }

@@ -483,6 +483,25 @@ impl Builder for DockerBuilder {
         container.run().await;
         output
     }
+
+    /// Multiplies the memory limit (and swap) and the CPU limit, the CPUs up to the host's;
+    /// `None` when neither is set, or the CPUs are at the host's count and memory is unset.
+    fn scaled(&self, factor: f64) -> Option<std::sync::Arc<dyn Builder>> {
+        let host_cpus = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
+        let scale = |bytes: u64| (bytes as f64 * factor) as u64;
+        let cpus = self
+            .cpus
+            .map(|cpus| (cpus * factor).min(host_cpus.max(cpus)));
+        if self.memory.is_none() && cpus == self.cpus {
+            return None;
+        }
+        Some(std::sync::Arc::new(DockerBuilder {
+            memory: self.memory.map(scale),
+            memory_swap: self.memory_swap.map(scale),
+            cpus,
+            ..self.clone()
+        }))
+    }
 }
 
 /// A Dockerfile build: the seed's `captureDockerBuild`.

@@ -62,6 +62,13 @@ pub trait Builder: Send + Sync {
         step: &BuildStep,
         sink: &dyn LineSink,
     ) -> Result<StepOutput>;
+
+    /// The same builder giving each step `factor` times the memory and CPU, for builds that ran
+    /// out of them; `None` when it sets no limit it can raise (the default).
+    fn scaled(&self, factor: f64) -> Option<std::sync::Arc<dyn Builder>> {
+        let _ = factor;
+        None
+    }
 }
 
 #[async_trait::async_trait]
@@ -73,5 +80,9 @@ impl<B: Builder + ?Sized> Builder for std::sync::Arc<B> {
         sink: &dyn LineSink,
     ) -> Result<StepOutput> {
         (**self).run_step(workspace, step, sink).await
+    }
+
+    fn scaled(&self, factor: f64) -> Option<std::sync::Arc<dyn Builder>> {
+        (**self).scaled(factor)
     }
 }

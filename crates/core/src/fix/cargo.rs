@@ -4,11 +4,10 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use super::fixer::{Fixer, Safety};
+use super::fixer::{FixInput, Fixer, Safety};
 use super::{FixProposal, ToolSuggestions};
 use crate::parse::ParserSet;
-use crate::workspace::Workspace;
-use crate::{Diagnostic, Result, Severity};
+use crate::{Result, Severity};
 
 /// For Rust errors in a Cargo project: runs `cargo check --all-targets --message-format=json`
 /// and applies the suggestions of its errors (see [`ToolSuggestions`]). Does nothing when
@@ -37,13 +36,9 @@ impl Fixer for CargoSuggestions {
         Safety::Likely
     }
 
-    async fn propose(
-        &self,
-        workspace: &Workspace,
-        diagnostics: &[Diagnostic],
-    ) -> Result<Option<FixProposal>> {
-        let rust = diagnostics
-            .iter()
+    async fn propose(&self, input: &FixInput<'_>) -> Result<Option<FixProposal>> {
+        let workspace = input.workspace;
+        let rust = (input.diagnostics.iter())
             .any(|d| d.severity == Severity::Error && matches!(d.tool.as_str(), "rustc" | "cargo"));
         if !rust || !workspace.root().join("Cargo.toml").is_file() {
             return Ok(None);
@@ -60,6 +55,6 @@ impl Fixer for CargoSuggestions {
             return Ok(None);
         };
         let found = ParserSet::new().parse(&output.stdout);
-        ToolSuggestions.propose(workspace, &found).await
+        Ok(ToolSuggestions::proposal(workspace, &found))
     }
 }

@@ -2,7 +2,7 @@
 //! `.json` file named by a syntax error) is repaired with the same recovery that reads model
 //! replies: trailing commas, comments, single quotes, missing commas.
 
-use super::fixer::{Fixer, Safety};
+use super::fixer::{FixInput, Fixer, Safety};
 use super::{Edit, FixProposal};
 use crate::json::{self, Hint};
 use crate::workspace::Workspace;
@@ -23,11 +23,14 @@ impl Fixer for JsonFiles {
         Safety::Likely
     }
 
-    async fn propose(
-        &self,
-        workspace: &Workspace,
-        diagnostics: &[Diagnostic],
-    ) -> Result<Option<FixProposal>> {
+    async fn propose(&self, input: &FixInput<'_>) -> Result<Option<FixProposal>> {
+        Ok(JsonFiles::proposal(input.workspace, input.diagnostics))
+    }
+}
+
+impl JsonFiles {
+    /// The repaired JSON files `diagnostics` name, as one proposal, when any can be repaired.
+    pub fn proposal(workspace: &Workspace, diagnostics: &[Diagnostic]) -> Option<FixProposal> {
         let mut proposal = FixProposal {
             analysis: "a JSON file the build reads is not valid JSON".into(),
             ..FixProposal::default()
@@ -57,7 +60,7 @@ impl Fixer for JsonFiles {
             content.push('\n');
             proposal.edits.push(Edit::Replace { path, content });
         }
-        Ok((!proposal.edits.is_empty()).then_some(proposal))
+        (!proposal.edits.is_empty()).then_some(proposal)
     }
 }
 
@@ -87,11 +90,7 @@ mod tests {
         let workspace = Workspace::open(&dir).unwrap();
         let npm =
             Diagnostic::new("npm", "Invalid package.json: JSONParseError").with_code("EJSONPARSE");
-        let proposal = JsonFiles
-            .propose(&workspace, std::slice::from_ref(&npm))
-            .await
-            .unwrap()
-            .unwrap();
+        let proposal = JsonFiles::proposal(&workspace, std::slice::from_ref(&npm)).unwrap();
         let [Edit::Replace { content, .. }] = &proposal.edits[..] else {
             panic!("{proposal:?}");
         };
@@ -101,7 +100,7 @@ mod tests {
         );
         std::fs::write(dir.join("package.json"), content).unwrap();
         assert_eq!(
-            JsonFiles.propose(&workspace, &[npm]).await.unwrap(),
+            JsonFiles::proposal(&workspace, &[npm]),
             None,
             "valid: nothing to do"
         );

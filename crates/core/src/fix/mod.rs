@@ -32,13 +32,15 @@ mod path;
 pub mod prompt;
 mod proposal;
 mod suggestions;
+mod tool_fix;
 
 pub use cargo::CargoSuggestions;
-pub use fixer::{Fixer, Safety};
+pub use fixer::{FixInput, Fixer, Safety};
 pub use json_files::JsonFiles;
 pub use path::{PathError, RelativePath};
 pub use proposal::{Alternative, Edit, FixProposal, Invalid, ProposalError};
 pub use suggestions::ToolSuggestions;
+pub use tool_fix::ToolFix;
 
 #[cfg(test)]
 mod tests;

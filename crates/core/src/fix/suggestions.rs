@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use super::fixer::{Fixer, Safety};
+use super::fixer::{FixInput, Fixer, Safety};
 use super::{Edit, FixProposal, RelativePath};
 use crate::workspace::Workspace;
 use crate::{Diagnostic, Fixit, FixitEdit, Result, Severity};
@@ -26,14 +26,19 @@ impl Fixer for ToolSuggestions {
         Safety::Likely
     }
 
-    async fn propose(
-        &self,
-        workspace: &Workspace,
-        diagnostics: &[Diagnostic],
-    ) -> Result<Option<FixProposal>> {
+    async fn propose(&self, input: &FixInput<'_>) -> Result<Option<FixProposal>> {
+        Ok(ToolSuggestions::proposal(
+            input.workspace,
+            input.diagnostics,
+        ))
+    }
+}
+
+impl ToolSuggestions {
+    /// The fix-its of `diagnostics`' errors as one proposal, when they hold any that fits.
+    pub fn proposal(workspace: &Workspace, diagnostics: &[Diagnostic]) -> Option<FixProposal> {
         // Per file: its text and the byte ranges to replace.
-        let mut files: BTreeMap<RelativePath, (String, Vec<(Range<usize>, String)>)> =
-            BTreeMap::new();
+        let mut files: BTreeMap<RelativePath, (String, Vec<Replacement>)> = BTreeMap::new();
         let mut messages = Vec::new();
         for diagnostic in diagnostics.iter().filter(|d| d.severity == Severity::Error) {
             let mut edits = Vec::new();
@@ -101,9 +106,12 @@ impl Fixer for ToolSuggestions {
                 content: text,
             });
         }
-        Ok((!proposal.edits.is_empty()).then_some(proposal))
+        (!proposal.edits.is_empty()).then_some(proposal)
     }
 }
+
+/// A byte range of a file's text and what replaces it.
+type Replacement = (Range<usize>, String);
 
 /// Whether any two edits of the same file touch the same text (two insertions at one point
 /// count: their order would be a guess).
@@ -257,11 +265,7 @@ mod tests {
                 })],
             ),
         ];
-        let proposal = ToolSuggestions
-            .propose(&workspace, &diagnostics)
-            .await
-            .unwrap()
-            .unwrap();
+        let proposal = ToolSuggestions::proposal(&workspace, &diagnostics).unwrap();
         assert_eq!(
             content(&proposal),
             "use std::fmt;\nfn main() {\n    let mut x = 1;\n    x = 2;\n    print(x);\n}\n"
@@ -298,13 +302,7 @@ mod tests {
             error("/etc/passwd", vec![at_top("x")]),
             error("../outside.rs", vec![at_top("x")]),
         ];
-        assert_eq!(
-            ToolSuggestions
-                .propose(&workspace, &diagnostics)
-                .await
-                .unwrap(),
-            None
-        );
+        assert_eq!(ToolSuggestions::proposal(&workspace, &diagnostics), None);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -5,10 +5,11 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::StopReason;
-use super::report::{FixSource, Outcome};
+use super::report::FixSource;
 use crate::Diagnostic;
 use crate::build::OutputStream;
 use crate::cache::FixId;
+use crate::fix::Safety;
 use crate::llm::Usage;
 use crate::workspace::PatchMatch;
 
@@ -54,6 +55,15 @@ pub enum Event {
         /// The errors and warnings found.
         diagnostics: Vec<Diagnostic>,
     },
+    /// A deterministic fixer offers a fix.
+    FixerApplied {
+        /// The attempt that tests it.
+        attempt: u32,
+        /// The fixer.
+        fixer: String,
+        /// How far it is trusted.
+        safety: Safety,
+    },
     /// The fix cache has a fix for the leading error.
     CacheHit {
         /// The cached fix's id.
@@ -70,6 +80,11 @@ pub enum Event {
         /// The prompt's estimated size in tokens.
         estimated_tokens: usize,
     },
+    /// A piece of the model's answer, as it streams in.
+    LlmDelta {
+        /// The text.
+        text: String,
+    },
     /// A model answered.
     LlmResponse {
         /// The provider.
@@ -85,8 +100,8 @@ pub enum Event {
         attempt: u32,
         /// Where it came from.
         source: FixSource,
-        /// The fixer's name, when a fixer made it.
-        fixer: Option<String>,
+        /// The fixer or fallback strategy that made it.
+        by: Option<String>,
         /// The files it changed.
         files: Vec<String>,
         /// How each patch was found.
@@ -116,14 +131,107 @@ pub enum Event {
         #[serde(with = "crate::millis")]
         delay: Duration,
     },
-    /// The run gives up and hands over to a person.
+    /// A fallback strategy is tried.
+    Fallback {
+        /// The attempt that tests it.
+        attempt: u32,
+        /// The strategy.
+        strategy: String,
+    },
+    /// The run ended green (the last event of a run that did).
+    Healed {
+        /// Builds in all.
+        attempts: u32,
+        /// Whether it was green from the start.
+        already_green: bool,
+    },
+    /// The run gave up and handed over to a person (the last event of a run that did).
     Escalated {
         /// Why.
         reason: StopReason,
     },
-    /// The run ended.
-    Finished {
-        /// How.
-        outcome: Outcome,
+    /// The run could not go on: its time ran out (the last event of a run that did).
+    Failed {
+        /// Why.
+        reason: String,
     },
+    /// The run was cancelled (the last event of a run that was).
+    Cancelled,
+}
+
+impl Event {
+    /// Whether the event ends a run: nothing follows it.
+    pub fn is_last(&self) -> bool {
+        matches!(
+            self,
+            Event::Healed { .. }
+                | Event::Escalated { .. }
+                | Event::Failed { .. }
+                | Event::Cancelled
+        )
+    }
+}
+
+/// Where events go: any `Fn(Event)`, or an [`EventSender`].
+pub trait EventSink: Send + Sync {
+    /// One event.
+    fn event(&self, event: Event);
+}
+
+impl<F: Fn(Event) + Send + Sync> EventSink for F {
+    fn event(&self, event: Event) {
+        self(event)
+    }
+}
+
+/// The events of a run as an async stream: the run sends through the [`EventSender`], the host
+/// reads the [`EventStream`] (a [`Stream`](futures_util::Stream), or `next().await`). The
+/// stream ends when the sender is dropped.
+///
+/// ```no_run
+/// # async fn run(healer: std::sync::Arc<selfheal::heal::Healer>, workspace: selfheal::workspace::Workspace, plan: selfheal::build::BuildPlan) -> selfheal::Result<()> {
+/// let (sender, mut events) = selfheal::heal::event_channel();
+/// let run = tokio::spawn(async move { healer.heal(&workspace, &plan, &sender).await });
+/// while let Some(event) = events.next().await {
+///     println!("{}", serde_json::to_string(&event).unwrap_or_default());
+/// }
+/// let report = run.await.expect("the run panicked")?;
+/// # Ok(()) }
+/// ```
+pub fn event_channel() -> (EventSender, EventStream) {
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    (EventSender(sender), EventStream(receiver))
+}
+
+/// The sending half of [`event_channel`].
+#[derive(Debug, Clone)]
+pub struct EventSender(tokio::sync::mpsc::UnboundedSender<Event>);
+
+impl EventSink for EventSender {
+    fn event(&self, event: Event) {
+        // A host that stopped reading has stopped listening; the run goes on.
+        let _ = self.0.send(event);
+    }
+}
+
+/// The receiving half of [`event_channel`].
+#[derive(Debug)]
+pub struct EventStream(tokio::sync::mpsc::UnboundedReceiver<Event>);
+
+impl EventStream {
+    /// The next event; `None` once the sender is gone and every event was read.
+    pub async fn next(&mut self) -> Option<Event> {
+        self.0.recv().await
+    }
+}
+
+impl futures_util::Stream for EventStream {
+    type Item = Event;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Event>> {
+        self.0.poll_recv(cx)
+    }
 }

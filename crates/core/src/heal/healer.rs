@@ -2,126 +2,56 @@
 //! or there is nothing left worth trying.
 
 use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::event::Event;
-use super::policy::{AttemptPolicy, StopReason};
-use super::report::{AttemptReport, EscalationReport, FixSource, HealReport, Outcome};
+use super::config::HealConfig;
+use super::event::{Event, EventSink};
+use super::policy::StopReason;
+use super::report::{AttemptReport, EscalationReport, FixSource, HealReport, KeptFix, Outcome};
+use super::strategy::{Fallback, Strategy, default_strategies};
 use super::tracking::{Delta, errors};
 use crate::build::{BuildPlan, Builder, OutputStream};
-use crate::cache::{FixCache, FixContext, digest};
+use crate::cache::{FixCache, digest};
 use crate::fix::prompt::{PreviousAttempt, PromptBuilder};
-use crate::fix::{CargoSuggestions, FixProposal, Fixer, JsonFiles, Safety, ToolSuggestions};
-use crate::llm::{Provider, Usage};
+use crate::fix::{
+    CargoSuggestions, FixInput, FixProposal, Fixer, JsonFiles, ToolFix, ToolSuggestions,
+};
+use crate::llm::{self, Meter, Metered, Provider, StreamEvent};
 use crate::parse::ParserSet;
-use crate::workspace::{ApplyOptions, Snapshot, Workspace};
-use crate::{Category, Diagnostic, Result};
+use crate::workspace::{Snapshot, Workspace};
+use crate::{Category, Diagnostic, Error, Result};
 
-/// How a heal run behaves.
-#[derive(Debug, Clone)]
-pub struct HealConfig {
-    /// Attempts, waits between them, and errors not worth retrying.
-    pub attempts: AttemptPolicy,
-    /// The whole run's time limit (seed 004: 5 minutes); when it runs out, the run ends
-    /// unhealed (see `keep_partial`).
-    pub timeout: Duration,
-    /// Escalate when this many attempts in a row end with the same errors.
-    pub stuck_after: u32,
-    /// How fixes are applied.
-    pub apply: ApplyOptions,
-    /// The least safe fixers that run (default: [`Safety::Likely`]: safe and likely ones).
-    pub fixer_safety: Safety,
-    /// The project, for ranking cached fixes.
-    pub context: FixContext,
-    /// Seeds the backoff's jitter, for runs that must wait the same every time (default: a
-    /// seed from the clock).
-    pub jitter_seed: Option<u64>,
-    /// When the build is not healed, keep the fixes that removed errors (default: the
-    /// workspace is put back as it was before the run; the report holds every attempt's diff).
-    pub keep_partial: bool,
-}
+/// Called with the final report of a run that escalated.
+pub type EscalationHandler = dyn Fn(&HealReport) + Send + Sync;
 
-impl Default for HealConfig {
-    fn default() -> Self {
-        HealConfig {
-            attempts: AttemptPolicy::default(),
-            timeout: Duration::from_secs(300),
-            stuck_after: 3,
-            apply: ApplyOptions::default(),
-            fixer_safety: Safety::Likely,
-            context: FixContext::default(),
-            jitter_seed: None,
-            keep_partial: false,
-        }
-    }
-}
-
-/// Where events go: any `Fn(Event)`.
-pub trait EventSink: Send + Sync {
-    /// One event.
-    fn event(&self, event: Event);
-}
-
-impl<F: Fn(Event) + Send + Sync> EventSink for F {
-    fn event(&self, event: Event) {
-        self(event)
-    }
-}
-
-/// The heal loop, with its builder, parsers and sources of fixes.
+/// The heal loop, with its builder, parsers, sources of fixes and fallbacks.
 ///
 /// A fix comes from the deterministic fixers first (by default [`ToolSuggestions`], the edits
-/// the tools printed, [`JsonFiles`] and [`CargoSuggestions`]), then from the fix cache (for the
-/// build's first error), then from the model. Each fix is applied to a snapshot of the
-/// workspace; a fix that removes no error or makes the build worse (more errors, an error of a
-/// new category, a timeout) is undone. When the build turns green, the fixes that got it there
-/// are remembered in the cache; fixes that failed are remembered as failed.
+/// the tools printed, [`JsonFiles`], [`CargoSuggestions`] and the linters' own fixers,
+/// [`ToolFix::eslint`] and [`ToolFix::ruff`]), then from the fix cache (for the build's first
+/// error), then from the model. Each fix is applied to a snapshot of the workspace; a fix that
+/// removes no error or makes the build worse (more errors, an error of a new category, a
+/// timeout) is undone. When fixes stop getting the build further, the fallback
+/// [strategies](super::strategy) are tried; when none is left the run escalates. When the
+/// build turns green, the fixes that got it there are remembered in the cache; fixes that
+/// failed are remembered as failed.
 pub struct Healer {
     builder: Arc<dyn Builder>,
     parsers: ParserSet,
     fixers: Vec<Arc<dyn Fixer>>,
+    strategies: Vec<Arc<dyn Strategy>>,
     provider: Option<Arc<dyn Provider>>,
     cache: Option<FixCache>,
     config: HealConfig,
-}
-
-/// A fix being tried: what it is, where it came from, and the error it was chosen for.
-struct Candidate {
-    proposal: FixProposal,
-    source: FixSource,
-    fixer: Option<String>,
-    target: Diagnostic,
-    /// Why the reply it was read from holds no usable fix, when it does not.
-    unusable: Option<String>,
-}
-
-/// What the run learned from fixes that did not work.
-#[derive(Default)]
-struct Lessons {
-    /// Each, with its outcome, for the next prompt.
-    tried: Vec<PreviousAttempt>,
-    /// Their digests: a proposal is never tried twice.
-    failed: HashSet<u64>,
-}
-
-/// What the run has done so far (kept outside the timed part so a timeout can undo).
-struct Progress {
-    report: HealReport,
-    /// The workspace before the attempt in progress.
-    before_attempt: Option<Snapshot>,
-}
-
-/// The result of one build.
-struct Build {
-    green: bool,
-    timed_out: bool,
-    diagnostics: Vec<Diagnostic>,
+    on_escalation: Option<Arc<EscalationHandler>>,
 }
 
 impl Healer {
-    /// A healer that builds with `builder`, parses with the default parsers and fixes with the
-    /// default fixers (add a [`cache`](Healer::cache) and a [`provider`](Healer::provider)).
+    /// A healer that builds with `builder`, parses with the default parsers, fixes with the
+    /// default fixers and falls back on the [default strategies](default_strategies) (add a
+    /// [`cache`](Healer::cache) and a [`provider`](Healer::provider)).
     pub fn new(builder: impl Builder + 'static) -> Self {
         Healer {
             builder: Arc::new(builder),
@@ -130,10 +60,14 @@ impl Healer {
                 Arc::new(ToolSuggestions),
                 Arc::new(JsonFiles),
                 Arc::new(CargoSuggestions::default()),
+                Arc::new(ToolFix::eslint()),
+                Arc::new(ToolFix::ruff()),
             ],
+            strategies: default_strategies(),
             provider: None,
             cache: None,
             config: HealConfig::default(),
+            on_escalation: None,
         }
     }
 
@@ -155,6 +89,12 @@ impl Healer {
         self
     }
 
+    /// Replaces the fallback strategies (tried in order, each at most once a run).
+    pub fn strategies(mut self, strategies: Vec<Arc<dyn Strategy>>) -> Self {
+        self.strategies = strategies;
+        self
+    }
+
     /// Parses build logs with `parsers`.
     pub fn parsers(mut self, parsers: ParserSet) -> Self {
         self.parsers = parsers;
@@ -167,263 +107,500 @@ impl Healer {
         self
     }
 
+    /// Calls `handler` with the final report of every run that escalates (it is also the
+    /// run's result).
+    pub fn on_escalation(mut self, handler: impl Fn(&HealReport) + Send + Sync + 'static) -> Self {
+        self.on_escalation = Some(Arc::new(handler));
+        self
+    }
+
     /// Builds `plan` in `workspace` and heals it; `events` hears everything as it happens.
     ///
     /// `Err` is kept for what stops the run from working at all (a builder that cannot start,
-    /// a workspace that cannot be written); a build that stays red is an `Ok` report.
+    /// a workspace that cannot be written); a build that stays red is an `Ok` report. Dropping
+    /// the future cancels the run as [`heal_until`](Healer::heal_until) does, without a report.
     pub async fn heal(
         &self,
         workspace: &Workspace,
         plan: &BuildPlan,
         events: &dyn EventSink,
     ) -> Result<HealReport> {
-        let started = Instant::now();
-        let mut progress = Progress {
+        self.heal_until(workspace, plan, events, std::future::pending())
+            .await
+    }
+
+    /// [`heal`](Healer::heal), cancelled when `cancel` completes (a token's `cancelled()`, a
+    /// signal, a timer): the attempt in progress is undone — its build stopped, its fix taken
+    /// back — so the workspace is as it was after the last finished attempt, and the report's
+    /// outcome is [`Outcome::Cancelled`].
+    pub async fn heal_until(
+        &self,
+        workspace: &Workspace,
+        plan: &BuildPlan,
+        events: &dyn EventSink,
+        cancel: impl Future<Output = ()> + Send,
+    ) -> Result<HealReport> {
+        let mut run = Run::new(self, workspace, plan, events)?;
+        let ended = {
+            let attempts = tokio::time::timeout(self.config.budget.time, run.attempts());
+            tokio::select! {
+                biased;
+                () = cancel => Ended::Cancelled,
+                ran = attempts => match ran {
+                    Ok(ran) => {
+                        ran?;
+                        Ended::Ran
+                    }
+                    Err(_) => Ended::OutOfTime,
+                },
+            }
+        };
+        run.finish(ended)
+    }
+}
+
+/// How the attempts ended.
+enum Ended {
+    /// On their own: healed, already green, or escalated.
+    Ran,
+    OutOfTime,
+    Cancelled,
+}
+
+/// A fix being tried: what it is, where it came from, and the error it was chosen for.
+struct Candidate {
+    proposal: FixProposal,
+    source: FixSource,
+    by: Option<String>,
+    target: Option<Diagnostic>,
+    /// Why the reply it was read from holds no usable fix, when it does not.
+    unusable: Option<String>,
+}
+
+/// What an attempt tries.
+enum Trial {
+    /// The same build again (a transient error).
+    Rebuild,
+    /// Edits.
+    Fix(Box<Candidate>),
+    /// Another plan or builder, from a fallback strategy.
+    Switch {
+        strategy: String,
+        plan: Option<BuildPlan>,
+        builder: Option<Arc<dyn Builder>>,
+    },
+}
+
+/// What the run learned from fixes that did not work.
+#[derive(Default)]
+struct Lessons {
+    /// Each, with its outcome, for the next prompt.
+    tried: Vec<PreviousAttempt>,
+    /// Their digests: a proposal is never tried twice.
+    failed: HashSet<u64>,
+}
+
+/// The result of one build.
+struct Build {
+    green: bool,
+    timed_out: bool,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// One heal run: its state lives outside the attempts' future, so that a timeout or a
+/// cancellation that drops that future can still undo and report.
+struct Run<'a> {
+    healer: &'a Healer,
+    workspace: &'a Workspace,
+    events: &'a dyn EventSink,
+    /// The plan and builder in use (a fallback may change them).
+    plan: BuildPlan,
+    builder: Arc<dyn Builder>,
+    /// The healer's provider, metered against the budget.
+    provider: Option<Arc<dyn Provider>>,
+    meter: Meter,
+    report: HealReport,
+    started: Instant,
+    initial: Snapshot,
+    /// The workspace before the attempt in progress; `None` between attempts.
+    before_attempt: Option<Snapshot>,
+    /// The fixes kept so far.
+    kept: Vec<Candidate>,
+    lessons: Lessons,
+    /// Which of the healer's strategies were tried.
+    strategies_tried: Vec<bool>,
+    /// Set once the run has put the workspace where it should end.
+    settled: bool,
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        healer: &'a Healer,
+        workspace: &'a Workspace,
+        plan: &BuildPlan,
+        events: &'a dyn EventSink,
+    ) -> Result<Self> {
+        let budget = &healer.config.budget;
+        let meter = Meter::with_prices(
+            llm::Budget {
+                max_tokens: budget.tokens,
+                max_usd: budget.usd,
+                time: None,
+            },
+            healer.config.prices.clone(),
+        );
+        let provider = (healer.provider.clone())
+            .map(|p| Arc::new(Metered::new(p, meter.clone())) as Arc<dyn Provider>);
+        Ok(Run {
+            healer,
+            workspace,
+            events,
+            plan: plan.clone(),
+            builder: healer.builder.clone(),
+            provider,
+            meter,
             report: HealReport {
                 outcome: Outcome::Failed,
                 attempts: Vec::new(),
                 diagnostics: Vec::new(),
-                usage: Usage::default(),
+                fixes: Vec::new(),
+                usage: llm::Usage::default(),
+                cost_usd: 0.0,
                 escalation: None,
                 duration: Duration::ZERO,
             },
+            started: Instant::now(),
+            initial: workspace.snapshot()?,
             before_attempt: None,
-        };
-        let initial = workspace.snapshot()?;
-        let run = self.run(workspace, plan, events, &mut progress);
-        let timed_out = tokio::time::timeout(self.config.timeout, run).await;
-        match timed_out {
-            Ok(ran) => ran?,
-            Err(_) => progress.report.outcome = Outcome::Failed,
-        }
-        let healed = matches!(
-            progress.report.outcome,
-            Outcome::Healed | Outcome::AlreadyGreen
-        );
-        if !healed {
-            let back_to = if self.config.keep_partial {
-                progress.before_attempt.as_ref()
-            } else {
-                Some(&initial)
-            };
-            if let Some(snapshot) = back_to
-                && !workspace.restore(snapshot)?.is_empty()
-            {
-                events.event(Event::FixRolledBack {
-                    attempt: progress.report.attempts.len() as u32,
-                    reason: "not healed: the workspace is put back as it was".into(),
-                });
-            }
-        }
-        let mut report = progress.report;
-        report.duration = started.elapsed();
-        events.event(Event::Finished {
-            outcome: report.outcome,
-        });
-        Ok(report)
+            kept: Vec::new(),
+            lessons: Lessons::default(),
+            strategies_tried: vec![false; healer.strategies.len()],
+            settled: false,
+        })
     }
 
-    async fn run(
-        &self,
-        workspace: &Workspace,
-        plan: &BuildPlan,
-        events: &dyn EventSink,
-        progress: &mut Progress,
-    ) -> Result<()> {
-        events.event(Event::RunStarted {
-            steps: plan.steps.iter().map(|s| s.name.clone()).collect(),
+    fn emit(&self, event: Event) {
+        self.events.event(event);
+    }
+
+    fn config(&self) -> &'a HealConfig {
+        &self.healer.config
+    }
+
+    /// Attempts until the build is green or the run escalates.
+    async fn attempts(&mut self) -> Result<()> {
+        self.emit(Event::RunStarted {
+            steps: self.plan.steps.iter().map(|s| s.name.clone()).collect(),
         });
         let first = Instant::now();
-        let build = self.build(workspace, plan, 1, events).await?;
+        let build = self.build(1).await?;
         let mut diagnostics = build.diagnostics;
-        progress.report.attempts.push(AttemptReport {
-            number: 1,
-            source: None,
-            fixer: None,
-            diff: String::new(),
-            rolled_back: false,
-            apply_error: None,
-            errors: errors(&diagnostics).count(),
-            new: 0,
-            fixed: 0,
-            persisting: 0,
-            duration: first.elapsed(),
-        });
-        progress.report.diagnostics = diagnostics.clone();
+        let errors_now = errors(&diagnostics).count();
+        self.report.attempts.push(attempt_report(1, None));
+        if let Some(report) = self.report.attempts.last_mut() {
+            (report.errors, report.duration) = (errors_now, first.elapsed());
+        }
+        self.report.diagnostics = diagnostics.clone();
         if build.green {
-            progress.report.outcome = Outcome::AlreadyGreen;
+            self.report.outcome = Outcome::AlreadyGreen;
             return Ok(());
         }
-        let policy = &self.config.attempts;
         let mut attempt = 1;
         let mut by_category: BTreeMap<Category, u32> = BTreeMap::new();
-        let mut lessons = Lessons::default();
-        let mut jitter = Jitter::new(self.config.jitter_seed);
-        let mut kept: Vec<Candidate> = Vec::new();
+        let mut jitter = Jitter::new(self.config().jitter_seed);
         let mut same_errors = 1;
         loop {
             let leading = errors(&diagnostics).next().cloned();
             let category = leading.as_ref().map_or(Category::Unknown, |d| d.category);
-            let count = by_category.entry(category).or_default();
-            *count += 1;
+            let of_category = by_category.entry(category).or_default();
+            *of_category += 1;
+            let of_category = *of_category;
+            if attempt >= self.config().budget.attempts {
+                let reason = StopReason::MaxAttempts { attempts: attempt };
+                return self.escalate(diagnostics, reason);
+            }
             let messages: Vec<&str> = errors(&diagnostics).map(|d| d.message.as_str()).collect();
-            let delay = match policy.next(attempt, category, *count, &messages, jitter.next()) {
-                Ok(delay) => delay,
-                Err(reason) => return self.escalate(progress, diagnostics, reason, events),
+            let policy = &self.config().attempts;
+            let next = policy.next(attempt, category, of_category, &messages, jitter.next());
+            let stuck = same_errors >= self.config().stuck_after;
+            let trial = match next {
+                Err(reason @ StopReason::NotRetryable { .. }) => {
+                    return self.escalate(diagnostics, reason);
+                }
+                Err(reason) => match self.fallback(&diagnostics, category, attempt + 1).await? {
+                    Some(trial) => trial,
+                    None => return self.escalate(diagnostics, reason),
+                },
+                Ok(_) if stuck => match self.fallback(&diagnostics, category, attempt + 1).await? {
+                    Some(trial) => trial,
+                    None => {
+                        let reason = StopReason::Stuck {
+                            attempts: same_errors,
+                        };
+                        return self.escalate(diagnostics, reason);
+                    }
+                },
+                Ok(delay) => {
+                    if !delay.is_zero() {
+                        self.emit(Event::Backoff { delay });
+                        tokio::time::sleep(delay).await;
+                    }
+                    match self.trial(&diagnostics, leading, attempt + 1).await? {
+                        Ok(trial) => trial,
+                        Err(reason) => {
+                            match self.fallback(&diagnostics, category, attempt + 1).await? {
+                                Some(trial) => trial,
+                                None => return self.escalate(diagnostics, reason),
+                            }
+                        }
+                    }
+                }
             };
-            if !delay.is_zero() {
-                events.event(Event::Backoff { delay });
-                tokio::time::sleep(delay).await;
-            }
             attempt += 1;
-            let started = Instant::now();
-            // A network error is transient: the same build again, no fix.
-            let candidate = match (&leading, category) {
-                (_, Category::Network) | (None, _) => None,
-                (Some(target), _) => {
-                    match self
-                        .propose(workspace, target, &diagnostics, &lessons, events, progress)
-                        .await?
-                    {
-                        Ok(candidate) => Some(candidate),
-                        Err(reason) => return self.escalate(progress, diagnostics, reason, events),
-                    }
-                }
+            let Some(tested) = self.test(trial, &diagnostics, attempt).await? else {
+                continue;
             };
-            let snapshot = workspace.snapshot()?;
-            progress.before_attempt = Some(snapshot.clone());
-            let mut report = AttemptReport {
-                number: attempt,
-                source: candidate.as_ref().map(|c| c.source),
-                fixer: candidate.as_ref().and_then(|c| c.fixer.clone()),
-                diff: String::new(),
-                rolled_back: false,
-                apply_error: None,
-                errors: 0,
-                new: 0,
-                fixed: 0,
-                persisting: 0,
-                duration: Duration::ZERO,
-            };
-            if let Some(candidate) = &candidate {
-                let applied = match &candidate.unusable {
-                    Some(why) => Err(why.clone()),
-                    None => (workspace.apply(&candidate.proposal, &self.config.apply))
-                        .map_err(|error| format!("could not be applied: {error}")),
-                };
-                match applied {
-                    Ok(applied) => {
-                        events.event(Event::FixApplied {
-                            attempt,
-                            source: candidate.source,
-                            fixer: candidate.fixer.clone(),
-                            files: (applied.changes.iter())
-                                .map(|c| c.path.as_str().to_string())
-                                .collect(),
-                            matches: applied.matches.iter().map(|(_, how)| *how).collect(),
-                        });
-                        report.diff = workspace.diff(&snapshot)?;
-                    }
-                    Err(why) => {
-                        lessons.failed.insert(digest(&candidate.proposal));
-                        self.forget(candidate).await?;
-                        lessons
-                            .tried
-                            .push(summary(&candidate.proposal, why.clone()));
-                        report.apply_error = Some(why);
-                        report.errors = errors(&diagnostics).count();
-                        report.persisting = report.errors;
-                        report.duration = started.elapsed();
-                        progress.report.attempts.push(report);
-                        continue;
-                    }
-                }
-            }
-            let build = self.build(workspace, plan, attempt, events).await?;
-            let delta = Delta::between(&diagnostics, &build.diagnostics);
-            events.event(Event::AttemptFinished {
-                attempt,
-                new: delta.new.len(),
-                fixed: delta.fixed.len(),
-                persisting: delta.persisting.len(),
-            });
-            (report.new, report.fixed, report.persisting) =
-                (delta.new.len(), delta.fixed.len(), delta.persisting.len());
-            if build.green {
-                if let Some(candidate) = candidate {
-                    kept.push(candidate);
-                }
-                report.duration = started.elapsed();
-                progress.report.attempts.push(report);
-                progress.report.diagnostics = build.diagnostics;
-                progress.report.outcome = Outcome::Healed;
-                progress.before_attempt = None;
-                self.learn(&kept).await?;
+            if tested.green {
+                self.report.diagnostics = tested.diagnostics;
+                self.report.outcome = Outcome::Healed;
+                self.learn().await?;
                 return Ok(());
             }
-            match candidate {
-                // A fix is kept only when it removed an error and made nothing worse.
-                Some(candidate)
-                    if delta.regressed() || build.timed_out || delta.fixed.is_empty() =>
-                {
-                    workspace.restore(&snapshot)?;
-                    let why = if build.timed_out {
-                        "the build timed out".to_string()
-                    } else if delta.regressed() {
-                        format!(
-                            "made it worse: {} new errors, {} fixed",
-                            delta.new.len(),
-                            delta.fixed.len()
-                        )
-                    } else {
-                        format!("fixed nothing: {}", remaining(&build.diagnostics))
-                    };
-                    events.event(Event::FixRolledBack {
-                        attempt,
-                        reason: why.clone(),
-                    });
-                    lessons.failed.insert(digest(&candidate.proposal));
-                    self.forget(&candidate).await?;
-                    lessons.tried.push(summary(&candidate.proposal, why));
-                    report.rolled_back = true;
-                    report.diff = String::new();
+            if let Some(after) = tested.kept_diagnostics {
+                if signatures(&after) == signatures(&diagnostics) {
+                    same_errors += 1;
+                } else {
+                    same_errors = 1;
                 }
-                candidate => {
-                    if let Some(candidate) = candidate {
-                        let outcome = remaining(&build.diagnostics);
-                        lessons.tried.push(summary(&candidate.proposal, outcome));
-                        kept.push(candidate);
-                    }
-                    if signatures(&build.diagnostics) == signatures(&diagnostics) {
-                        same_errors += 1;
-                    } else {
-                        same_errors = 1;
-                    }
-                    diagnostics = build.diagnostics;
-                }
-            }
-            report.errors = errors(&diagnostics).count();
-            report.duration = started.elapsed();
-            progress.report.attempts.push(report);
-            progress.report.diagnostics = diagnostics.clone();
-            progress.before_attempt = None;
-            if same_errors >= self.config.stuck_after {
-                let reason = StopReason::Stuck {
-                    attempts: same_errors,
-                };
-                return self.escalate(progress, diagnostics, reason, events);
+                diagnostics = after;
+                self.report.diagnostics = diagnostics.clone();
             }
         }
     }
 
-    /// Runs the plan and parses what it printed.
-    async fn build(
-        &self,
-        workspace: &Workspace,
-        plan: &BuildPlan,
+    /// What to try next for the build's errors: a rebuild for a transient error, else a fix
+    /// (resource errors fall back to more resources first). `Err` when nothing is left.
+    async fn trial(
+        &mut self,
+        diagnostics: &[Diagnostic],
+        leading: Option<Diagnostic>,
         attempt: u32,
-        events: &dyn EventSink,
-    ) -> Result<Build> {
+    ) -> Result<std::result::Result<Trial, StopReason>> {
+        let Some(target) = leading else {
+            return Ok(Ok(Trial::Rebuild));
+        };
+        match target.category {
+            // A network error is transient: the same build again, no fix.
+            Category::Network => return Ok(Ok(Trial::Rebuild)),
+            Category::Resource => {
+                if let Some(trial) = self.fallback(diagnostics, target.category, attempt).await? {
+                    return Ok(Ok(trial));
+                }
+            }
+            _ => {}
+        }
+        Ok(self
+            .propose(&target, diagnostics, attempt)
+            .await?
+            .map(|candidate| Trial::Fix(Box::new(candidate))))
+    }
+
+    /// The next untried fallback strategy for `category` that has something to offer.
+    async fn fallback(
+        &mut self,
+        diagnostics: &[Diagnostic],
+        category: Category,
+        attempt: u32,
+    ) -> Result<Option<Trial>> {
+        for (index, strategy) in self.healer.strategies.iter().enumerate() {
+            if self.strategies_tried[index] || !strategy.applies_to(category) {
+                continue;
+            }
+            self.strategies_tried[index] = true;
+            let input = FixInput {
+                workspace: self.workspace,
+                diagnostics,
+                plan: &self.plan,
+                builder: self.builder.as_ref(),
+            };
+            let Some(fallback) = strategy.fallback(&input).await? else {
+                continue;
+            };
+            let strategy = strategy.name().to_string();
+            self.emit(Event::Fallback {
+                attempt,
+                strategy: strategy.clone(),
+            });
+            return Ok(Some(match fallback {
+                Fallback::Fix(proposal) => Trial::Fix(Box::new(Candidate {
+                    proposal,
+                    source: FixSource::Fallback,
+                    by: Some(strategy),
+                    target: None,
+                    unusable: None,
+                })),
+                Fallback::Plan(plan) => Trial::Switch {
+                    strategy,
+                    plan: Some(plan),
+                    builder: None,
+                },
+                Fallback::Builder(builder) => Trial::Switch {
+                    strategy,
+                    plan: None,
+                    builder: Some(builder),
+                },
+            }));
+        }
+        Ok(None)
+    }
+
+    /// Applies `trial`, rebuilds, and keeps or undoes it. `None` when it could not even be
+    /// applied.
+    async fn test(
+        &mut self,
+        trial: Trial,
+        diagnostics: &[Diagnostic],
+        attempt: u32,
+    ) -> Result<Option<Tested>> {
+        let started = Instant::now();
+        let snapshot = self.workspace.snapshot()?;
+        self.before_attempt = Some(snapshot.clone());
+        let mut report = attempt_report(attempt, None);
+        let mut files = Vec::new();
+        let mut switched_from = None;
+        match &trial {
+            Trial::Rebuild => {}
+            Trial::Fix(candidate) => {
+                (report.source, report.by) = (Some(candidate.source), candidate.by.clone());
+                let applied = match &candidate.unusable {
+                    Some(why) => Err(why.clone()),
+                    None => (self.workspace)
+                        .apply(&candidate.proposal, &self.config().apply)
+                        .map_err(|error| format!("could not be applied: {error}")),
+                };
+                match applied {
+                    Ok(applied) => {
+                        files = (applied.changes.iter())
+                            .map(|c| c.path.as_str().to_string())
+                            .collect();
+                        self.emit(Event::FixApplied {
+                            attempt,
+                            source: candidate.source,
+                            by: candidate.by.clone(),
+                            files: files.clone(),
+                            matches: applied.matches.iter().map(|(_, how)| *how).collect(),
+                        });
+                        report.diff = self.workspace.diff(&snapshot)?;
+                    }
+                    Err(why) => {
+                        self.failed(candidate, why.clone()).await?;
+                        report.apply_error = Some(why);
+                        report.errors = errors(diagnostics).count();
+                        report.persisting = report.errors;
+                        report.duration = started.elapsed();
+                        self.report.attempts.push(report);
+                        self.before_attempt = None;
+                        return Ok(None);
+                    }
+                }
+            }
+            Trial::Switch {
+                strategy,
+                plan,
+                builder,
+            } => {
+                (report.source, report.by) = (Some(FixSource::Fallback), Some(strategy.clone()));
+                let old_plan = plan
+                    .clone()
+                    .map(|plan| std::mem::replace(&mut self.plan, plan));
+                let old_builder =
+                    (builder.clone()).map(|builder| std::mem::replace(&mut self.builder, builder));
+                switched_from = Some((old_plan, old_builder));
+            }
+        }
+        let build = self.build(attempt).await?;
+        let delta = Delta::between(diagnostics, &build.diagnostics);
+        self.emit(Event::AttemptFinished {
+            attempt,
+            new: delta.new.len(),
+            fixed: delta.fixed.len(),
+            persisting: delta.persisting.len(),
+        });
+        (report.new, report.fixed, report.persisting) =
+            (delta.new.len(), delta.fixed.len(), delta.persisting.len());
+        report.errors = errors(&build.diagnostics).count();
+        let changed_something = !matches!(trial, Trial::Rebuild);
+        let worse = delta.regressed() || build.timed_out || delta.fixed.is_empty();
+        let tested = if build.green || !changed_something || !worse {
+            if let Trial::Fix(candidate) = trial {
+                if !build.green {
+                    let outcome = remaining(&build.diagnostics);
+                    self.lessons
+                        .tried
+                        .push(summary(&candidate.proposal, outcome));
+                }
+                self.kept.push(*candidate);
+            }
+            self.report
+                .fixes
+                .extend(report.source.map(|source| KeptFix {
+                    attempt,
+                    source,
+                    by: report.by.clone(),
+                    files,
+                }));
+            Tested {
+                green: build.green,
+                diagnostics: build.diagnostics.clone(),
+                kept_diagnostics: Some(build.diagnostics),
+            }
+        } else {
+            // A change is kept only when it removed an error and made nothing worse.
+            self.workspace.restore(&snapshot)?;
+            if let Some((old_plan, old_builder)) = switched_from {
+                if let Some(plan) = old_plan {
+                    self.plan = plan;
+                }
+                if let Some(builder) = old_builder {
+                    self.builder = builder;
+                }
+            }
+            let why = if build.timed_out {
+                "the build timed out".to_string()
+            } else if delta.regressed() {
+                format!(
+                    "made it worse: {} new errors, {} fixed",
+                    delta.new.len(),
+                    delta.fixed.len()
+                )
+            } else {
+                format!("fixed nothing: {}", remaining(&build.diagnostics))
+            };
+            self.emit(Event::FixRolledBack {
+                attempt,
+                reason: why.clone(),
+            });
+            if let Trial::Fix(candidate) = &trial {
+                self.failed(candidate, why).await?;
+            }
+            report.rolled_back = true;
+            report.diff = String::new();
+            report.errors = errors(diagnostics).count();
+            Tested {
+                green: false,
+                diagnostics: build.diagnostics,
+                kept_diagnostics: None,
+            }
+        };
+        report.duration = started.elapsed();
+        self.report.attempts.push(report);
+        self.before_attempt = None;
+        Ok(Some(tested))
+    }
+
+    /// Runs the plan and parses what it printed.
+    async fn build(&self, attempt: u32) -> Result<Build> {
+        let events = self.events;
         let sink = |stream: OutputStream, line: &str| {
             events.event(Event::OutputLine {
                 stream,
@@ -435,20 +612,20 @@ impl Healer {
             timed_out: false,
             diagnostics: Vec::new(),
         };
-        for step in &plan.steps {
-            events.event(Event::StepStarted {
+        for step in &self.plan.steps {
+            self.emit(Event::StepStarted {
                 attempt,
                 step: step.name.clone(),
             });
-            let output = self.builder.run_step(workspace.root(), step, &sink).await?;
-            events.event(Event::StepFinished {
+            let output = (self.builder)
+                .run_step(self.workspace.root(), step, &sink)
+                .await?;
+            self.emit(Event::StepFinished {
                 step: step.name.clone(),
                 success: output.success(),
                 duration: output.duration,
             });
-            build
-                .diagnostics
-                .extend(self.parsers.parse(&output.log.text));
+            (build.diagnostics).extend(self.healer.parsers.parse(&output.log.text));
             build.timed_out |= output.timed_out;
             if !output.success() {
                 build.green = false;
@@ -464,54 +641,63 @@ impl Healer {
                 "the build failed with no error the parsers recognise",
             ));
         }
-        events.event(Event::Diagnostics {
+        self.emit(Event::Diagnostics {
             attempt,
             diagnostics: build.diagnostics.clone(),
         });
         Ok(build)
     }
 
-    /// A fix for `target`: from the cache, else from the model. `Ok(Err(reason))` when there is
-    /// none to try.
+    /// A fix for `target`: from the fixers, else the cache, else the model. `Ok(Err(reason))`
+    /// when there is none to try.
     async fn propose(
-        &self,
-        workspace: &Workspace,
+        &mut self,
         target: &Diagnostic,
         diagnostics: &[Diagnostic],
-        lessons: &Lessons,
-        events: &dyn EventSink,
-        progress: &mut Progress,
+        attempt: u32,
     ) -> Result<std::result::Result<Candidate, StopReason>> {
         let candidate = |proposal, source| Candidate {
             proposal,
             source,
-            fixer: None,
-            target: target.clone(),
+            by: None,
+            target: Some(target.clone()),
             unusable: None,
         };
-        for fixer in &self.fixers {
-            if fixer.safety() > self.config.fixer_safety {
+        let config = self.config();
+        for fixer in &self.healer.fixers {
+            if fixer.safety() > config.fixer_safety {
                 continue;
             }
-            if let Some(proposal) = fixer.propose(workspace, diagnostics).await?
-                && !lessons.failed.contains(&digest(&proposal))
+            let input = FixInput {
+                workspace: self.workspace,
+                diagnostics,
+                plan: &self.plan,
+                builder: self.builder.as_ref(),
+            };
+            if let Some(proposal) = fixer.propose(&input).await?
+                && !self.lessons.failed.contains(&digest(&proposal))
             {
+                self.emit(Event::FixerApplied {
+                    attempt,
+                    fixer: fixer.name().to_string(),
+                    safety: fixer.safety(),
+                });
                 return Ok(Ok(Candidate {
-                    fixer: Some(fixer.name().to_string()),
+                    by: Some(fixer.name().to_string()),
                     ..candidate(proposal, FixSource::Fixer)
                 }));
             }
         }
-        if let Some(cache) = self.cache_for(target) {
-            match cache.lookup(target, &self.config.context).await? {
+        if let Some(cache) = self.healer.cache_for(target) {
+            match cache.lookup(target, &config.context).await? {
                 Some(hit) => {
-                    events.event(Event::CacheHit {
+                    self.emit(Event::CacheHit {
                         fix: hit.fix.id,
                         score: hit.score.total,
                     });
                     return Ok(Ok(candidate(hit.fix.proposal, FixSource::Cache)));
                 }
-                None => events.event(Event::CacheMiss),
+                None => self.emit(Event::CacheMiss),
             }
         }
         let Some(provider) = &self.provider else {
@@ -520,26 +706,35 @@ impl Healer {
             }));
         };
         let errors: Vec<Diagnostic> = errors(diagnostics).cloned().collect();
-        let mut prompt = PromptBuilder::new(&errors).root(workspace.root());
-        for attempt in &lessons.tried {
+        let mut prompt = PromptBuilder::new(&errors).root(self.workspace.root());
+        for attempt in &self.lessons.tried {
             prompt = prompt.attempt(attempt.clone());
         }
         let prompt = prompt.build();
-        events.event(Event::LlmRequest {
+        self.emit(Event::LlmRequest {
             provider: provider.name().to_string(),
             estimated_tokens: prompt.estimated_tokens,
         });
-        let completion = match provider.complete(&prompt.to_request()).await {
+        let events = self.events;
+        let streamed = llm::collect_observed(provider.stream(prompt.to_request()), |event| {
+            if let StreamEvent::Text(text) = event {
+                events.event(Event::LlmDelta { text: text.clone() });
+            }
+        });
+        let completion = match streamed.await {
             Ok(completion) => completion,
+            Err(Error::Budget(exceeded)) => {
+                return Ok(Err(StopReason::Budget {
+                    detail: exceeded.to_string(),
+                }));
+            }
             Err(error) => {
                 return Ok(Err(StopReason::NothingToTry {
                     detail: format!("the model failed: {error}"),
                 }));
             }
         };
-        progress.report.usage.input_tokens += completion.usage.input_tokens;
-        progress.report.usage.output_tokens += completion.usage.output_tokens;
-        events.event(Event::LlmResponse {
+        self.emit(Event::LlmResponse {
             provider: completion.provider.clone(),
             model: completion.model.clone(),
             usage: completion.usage,
@@ -553,47 +748,29 @@ impl Healer {
         }))
     }
 
+    /// A fix that did not work: never tried again this run, never proposed again for its
+    /// error, and told to the next prompt.
+    async fn failed(&mut self, candidate: &Candidate, why: String) -> Result<()> {
+        self.lessons.failed.insert(digest(&candidate.proposal));
+        self.lessons.tried.push(summary(&candidate.proposal, why));
+        match self.healer.cache_to_teach(candidate) {
+            Some((cache, target)) => cache.record_failure(target, &candidate.proposal).await,
+            None => Ok(()),
+        }
+    }
+
     /// The fixes that got the build green are remembered for their errors.
-    async fn learn(&self, kept: &[Candidate]) -> Result<()> {
-        for candidate in kept {
-            if let Some(cache) = self.cache_to_teach(candidate) {
-                let context = &self.config.context;
-                (cache.record_success(&candidate.target, context, &candidate.proposal)).await?;
+    async fn learn(&self) -> Result<()> {
+        for candidate in &self.kept {
+            if let Some((cache, target)) = self.healer.cache_to_teach(candidate) {
+                let context = &self.config().context;
+                (cache.record_success(target, context, &candidate.proposal)).await?;
             }
         }
         Ok(())
     }
 
-    /// A fix that did not work is never proposed again for its error.
-    async fn forget(&self, candidate: &Candidate) -> Result<()> {
-        match self.cache_to_teach(candidate) {
-            Some(cache) => (cache.record_failure(&candidate.target, &candidate.proposal)).await,
-            None => Ok(()),
-        }
-    }
-
-    /// The cache, for an error that has a kind of its own (not a failure no parser read).
-    fn cache_for(&self, target: &Diagnostic) -> Option<&FixCache> {
-        self.cache.as_ref().filter(|_| target.tool != UNRECOGNISED)
-    }
-
-    /// The cache, when what `candidate` teaches belongs in it: a fixer's edits are cheap to
-    /// make again and tied to one project's files, and an empty proposal teaches nothing.
-    fn cache_to_teach(&self, candidate: &Candidate) -> Option<&FixCache> {
-        let teaches = candidate.source != FixSource::Fixer && !candidate.proposal.edits.is_empty();
-        self.cache_for(&candidate.target).filter(|_| teaches)
-    }
-
-    fn escalate(
-        &self,
-        progress: &mut Progress,
-        diagnostics: Vec<Diagnostic>,
-        reason: StopReason,
-        events: &dyn EventSink,
-    ) -> Result<()> {
-        events.event(Event::Escalated {
-            reason: reason.clone(),
-        });
+    fn escalate(&mut self, diagnostics: Vec<Diagnostic>, reason: StopReason) -> Result<()> {
         let next_action = match &reason {
             StopReason::NotRetryable { .. } => {
                 "fix the account or licence problem the build reports, then heal again"
@@ -601,16 +778,145 @@ impl Healer {
             StopReason::NothingToTry { .. } => {
                 "configure a model (or check the one configured), or fix the first error by hand"
             }
+            StopReason::Budget { .. } => {
+                "raise the token or dollar budget, or fix the first remaining error by hand"
+            }
             _ => "fix the first remaining error by hand; the attempts above show what was tried",
         };
-        progress.report.escalation = Some(EscalationReport {
+        self.report.escalation = Some(EscalationReport {
             reason,
             diagnostics: errors(&diagnostics).cloned().collect(),
             next_action: next_action.to_string(),
         });
-        progress.report.diagnostics = diagnostics;
-        progress.report.outcome = Outcome::Escalated;
+        self.report.diagnostics = diagnostics;
+        self.report.outcome = Outcome::Escalated;
         Ok(())
+    }
+
+    /// Puts the workspace where the run should leave it, completes the report, and sends the
+    /// last event.
+    fn finish(mut self, ended: Ended) -> Result<HealReport> {
+        match ended {
+            Ended::Ran => {}
+            Ended::OutOfTime => self.report.outcome = Outcome::Failed,
+            Ended::Cancelled => self.report.outcome = Outcome::Cancelled,
+        }
+        let outcome = self.report.outcome;
+        let attempts = self.report.attempts.len() as u32;
+        let back_to = match outcome {
+            Outcome::Healed | Outcome::AlreadyGreen => None,
+            Outcome::Cancelled => self.before_attempt.as_ref(),
+            _ if self.config().keep_partial => self.before_attempt.as_ref(),
+            _ => Some(&self.initial),
+        };
+        if let Some(snapshot) = back_to
+            && !self.workspace.restore(snapshot)?.is_empty()
+        {
+            let reason = match outcome {
+                Outcome::Cancelled => "cancelled: the attempt in progress is undone",
+                _ if self.config().keep_partial => "not healed: the attempt in progress is undone",
+                _ => "not healed: the workspace is put back as it was",
+            };
+            self.emit(Event::FixRolledBack {
+                attempt: attempts,
+                reason: reason.into(),
+            });
+        }
+        if back_to.is_some_and(|snapshot| std::ptr::eq(snapshot, &self.initial)) {
+            self.report.fixes.clear();
+        }
+        self.settled = true;
+        let used = self.meter.report();
+        self.report.usage = used.usage;
+        self.report.cost_usd = used.cost_usd;
+        self.report.duration = self.started.elapsed();
+        let report = std::mem::replace(&mut self.report, empty_report());
+        self.emit(match outcome {
+            Outcome::Healed | Outcome::AlreadyGreen => Event::Healed {
+                attempts,
+                already_green: outcome == Outcome::AlreadyGreen,
+            },
+            Outcome::Escalated => Event::Escalated {
+                reason: (report.escalation.as_ref())
+                    .map_or(StopReason::MaxAttempts { attempts }, |e| e.reason.clone()),
+            },
+            Outcome::Failed => Event::Failed {
+                reason: format!("the time budget of {:?} ran out", self.config().budget.time),
+            },
+            Outcome::Cancelled => Event::Cancelled,
+        });
+        if outcome == Outcome::Escalated
+            && let Some(handler) = &self.healer.on_escalation
+        {
+            handler(&report);
+        }
+        Ok(report)
+    }
+}
+
+impl Drop for Run<'_> {
+    /// A run dropped mid-attempt (its future dropped: a host's task cancelled) undoes the
+    /// attempt in progress, as a cancelled run does.
+    fn drop(&mut self) {
+        if !self.settled
+            && let Some(snapshot) = &self.before_attempt
+        {
+            let _ = self.workspace.restore(snapshot);
+        }
+    }
+}
+
+/// What a tested trial left.
+struct Tested {
+    green: bool,
+    diagnostics: Vec<Diagnostic>,
+    /// The build's diagnostics when the trial was kept.
+    kept_diagnostics: Option<Vec<Diagnostic>>,
+}
+
+impl Healer {
+    /// The cache, for an error that has a kind of its own (not a failure no parser read).
+    fn cache_for(&self, target: &Diagnostic) -> Option<&FixCache> {
+        self.cache.as_ref().filter(|_| target.tool != UNRECOGNISED)
+    }
+
+    /// The cache and the error, when what `candidate` teaches belongs in it: a fixer's or a
+    /// strategy's edits are cheap to make again and tied to one project's files, and an empty
+    /// proposal teaches nothing.
+    fn cache_to_teach<'c>(&self, candidate: &'c Candidate) -> Option<(&FixCache, &'c Diagnostic)> {
+        let teaches = matches!(candidate.source, FixSource::Cache | FixSource::Llm)
+            && !candidate.proposal.edits.is_empty();
+        let target = candidate.target.as_ref().filter(|_| teaches)?;
+        Some((self.cache_for(target)?, target))
+    }
+}
+
+fn attempt_report(number: u32, source: Option<FixSource>) -> AttemptReport {
+    AttemptReport {
+        number,
+        source,
+        by: None,
+        diff: String::new(),
+        rolled_back: false,
+        apply_error: None,
+        errors: 0,
+        new: 0,
+        fixed: 0,
+        persisting: 0,
+        duration: Duration::ZERO,
+    }
+}
+
+fn empty_report() -> HealReport {
+    HealReport {
+        outcome: Outcome::Failed,
+        attempts: Vec::new(),
+        diagnostics: Vec::new(),
+        fixes: Vec::new(),
+        usage: llm::Usage::default(),
+        cost_usd: 0.0,
+        escalation: None,
+        duration: Duration::ZERO,
     }
 }
 

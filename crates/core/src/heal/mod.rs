@@ -1,17 +1,23 @@
 //! The heal loop (seed 000 §3.3–3.4): build → parse → compare with the last attempt → find a
-//! fix (fix cache, then model) → snapshot → apply → rebuild, with an attempt policy, rollback of
-//! fixes that make things worse, escalation with a report, and learning from what worked.
+//! fix (deterministic fixers, fix cache, model) → snapshot → apply → rebuild, with an attempt
+//! policy and a budget, rollback of fixes that make things worse, fallback strategies when
+//! fixes stop helping, escalation with a report, cancellation, and learning from what worked.
 //!
-//! [`Healer::heal`] runs it; [`Event`]s report it as it goes; a [`HealReport`] sums it up.
+//! [`Healer::heal`] runs it; [`Event`]s report it as it goes (to any [`EventSink`], or as a
+//! stream from [`event_channel`]); a [`HealReport`] sums it up.
 
+mod config;
 mod event;
 mod healer;
 mod policy;
 mod report;
+pub mod strategy;
 mod tracking;
 
-pub use event::Event;
-pub use healer::{EventSink, HealConfig, Healer};
+pub use config::{Budget, HealConfig};
+pub use event::{Event, EventSender, EventSink, EventStream, event_channel};
+pub use healer::{EscalationHandler, Healer};
 pub use policy::{AttemptPolicy, StopReason};
-pub use report::{AttemptReport, EscalationReport, FixSource, HealReport, Outcome};
+pub use report::{AttemptReport, EscalationReport, FixSource, HealReport, KeptFix, Outcome};
+pub use strategy::{Fallback, Strategy};
 pub use tracking::Delta;

@@ -12,8 +12,6 @@ use crate::Category;
 /// When to try again and how long to wait first.
 #[derive(Debug, Clone)]
 pub struct AttemptPolicy {
-    /// Attempts in all, the first included.
-    pub max_attempts: u32,
     /// The wait before attempt 2.
     pub base_delay: Duration,
     /// The longest wait.
@@ -33,7 +31,6 @@ pub struct AttemptPolicy {
 impl Default for AttemptPolicy {
     fn default() -> Self {
         AttemptPolicy {
-            max_attempts: 5,
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(60),
             factor: 2.0,
@@ -67,10 +64,15 @@ impl Default for AttemptPolicy {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum StopReason {
-    /// Every attempt was used.
+    /// Every attempt the budget allows was used.
     MaxAttempts {
         /// How many.
         attempts: u32,
+    },
+    /// The budget has no tokens or dollars left for another model call.
+    Budget {
+        /// Which limit, and how far it is used.
+        detail: String,
     },
     /// The leading error's category used its own limit.
     CategoryLimit {
@@ -100,6 +102,7 @@ impl std::fmt::Display for StopReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StopReason::MaxAttempts { attempts } => write!(f, "all {attempts} attempts used"),
+            StopReason::Budget { detail } => write!(f, "out of budget: {detail}"),
             StopReason::CategoryLimit { category, limit } => {
                 write!(f, "{limit} attempts at a {category:?} error are the limit")
             }
@@ -113,7 +116,7 @@ impl std::fmt::Display for StopReason {
 }
 
 impl AttemptPolicy {
-    /// After `attempt` (1-based) failed with `leading` as the category of its first error and
+    /// After `attempt` (1-based; the budget decides how many there are) failed with `leading` as the category of its first error and
     /// `messages` as its error messages: the wait before the next attempt, or why there is none.
     /// `attempts_of_category` is how many attempts so far (this one included) had `leading`
     /// leading; `random` is a number in `0.0..1.0` for the jitter.
@@ -132,9 +135,6 @@ impl AttemptPolicy {
             return Err(StopReason::NotRetryable {
                 message: message.to_string(),
             });
-        }
-        if attempt >= self.max_attempts {
-            return Err(StopReason::MaxAttempts { attempts: attempt });
         }
         if let Some(&limit) = self.category_limits.get(&leading)
             && attempts_of_category >= limit
@@ -188,12 +188,11 @@ mod tests {
     }
 
     #[test]
-    fn attempts_stop_at_the_limits_and_at_hopeless_messages() {
+    fn attempts_stop_at_category_limits_and_at_hopeless_messages() {
         let policy = AttemptPolicy::default();
-        assert!(policy.next(4, Category::Type, 4, &[], 0.5).is_ok());
-        assert_eq!(
-            policy.next(5, Category::Type, 5, &[], 0.5),
-            Err(StopReason::MaxAttempts { attempts: 5 })
+        assert!(
+            policy.next(9, Category::Type, 9, &[], 0.5).is_ok(),
+            "types: no limit"
         );
         assert_eq!(
             policy.next(3, Category::Dependency, 3, &[], 0.5),

@@ -20,6 +20,8 @@ pub enum Outcome {
     Escalated,
     /// The run could not go on: its time ran out.
     Failed,
+    /// The host cancelled the run.
+    Cancelled,
 }
 
 /// Where a fix came from.
@@ -32,6 +34,8 @@ pub enum FixSource {
     Cache,
     /// A model's answer.
     Llm,
+    /// A fallback strategy (see [`AttemptReport::by`]).
+    Fallback,
 }
 
 impl std::fmt::Display for FixSource {
@@ -40,6 +44,7 @@ impl std::fmt::Display for FixSource {
             FixSource::Fixer => "fixer",
             FixSource::Cache => "cache",
             FixSource::Llm => "model",
+            FixSource::Fallback => "fallback",
         })
     }
 }
@@ -51,8 +56,8 @@ pub struct AttemptReport {
     pub number: u32,
     /// Where the fix came from.
     pub source: Option<FixSource>,
-    /// The fixer's name, when a fixer made it.
-    pub fixer: Option<String>,
+    /// The fixer or fallback strategy that made it.
+    pub by: Option<String>,
     /// The fix's changes as a unified diff (empty when nothing was applied).
     pub diff: String,
     /// Whether the fix was undone afterwards.
@@ -70,6 +75,19 @@ pub struct AttemptReport {
     /// How long the attempt took.
     #[serde(with = "crate::millis")]
     pub duration: Duration,
+}
+
+/// A fix that stayed in the workspace.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeptFix {
+    /// The attempt that tested it.
+    pub attempt: u32,
+    /// Where it came from.
+    pub source: FixSource,
+    /// The fixer or fallback strategy that made it.
+    pub by: Option<String>,
+    /// The files it changed.
+    pub files: Vec<String>,
 }
 
 /// What a person taking over needs: why the run stopped, what is left, and what to do next.
@@ -92,8 +110,12 @@ pub struct HealReport {
     pub attempts: Vec<AttemptReport>,
     /// The diagnostics of the last build.
     pub diagnostics: Vec<Diagnostic>,
+    /// The fixes that stayed, in the order they were made.
+    pub fixes: Vec<KeptFix>,
     /// Tokens used by model calls.
     pub usage: Usage,
+    /// Their cost in USD (models without a price count nothing).
+    pub cost_usd: f64,
     /// Set when the run escalated.
     pub escalation: Option<EscalationReport>,
     /// How long the run took.

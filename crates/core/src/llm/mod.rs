@@ -192,13 +192,23 @@ impl Provider for Arc<dyn Provider> {
 
 /// Reads a stream to its end into a [`Completion`]: the text after the last
 /// [`StreamEvent::Switched`], the usage of every attempt, the last stop reason.
-pub async fn collect(mut stream: EventStream) -> Result<Completion> {
+pub async fn collect(stream: EventStream) -> Result<Completion> {
+    collect_observed(stream, |_| {}).await
+}
+
+/// [`collect`], showing each event to `observe` as it arrives (to pass the text on as it
+/// streams in).
+pub async fn collect_observed(
+    mut stream: EventStream,
+    mut observe: impl FnMut(&StreamEvent) + Send,
+) -> Result<Completion> {
     let started = Instant::now();
     let mut text = String::new();
     let mut usage = Usage::default();
     let mut provider = String::new();
     let mut model = String::new();
     while let Some(event) = stream.next().await {
+        observe(&event);
         match event {
             StreamEvent::Start {
                 provider: p,

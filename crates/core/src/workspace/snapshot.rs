@@ -6,7 +6,7 @@ use std::fs;
 use similar::TextDiff;
 
 use super::{Workspace, WorkspaceError};
-use crate::fix::RelativePath;
+use crate::fix::{Edit, RelativePath};
 
 /// The workspace's files (outside ignored folders) at one moment.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -87,6 +87,51 @@ impl Workspace {
             }
         }
         Ok(diff)
+    }
+}
+
+impl Workspace {
+    /// The changes from `snapshot` to now as the edits that make them (see
+    /// [`Snapshot::edits_from`]).
+    pub fn edits_since(&self, snapshot: &Snapshot) -> Result<Vec<Edit>, WorkspaceError> {
+        Ok(self.snapshot()?.edits_from(snapshot))
+    }
+}
+
+impl Snapshot {
+    /// The edits that turn the files of `earlier` into these: `Replace` for a changed file,
+    /// `Create` for a new one, `Delete` for a removed one. Files that are not UTF-8 text here
+    /// are left out, and so are files too large to be kept in either.
+    pub fn edits_from(&self, earlier: &Snapshot) -> Vec<Edit> {
+        let mut edits = Vec::new();
+        for (path, before) in &earlier.files {
+            match self.files.get(path) {
+                None if !self.too_large.contains(path) => {
+                    edits.push(Edit::Delete { path: path.clone() })
+                }
+                Some(after) if after != before => {
+                    if let Ok(content) = String::from_utf8(after.clone()) {
+                        edits.push(Edit::Replace {
+                            path: path.clone(),
+                            content,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (path, after) in &self.files {
+            if !earlier.files.contains_key(path)
+                && !earlier.too_large.contains(path)
+                && let Ok(content) = String::from_utf8(after.clone())
+            {
+                edits.push(Edit::Create {
+                    path: path.clone(),
+                    content,
+                });
+            }
+        }
+        edits
     }
 }
 

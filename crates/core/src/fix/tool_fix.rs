@@ -1,0 +1,354 @@
+//! [`ToolFix`]: a linter's own fixer (`eslint --fix`, `ruff check --fix`), run the way the build
+//! runs the linter; what it changed becomes the proposal.
+//!
+//! The fixer finds the linter's invocation in the build plan (`npx eslint .`,
+//! `"$TOOLS/.bin/eslint" --max-warnings 0 src`, `python -m ruff check .`), adds the fix flags
+//! right after the program, and runs that through the build's own builder — so it finds the
+//! same tool, configuration and container. The workspace is put back afterwards: the changes
+//! come back as edits, applied and tested by the heal loop like any other fix.
+
+use super::FixProposal;
+use super::fixer::{FixInput, Fixer, Safety};
+use crate::Result;
+use crate::build::{BuildStep, Command};
+
+/// A linter's fixer; see the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct ToolFix {
+    name: &'static str,
+    /// The parser's tool name on the diagnostics it fixes.
+    tool: &'static str,
+    /// The program's file name.
+    program: &'static str,
+    /// The subcommand that lints (`ruff check`), when the program has subcommands.
+    subcommand: Option<&'static str>,
+    /// Inserted after the program (and subcommand).
+    flags: &'static [&'static str],
+    /// Removed from the invocation: they would stop the fix or print instead of writing.
+    conflicting: &'static [&'static str],
+    safety: Safety,
+}
+
+impl ToolFix {
+    /// `eslint --fix --fix-type problem,suggestion`: the rules' own fixes, layout left alone.
+    pub fn eslint() -> Self {
+        ToolFix {
+            name: "eslint --fix",
+            tool: "eslint",
+            program: "eslint",
+            subcommand: None,
+            flags: &["--fix", "--fix-type", "problem,suggestion"],
+            conflicting: &["--fix-dry-run", "--stdin"],
+            safety: Safety::Safe,
+        }
+    }
+
+    /// `ruff check --fix`: ruff's safe fixes only.
+    pub fn ruff() -> Self {
+        ToolFix {
+            name: "ruff --fix",
+            tool: "ruff",
+            program: "ruff",
+            subcommand: Some("check"),
+            flags: &["--fix"],
+            conflicting: &["--no-fix", "--diff", "--unsafe-fixes", "--watch"],
+            safety: Safety::Safe,
+        }
+    }
+
+    /// The command that runs the fixer where `command` runs the linter, if it does.
+    fn fix_command(&self, command: &Command) -> Option<Command> {
+        match command {
+            Command::Argv(argv) => {
+                let words: Vec<Word> = (argv.iter())
+                    .map(|arg| Word {
+                        raw: quote(arg),
+                        value: arg.clone(),
+                    })
+                    .collect();
+                let line = self.rewrite(&words)?;
+                Some(Command::Shell(line))
+            }
+            Command::Shell(line) => {
+                let commands = simple_commands(line);
+                let at = commands
+                    .iter()
+                    .position(|words| self.invocation(words).is_some())?;
+                // Changes of directory and environment before the linter still apply to it;
+                // anything else before it (installs, other checks) is not run again.
+                let mut parts: Vec<String> = (commands[..at].iter())
+                    .filter(|words| sets_up(words))
+                    .map(|words| join(words))
+                    .collect();
+                parts.push(self.rewrite(&commands[at])?);
+                Some(Command::Shell(parts.join(" && ")))
+            }
+        }
+    }
+
+    /// Where the linter's program is among `words` (after environment assignments and
+    /// runners such as `npx` or `python -m`), when these words run it to lint.
+    fn invocation(&self, words: &[Word]) -> Option<usize> {
+        let at = words.iter().position(|word| {
+            let name = word.value.rsplit('/').next().unwrap_or_default();
+            name == self.program || name.strip_suffix(".js") == Some(self.program)
+        })?;
+        let before_is_runner = words[..at].iter().all(|word| {
+            is_assignment(&word.value) || RUNNERS.contains(&word.value.as_str()) || {
+                let name = word.value.rsplit('/').next().unwrap_or_default();
+                RUNNERS.contains(&name)
+            }
+        });
+        let lints = match self.subcommand {
+            None => true,
+            Some(subcommand) => words.get(at + 1).is_some_and(|w| w.value == subcommand),
+        };
+        let fixes_already = words
+            .iter()
+            .any(|w| self.conflicting.contains(&w.value.as_str()));
+        (before_is_runner && lints && !fixes_already).then_some(at)
+    }
+
+    /// `words` with the fix flags after the program (and subcommand).
+    fn rewrite(&self, words: &[Word]) -> Option<String> {
+        let at = self.invocation(words)? + 1 + usize::from(self.subcommand.is_some());
+        let mut out: Vec<String> = words[..at].iter().map(|w| w.raw.clone()).collect();
+        out.extend(self.flags.iter().map(|flag| flag.to_string()));
+        out.extend(words[at..].iter().map(|w| w.raw.clone()));
+        Some(out.join(" "))
+    }
+}
+
+#[async_trait::async_trait]
+impl Fixer for ToolFix {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn safety(&self) -> Safety {
+        self.safety
+    }
+
+    async fn propose(&self, input: &FixInput<'_>) -> Result<Option<FixProposal>> {
+        if !input.diagnostics.iter().any(|d| d.tool == self.tool) {
+            return Ok(None);
+        }
+        let Some((step, command)) = (input.plan.steps.iter())
+            .find_map(|step| Some((step, self.fix_command(&step.command)?)))
+        else {
+            return Ok(None);
+        };
+        let fix = BuildStep {
+            name: format!("{} ({})", self.name, step.name),
+            command,
+            continue_on_failure: true,
+            ..step.clone()
+        };
+        // A fixer that cannot run (the tool gone, the engine down) has nothing to offer; the
+        // build itself reports such trouble.
+        let Some((_, edits)) = input.changes_made_by(&fix, None).await? else {
+            return Ok(None);
+        };
+        Ok((!edits.is_empty()).then(|| FixProposal {
+            analysis: format!("{} fixes the problems it reported", self.tool),
+            edits,
+            ..FixProposal::default()
+        }))
+    }
+}
+
+/// Programs that run the next word: package runners and interpreters.
+const RUNNERS: &[&str] = &[
+    "npx", "pnpm", "yarn", "bunx", "bun", "exec", "dlx", "node", "python", "python3", "-m", "uv",
+    "uvx", "run", "poetry", "pdm", "pipx", "env", "--yes", "-y", "--",
+];
+
+/// One shell word: as written, and as the shell reads it (quotes removed).
+#[derive(Debug, Clone, PartialEq)]
+struct Word {
+    raw: String,
+    value: String,
+}
+
+/// `NAME=value`.
+fn is_assignment(word: &str) -> bool {
+    word.split_once('=').is_some_and(|(name, _)| {
+        !name.is_empty()
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && !name.as_bytes()[0].is_ascii_digit()
+    })
+}
+
+/// Whether a simple command only sets things up for the next (`cd DIR`, `export X=1`, `X=1`).
+fn sets_up(words: &[Word]) -> bool {
+    match words.first().map(|w| w.value.as_str()) {
+        Some("cd" | "export" | "pushd") => true,
+        _ => words.iter().all(|w| is_assignment(&w.value)),
+    }
+}
+
+fn join(words: &[Word]) -> String {
+    let raw: Vec<&str> = words.iter().map(|w| w.raw.as_str()).collect();
+    raw.join(" ")
+}
+
+/// `arg` as one shell word.
+fn quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
+    if plain {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+/// A shell line's simple commands (split at `;`, `&`, `|`, `&&`, `||`, newlines and
+/// parentheses), each as its words. Quotes and backslashes are honoured; expansions are kept
+/// as written, for the shell that runs the rewritten line.
+fn simple_commands(line: &str) -> Vec<Vec<Word>> {
+    let mut commands = vec![Vec::new()];
+    let mut word: Option<Word> = None;
+    let mut chars = line.chars().peekable();
+    let end_word = |word: &mut Option<Word>, commands: &mut Vec<Vec<Word>>| {
+        if let (Some(word), Some(command)) = (word.take(), commands.last_mut()) {
+            command.push(word);
+        }
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' => end_word(&mut word, &mut commands),
+            ';' | '&' | '|' | '\n' | '(' | ')' => {
+                end_word(&mut word, &mut commands);
+                if commands.last().is_some_and(|c| !c.is_empty()) {
+                    commands.push(Vec::new());
+                }
+            }
+            '\'' | '"' => {
+                let current = word.get_or_insert_with(|| Word {
+                    raw: String::new(),
+                    value: String::new(),
+                });
+                current.raw.push(c);
+                while let Some(inner) = chars.next() {
+                    current.raw.push(inner);
+                    if inner == c {
+                        break;
+                    }
+                    if c == '"' && inner == '\\' {
+                        if let Some(escaped) = chars.next() {
+                            current.raw.push(escaped);
+                            current.value.push(escaped);
+                        }
+                        continue;
+                    }
+                    current.value.push(inner);
+                }
+            }
+            '\\' => {
+                let current = word.get_or_insert_with(|| Word {
+                    raw: String::new(),
+                    value: String::new(),
+                });
+                current.raw.push(c);
+                if let Some(escaped) = chars.next() {
+                    current.raw.push(escaped);
+                    current.value.push(escaped);
+                }
+            }
+            _ => {
+                let current = word.get_or_insert_with(|| Word {
+                    raw: String::new(),
+                    value: String::new(),
+                });
+                current.raw.push(c);
+                current.value.push(c);
+            }
+        }
+    }
+    end_word(&mut word, &mut commands);
+    commands.retain(|c| !c.is_empty());
+    commands
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shell(fixer: &ToolFix, line: &str) -> Option<String> {
+        match fixer.fix_command(&Command::Shell(line.into()))? {
+            Command::Shell(line) => Some(line),
+            Command::Argv(_) => None,
+        }
+    }
+
+    #[test]
+    fn the_fix_flags_go_right_after_the_program_however_it_is_run() {
+        let eslint = ToolFix::eslint();
+        let fix = "--fix --fix-type problem,suggestion";
+        assert_eq!(
+            shell(
+                &eslint,
+                r#""$HEAL_TOOLS/node_modules/.bin/eslint" --max-warnings 0 ."#
+            ),
+            Some(format!(
+                r#""$HEAL_TOOLS/node_modules/.bin/eslint" {fix} --max-warnings 0 ."#
+            ))
+        );
+        assert_eq!(
+            shell(
+                &eslint,
+                "npm ci && cd web && CI=1 npx --yes eslint src && npm test"
+            ),
+            Some(format!("cd web && CI=1 npx --yes eslint {fix} src"))
+        );
+        assert_eq!(
+            shell(&eslint, "node node_modules/eslint/bin/eslint.js 'src dir'"),
+            Some(format!(
+                "node node_modules/eslint/bin/eslint.js {fix} 'src dir'"
+            ))
+        );
+        let ruff = ToolFix::ruff();
+        assert_eq!(
+            shell(&ruff, "python -m ruff check --no-cache . ; pytest"),
+            Some("python -m ruff check --fix --no-cache .".into())
+        );
+        assert_eq!(
+            ruff.fix_command(&Command::Argv(vec![
+                "ruff".into(),
+                "check".into(),
+                "my dir".into()
+            ])),
+            Some(Command::Shell("ruff check --fix 'my dir'".into()))
+        );
+    }
+
+    #[test]
+    fn a_line_that_does_not_run_the_linter_to_lint_is_left_alone() {
+        let ruff = ToolFix::ruff();
+        assert_eq!(shell(&ruff, "ruff format --check ."), None);
+        assert_eq!(shell(&ruff, "ruff check --diff ."), None);
+        assert_eq!(shell(&ruff, "echo ruff check"), None);
+        assert_eq!(shell(&ruff, "pytest -q"), None);
+        let eslint = ToolFix::eslint();
+        assert_eq!(shell(&eslint, "cat a.js | eslint --stdin"), None);
+        assert_eq!(shell(&eslint, "grep -r \"eslint\" ."), None);
+    }
+
+    #[test]
+    fn words_keep_their_quotes_and_commands_split_at_operators() {
+        let commands = simple_commands(r#"a "b c"\ d&&e 'f;g' || h|i"#);
+        let values: Vec<Vec<&str>> = (commands.iter())
+            .map(|c| c.iter().map(|w| w.value.as_str()).collect())
+            .collect();
+        assert_eq!(
+            values,
+            [vec!["a", "b c d"], vec!["e", "f;g"], vec!["h"], vec!["i"]]
+        );
+        assert_eq!(commands[0][1].raw, r#""b c"\ d"#);
+        assert!(simple_commands("  ;; && ").is_empty());
+        assert_eq!(simple_commands("unterminated 'quote")[0][1].value, "quote");
+    }
+}
