@@ -27,6 +27,7 @@
 
 mod cargo;
 mod fixer;
+mod import_paths;
 mod json_files;
 mod path;
 pub mod prompt;
@@ -36,6 +37,7 @@ mod tool_fix;
 
 pub use cargo::CargoSuggestions;
 pub use fixer::{FixInput, Fixer, Safety};
+pub use import_paths::ImportPaths;
 pub use json_files::JsonFiles;
 pub use path::{PathError, RelativePath};
 pub use proposal::{Alternative, Edit, FixProposal, Invalid, ProposalError};

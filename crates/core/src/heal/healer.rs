@@ -16,7 +16,8 @@ use crate::build::{BuildPlan, Builder, OutputStream};
 use crate::cache::{FixCache, digest};
 use crate::fix::prompt::{PreviousAttempt, PromptBuilder};
 use crate::fix::{
-    CargoSuggestions, FixInput, FixProposal, Fixer, JsonFiles, ToolFix, ToolSuggestions,
+    CargoSuggestions, FixInput, FixProposal, Fixer, ImportPaths, JsonFiles, ToolFix,
+    ToolSuggestions,
 };
 use crate::llm::{self, Meter, Metered, Provider, StreamEvent};
 use crate::parse::ParserSet;
@@ -29,8 +30,8 @@ pub type EscalationHandler = dyn Fn(&HealReport) + Send + Sync;
 /// The heal loop, with its builder, parsers, sources of fixes and fallbacks.
 ///
 /// A fix comes from the deterministic fixers first (by default [`ToolSuggestions`], the edits
-/// the tools printed, [`JsonFiles`], [`CargoSuggestions`] and the linters' own fixers,
-/// [`ToolFix::eslint`] and [`ToolFix::ruff`]), then from the fix cache (for the build's first
+/// the tools printed, [`JsonFiles`], [`CargoSuggestions`], the linters' own fixers
+/// [`ToolFix::eslint`] and [`ToolFix::ruff`], and [`ImportPaths`]), then from the fix cache (for the build's first
 /// error), then from the model. Each fix is applied to a snapshot of the workspace; a fix that
 /// removes no error or makes the build worse (more errors, an error of a new category, a
 /// timeout) is undone. When fixes stop getting the build further, the fallback
@@ -62,6 +63,7 @@ impl Healer {
                 Arc::new(CargoSuggestions::default()),
                 Arc::new(ToolFix::eslint()),
                 Arc::new(ToolFix::ruff()),
+                Arc::new(ImportPaths),
             ],
             strategies: default_strategies(),
             provider: None,

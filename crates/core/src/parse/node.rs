@@ -66,7 +66,9 @@ struct Crash {
 
 impl ParserSession for NodeSession {
     fn line(&mut self, line: &Line<'_>, out: &mut Sink) -> bool {
+        // `node --test` prints a crashed test file's stderr as TAP comments.
         let text = line.text();
+        let text = text.strip_prefix("# ").unwrap_or(text);
         let n = line.number();
         match std::mem::take(&mut self.state) {
             State::Idle => self.start(text, n, out),

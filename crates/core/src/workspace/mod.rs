@@ -300,6 +300,17 @@ impl Workspace {
         })
     }
 
+    /// Every regular file under the root outside ignored folders, sorted.
+    pub fn files(&self) -> Result<Vec<RelativePath>, WorkspaceError> {
+        let mut files = Vec::new();
+        self.walk(&mut |path, _| {
+            files.extend(self.relative(path));
+            Ok(())
+        })?;
+        files.sort();
+        Ok(files)
+    }
+
     /// Calls `visit` with every regular file under the root outside ignored folders, in a
     /// stable order; symbolic links are not followed.
     fn walk(
