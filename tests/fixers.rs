@@ -1,0 +1,107 @@
+//! Deterministic fixers inside the heal loop, with real tools and no model: a linter's own
+//! fixer (`ruff check --fix`) and a relative import pointed at the module that exists (node).
+
+use std::path::PathBuf;
+
+use selfheal::build::{BuildPlan, BuildStep, LocalBuilder};
+use selfheal::heal::{FixSource, Healer, Outcome};
+use selfheal::workspace::Workspace;
+
+struct Project {
+    dir: PathBuf,
+}
+
+impl Project {
+    fn new(name: &str, files: &[(&str, &str)]) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("selfheal-fixers-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (path, content) in files {
+            let path = dir.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, content).unwrap();
+        }
+        Project { dir }
+    }
+
+    fn read(&self, path: &str) -> String {
+        std::fs::read_to_string(self.dir.join(path)).unwrap()
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn heal(project: &Project, steps: &[(&str, &str)]) -> selfheal::heal::HealReport {
+    let plan = BuildPlan::new(
+        steps
+            .iter()
+            .map(|(name, run)| BuildStep::shell(*name, *run)),
+    );
+    let workspace = Workspace::open(&project.dir).unwrap();
+    Healer::new(LocalBuilder::new())
+        .heal(&workspace, &plan, &|_| {})
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_require_that_misses_its_folder_is_pointed_at_the_module_that_exists() {
+    let project = Project::new(
+        "require",
+        &[
+            ("src/util/http.js", "exports.get = (url) => `GET ${url}`;\n"),
+            (
+                "src/app.js",
+                "const http = require('./http');\nconsole.log(http.get('/todos'));\n",
+            ),
+        ],
+    );
+    let report = heal(&project, &[("run", "node src/app.js")]).await;
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    let fix = report.attempts.last().unwrap();
+    assert_eq!(fix.source, Some(FixSource::Fixer));
+    assert_eq!(fix.by.as_deref(), Some("import-paths"));
+    assert!(
+        project
+            .read("src/app.js")
+            .contains("require('./util/http')")
+    );
+}
+
+#[tokio::test]
+async fn ruff_fixes_what_it_reported_and_the_lint_passes() {
+    // `.ci/run` installs ruff; without it this test cannot say anything.
+    let ruff =
+        which("ruff").expect("ruff is needed on PATH (pip install ruff; .ci/run installs it)");
+    let project = Project::new(
+        "ruff",
+        &[(
+            "slug.py",
+            "import os\nimport re\n\n\ndef slug(text):\n    return re.sub(r\"[^a-z0-9]+\", \"-\", text.lower()).strip(\"-\")\n",
+        )],
+    );
+    // The concise format prints no fix for the fix-it reader: ruff itself has to fix it.
+    let lint = format!(
+        "{} check --no-cache --output-format concise .",
+        ruff.display()
+    );
+    let report = heal(&project, &[("lint", &lint), ("run", "python3 slug.py")]).await;
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    assert_eq!(
+        report.attempts.last().unwrap().by.as_deref(),
+        Some("ruff --fix")
+    );
+    assert!(!project.read("slug.py").contains("import os"));
+    assert!(project.read("slug.py").contains("import re"));
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
