@@ -492,7 +492,7 @@ impl<'a> Run<'a> {
                             files: files.clone(),
                             matches: applied.matches.iter().map(|(_, how)| *how).collect(),
                         });
-                        report.diff = self.workspace.diff(&snapshot)?;
+                        report.diff = applied.diff();
                     }
                     Err(why) => {
                         self.failed(candidate, why.clone()).await?;

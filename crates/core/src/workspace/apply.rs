@@ -52,6 +52,22 @@ pub struct Applied {
     pub failures: Vec<EditFailure>,
 }
 
+impl Applied {
+    /// The changes as a unified diff (`a/` before, `b/` after), as [`Workspace::diff`] shows
+    /// them.
+    pub fn diff(&self) -> String {
+        (self.changes.iter())
+            .map(|change| {
+                super::snapshot::unified(
+                    change.path.as_str(),
+                    change.before.as_deref().map(str::as_bytes),
+                    change.after.as_deref().map(str::as_bytes),
+                )
+            })
+            .collect()
+    }
+}
+
 /// An edit that cannot be applied.
 #[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
 #[error("edit {index} ({path}): {problem}")]

@@ -81,7 +81,8 @@ impl Workspace {
         paths.dedup();
         let mut diff = String::new();
         for path in paths {
-            let (before, after) = (snapshot.files.get(path), now.files.get(path));
+            let before = snapshot.files.get(path).map(Vec::as_slice);
+            let after = now.files.get(path).map(Vec::as_slice);
             if before != after {
                 diff.push_str(&unified(path.as_str(), before, after));
             }
@@ -136,7 +137,7 @@ impl Snapshot {
 }
 
 /// The unified diff of one file (`None`: absent).
-fn unified(path: &str, before: Option<&Vec<u8>>, after: Option<&Vec<u8>>) -> String {
+pub(super) fn unified(path: &str, before: Option<&[u8]>, after: Option<&[u8]>) -> String {
     let old_name = if before.is_some() {
         format!("a/{path}")
     } else {
@@ -158,7 +159,7 @@ fn unified(path: &str, before: Option<&Vec<u8>>, after: Option<&Vec<u8>>) -> Str
 }
 
 /// The file's text (`""` when absent), or `None` when it is not UTF-8.
-fn text(bytes: Option<&Vec<u8>>) -> Option<&str> {
+fn text(bytes: Option<&[u8]>) -> Option<&str> {
     match bytes {
         None => Some(""),
         Some(bytes) => std::str::from_utf8(bytes).ok(),
