@@ -164,7 +164,7 @@ const RUNNERS: &[&str] = &[
 ];
 
 /// One shell word: as written, and as the shell reads it (quotes removed).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 struct Word {
     raw: String,
     value: String,
@@ -227,10 +227,7 @@ fn simple_commands(line: &str) -> Vec<Vec<Word>> {
                 }
             }
             '\'' | '"' => {
-                let current = word.get_or_insert_with(|| Word {
-                    raw: String::new(),
-                    value: String::new(),
-                });
+                let current = word.get_or_insert_with(Word::default);
                 current.raw.push(c);
                 while let Some(inner) = chars.next() {
                     current.raw.push(inner);
@@ -248,10 +245,7 @@ fn simple_commands(line: &str) -> Vec<Vec<Word>> {
                 }
             }
             '\\' => {
-                let current = word.get_or_insert_with(|| Word {
-                    raw: String::new(),
-                    value: String::new(),
-                });
+                let current = word.get_or_insert_with(Word::default);
                 current.raw.push(c);
                 if let Some(escaped) = chars.next() {
                     current.raw.push(escaped);
@@ -259,10 +253,7 @@ fn simple_commands(line: &str) -> Vec<Vec<Word>> {
                 }
             }
             _ => {
-                let current = word.get_or_insert_with(|| Word {
-                    raw: String::new(),
-                    value: String::new(),
-                });
+                let current = word.get_or_insert_with(Word::default);
                 current.raw.push(c);
                 current.value.push(c);
             }
