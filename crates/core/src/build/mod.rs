@@ -42,6 +42,7 @@ pub use docker::{DockerBuilder, ImageBuild, ImageBuildOutput, WorkspaceMode};
 pub use env::EnvPolicy;
 pub use local::LocalBuilder;
 pub use output::{CaptureConfig, Discard, LineSink, Log, OutputStream, StepOutput};
+pub(crate) use plan::quoted;
 pub use plan::{BuildPlan, BuildStep, Command, PlanOutcome, run_plan};
 
 use std::path::Path;

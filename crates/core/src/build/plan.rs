@@ -39,7 +39,7 @@ impl fmt::Display for Command {
                     if i > 0 {
                         f.write_str(" ")?;
                     }
-                    write_quoted(f, arg)?;
+                    f.write_str(&quoted(arg))?;
                 }
                 Ok(())
             }
@@ -47,16 +47,16 @@ impl fmt::Display for Command {
     }
 }
 
-/// Writes `arg` so that a POSIX shell reads it back as one word.
-fn write_quoted(f: &mut fmt::Formatter<'_>, arg: &str) -> fmt::Result {
+/// `arg` as a POSIX shell reads it back as one word.
+pub(crate) fn quoted(arg: &str) -> std::borrow::Cow<'_, str> {
     let plain = !arg.is_empty()
         && arg
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
     if plain {
-        f.write_str(arg)
+        arg.into()
     } else {
-        write!(f, "'{}'", arg.replace('\'', r"'\''"))
+        format!("'{}'", arg.replace('\'', r"'\''")).into()
     }
 }
 

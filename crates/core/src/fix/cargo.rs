@@ -1,18 +1,18 @@
 //! [`CargoSuggestions`]: rustc's suggestions as `cargo check --message-format=json` reports
 //! them — including those its human output leaves out (an unused import it only underlines).
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use super::fixer::{FixInput, Fixer, Safety};
 use super::{FixProposal, ToolSuggestions};
+use crate::build::{BuildStep, Discard};
 use crate::parse::ParserSet;
 use crate::{Result, Severity};
 
 /// For Rust errors in a Cargo project: runs `cargo check --all-targets --message-format=json`
-/// and applies the suggestions of its errors (see [`ToolSuggestions`]). Does nothing when
-/// `cargo` is not installed, the workspace has no `Cargo.toml`, or the check takes longer than
-/// its timeout.
+/// through the build's builder and applies the suggestions of its errors (see
+/// [`ToolSuggestions`]). Does nothing when `cargo` is not there, the workspace has no
+/// `Cargo.toml`, or the check takes longer than its timeout.
 #[derive(Debug, Clone)]
 pub struct CargoSuggestions {
     timeout: Duration,
@@ -43,18 +43,29 @@ impl Fixer for CargoSuggestions {
         if !rust || !workspace.root().join("Cargo.toml").is_file() {
             return Ok(None);
         }
-        let check = tokio::process::Command::new("cargo")
-            .args(["check", "--all-targets", "--message-format=json", "--quiet"])
-            .current_dir(workspace.root())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .output();
-        let Ok(Ok(output)) = tokio::time::timeout(self.timeout, check).await else {
+        let check = BuildStep::argv(
+            "cargo check (suggestions)",
+            [
+                "cargo",
+                "check",
+                "--all-targets",
+                "--message-format=json",
+                "--quiet",
+            ],
+        )
+        .timeout(self.timeout);
+        // Run where the build runs; without cargo there (or when it cannot start) there is
+        // nothing to offer.
+        let Ok(output) = (input.builder)
+            .run_step(workspace.root(), &check, &Discard)
+            .await
+        else {
             return Ok(None);
         };
-        let found = ParserSet::new().parse(&output.stdout);
+        if output.timed_out {
+            return Ok(None);
+        }
+        let found = ParserSet::new().parse(&output.stdout.text);
         Ok(ToolSuggestions::proposal(workspace, &found))
     }
 }

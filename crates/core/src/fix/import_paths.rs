@@ -55,8 +55,12 @@ impl Fixer for ImportPaths {
         let mut files: BTreeMap<RelativePath, String> = BTreeMap::new();
         let mut analysis = Vec::new();
         for (importer, specifier) in broken {
-            let Some(text) = files.get(&importer).cloned().or(workspace.read(&importer)?) else {
-                continue;
+            let text = match files.get(&importer) {
+                Some(text) => text.clone(),
+                None => match workspace.read(&importer)? {
+                    Some(text) => text,
+                    None => continue,
+                },
             };
             let Some(replacement) = repoint(importer.as_str(), &specifier, &modules) else {
                 continue;

@@ -10,7 +10,7 @@
 use super::FixProposal;
 use super::fixer::{FixInput, Fixer, Safety};
 use crate::Result;
-use crate::build::{BuildStep, Command};
+use crate::build::{BuildStep, Command, quoted};
 
 /// A linter's fixer; see the [module docs](self).
 #[derive(Debug, Clone)]
@@ -62,7 +62,7 @@ impl ToolFix {
             Command::Argv(argv) => {
                 let words: Vec<Word> = (argv.iter())
                     .map(|arg| Word {
-                        raw: quote(arg),
+                        raw: quoted(arg).into_owned(),
                         value: arg.clone(),
                     })
                     .collect();
@@ -94,10 +94,8 @@ impl ToolFix {
             name == self.program || name.strip_suffix(".js") == Some(self.program)
         })?;
         let before_is_runner = words[..at].iter().all(|word| {
-            is_assignment(&word.value) || RUNNERS.contains(&word.value.as_str()) || {
-                let name = word.value.rsplit('/').next().unwrap_or_default();
-                RUNNERS.contains(&name)
-            }
+            let name = word.value.rsplit('/').next().unwrap_or_default();
+            is_assignment(&word.value) || RUNNERS.contains(&name)
         });
         let lints = match self.subcommand {
             None => true,
@@ -190,19 +188,6 @@ fn sets_up(words: &[Word]) -> bool {
 fn join(words: &[Word]) -> String {
     let raw: Vec<&str> = words.iter().map(|w| w.raw.as_str()).collect();
     raw.join(" ")
-}
-
-/// `arg` as one shell word.
-fn quote(arg: &str) -> String {
-    let plain = !arg.is_empty()
-        && arg
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
-    if plain {
-        arg.to_string()
-    } else {
-        format!("'{}'", arg.replace('\'', r"'\''"))
-    }
 }
 
 /// A shell line's simple commands (split at `;`, `&`, `|`, `&&`, `||`, newlines and

@@ -288,11 +288,11 @@ impl<'a> Run<'a> {
         let first = Instant::now();
         let build = self.build(1).await?;
         let mut diagnostics = build.diagnostics;
-        let errors_now = errors(&diagnostics).count();
-        self.report.attempts.push(attempt_report(1, None));
-        if let Some(report) = self.report.attempts.last_mut() {
-            (report.errors, report.duration) = (errors_now, first.elapsed());
-        }
+        self.report.attempts.push(AttemptReport {
+            errors: errors(&diagnostics).count(),
+            duration: first.elapsed(),
+            ..attempt_report(1)
+        });
         self.report.diagnostics = diagnostics.clone();
         if build.green {
             self.report.outcome = Outcome::AlreadyGreen;
@@ -317,6 +317,22 @@ impl<'a> Run<'a> {
             let next = policy.next(attempt, category, of_category, &messages, jitter.next());
             let stuck = same_errors >= self.config().stuck_after;
             let trial = match next {
+                Ok(_) if stuck => Err(StopReason::Stuck {
+                    attempts: same_errors,
+                }),
+                Ok(delay) => {
+                    if !delay.is_zero() {
+                        self.emit(Event::Backoff { delay });
+                        tokio::time::sleep(delay).await;
+                    }
+                    self.trial(&diagnostics, leading, attempt + 1).await?
+                }
+                Err(reason) => Err(reason),
+            };
+            // When fixing stops, a fallback strategy may still help; a hopeless error is
+            // beyond them too.
+            let trial = match trial {
+                Ok(trial) => trial,
                 Err(reason @ StopReason::NotRetryable { .. }) => {
                     return self.escalate(diagnostics, reason);
                 }
@@ -324,49 +340,25 @@ impl<'a> Run<'a> {
                     Some(trial) => trial,
                     None => return self.escalate(diagnostics, reason),
                 },
-                Ok(_) if stuck => match self.fallback(&diagnostics, category, attempt + 1).await? {
-                    Some(trial) => trial,
-                    None => {
-                        let reason = StopReason::Stuck {
-                            attempts: same_errors,
-                        };
-                        return self.escalate(diagnostics, reason);
-                    }
-                },
-                Ok(delay) => {
-                    if !delay.is_zero() {
-                        self.emit(Event::Backoff { delay });
-                        tokio::time::sleep(delay).await;
-                    }
-                    match self.trial(&diagnostics, leading, attempt + 1).await? {
-                        Ok(trial) => trial,
-                        Err(reason) => {
-                            match self.fallback(&diagnostics, category, attempt + 1).await? {
-                                Some(trial) => trial,
-                                None => return self.escalate(diagnostics, reason),
-                            }
-                        }
-                    }
-                }
             };
             attempt += 1;
-            let Some(tested) = self.test(trial, &diagnostics, attempt).await? else {
-                continue;
-            };
-            if tested.green {
-                self.report.diagnostics = tested.diagnostics;
-                self.report.outcome = Outcome::Healed;
-                self.learn().await?;
-                return Ok(());
-            }
-            if let Some(after) = tested.kept_diagnostics {
-                if signatures(&after) == signatures(&diagnostics) {
-                    same_errors += 1;
-                } else {
-                    same_errors = 1;
+            match self.test(trial, &diagnostics, attempt).await? {
+                Tested::Green(after) => {
+                    self.report.diagnostics = after;
+                    self.report.outcome = Outcome::Healed;
+                    self.learn().await?;
+                    return Ok(());
                 }
-                diagnostics = after;
-                self.report.diagnostics = diagnostics.clone();
+                Tested::Kept(after) => {
+                    if signatures(&after) == signatures(&diagnostics) {
+                        same_errors += 1;
+                    } else {
+                        same_errors = 1;
+                    }
+                    diagnostics = after;
+                    self.report.diagnostics = diagnostics.clone();
+                }
+                Tested::Undone => {}
             }
         }
     }
@@ -447,18 +439,18 @@ impl<'a> Run<'a> {
         Ok(None)
     }
 
-    /// Applies `trial`, rebuilds, and keeps or undoes it. `None` when it could not even be
-    /// applied.
+    /// Applies `trial`, rebuilds, and keeps or undoes it (also when it could not even be
+    /// applied).
     async fn test(
         &mut self,
         trial: Trial,
         diagnostics: &[Diagnostic],
         attempt: u32,
-    ) -> Result<Option<Tested>> {
+    ) -> Result<Tested> {
         let started = Instant::now();
         let snapshot = self.workspace.snapshot()?;
         self.before_attempt = Some(snapshot.clone());
-        let mut report = attempt_report(attempt, None);
+        let mut report = attempt_report(attempt);
         let mut files = Vec::new();
         let mut switched_from = None;
         match &trial {
@@ -493,7 +485,7 @@ impl<'a> Run<'a> {
                         report.duration = started.elapsed();
                         self.report.attempts.push(report);
                         self.before_attempt = None;
-                        return Ok(None);
+                        return Ok(Tested::Undone);
                     }
                 }
             }
@@ -542,10 +534,9 @@ impl<'a> Run<'a> {
                     by: report.by.clone(),
                     files,
                 }));
-            Tested {
-                green: build.green,
-                diagnostics: build.diagnostics.clone(),
-                kept_diagnostics: Some(build.diagnostics),
+            match build.green {
+                true => Tested::Green(build.diagnostics),
+                false => Tested::Kept(build.diagnostics),
             }
         } else {
             // A change is kept only when it removed an error and made nothing worse.
@@ -579,16 +570,12 @@ impl<'a> Run<'a> {
             report.rolled_back = true;
             report.diff = String::new();
             report.errors = errors(diagnostics).count();
-            Tested {
-                green: false,
-                diagnostics: build.diagnostics,
-                kept_diagnostics: None,
-            }
+            Tested::Undone
         };
         report.duration = started.elapsed();
         self.report.attempts.push(report);
         self.before_attempt = None;
-        Ok(Some(tested))
+        Ok(tested)
     }
 
     /// Runs the plan and parses what it printed.
@@ -796,27 +783,31 @@ impl<'a> Run<'a> {
         }
         let outcome = self.report.outcome;
         let attempts = self.report.attempts.len() as u32;
-        let back_to = match outcome {
-            Outcome::Healed | Outcome::AlreadyGreen => None,
-            Outcome::Cancelled => self.before_attempt.as_ref(),
-            _ if self.config().keep_partial => self.before_attempt.as_ref(),
-            _ => Some(&self.initial),
+        let (back_to, reason) = match outcome {
+            Outcome::Healed | Outcome::AlreadyGreen => (None, ""),
+            Outcome::Cancelled => (
+                self.before_attempt.as_ref(),
+                "cancelled: the attempt in progress is undone",
+            ),
+            _ if self.config().keep_partial => (
+                self.before_attempt.as_ref(),
+                "not healed: the attempt in progress is undone",
+            ),
+            _ => {
+                self.report.fixes.clear();
+                (
+                    Some(&self.initial),
+                    "not healed: the workspace is put back as it was",
+                )
+            }
         };
         if let Some(snapshot) = back_to
             && !self.workspace.restore(snapshot)?.is_empty()
         {
-            let reason = match outcome {
-                Outcome::Cancelled => "cancelled: the attempt in progress is undone",
-                _ if self.config().keep_partial => "not healed: the attempt in progress is undone",
-                _ => "not healed: the workspace is put back as it was",
-            };
             self.emit(Event::FixRolledBack {
                 attempt: attempts,
                 reason: reason.into(),
             });
-        }
-        if back_to.is_some_and(|snapshot| std::ptr::eq(snapshot, &self.initial)) {
-            self.report.fixes.clear();
         }
         self.settled = true;
         let used = self.meter.report();
@@ -859,12 +850,11 @@ impl Drop for Run<'_> {
     }
 }
 
-/// What a tested trial left.
-struct Tested {
-    green: bool,
-    diagnostics: Vec<Diagnostic>,
-    /// The build's diagnostics when the trial was kept.
-    kept_diagnostics: Option<Vec<Diagnostic>>,
+/// What a tested trial left: the build's diagnostics when it was kept.
+enum Tested {
+    Green(Vec<Diagnostic>),
+    Kept(Vec<Diagnostic>),
+    Undone,
 }
 
 impl Healer {
@@ -884,10 +874,10 @@ impl Healer {
     }
 }
 
-fn attempt_report(number: u32, source: Option<FixSource>) -> AttemptReport {
+fn attempt_report(number: u32) -> AttemptReport {
     AttemptReport {
         number,
-        source,
+        source: None,
         by: None,
         diff: String::new(),
         rolled_back: false,
