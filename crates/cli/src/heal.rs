@@ -6,14 +6,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use selfheal::Error;
 use selfheal::cache::FixCache;
-use selfheal::heal::{Budget, Event, HealConfig, HealReport, Healer, Outcome};
+use selfheal::cassette::{Recorder, Replay};
+use selfheal::heal::{Budget, HealConfig, HealReport, Healer, Outcome};
 use selfheal::llm::{Anthropic, Gemini, OpenAi, Provider, ProviderExt};
 use selfheal::workspace::Workspace;
-use selfheal::{Error, Severity};
 
 use crate::check::{ContainerArgs, builder, plan};
 use crate::finish_output;
+use crate::progress::Progress;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct HealArgs {
@@ -55,6 +57,13 @@ pub(crate) struct HealArgs {
     /// Print the report as JSON on standard output (progress still goes to standard error).
     #[arg(long)]
     json: bool,
+    /// Record the run's build outputs and model replies to this cassette file (the fix cache
+    /// is not used, so that the cassette holds every fix's source).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["replay", "cache"])]
+    record: Option<PathBuf>,
+    /// Replay a recorded cassette instead of running tools and calling the model.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["cache", "docker", "provider", "model"])]
+    replay: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -90,7 +99,19 @@ pub(crate) fn run(args: HealArgs) -> crate::Outcome {
 
 async fn heal(args: &HealArgs) -> Result<HealReport, Error> {
     let workspace = Workspace::open(&args.dir)?;
-    let mut healer = Healer::new(builder(&args.container).await?).config(HealConfig {
+    let (builder, provider) = match (&args.replay, &args.record) {
+        (Some(cassette), _) => {
+            let replay = Replay::open(cassette)?;
+            (replay.builder(), replay.provider())
+        }
+        (None, Some(cassette)) => {
+            let recorder = Recorder::create(cassette)?;
+            let provider = provider(args)?.map(|provider| recorder.provider(provider));
+            (recorder.builder(builder(&args.container).await?), provider)
+        }
+        (None, None) => (builder(&args.container).await?, provider(args)?),
+    };
+    let mut healer = Healer::new(builder).config(HealConfig {
         budget: Budget {
             attempts: args.max_attempts.max(1),
             time: Duration::from_secs(args.timeout.max(1)),
@@ -99,10 +120,10 @@ async fn heal(args: &HealArgs) -> Result<HealReport, Error> {
         },
         ..HealConfig::default()
     });
-    if let Some(provider) = provider(args)? {
+    if let Some(provider) = provider {
         healer = healer.provider(provider);
     }
-    if !args.no_cache {
+    if !(args.no_cache || args.record.is_some() || args.replay.is_some()) {
         let dir = match &args.cache {
             Some(dir) => dir.clone(),
             None => FixCache::default_dir()?,
@@ -116,7 +137,16 @@ async fn heal(args: &HealArgs) -> Result<HealReport, Error> {
             std::future::pending::<()>().await;
         }
     };
-    (healer.heal_until(&workspace, &plan, &progress, interrupted)).await
+    let progress = Progress::new(args.max_attempts.max(1));
+    let report = (healer.heal_until(
+        &workspace,
+        &plan,
+        &|event| progress.show(event),
+        interrupted,
+    ))
+    .await;
+    progress.finish();
+    report
 }
 
 /// The provider asked for, or the first one the environment configures.
@@ -159,45 +189,6 @@ fn provider(args: &HealArgs) -> Result<Option<Arc<dyn Provider>>, Error> {
             .with_retry_defaults()
         }
     }))
-}
-
-/// Progress lines on standard error.
-fn progress(event: Event) {
-    let line = match event {
-        Event::StepStarted { attempt, step } => format!("attempt {attempt}: {step}"),
-        Event::Diagnostics {
-            attempt,
-            diagnostics,
-        } => {
-            let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error);
-            format!("attempt {attempt}: {} errors", errors.count())
-        }
-        Event::CacheHit { fix, score } => format!("  fix #{fix} from the cache (score {score:.2})"),
-        Event::LlmRequest { provider, .. } => format!("  asking {provider} for a fix"),
-        Event::LlmResponse { model, usage, .. } => format!(
-            "  {model} answered ({} + {} tokens)",
-            usage.input_tokens, usage.output_tokens
-        ),
-        Event::FixApplied {
-            source, by, files, ..
-        } => {
-            let from = by.map_or_else(|| format!("the {source}"), |by| format!("{source} {by}"));
-            format!("  applied a fix from {from} to {}", files.join(", "))
-        }
-        Event::FixRolledBack { reason, .. } => format!("  rolled back: {reason}"),
-        Event::AttemptFinished {
-            new,
-            fixed,
-            persisting,
-            ..
-        } => format!("  {fixed} fixed, {new} new, {persisting} left"),
-        Event::Backoff { delay } => format!("  waiting {:.1} s", delay.as_secs_f64()),
-        Event::Fallback { strategy, .. } => format!("  falling back: {strategy}"),
-        Event::Escalated { reason } => format!("escalated: {reason}"),
-        Event::Cancelled => "cancelled".into(),
-        _ => return,
-    };
-    let _ = writeln!(io::stderr().lock(), "{line}");
 }
 
 fn summary(out: &mut impl Write, report: &HealReport) -> io::Result<()> {

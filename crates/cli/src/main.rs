@@ -12,6 +12,7 @@ mod doctor;
 mod heal;
 mod json_repair;
 mod parse;
+mod progress;
 mod render;
 
 #[derive(Debug, Parser)]

@@ -153,3 +153,64 @@ fn without_a_model_or_a_cached_fix_it_says_what_is_left_and_exits_1() {
     assert_eq!(output.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_recorded_run_replays_without_the_model() {
+    let dir = project("cassette");
+    let fix = serde_json::json!({"analysis": "typo", "fixes": [
+        {"file": "main.py", "action": "patch", "search": "print(mesage)", "replace": "print(mesage_text)"}
+    ]});
+    let (url, requests) = model(&format!("```json\n{fix}\n```"));
+    let app = dir.join("app");
+    let cassette = dir.join("run.cassette");
+    let app_arg = app.to_str().expect("utf-8");
+    let cassette_arg = cassette.to_str().expect("utf-8");
+    let step = ["--step", "python3 main.py", "--json"];
+    let record = [&[app_arg, "--record", cassette_arg][..], &step].concat();
+    let output = heal(
+        &record,
+        &[("OPENAI_BASE_URL", &url), ("OPENAI_API_KEY", "k")],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+
+    std::fs::write(app.join("main.py"), BROKEN).expect("source");
+    let replay = [&[app_arg, "--replay", cassette_arg][..], &step].concat();
+    let output = heal(&replay, &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    assert_eq!(report["outcome"], "healed");
+    assert_eq!(report["attempts"][1]["source"], "llm");
+    assert_eq!(report["usage"]["input_tokens"], 300);
+    assert!(
+        std::fs::read_to_string(app.join("main.py"))
+            .expect("source")
+            .contains("print(mesage_text)")
+    );
+    assert_eq!(requests.load(Ordering::SeqCst), 1, "replayed, not asked");
+
+    // Another build than the recorded one: a usage error, not a guess.
+    let other = heal(
+        &[
+            app_arg,
+            "--replay",
+            cassette_arg,
+            "--step",
+            "python3 other.py",
+        ],
+        &[],
+    );
+    assert_eq!(other.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&other.stderr).contains("cassette"));
+    let _ = std::fs::remove_dir_all(dir);
+}

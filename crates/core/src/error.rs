@@ -62,6 +62,10 @@ pub enum Error {
     /// The fix cache's store cannot be opened, read or written.
     #[error("fix cache: {0}")]
     Cache(String),
+    /// A replayed run asked for something its cassette does not hold, or the cassette cannot
+    /// be read.
+    #[error("cassette: {0}")]
+    Cassette(String),
     /// Every provider of a fallback chain failed; their errors in order.
     #[error("all providers failed: {}", join(.0))]
     AllProvidersFailed(Vec<Error>),
@@ -106,7 +110,8 @@ impl Error {
             | Error::Workspace(_)
             | Error::DockerUnavailable(_)
             | Error::Docker(_)
-            | Error::Cache(_) => false,
+            | Error::Cache(_)
+            | Error::Cassette(_) => false,
         }
     }
 

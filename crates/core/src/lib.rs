@@ -22,6 +22,7 @@
 
 pub mod build;
 pub mod cache;
+pub mod cassette;
 pub mod diagnostic;
 pub mod doctor;
 mod error;

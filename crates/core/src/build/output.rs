@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 
 use crate::Result;
 
 /// Which output stream a line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OutputStream {
     /// Standard output.
@@ -80,7 +80,7 @@ impl Default for CaptureConfig {
 }
 
 /// A captured log: all of it, or its head and tail around a marker.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Log {
     /// The text kept in memory (invalid UTF-8 replaced). When bytes were dropped, a line
     /// `[selfheal: N bytes not kept …]` stands where they were.
@@ -102,7 +102,7 @@ impl Log {
 
 /// The result of running one step. A failing step is a normal result: look at
 /// [`success`](StepOutput::success).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct StepOutput {
     /// The step's name.
     pub name: String,
@@ -117,12 +117,12 @@ pub struct StepOutput {
     /// The step was killed for using more memory than allowed.
     pub oom_killed: bool,
     /// Wall-clock time from start to the end of the process tree.
-    #[serde(serialize_with = "as_millis", rename = "duration_ms")]
+    #[serde(with = "crate::millis", rename = "duration_ms")]
     pub duration: Duration,
     /// Peak resident memory of the largest process, in bytes, where the builder can measure it.
     pub peak_memory_bytes: Option<u64>,
     /// User plus system CPU time, where the builder can measure it.
-    #[serde(serialize_with = "optional_millis", rename = "cpu_time_ms")]
+    #[serde(with = "crate::millis::optional", rename = "cpu_time_ms")]
     pub cpu_time: Option<Duration>,
     /// Standard output and standard error interleaved in arrival order.
     pub log: Log,
@@ -149,20 +149,6 @@ impl StepOutput {
             (None, Some(signal)) => format!("killed by signal {signal}"),
             (None, None) => "failed".into(),
         }
-    }
-}
-
-fn as_millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_u64(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
-}
-
-fn optional_millis<S: serde::Serializer>(
-    duration: &Option<Duration>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match duration {
-        Some(duration) => as_millis(duration, serializer),
-        None => serializer.serialize_none(),
     }
 }
 

@@ -93,6 +93,8 @@ pub enum Event {
         model: String,
         /// Tokens used.
         usage: Usage,
+        /// What they cost, when the model has a price.
+        cost_usd: Option<f64>,
     },
     /// A fix was written to the workspace.
     FixApplied {

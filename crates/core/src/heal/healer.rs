@@ -718,6 +718,7 @@ impl<'a> Run<'a> {
             provider: completion.provider.clone(),
             model: completion.model.clone(),
             usage: completion.usage,
+            cost_usd: (self.meter.report().records.last()).and_then(|call| call.cost_usd),
         });
         Ok(Ok(match FixProposal::from_reply(&completion.text) {
             Ok(proposal) => candidate(proposal, FixSource::Llm),

@@ -4,7 +4,8 @@ use std::fmt;
 use std::time::Duration;
 
 /// What kind of failure a provider reported; decides whether trying again can help.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ProviderErrorKind {
     /// Too many requests for now (HTTP 429 without quota exhaustion).

@@ -213,12 +213,8 @@ pub struct CallRecord {
     /// The error, when the call failed.
     pub error: Option<String>,
     /// How long it took.
-    #[serde(serialize_with = "millis")]
+    #[serde(with = "crate::millis")]
     pub duration: Duration,
-}
-
-fn millis<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// What a [`Meter`] has recorded.

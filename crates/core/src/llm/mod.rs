@@ -202,42 +202,69 @@ pub async fn collect_observed(
     mut stream: EventStream,
     mut observe: impl FnMut(&StreamEvent) + Send,
 ) -> Result<Completion> {
-    let started = Instant::now();
-    let mut text = String::new();
-    let mut usage = Usage::default();
-    let mut provider = String::new();
-    let mut model = String::new();
+    let mut collector = Collector::new();
     while let Some(event) = stream.next().await {
         observe(&event);
-        match event {
-            StreamEvent::Start {
-                provider: p,
-                model: m,
-            } => {
-                provider = p;
-                model = m;
-            }
-            StreamEvent::Text(piece) => text.push_str(&piece),
-            StreamEvent::Usage(more) => usage += more,
-            StreamEvent::Switched { .. } => text.clear(),
-            StreamEvent::Error(error) => return Err(error),
-            StreamEvent::Stop(stop_reason) => {
-                return Ok(Completion {
-                    text,
-                    usage,
-                    stop_reason,
-                    model,
-                    provider,
-                    latency: started.elapsed(),
-                });
-            }
+        if let Some(result) = collector.take(event) {
+            return result;
         }
     }
-    Err(Error::Provider(ProviderError::new(
-        &provider,
-        ProviderErrorKind::Connection,
-        "the stream ended without a stop",
-    )))
+    Err(collector.unfinished())
+}
+
+/// Builds a [`Completion`] from a stream's events, one at a time.
+pub(crate) struct Collector {
+    started: Instant,
+    text: String,
+    usage: Usage,
+    provider: String,
+    model: String,
+}
+
+impl Collector {
+    pub(crate) fn new() -> Self {
+        Collector {
+            started: Instant::now(),
+            text: String::new(),
+            usage: Usage::default(),
+            provider: String::new(),
+            model: String::new(),
+        }
+    }
+
+    /// Takes in one event; the result once the stream has ended with it.
+    pub(crate) fn take(&mut self, event: StreamEvent) -> Option<Result<Completion>> {
+        match event {
+            StreamEvent::Start { provider, model } => {
+                self.provider = provider;
+                self.model = model;
+            }
+            StreamEvent::Text(piece) => self.text.push_str(&piece),
+            StreamEvent::Usage(more) => self.usage += more,
+            StreamEvent::Switched { .. } => self.text.clear(),
+            StreamEvent::Error(error) => return Some(Err(error)),
+            StreamEvent::Stop(stop_reason) => {
+                return Some(Ok(Completion {
+                    text: std::mem::take(&mut self.text),
+                    usage: self.usage,
+                    stop_reason,
+                    model: self.model.clone(),
+                    provider: self.provider.clone(),
+                    latency: self.started.elapsed(),
+                }));
+            }
+        }
+        None
+    }
+
+    /// The error of a stream that ended without a stop.
+    pub(crate) fn unfinished(&self) -> Error {
+        Error::Provider(ProviderError::new(
+            &self.provider,
+            ProviderErrorKind::Connection,
+            "the stream ended without a stop",
+        ))
+    }
 }
 
 /// The request for an attempt starting at `now` of a call that began at `started`: with the

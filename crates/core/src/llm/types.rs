@@ -73,7 +73,7 @@ pub struct CompletionRequest {
     pub json: bool,
     /// The time the whole call may take, retries included. Layers shrink it as time passes;
     /// providers never wait longer on one HTTP attempt.
-    #[serde(with = "optional_millis", default)]
+    #[serde(with = "crate::millis::optional", default)]
     pub timeout: Option<Duration>,
 }
 
@@ -177,7 +177,7 @@ pub enum StopReason {
 }
 
 /// A finished completion.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Completion {
     /// The answer.
     pub text: String,
@@ -202,7 +202,7 @@ pub struct Completion {
 /// included). It ends with [`StreamEvent::Stop`] or [`StreamEvent::Error`]. When a fallback
 /// moves to another provider in the middle, [`StreamEvent::Switched`] says so: text received
 /// before it belongs to the abandoned answer.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum StreamEvent {
     /// An attempt begins.
     Start {
@@ -230,22 +230,3 @@ pub enum StreamEvent {
 
 /// The stream of a completion: `Send` and owning everything it needs.
 pub type EventStream = std::pin::Pin<Box<dyn futures_util::Stream<Item = StreamEvent> + Send>>;
-
-mod optional_millis {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_some(&u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Duration>, D::Error> {
-        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_millis))
-    }
-}

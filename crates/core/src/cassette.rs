@@ -1,0 +1,444 @@
+//! Record and replay: a heal run's build outputs and model replies kept in a cassette file, and
+//! played back without tools, containers or network.
+//!
+//! Host apps test their integration with this: record one real run, commit the cassette, and
+//! replay it in their own tests — deterministically and in milliseconds. A [`Recorder`] wraps
+//! the real builder and provider and writes one JSON line per step and per reply; a
+//! [`Replay`] reads the cassette and serves them back in the same order. A replayed step also
+//! makes the changes to the workspace that the recorded one made (a formatter, `eslint --fix`),
+//! so fixers that run tools behave as they did.
+//!
+//! A replayed run must ask for what the recorded run asked for: a step whose command differs
+//! from the next recorded one, or one more step or reply than the cassette holds, is an
+//! [`Error::Cassette`] — the run has gone somewhere the recording never went.
+//!
+//! ```no_run
+//! use selfheal::build::LocalBuilder;
+//! use selfheal::cassette::{Recorder, Replay};
+//! use selfheal::heal::Healer;
+//!
+//! # async fn run(provider: std::sync::Arc<dyn selfheal::llm::Provider>) -> selfheal::Result<()> {
+//! // Once, with the real tools and model:
+//! let recorder = Recorder::create("heal.cassette")?;
+//! let healer = Healer::new(recorder.builder(LocalBuilder::new()))
+//!     .provider(recorder.provider(provider));
+//!
+//! // In tests, without them:
+//! let replay = Replay::open("heal.cassette")?;
+//! let mut healer = Healer::new(replay.builder());
+//! if let Some(provider) = replay.provider() {
+//!     healer = healer.provider(provider);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::build::{BuildStep, Builder, LineSink, OutputStream, StepOutput};
+use crate::fix::FixProposal;
+use crate::llm::{
+    Collector, Completion, CompletionRequest, EventStream, Provider, ProviderError,
+    ProviderErrorKind, StreamEvent,
+};
+use crate::workspace::{ApplyOptions, Workspace};
+use crate::{Error, Result};
+
+/// The first line of every cassette.
+const HEADER: &str = r#"{"selfheal_cassette":1}"#;
+
+/// Output lines kept per step for replay; the step's captured logs are kept whole either way.
+const MAX_LINES: usize = 10_000;
+
+/// One line of a cassette after the header.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Entry {
+    /// The provider that was recorded, as the loop names it.
+    Provider { name: String, default_model: String },
+    /// A step that ran.
+    Step {
+        output: Box<StepOutput>,
+        /// Its output lines as they arrived (at most [`MAX_LINES`]).
+        lines: Vec<(OutputStream, String)>,
+        /// What it changed in the workspace.
+        changes: FixProposal,
+    },
+    /// A step the builder could not run.
+    StepError { command: String, message: String },
+    /// Whether the builder could give steps more resources.
+    Scaled { factor: f64, supported: bool },
+    /// A model reply.
+    Reply { completion: Completion },
+    /// A model call that failed.
+    ReplyError {
+        provider: String,
+        error_kind: ProviderErrorKind,
+        message: String,
+    },
+}
+
+/// Writes what a run's builder and provider did to a cassette; see the [module docs](self).
+#[derive(Clone)]
+pub struct Recorder {
+    file: Arc<Mutex<File>>,
+}
+
+impl Recorder {
+    /// Starts a cassette at `path`, replacing any file there.
+    pub fn create(path: impl AsRef<Path>) -> Result<Self> {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
+        writeln!(file, "{HEADER}")?;
+        Ok(Recorder {
+            file: Arc::new(Mutex::new(file)),
+        })
+    }
+
+    /// `builder`, recording every step it runs.
+    pub fn builder(&self, builder: impl Builder + 'static) -> Arc<dyn Builder> {
+        Arc::new(RecordingBuilder {
+            inner: Arc::new(builder),
+            recorder: self.clone(),
+        })
+    }
+
+    /// `provider`, recording every reply it gives.
+    pub fn provider(&self, provider: Arc<dyn Provider>) -> Arc<dyn Provider> {
+        self.write(&Entry::Provider {
+            name: provider.name().to_string(),
+            default_model: provider.default_model().to_string(),
+        });
+        Arc::new(RecordingProvider {
+            inner: provider,
+            recorder: self.clone(),
+        })
+    }
+
+    /// Appends one entry. A cassette that cannot be written must not fail the run it records,
+    /// so a write error leaves the cassette short, which its replay reports.
+    fn write(&self, entry: &Entry) {
+        let Ok(mut line) = serde_json::to_vec(entry) else {
+            return;
+        };
+        line.push(b'\n');
+        let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = file.write_all(&line);
+    }
+}
+
+struct RecordingBuilder {
+    inner: Arc<dyn Builder>,
+    recorder: Recorder,
+}
+
+#[async_trait::async_trait]
+impl Builder for RecordingBuilder {
+    async fn run_step(
+        &self,
+        root: &Path,
+        step: &BuildStep,
+        sink: &dyn LineSink,
+    ) -> Result<StepOutput> {
+        let workspace = Workspace::open(root)?;
+        let before = workspace.snapshot()?;
+        let lines = Mutex::new(Vec::new());
+        let tee = |stream: OutputStream, line: &str| {
+            let mut lines = lines.lock().unwrap_or_else(PoisonError::into_inner);
+            if lines.len() < MAX_LINES {
+                lines.push((stream, line.to_string()));
+            }
+            drop(lines);
+            sink.line(stream, line);
+        };
+        let ran = self.inner.run_step(root, step, &tee).await;
+        let entry = match &ran {
+            Ok(output) => Entry::Step {
+                output: Box::new(output.clone()),
+                lines: lines.into_inner().unwrap_or_else(PoisonError::into_inner),
+                changes: FixProposal {
+                    edits: workspace.edits_since(&before)?,
+                    ..FixProposal::default()
+                },
+            },
+            Err(error) => Entry::StepError {
+                command: step.command.to_string(),
+                message: error.to_string(),
+            },
+        };
+        self.recorder.write(&entry);
+        ran
+    }
+
+    fn scaled(&self, factor: f64) -> Option<Arc<dyn Builder>> {
+        let scaled = self.inner.scaled(factor);
+        self.recorder.write(&Entry::Scaled {
+            factor,
+            supported: scaled.is_some(),
+        });
+        Some(Arc::new(RecordingBuilder {
+            inner: scaled?,
+            recorder: self.recorder.clone(),
+        }))
+    }
+}
+
+struct RecordingProvider {
+    inner: Arc<dyn Provider>,
+    recorder: Recorder,
+}
+
+impl RecordingProvider {
+    fn record(&self, result: &Result<Completion>) {
+        self.recorder.write(&match result {
+            Ok(completion) => Entry::Reply {
+                completion: completion.clone(),
+            },
+            Err(error) => Entry::ReplyError {
+                provider: self.inner.name().to_string(),
+                error_kind: (error.as_provider_error())
+                    .map_or(ProviderErrorKind::Other, |e| e.kind),
+                message: error.to_string(),
+            },
+        });
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for RecordingProvider {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn default_model(&self) -> &str {
+        self.inner.default_model()
+    }
+
+    async fn complete(&self, request: &CompletionRequest) -> Result<Completion> {
+        let result = self.inner.complete(request).await;
+        self.record(&result);
+        result
+    }
+
+    fn stream(&self, request: CompletionRequest) -> EventStream {
+        let recorder = RecordingProvider {
+            inner: self.inner.clone(),
+            recorder: self.recorder.clone(),
+        };
+        Box::pin(async_stream::stream! {
+            let mut collector = Collector::new();
+            let mut events = recorder.inner.stream(request);
+            while let Some(event) = events.next().await {
+                if let Some(result) = collector.take(event.clone()) {
+                    recorder.record(&result);
+                }
+                yield event;
+            }
+        })
+    }
+}
+
+/// Serves a cassette's steps and replies back in order; see the [module docs](self).
+#[derive(Clone)]
+pub struct Replay {
+    tape: Arc<Mutex<Tape>>,
+}
+
+/// What is left to play, by kind.
+#[derive(Default)]
+struct Tape {
+    provider: Option<(String, String)>,
+    steps: VecDeque<Entry>,
+    scaled: VecDeque<Entry>,
+    replies: VecDeque<Entry>,
+}
+
+impl Replay {
+    /// Reads the cassette at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let shown = path.display();
+        let mut lines = BufReader::new(File::open(path)?).lines();
+        match lines.next().transpose()? {
+            Some(header) if header.trim() == HEADER => {}
+            _ => {
+                return Err(Error::Cassette(format!(
+                    "{shown} is not a selfheal cassette"
+                )));
+            }
+        }
+        let mut tape = Tape::default();
+        for (number, line) in (2..).zip(lines) {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let entry: Entry = serde_json::from_str(&line)
+                .map_err(|e| Error::Cassette(format!("{shown}:{number}: {e}")))?;
+            match entry {
+                Entry::Provider {
+                    name,
+                    default_model,
+                } => tape.provider = Some((name, default_model)),
+                Entry::Step { .. } | Entry::StepError { .. } => tape.steps.push_back(entry),
+                Entry::Scaled { .. } => tape.scaled.push_back(entry),
+                Entry::Reply { .. } | Entry::ReplyError { .. } => tape.replies.push_back(entry),
+            }
+        }
+        Ok(Replay {
+            tape: Arc::new(Mutex::new(tape)),
+        })
+    }
+
+    /// A builder that plays the recorded steps.
+    pub fn builder(&self) -> Arc<dyn Builder> {
+        Arc::new(self.clone())
+    }
+
+    /// A provider that plays the recorded replies, when the recorded run had a provider.
+    pub fn provider(&self) -> Option<Arc<dyn Provider>> {
+        let (name, default_model) = self.tape().provider.clone()?;
+        Some(Arc::new(ReplayProvider {
+            replay: self.clone(),
+            name,
+            default_model,
+        }))
+    }
+
+    /// How many recorded steps and replies have not been played yet.
+    pub fn remaining(&self) -> (usize, usize) {
+        let tape = self.tape();
+        (tape.steps.len(), tape.replies.len())
+    }
+
+    fn tape(&self) -> std::sync::MutexGuard<'_, Tape> {
+        self.tape.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl Builder for Replay {
+    async fn run_step(
+        &self,
+        root: &Path,
+        step: &BuildStep,
+        sink: &dyn LineSink,
+    ) -> Result<StepOutput> {
+        let command = step.command.to_string();
+        let Some(entry) = self.tape().steps.pop_front() else {
+            return Err(Error::Cassette(format!(
+                "the run asked for step `{command}` after the last recorded step"
+            )));
+        };
+        match entry {
+            Entry::Step {
+                output,
+                lines,
+                changes,
+            } if output.command == command => {
+                for (stream, line) in &lines {
+                    sink.line(*stream, line);
+                }
+                if !changes.edits.is_empty() {
+                    Workspace::open(root)?
+                        .apply(&changes, &ApplyOptions::default())
+                        .map_err(|e| Error::Cassette(format!("replaying `{command}`: {e}")))?;
+                }
+                Ok(*output)
+            }
+            Entry::StepError {
+                command: recorded,
+                message,
+            } if recorded == command => Err(Error::Build {
+                step: step.name.clone(),
+                reason: message,
+            }),
+            Entry::Step { output, .. } => Err(diverged(&command, &output.command)),
+            Entry::StepError {
+                command: recorded, ..
+            } => Err(diverged(&command, &recorded)),
+            _ => Err(Error::Cassette("a step entry out of place".into())),
+        }
+    }
+
+    fn scaled(&self, factor: f64) -> Option<Arc<dyn Builder>> {
+        match self.tape().scaled.pop_front()? {
+            Entry::Scaled {
+                factor: recorded,
+                supported: true,
+            } if recorded == factor => Some(self.builder()),
+            _ => None,
+        }
+    }
+}
+
+fn diverged(asked: &str, recorded: &str) -> Error {
+    Error::Cassette(format!(
+        "the run asked for step `{asked}` where the recording ran `{recorded}`"
+    ))
+}
+
+struct ReplayProvider {
+    replay: Replay,
+    name: String,
+    default_model: String,
+}
+
+impl ReplayProvider {
+    fn next(&self) -> Result<Completion> {
+        match self.replay.tape().replies.pop_front() {
+            Some(Entry::Reply { completion }) => Ok(completion),
+            Some(Entry::ReplyError {
+                provider,
+                error_kind,
+                message,
+            }) => Err(Error::Provider(ProviderError::new(
+                &provider, error_kind, message,
+            ))),
+            _ => Err(Error::Cassette(
+                "the run asked the model once more than the recording did".into(),
+            )),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for ReplayProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn default_model(&self) -> &str {
+        &self.default_model
+    }
+
+    async fn complete(&self, _: &CompletionRequest) -> Result<Completion> {
+        self.next()
+    }
+
+    fn stream(&self, _: CompletionRequest) -> EventStream {
+        let events = match self.next() {
+            Ok(completion) => vec![
+                StreamEvent::Start {
+                    provider: completion.provider,
+                    model: completion.model,
+                },
+                StreamEvent::Text(completion.text),
+                StreamEvent::Usage(completion.usage),
+                StreamEvent::Stop(completion.stop_reason),
+            ],
+            Err(error) => vec![StreamEvent::Error(error)],
+        };
+        Box::pin(futures_util::stream::iter(events))
+    }
+}
