@@ -99,6 +99,61 @@ async fn ruff_fixes_what_it_reported_and_the_lint_passes() {
     assert!(project.read("slug.py").contains("import re"));
 }
 
+#[tokio::test]
+async fn names_used_without_import_are_imported_from_the_standard_library_and_the_project() {
+    let project = Project::new(
+        "py-names",
+        &[
+            ("slug/__init__.py", ""),
+            (
+                "slug/text.py",
+                "import re\n\n\ndef slugify(text):\n    return re.sub(r\"[^a-z0-9]+\", \"-\", text.lower()).strip(\"-\")\n",
+            ),
+            (
+                "main.py",
+                "\"\"\"Prints a slug as JSON.\"\"\"\n\nprint(json.dumps(slugify(\"Hello, World\")))\n",
+            ),
+        ],
+    );
+    let report = heal(&project, &[("run", "python3 main.py")]).await;
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    assert!(
+        (report.attempts.iter().skip(1)).all(|a| a.by.as_deref() == Some("missing-names")),
+        "{report:#?}"
+    );
+    let main = project.read("main.py");
+    assert!(main.contains("import json\n"), "{main}");
+    assert!(main.contains("from slug.text import slugify\n"), "{main}");
+}
+
+#[tokio::test]
+async fn a_misspelled_variable_node_names_no_fix_for_is_respelled_and_a_project_export_required() {
+    let project = Project::new(
+        "js-names",
+        &[
+            (
+                "lib/math.js",
+                "function add(a, b) {\n  return a + b;\n}\n\nmodule.exports = { add };\n",
+            ),
+            (
+                "index.js",
+                "'use strict';\nconst assert = require('assert');\n\nlet total = 0;\nfor (const n of [1, 2, 3]) {\n  total = add(total, n);\n}\nassert.strictEqual(totl, 6);\nconsole.log(totl);\n",
+            ),
+        ],
+    );
+    let report = heal(&project, &[("run", "node index.js")]).await;
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    let index = project.read("index.js");
+    assert!(
+        index.contains("const { add } = require('./lib/math');\n"),
+        "{index}"
+    );
+    assert!(
+        index.contains("assert.strictEqual(total, 6);\nconsole.log(total);"),
+        "{index}"
+    );
+}
+
 fn which(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)

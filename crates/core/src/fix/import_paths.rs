@@ -20,7 +20,7 @@ use crate::{Diagnostic, Result, Severity};
 pub struct ImportPaths;
 
 /// Extensions a JavaScript or TypeScript import may leave out.
-const MODULE_EXTENSIONS: &[&str] = &[
+pub(super) const MODULE_EXTENSIONS: &[&str] = &[
     "ts", "tsx", "mts", "cts", "js", "jsx", "mjs", "cjs", "json", "vue", "svelte",
 ];
 
@@ -155,16 +155,16 @@ fn repoint(importer: &str, specifier: &str, modules: &[RelativePath]) -> Option<
     (relative != specifier).then_some(relative)
 }
 
-fn parent(path: &str) -> &str {
+pub(super) fn parent(path: &str) -> &str {
     path.rsplit_once('/').map_or("", |(parent, _)| parent)
 }
 
-fn stem(path: &str) -> &str {
+pub(super) fn stem(path: &str) -> &str {
     let name = path.rsplit('/').next().unwrap_or(path);
     name.split_once('.').map_or(name, |(stem, _)| stem)
 }
 
-fn extension(path: &str) -> Option<&str> {
+pub(super) fn extension(path: &str) -> Option<&str> {
     let name = path.rsplit('/').next().unwrap_or(path);
     name.rsplit_once('.').map(|(_, ext)| ext)
 }
@@ -186,7 +186,7 @@ fn join(folder: &str, specifier: &str) -> Option<String> {
 }
 
 /// How many folders up and down lead from `a` to `b`.
-fn folders_between(a: &str, b: &str) -> usize {
+pub(super) fn folders_between(a: &str, b: &str) -> usize {
     let a: Vec<&str> = a.split('/').filter(|p| !p.is_empty()).collect();
     let b: Vec<&str> = b.split('/').filter(|p| !p.is_empty()).collect();
     let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
@@ -194,7 +194,7 @@ fn folders_between(a: &str, b: &str) -> usize {
 }
 
 /// The import specifier from files in `folder` to `target` (`./x`, `../lib/x`).
-fn relative_path(folder: &str, target: &str) -> String {
+pub(super) fn relative_path(folder: &str, target: &str) -> String {
     let from: Vec<&str> = folder.split('/').filter(|p| !p.is_empty()).collect();
     let to: Vec<&str> = target.split('/').filter(|p| !p.is_empty()).collect();
     let common = from.iter().zip(&to).take_while(|(x, y)| x == y).count();

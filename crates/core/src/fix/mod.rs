@@ -28,7 +28,9 @@
 mod cargo;
 mod fixer;
 mod import_paths;
+mod imports;
 mod json_files;
+mod missing_names;
 mod path;
 pub mod prompt;
 mod proposal;
@@ -39,6 +41,7 @@ pub use cargo::CargoSuggestions;
 pub use fixer::{FixInput, Fixer, Safety};
 pub use import_paths::ImportPaths;
 pub use json_files::JsonFiles;
+pub use missing_names::MissingNames;
 pub use path::{PathError, RelativePath};
 pub use proposal::{Alternative, Edit, FixProposal, Invalid, ProposalError};
 pub use suggestions::ToolSuggestions;
