@@ -154,6 +154,30 @@ async fn a_misspelled_variable_node_names_no_fix_for_is_respelled_and_a_project_
     );
 }
 
+#[tokio::test]
+async fn an_unused_local_that_ruff_only_removes_unsafely_is_underscored_and_keeps_its_call() {
+    let ruff =
+        which("ruff").expect("ruff is needed on PATH (pip install ruff; .ci/run installs it)");
+    let project = Project::new(
+        "unused",
+        &[(
+            "report.py",
+            "def load():\n    print(\"loaded\")\n    return 3\n\n\ndef main():\n    count = load()\n    return 0\n\n\nmain()\n",
+        )],
+    );
+    let lint = format!(
+        "{} check --no-cache --output-format concise .",
+        ruff.display()
+    );
+    let report = heal(&project, &[("lint", &lint), ("run", "python3 report.py")]).await;
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    assert_eq!(
+        report.attempts.last().unwrap().by.as_deref(),
+        Some("unused-bindings")
+    );
+    assert!(project.read("report.py").contains("    _count = load()\n"));
+}
+
 fn which(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)

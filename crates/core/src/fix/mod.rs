@@ -36,6 +36,7 @@ pub mod prompt;
 mod proposal;
 mod suggestions;
 mod tool_fix;
+mod unused_bindings;
 
 pub use cargo::CargoSuggestions;
 pub use fixer::{FixInput, Fixer, Safety};
@@ -46,6 +47,7 @@ pub use path::{PathError, RelativePath};
 pub use proposal::{Alternative, Edit, FixProposal, Invalid, ProposalError};
 pub use suggestions::ToolSuggestions;
 pub use tool_fix::ToolFix;
+pub use unused_bindings::UnusedBindings;
 
 #[cfg(test)]
 mod tests;

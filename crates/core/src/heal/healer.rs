@@ -17,7 +17,7 @@ use crate::cache::{FixCache, digest};
 use crate::fix::prompt::{PreviousAttempt, PromptBuilder};
 use crate::fix::{
     CargoSuggestions, FixInput, FixProposal, Fixer, ImportPaths, JsonFiles, MissingNames, ToolFix,
-    ToolSuggestions,
+    ToolSuggestions, UnusedBindings,
 };
 use crate::llm::{self, Meter, Metered, Provider, StreamEvent};
 use crate::parse::ParserSet;
@@ -31,7 +31,7 @@ pub type EscalationHandler = dyn Fn(&HealReport) + Send + Sync;
 ///
 /// A fix comes from the deterministic fixers first (by default [`ToolSuggestions`], the edits
 /// the tools printed, [`JsonFiles`], [`CargoSuggestions`], the linters' own fixers
-/// [`ToolFix::eslint`] and [`ToolFix::ruff`], [`ImportPaths`] and [`MissingNames`]), then from the fix cache (for the build's first
+/// [`ToolFix::eslint`] and [`ToolFix::ruff`], [`ImportPaths`], [`MissingNames`] and [`UnusedBindings`]), then from the fix cache (for the build's first
 /// error), then from the model. Each fix is applied to a snapshot of the workspace; a fix that
 /// removes no error or makes the build worse (more errors, an error of a new category, a
 /// timeout) is undone. When fixes stop getting the build further, the fallback
@@ -65,6 +65,7 @@ impl Healer {
                 Arc::new(ToolFix::ruff()),
                 Arc::new(ImportPaths),
                 Arc::new(MissingNames),
+                Arc::new(UnusedBindings),
             ],
             strategies: default_strategies(),
             provider: None,
