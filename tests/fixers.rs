@@ -1,5 +1,6 @@
 //! Deterministic fixers inside the heal loop, with real tools and no model: a linter's own
-//! fixer (`ruff check --fix`) and a relative import pointed at the module that exists (node).
+//! fixer (`ruff check --fix`), project-aware fixes (imports, names, unused bindings) checked by
+//! python, node and ruff, and a missing package installed from the npm registry.
 
 use std::path::PathBuf;
 
@@ -176,6 +177,35 @@ async fn an_unused_local_that_ruff_only_removes_unsafely_is_underscored_and_keep
         Some("unused-bindings")
     );
     assert!(project.read("report.py").contains("    _count = load()\n"));
+}
+
+#[tokio::test]
+async fn a_package_imported_but_not_declared_is_declared_and_installed_from_the_registry() {
+    let project = Project::new(
+        "npm-dependency",
+        &[
+            (
+                "package.json",
+                "{\n  \"name\": \"app\",\n  \"version\": \"1.0.0\",\n  \"private\": true\n}\n",
+            ),
+            (
+                "index.js",
+                "const isNumber = require('is-number');\nif (!isNumber('42')) process.exit(1);\nconsole.log('ok');\n",
+            ),
+        ],
+    );
+    let report = heal(&project, &[("run", "node index.js")]).await;
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    assert_eq!(
+        report.attempts.last().unwrap().by.as_deref(),
+        Some("missing-dependencies")
+    );
+    let manifest: serde_json::Value = serde_json::from_str(&project.read("package.json")).unwrap();
+    assert!(
+        manifest["dependencies"]["is-number"].is_string(),
+        "{manifest}"
+    );
+    assert!(project.read("package-lock.json").contains("is-number"));
 }
 
 fn which(program: &str) -> Option<PathBuf> {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use selfheal::Error;
 use selfheal::cache::FixCache;
 use selfheal::cassette::{Recorder, Replay};
-use selfheal::heal::{Budget, HealConfig, HealReport, Healer, Outcome};
+use selfheal::heal::{Budget, HealConfig, HealReport, Healer, Outcome, default_fixers};
 use selfheal::llm::{Anthropic, Gemini, OpenAi, Provider, ProviderExt};
 use selfheal::workspace::Workspace;
 
@@ -54,6 +54,9 @@ pub(crate) struct HealArgs {
     /// Neither look fixes up in the cache nor teach it.
     #[arg(long)]
     no_cache: bool,
+    /// Never install packages the code imports but the project does not declare.
+    #[arg(long)]
+    no_install: bool,
     /// Print the report as JSON on standard output (progress still goes to standard error).
     #[arg(long)]
     json: bool,
@@ -122,6 +125,14 @@ async fn heal(args: &HealArgs) -> Result<HealReport, Error> {
     });
     if let Some(provider) = provider {
         healer = healer.provider(provider);
+    }
+    if args.no_install {
+        let fixers = default_fixers().into_iter();
+        healer = healer.fixers(
+            fixers
+                .filter(|f| f.name() != "missing-dependencies")
+                .collect(),
+        );
     }
     if !(args.no_cache || args.record.is_some() || args.replay.is_some()) {
         let dir = match &args.cache {

@@ -16,8 +16,8 @@ use crate::build::{BuildPlan, Builder, OutputStream};
 use crate::cache::{FixCache, digest};
 use crate::fix::prompt::{PreviousAttempt, PromptBuilder};
 use crate::fix::{
-    CargoSuggestions, FixInput, FixProposal, Fixer, ImportPaths, JsonFiles, MissingNames, ToolFix,
-    ToolSuggestions, UnusedBindings,
+    CargoSuggestions, FixInput, FixProposal, Fixer, ImportPaths, JsonFiles, MissingDependencies,
+    MissingNames, ToolFix, ToolSuggestions, UnusedBindings,
 };
 use crate::llm::{self, Meter, Metered, Provider, StreamEvent};
 use crate::parse::ParserSet;
@@ -27,11 +27,28 @@ use crate::{Category, Diagnostic, Error, Result};
 /// Called with the final report of a run that escalated.
 pub type EscalationHandler = dyn Fn(&HealReport) + Send + Sync;
 
+/// The deterministic fixers a [`Healer`] starts with, in the order it asks them: the tools' own
+/// suggestions ([`ToolSuggestions`], [`JsonFiles`], [`CargoSuggestions`], [`ToolFix::eslint`],
+/// [`ToolFix::ruff`]), then the project-aware ones ([`ImportPaths`], [`MissingNames`],
+/// [`UnusedBindings`]), then [`MissingDependencies`], which installs packages (leave it out to
+/// keep a run from touching the network or the environment).
+pub fn default_fixers() -> Vec<Arc<dyn Fixer>> {
+    vec![
+        Arc::new(ToolSuggestions),
+        Arc::new(JsonFiles),
+        Arc::new(CargoSuggestions::default()),
+        Arc::new(ToolFix::eslint()),
+        Arc::new(ToolFix::ruff()),
+        Arc::new(ImportPaths),
+        Arc::new(MissingNames),
+        Arc::new(UnusedBindings),
+        Arc::new(MissingDependencies),
+    ]
+}
+
 /// The heal loop, with its builder, parsers, sources of fixes and fallbacks.
 ///
-/// A fix comes from the deterministic fixers first (by default [`ToolSuggestions`], the edits
-/// the tools printed, [`JsonFiles`], [`CargoSuggestions`], the linters' own fixers
-/// [`ToolFix::eslint`] and [`ToolFix::ruff`], [`ImportPaths`], [`MissingNames`] and [`UnusedBindings`]), then from the fix cache (for the build's first
+/// A fix comes from the deterministic fixers first (by default the [`default_fixers`]), then from the fix cache (for the build's first
 /// error), then from the model. Each fix is applied to a snapshot of the workspace; a fix that
 /// removes no error or makes the build worse (more errors, an error of a new category, a
 /// timeout) is undone. When fixes stop getting the build further, the fallback
@@ -57,16 +74,7 @@ impl Healer {
         Healer {
             builder: Arc::new(builder),
             parsers: ParserSet::new(),
-            fixers: vec![
-                Arc::new(ToolSuggestions),
-                Arc::new(JsonFiles),
-                Arc::new(CargoSuggestions::default()),
-                Arc::new(ToolFix::eslint()),
-                Arc::new(ToolFix::ruff()),
-                Arc::new(ImportPaths),
-                Arc::new(MissingNames),
-                Arc::new(UnusedBindings),
-            ],
+            fixers: default_fixers(),
             strategies: default_strategies(),
             provider: None,
             cache: None,

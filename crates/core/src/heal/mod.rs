@@ -16,7 +16,7 @@ mod tracking;
 
 pub use config::{Budget, HealConfig};
 pub use event::{Event, EventSender, EventSink, EventStream, event_channel};
-pub use healer::{EscalationHandler, Healer};
+pub use healer::{EscalationHandler, Healer, default_fixers};
 pub use policy::{AttemptPolicy, StopReason};
 pub use report::{AttemptReport, EscalationReport, FixSource, HealReport, KeptFix, Outcome};
 pub use strategy::{Fallback, Strategy};
