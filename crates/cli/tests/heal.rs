@@ -72,6 +72,13 @@ fn model(content: &str) -> (String, Arc<AtomicUsize>) {
     (url, count)
 }
 
+/// The model's fix for [`BROKEN`].
+fn typo_fix() -> serde_json::Value {
+    serde_json::json!({"analysis": "typo", "fixes": [
+        {"file": "main.py", "action": "patch", "search": "print(mesage)", "replace": "print(mesage_text)"}
+    ]})
+}
+
 fn heal(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_selfheal"));
     command.arg("heal").args(args);
@@ -90,9 +97,7 @@ fn heal(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
 #[test]
 fn a_broken_project_is_healed_through_the_model_and_reported_as_json() {
     let dir = project("model");
-    let fix = serde_json::json!({"analysis": "typo", "fixes": [
-        {"file": "main.py", "action": "patch", "search": "print(mesage)", "replace": "print(mesage_text)"}
-    ]});
+    let fix = typo_fix();
     let (url, requests) = model(&format!("Here you go:\n```json\n{fix}\n```"));
     let app = dir.join("app");
     let cache = dir.join("cache");
@@ -157,9 +162,7 @@ fn without_a_model_or_a_cached_fix_it_says_what_is_left_and_exits_1() {
 #[test]
 fn a_recorded_run_replays_without_the_model() {
     let dir = project("cassette");
-    let fix = serde_json::json!({"analysis": "typo", "fixes": [
-        {"file": "main.py", "action": "patch", "search": "print(mesage)", "replace": "print(mesage_text)"}
-    ]});
+    let fix = typo_fix();
     let (url, requests) = model(&format!("```json\n{fix}\n```"));
     let app = dir.join("app");
     let cassette = dir.join("run.cassette");

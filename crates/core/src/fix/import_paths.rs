@@ -6,13 +6,13 @@
 //! kind; the one whose name matches best wins, the nearer folder breaking ties, and a tie that
 //! remains leaves the import alone rather than guess.
 
-use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::edited::EditedFiles;
 use super::fixer::{FixInput, Fixer, Safety};
-use super::{Edit, FixProposal, RelativePath};
+use super::{FixProposal, RelativePath};
 use crate::{Diagnostic, Result, Severity};
 
 /// Repairs relative imports of JavaScript and TypeScript modules; see the [module docs](self).
@@ -51,40 +51,25 @@ impl Fixer for ImportPaths {
         let modules: Vec<RelativePath> = (workspace.files()?.into_iter())
             .filter(|path| extension(path.as_str()).is_some_and(|e| MODULE_EXTENSIONS.contains(&e)))
             .collect();
-        // Per importing file: its text as it will be.
-        let mut files: BTreeMap<RelativePath, String> = BTreeMap::new();
-        let mut analysis = Vec::new();
+        let mut files = EditedFiles::new(workspace);
         for (importer, specifier) in broken {
-            let text = match files.get(&importer) {
-                Some(text) => text.clone(),
-                None => match workspace.read(&importer)? {
-                    Some(text) => text,
-                    None => continue,
-                },
+            let Some(text) = files.text(&importer)? else {
+                continue;
             };
             let Some(replacement) = repoint(importer.as_str(), &specifier, &modules) else {
                 continue;
             };
-            let mut changed = text.clone();
+            let mut changed = text;
             for quote in ['\'', '"', '`'] {
                 changed = changed.replace(
                     &format!("{quote}{specifier}{quote}"),
                     &format!("{quote}{replacement}{quote}"),
                 );
             }
-            if changed != text {
-                analysis.push(format!("'{specifier}' is '{replacement}' in {importer}"));
-                files.insert(importer, changed);
-            }
+            let why = format!("'{specifier}' is '{replacement}' in {importer}");
+            files.change(&importer, changed, why);
         }
-        let edits: Vec<Edit> = (files.into_iter())
-            .map(|(path, content)| Edit::Replace { path, content })
-            .collect();
-        Ok((!edits.is_empty()).then(|| FixProposal {
-            analysis: analysis.join("; "),
-            edits,
-            ..FixProposal::default()
-        }))
+        Ok(files.into_proposal())
     }
 }
 

@@ -20,10 +20,11 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::edited::EditedFiles;
 use super::fixer::{FixInput, Fixer, Safety};
 use super::import_paths::{extension, folders_between, parent, relative_path, stem};
 use super::imports::{Binding, Import, Language, add_import};
-use super::{Edit, FixProposal, RelativePath};
+use super::{FixProposal, RelativePath};
 use crate::workspace::Workspace;
 use crate::{Diagnostic, Result, Severity};
 
@@ -58,9 +59,8 @@ impl Fixer for MissingNames {
             return Ok(None);
         }
         let mut project = Project::new(workspace);
-        let mut files: BTreeMap<RelativePath, String> = BTreeMap::new();
+        let mut files = EditedFiles::new(workspace);
         let mut done = BTreeSet::new();
-        let mut analysis = Vec::new();
         for (file, line, name) in missing {
             if !done.insert((file.clone(), name.clone())) {
                 continue;
@@ -68,39 +68,29 @@ impl Fixer for MissingNames {
             let Some(language) = Language::of(file.as_str()) else {
                 continue;
             };
-            let text = match files.get(&file) {
-                Some(text) => text.clone(),
-                None => match workspace.read(&file)? {
-                    Some(text) => text,
-                    None => continue,
-                },
+            let Some(text) = files.text(&file)? else {
+                continue;
             };
             let import = (known_import(language, file.as_str(), &name))
                 .or_else(|| project.export(language, file.as_str(), &name));
-            let changed = match import {
-                Some(import) => add_import(&text, language, &import).inspect(|_| {
-                    analysis.push(format!(
-                        "`{name}` is imported from `{}` in {file}",
-                        import.module
-                    ));
-                }),
-                None => closest_name(&text, &name).map(|closest| {
-                    analysis.push(format!("`{name}` is `{closest}` in {file}"));
-                    rename(&text, line, &name, &closest)
-                }),
+            let (changed, why) = match import {
+                Some(import) => (
+                    add_import(&text, language, &import),
+                    format!("`{name}` is imported from `{}` in {file}", import.module),
+                ),
+                None => match closest_name(&text, &name) {
+                    Some(closest) => (
+                        Some(rename(&text, line, &name, &closest)),
+                        format!("`{name}` is `{closest}` in {file}"),
+                    ),
+                    None => (None, String::new()),
+                },
             };
-            if let Some(changed) = changed.filter(|changed| *changed != text) {
-                files.insert(file, changed);
+            if let Some(changed) = changed {
+                files.change(&file, changed, why);
             }
         }
-        let edits: Vec<Edit> = (files.into_iter())
-            .map(|(path, content)| Edit::Replace { path, content })
-            .collect();
-        Ok((!edits.is_empty()).then(|| FixProposal {
-            analysis: analysis.join("; "),
-            edits,
-            ..FixProposal::default()
-        }))
+        Ok(files.into_proposal())
     }
 }
 

@@ -26,6 +26,7 @@
 //! ```
 
 mod cargo;
+mod edited;
 mod fixer;
 mod import_paths;
 mod imports;

@@ -15,9 +15,10 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::edited::EditedFiles;
 use super::fixer::{FixInput, Fixer, Safety};
 use super::imports::Language;
-use super::{Edit, FixProposal, RelativePath};
+use super::{FixProposal, RelativePath};
 use crate::{Diagnostic, Result, Severity};
 
 /// Removes or underscores unused bindings; see the [module docs](self).
@@ -64,36 +65,25 @@ impl Fixer for UnusedBindings {
                 });
             }
         }
-        let mut edits = Vec::new();
-        let mut analysis = Vec::new();
+        let mut files = EditedFiles::new(workspace);
         for (path, mut unused) in by_file {
             let Some(language) = Language::of(path.as_str()) else {
                 continue;
             };
-            let Some(text) = workspace.read(&path)? else {
+            let Some(text) = files.text(&path)? else {
                 continue;
             };
             // Bottom up, right to left: earlier positions stay where the tool saw them.
             unused.sort();
             unused.dedup();
             let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_string).collect();
-            let mut changed = 0;
-            for binding in unused.iter().rev() {
-                if remove_or_underscore(&mut lines, language, binding) {
-                    changed += 1;
-                }
-            }
-            let content = lines.concat();
-            if changed > 0 && content != text {
-                analysis.push(format!("{changed} unused bindings in {path}"));
-                edits.push(Edit::Replace { path, content });
-            }
+            let changed = (unused.iter().rev())
+                .filter(|binding| remove_or_underscore(&mut lines, language, binding))
+                .count();
+            let why = format!("{changed} unused bindings in {path}");
+            files.change(&path, lines.concat(), why);
         }
-        Ok((!edits.is_empty()).then(|| FixProposal {
-            analysis: analysis.join("; "),
-            edits,
-            ..FixProposal::default()
-        }))
+        Ok(files.into_proposal())
     }
 }
 
