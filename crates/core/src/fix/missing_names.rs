@@ -15,7 +15,7 @@
 //! Imports are written in the file's style (merged into an import of the same module, quotes,
 //! semicolons, `require` in CommonJS files).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -137,37 +137,41 @@ fn known_import(language: Language, importer: &str, name: &str) -> Option<Import
     })
 }
 
-/// The project's source files, read once each when a name is looked for.
+/// The project's source files, read once, when a name is first looked for.
 struct Project<'a> {
     workspace: &'a Workspace,
-    files: Option<Vec<RelativePath>>,
-    texts: BTreeMap<RelativePath, Option<String>>,
+    sources: Option<Vec<(RelativePath, String)>>,
 }
 
 impl<'a> Project<'a> {
     fn new(workspace: &'a Workspace) -> Self {
         Project {
             workspace,
-            files: None,
-            texts: BTreeMap::new(),
+            sources: None,
         }
     }
 
     /// The import of the project module that defines `name` at its top level, nearest to
     /// `importer` when several do.
     fn export(&mut self, language: Language, importer: &str, name: &str) -> Option<Import> {
-        if self.files.is_none() {
-            self.files = Some(self.workspace.files().unwrap_or_default());
-        }
-        let files = self.files.clone().unwrap_or_default();
-        let patterns = ExportPatterns::new(language, name)?;
+        let workspace = self.workspace;
+        let sources = self.sources.get_or_insert_with(|| {
+            let source = |path: &RelativePath| Language::of(path.as_str()).is_some();
+            (workspace.texts(&source, MAX_MODULE_BYTES)).unwrap_or_default()
+        });
+        let mut patterns = None;
         let mut found: Vec<(usize, &RelativePath, Binding)> = Vec::new();
-        for path in &files {
-            if path.as_str() == importer || Language::of(path.as_str()) != Some(language) {
+        for (path, text) in sources.iter() {
+            // Most modules do not mention the name at all: no pattern is built for them.
+            if path.as_str() == importer
+                || Language::of(path.as_str()) != Some(language)
+                || !text.contains(name)
+            {
                 continue;
             }
-            let Some(text) = self.text(path) else {
-                continue;
+            let patterns = match &patterns {
+                Some(patterns) => patterns,
+                None => patterns.insert(ExportPatterns::new(language, name)?),
             };
             if let Some(binding) = patterns.binding(text) {
                 let distance = folders_between(parent(importer), parent(path.as_str()));
@@ -180,35 +184,22 @@ impl<'a> Project<'a> {
             return None;
         }
         let module = match language {
-            Language::Script => script_specifier(importer, target.as_str(), self.text_of(importer)),
-            Language::Python => python_module(target.as_str(), &files)?,
+            Language::Script => {
+                let importer_text = (sources.iter())
+                    .find(|(path, _)| path.as_str() == importer)
+                    .map_or("", |(_, text)| text.as_str());
+                script_specifier(importer, target.as_str(), importer_text)
+            }
+            Language::Python => {
+                let paths: Vec<&RelativePath> = sources.iter().map(|(path, _)| path).collect();
+                python_module(target.as_str(), &paths)?
+            }
         };
         Some(Import {
             module,
             name: name.to_string(),
             binding,
         })
-    }
-
-    fn text(&mut self, path: &RelativePath) -> Option<&str> {
-        let workspace = self.workspace;
-        (self.texts.entry(path.clone()))
-            .or_insert_with(|| {
-                let size = std::fs::metadata(workspace.root().join(path.as_str()))
-                    .ok()?
-                    .len();
-                (size <= MAX_MODULE_BYTES)
-                    .then(|| workspace.read(path).ok().flatten())
-                    .flatten()
-            })
-            .as_deref()
-    }
-
-    fn text_of(&mut self, path: &str) -> String {
-        RelativePath::new(path)
-            .ok()
-            .and_then(|path| self.text(&path).map(str::to_string))
-            .unwrap_or_default()
     }
 }
 
@@ -277,7 +268,7 @@ impl ExportPatterns {
 /// The specifier `importer` imports `target` by, in the style of its other relative imports
 /// (with `.js` when a TypeScript file writes them so, with the extension when a JavaScript
 /// file does).
-fn script_specifier(importer: &str, target: &str, importer_text: String) -> String {
+fn script_specifier(importer: &str, target: &str, importer_text: &str) -> String {
     let target_extension = extension(target).unwrap_or("");
     let without = &target[..target.len() - target_extension.len().min(target.len()) - 1];
     let is_index = stem(target) == "index";
@@ -305,7 +296,7 @@ fn script_specifier(importer: &str, target: &str, importer_text: String) -> Stri
 
 /// The dotted module of a Python file: its path from the first folder up that is not a
 /// package (has no `__init__.py`).
-fn python_module(target: &str, files: &[RelativePath]) -> Option<String> {
+fn python_module(target: &str, files: &[&RelativePath]) -> Option<String> {
     let is_package = |folder: &str| {
         let init = match folder {
             "" => "__init__.py".to_string(),
@@ -731,6 +722,7 @@ mod tests {
             .iter()
             .map(|p| RelativePath::new(p).unwrap())
             .collect();
+        let files: Vec<&RelativePath> = files.iter().collect();
         assert_eq!(
             python_module("slug/text.py", &files).as_deref(),
             Some("slug.text")
@@ -748,23 +740,19 @@ mod tests {
     #[test]
     fn specifiers_follow_the_importers_style() {
         assert_eq!(
-            script_specifier("src/app.ts", "src/lib/date.ts", String::new()),
+            script_specifier("src/app.ts", "src/lib/date.ts", ""),
             "./lib/date"
         );
         assert_eq!(
-            script_specifier(
-                "src/app.ts",
-                "src/lib/date.ts",
-                "import x from './x.js';".into()
-            ),
+            script_specifier("src/app.ts", "src/lib/date.ts", "import x from './x.js';"),
             "./lib/date.js"
         );
         assert_eq!(
-            script_specifier("src/app.mjs", "src/date.mjs", String::new()),
+            script_specifier("src/app.mjs", "src/date.mjs", ""),
             "./date.mjs"
         );
         assert_eq!(
-            script_specifier("src/app.js", "src/util/index.js", String::new()),
+            script_specifier("src/app.js", "src/util/index.js", ""),
             "./util"
         );
     }

@@ -311,6 +311,29 @@ impl Workspace {
         Ok(files)
     }
 
+    /// The UTF-8 text of every regular file under the root outside ignored folders that `keep`
+    /// accepts and that is at most `max_bytes` long, sorted by path; other files are left out.
+    pub fn texts(
+        &self,
+        keep: &dyn Fn(&RelativePath) -> bool,
+        max_bytes: u64,
+    ) -> Result<Vec<(RelativePath, String)>, WorkspaceError> {
+        let mut texts = Vec::new();
+        self.walk(&mut |path, metadata| {
+            let Some(relative) = self.relative(path).filter(|r| keep(r)) else {
+                return Ok(());
+            };
+            if metadata.len() <= max_bytes
+                && let Ok(text) = fs::read_to_string(path)
+            {
+                texts.push((relative, text));
+            }
+            Ok(())
+        })?;
+        texts.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(texts)
+    }
+
     /// Calls `visit` with every regular file under the root outside ignored folders, in a
     /// stable order; symbolic links are not followed.
     fn walk(
