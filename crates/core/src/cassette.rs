@@ -257,10 +257,34 @@ pub struct Replay {
 /// What is left to play, by kind.
 #[derive(Default)]
 struct Tape {
+    /// The recorded provider's name and default model.
     provider: Option<(String, String)>,
-    steps: VecDeque<Entry>,
-    scaled: VecDeque<Entry>,
-    replies: VecDeque<Entry>,
+    steps: VecDeque<RecordedStep>,
+    /// Per scaling request: the factor, and whether the builder could scale.
+    scaled: VecDeque<(f64, bool)>,
+    /// Per model call: its reply or its error.
+    replies: VecDeque<Result<Completion>>,
+}
+
+enum RecordedStep {
+    Ran {
+        output: Box<StepOutput>,
+        lines: Vec<(OutputStream, String)>,
+        changes: FixProposal,
+    },
+    Failed {
+        command: String,
+        message: String,
+    },
+}
+
+impl RecordedStep {
+    fn command(&self) -> &str {
+        match self {
+            RecordedStep::Ran { output, .. } => &output.command,
+            RecordedStep::Failed { command, .. } => command,
+        }
+    }
 }
 
 impl Replay {
@@ -290,9 +314,29 @@ impl Replay {
                     name,
                     default_model,
                 } => tape.provider = Some((name, default_model)),
-                Entry::Step { .. } | Entry::StepError { .. } => tape.steps.push_back(entry),
-                Entry::Scaled { .. } => tape.scaled.push_back(entry),
-                Entry::Reply { .. } | Entry::ReplyError { .. } => tape.replies.push_back(entry),
+                Entry::Step {
+                    output,
+                    lines,
+                    changes,
+                } => tape.steps.push_back(RecordedStep::Ran {
+                    output,
+                    lines,
+                    changes,
+                }),
+                Entry::StepError { command, message } => tape
+                    .steps
+                    .push_back(RecordedStep::Failed { command, message }),
+                Entry::Scaled { factor, supported } => tape.scaled.push_back((factor, supported)),
+                Entry::Reply { completion } => tape.replies.push_back(Ok(completion)),
+                Entry::ReplyError {
+                    provider,
+                    error_kind,
+                    message,
+                } => tape
+                    .replies
+                    .push_back(Err(Error::Provider(ProviderError::new(
+                        &provider, error_kind, message,
+                    )))),
             }
         }
         Ok(Replay {
@@ -335,17 +379,23 @@ impl Builder for Replay {
         sink: &dyn LineSink,
     ) -> Result<StepOutput> {
         let command = step.command.to_string();
-        let Some(entry) = self.tape().steps.pop_front() else {
+        let Some(recorded) = self.tape().steps.pop_front() else {
             return Err(Error::Cassette(format!(
                 "the run asked for step `{command}` after the last recorded step"
             )));
         };
-        match entry {
-            Entry::Step {
+        if recorded.command() != command {
+            return Err(Error::Cassette(format!(
+                "the run asked for step `{command}` where the recording ran `{}`",
+                recorded.command()
+            )));
+        }
+        match recorded {
+            RecordedStep::Ran {
                 output,
                 lines,
                 changes,
-            } if output.command == command => {
+            } => {
                 for (stream, line) in &lines {
                     sink.line(*stream, line);
                 }
@@ -356,36 +406,17 @@ impl Builder for Replay {
                 }
                 Ok(*output)
             }
-            Entry::StepError {
-                command: recorded,
-                message,
-            } if recorded == command => Err(Error::Build {
+            RecordedStep::Failed { message, .. } => Err(Error::Build {
                 step: step.name.clone(),
                 reason: message,
             }),
-            Entry::Step { output, .. } => Err(diverged(&command, &output.command)),
-            Entry::StepError {
-                command: recorded, ..
-            } => Err(diverged(&command, &recorded)),
-            _ => Err(Error::Cassette("a step entry out of place".into())),
         }
     }
 
     fn scaled(&self, factor: f64) -> Option<Arc<dyn Builder>> {
-        match self.tape().scaled.pop_front()? {
-            Entry::Scaled {
-                factor: recorded,
-                supported: true,
-            } if recorded == factor => Some(self.builder()),
-            _ => None,
-        }
+        let (recorded, supported) = self.tape().scaled.pop_front()?;
+        (supported && recorded == factor).then(|| self.builder())
     }
-}
-
-fn diverged(asked: &str, recorded: &str) -> Error {
-    Error::Cassette(format!(
-        "the run asked for step `{asked}` where the recording ran `{recorded}`"
-    ))
 }
 
 struct ReplayProvider {
@@ -396,19 +427,11 @@ struct ReplayProvider {
 
 impl ReplayProvider {
     fn next(&self) -> Result<Completion> {
-        match self.replay.tape().replies.pop_front() {
-            Some(Entry::Reply { completion }) => Ok(completion),
-            Some(Entry::ReplyError {
-                provider,
-                error_kind,
-                message,
-            }) => Err(Error::Provider(ProviderError::new(
-                &provider, error_kind, message,
-            ))),
-            _ => Err(Error::Cassette(
+        (self.replay.tape().replies.pop_front()).unwrap_or_else(|| {
+            Err(Error::Cassette(
                 "the run asked the model once more than the recording did".into(),
-            )),
-        }
+            ))
+        })
     }
 }
 
