@@ -76,26 +76,29 @@ impl Fixer for MissingDependencies {
             let declared = declare_pip(workspace, &pip)?;
             steps.push((pip_install(workspace, &pip), Some(declared)));
         }
-        let mut edits: Vec<Edit> = Vec::new();
+        // Each install runs on top of the ones that worked (its own declaration added), so
+        // the last one's changes hold them all.
+        let mut kept = FixProposal::default();
         let mut installed = Vec::new();
         for (line, declaration) in steps {
             let step = BuildStep::shell("install missing dependencies", line.clone())
                 .timeout(INSTALL_TIMEOUT);
-            let Some((output, changes)) =
-                input.changes_made_by(&step, declaration.as_ref()).await?
+            let mut prepare = kept.clone();
+            prepare
+                .edits
+                .extend(declaration.into_iter().flat_map(|d| d.edits));
+            let Some((output, changes)) = input.changes_made_by(&step, Some(&prepare)).await?
             else {
                 continue;
             };
-            if output.success() && !changes.is_empty() {
+            if output.success() && changes != kept.edits {
                 installed.push(line);
-                edits.retain(|edit| changes.iter().all(|c| c.path() != edit.path()));
-                edits.extend(changes);
+                kept.edits = changes;
             }
         }
-        Ok((!edits.is_empty()).then(|| FixProposal {
+        Ok((!kept.edits.is_empty()).then(|| FixProposal {
             analysis: format!("declared and installed: {}", installed.join("; ")),
-            edits,
-            ..FixProposal::default()
+            ..kept
         }))
     }
 }
@@ -433,6 +436,74 @@ const NODE_BUILTINS: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::build::{BuildPlan, Builder, LineSink, StepOutput};
+
+    /// "Installs" by appending the packages a step names to `package.json`.
+    struct Installer;
+
+    #[async_trait::async_trait]
+    impl Builder for Installer {
+        async fn run_step(
+            &self,
+            root: &std::path::Path,
+            step: &BuildStep,
+            _: &dyn LineSink,
+        ) -> Result<StepOutput> {
+            let line = step.command.to_string();
+            let manifest = root.join("package.json");
+            let mut text = std::fs::read_to_string(&manifest)?;
+            for package in line
+                .split_whitespace()
+                .skip(2)
+                .filter(|w| !w.starts_with('-'))
+            {
+                text.push_str(package);
+                text.push('\n');
+            }
+            std::fs::write(manifest, text)?;
+            Ok(StepOutput {
+                exit_code: Some(0),
+                ..StepOutput::default()
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_package_and_the_types_of_another_are_both_kept() {
+        let dir = std::env::temp_dir().join(format!("selfheal-deps-both-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("node_modules/left-pad")).unwrap();
+        std::fs::write(dir.join("node_modules/left-pad/package.json"), "{}").unwrap();
+        std::fs::write(dir.join("package.json"), "").unwrap();
+        let workspace = Workspace::open(&dir).unwrap();
+        let diagnostics = [
+            Diagnostic::new(
+                "tsc",
+                "Cannot find module 'dayjs' or its corresponding type declarations.",
+            ),
+            Diagnostic::new(
+                "tsc",
+                "Cannot find module 'left-pad' or its corresponding type declarations.",
+            ),
+        ];
+        let input = FixInput {
+            workspace: &workspace,
+            diagnostics: &diagnostics,
+            plan: &BuildPlan::new([]),
+            builder: &Installer,
+        };
+        let proposal = MissingDependencies.propose(&input).await.unwrap().unwrap();
+        assert!(
+            matches!(&proposal.edits[..], [Edit::Replace { content, .. }] if content == "dayjs\n@types/left-pad\n"),
+            "{proposal:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("package.json")).unwrap(),
+            "",
+            "put back"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn packages_come_from_specifiers_and_modules_from_their_distribution() {
