@@ -3,18 +3,17 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use selfheal::Error;
 use selfheal::build::{BuildPlan, BuildStep, Builder, LocalBuilder, OutputStream};
 use selfheal::cassette::{Recorder, Replay};
-use selfheal::heal::{AttemptPolicy, Event, HealConfig, HealReport, Healer, Outcome};
+use selfheal::heal::{Event, HealReport, Healer, Outcome};
 use selfheal::llm::OpenAi;
 use selfheal::workspace::Workspace;
 use serde_json::json;
 
 mod support;
-use support::{Reply, Server, openai_stream};
+use support::{Reply, Server, openai_stream, quick_heal_config};
 
 const BROKEN: &str = "def greet():\n    print(mesage)\n\nmesage_text = 'hi'\ngreet()\n";
 
@@ -53,16 +52,6 @@ fn fix(replace: &str) -> Reply {
         )),
         50,
     )
-}
-
-fn config() -> HealConfig {
-    HealConfig {
-        attempts: AttemptPolicy {
-            base_delay: Duration::ZERO,
-            ..AttemptPolicy::default()
-        },
-        ..HealConfig::default()
-    }
 }
 
 async fn heal(healer: &Healer, folder: &Folder) -> (HealReport, Vec<Event>) {
@@ -104,7 +93,7 @@ async fn a_recorded_heal_replays_the_same_without_tools_or_model() {
         OpenAi::compatible(format!("{}/v1", server.url()), Some("sk-test".into())).unwrap();
     let healer = Healer::new(recorder.builder(LocalBuilder::new()))
         .provider(recorder.provider(Arc::new(provider)))
-        .config(config());
+        .config(quick_heal_config());
     let (recorded, recorded_events) = heal(&healer, &folder).await;
     assert_eq!(recorded.outcome, Outcome::Healed, "{recorded:#?}");
     assert_eq!(
@@ -120,7 +109,7 @@ async fn a_recorded_heal_replays_the_same_without_tools_or_model() {
     let replay = Replay::open(&cassette).unwrap();
     let healer = Healer::new(replay.builder())
         .provider(replay.provider().expect("the recording had a provider"))
-        .config(config());
+        .config(quick_heal_config());
     let (replayed, replayed_events) = heal(&healer, &folder).await;
     assert_eq!(replayed.outcome, Outcome::Healed, "{replayed:#?}");
     let diffs = |report: &HealReport| -> Vec<(String, bool)> {

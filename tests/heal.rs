@@ -8,15 +8,14 @@ use std::time::Duration;
 use selfheal::build::{BuildPlan, BuildStep, LocalBuilder};
 use selfheal::cache::FixCache;
 use selfheal::heal::{
-    AttemptPolicy, Budget, Event, FixSource, HealConfig, HealReport, Healer, Outcome, StopReason,
-    event_channel,
+    Budget, Event, FixSource, HealConfig, HealReport, Healer, Outcome, StopReason, event_channel,
 };
 use selfheal::llm::OpenAi;
 use selfheal::workspace::Workspace;
 use serde_json::json;
 
 mod support;
-use support::{Reply, Server, openai_stream};
+use support::{Reply, Server, openai_stream, quick_heal_config};
 
 const BROKEN: &str = "def greet():\n    print(mesage)\n\nmesage_text = 'hi'\ngreet()\n";
 const FIXED_LINE: &str = "    print(mesage_text)";
@@ -67,16 +66,6 @@ fn plan() -> BuildPlan {
     BuildPlan::new([BuildStep::shell("run", "python3 main.py")])
 }
 
-fn quick() -> HealConfig {
-    HealConfig {
-        attempts: AttemptPolicy {
-            base_delay: Duration::ZERO,
-            ..AttemptPolicy::default()
-        },
-        ..HealConfig::default()
-    }
-}
-
 async fn heal(project: &Project, healer: &Healer) -> (HealReport, Vec<Event>) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = {
@@ -97,7 +86,7 @@ fn healer(server: &Server, cache: &Path) -> impl std::future::Future<Output = He
         Healer::new(LocalBuilder::new())
             .provider(Arc::new(provider))
             .cache(FixCache::open(cache).await.unwrap())
-            .config(quick())
+            .config(quick_heal_config())
     }
 }
 
@@ -212,7 +201,7 @@ async fn edits_outside_the_workspace_are_refused_and_nothing_is_written_there() 
                 attempts: 10,
                 ..Budget::default()
             },
-            ..quick()
+            ..quick_heal_config()
         });
     let (report, _) = heal(&project, &healer).await;
     assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
@@ -233,7 +222,7 @@ async fn edits_outside_the_workspace_are_refused_and_nothing_is_written_there() 
 async fn a_green_build_is_left_alone_and_no_source_of_fixes_escalates_at_once() {
     let project = Project::new("green");
     std::fs::write(project.app().join("main.py"), "print('ok')\n").unwrap();
-    let healer = Healer::new(LocalBuilder::new()).config(quick());
+    let healer = Healer::new(LocalBuilder::new()).config(quick_heal_config());
     let (report, _) = heal(&project, &healer).await;
     assert_eq!(report.outcome, Outcome::AlreadyGreen);
 
@@ -260,7 +249,7 @@ async fn when_the_time_runs_out_the_attempt_in_progress_is_undone() {
                 time: Duration::from_secs(3),
                 ..Budget::default()
             },
-            ..quick()
+            ..quick_heal_config()
         });
     let started = std::time::Instant::now();
     let (report, events) = heal(&project, &healer).await;
@@ -293,7 +282,7 @@ async fn a_run_that_ends_unhealed_puts_the_workspace_back_unless_asked_to_keep_p
             ))
             .config(HealConfig {
                 keep_partial,
-                ..quick()
+                ..quick_heal_config()
             });
         let workspace = Workspace::open(project.app()).unwrap();
         let steps = steps.clone();
@@ -460,7 +449,7 @@ async fn out_of_tokens_the_run_escalates_without_calling_the_model_and_tells_the
                 tokens: Some(100),
                 ..Budget::default()
             },
-            ..quick()
+            ..quick_heal_config()
         })
         .on_escalation({
             let escalated = Arc::clone(&escalated);
@@ -483,7 +472,7 @@ async fn when_fixes_run_out_a_fallback_strategy_changes_how_the_project_installs
     )
     .unwrap();
     std::fs::write(project.app().join("main.py"), "print('ok')\n").unwrap();
-    let healer = Healer::new(LocalBuilder::new()).config(quick());
+    let healer = Healer::new(LocalBuilder::new()).config(quick_heal_config());
     let workspace = Workspace::open(project.app()).unwrap();
     // `npm ci` needs a lockfile this project does not have.
     let plan = BuildPlan::new([

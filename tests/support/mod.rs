@@ -296,3 +296,14 @@ async fn serve(mut socket: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
     socket.flush().await?;
     socket.shutdown().await
 }
+
+/// The heal loop's defaults without the waits between attempts, so that tests run fast.
+pub(crate) fn quick_heal_config() -> selfheal::heal::HealConfig {
+    selfheal::heal::HealConfig {
+        attempts: selfheal::heal::AttemptPolicy {
+            base_delay: Duration::ZERO,
+            ..selfheal::heal::AttemptPolicy::default()
+        },
+        ..selfheal::heal::HealConfig::default()
+    }
+}

@@ -154,7 +154,7 @@ impl Status {
             }
             Event::Backoff { delay } => {
                 self.phase = format!("waiting {:.1} s", delay.as_secs_f64());
-                format!("  waiting {:.1} s", delay.as_secs_f64())
+                format!("  {}", self.phase)
             }
             Event::Fallback { strategy, .. } => {
                 self.phase = format!("falling back: {strategy}");

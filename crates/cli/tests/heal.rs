@@ -79,6 +79,25 @@ fn typo_fix() -> serde_json::Value {
     ]})
 }
 
+/// Checks that `output` reports [`BROKEN`] in `app` healed by the model's fix; the report.
+fn healed_by_the_model(output: &std::process::Output, app: &std::path::Path) -> serde_json::Value {
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    assert_eq!(report["outcome"], "healed");
+    assert_eq!(report["attempts"][1]["source"], "llm");
+    assert!(
+        std::fs::read_to_string(app.join("main.py"))
+            .expect("source")
+            .contains("print(mesage_text)")
+    );
+    report
+}
+
 fn heal(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_selfheal"));
     command.arg("heal").args(args);
@@ -110,20 +129,7 @@ fn a_broken_project_is_healed_through_the_model_and_reported_as_json() {
         "--json",
     ];
     let output = heal(&args, &[("OPENAI_BASE_URL", &url), ("OPENAI_API_KEY", "k")]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
-    assert_eq!(report["outcome"], "healed");
-    assert_eq!(report["attempts"][1]["source"], "llm");
-    assert!(
-        std::fs::read_to_string(app.join("main.py"))
-            .expect("source")
-            .contains("print(mesage_text)")
-    );
+    healed_by_the_model(&output, &app);
     let progress = String::from_utf8_lossy(&output.stderr);
     assert!(progress.contains("asking openai for a fix"), "{progress}");
     assert_eq!(requests.load(Ordering::SeqCst), 1);
@@ -185,21 +191,8 @@ fn a_recorded_run_replays_without_the_model() {
     std::fs::write(app.join("main.py"), BROKEN).expect("source");
     let replay = [&[app_arg, "--replay", cassette_arg][..], &step].concat();
     let output = heal(&replay, &[]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
-    assert_eq!(report["outcome"], "healed");
-    assert_eq!(report["attempts"][1]["source"], "llm");
+    let report = healed_by_the_model(&output, &app);
     assert_eq!(report["usage"]["input_tokens"], 300);
-    assert!(
-        std::fs::read_to_string(app.join("main.py"))
-            .expect("source")
-            .contains("print(mesage_text)")
-    );
     assert_eq!(requests.load(Ordering::SeqCst), 1, "replayed, not asked");
 
     // Another build than the recorded one: a usage error, not a guess.

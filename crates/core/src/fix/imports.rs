@@ -2,7 +2,7 @@
 //! module when there is one, else as a new statement after the file's last import.
 
 /// The two families of languages whose imports this module writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Language {
     /// JavaScript and TypeScript: ES `import` statements, or `require` in CommonJS files.
     Script,

@@ -47,12 +47,12 @@ impl Fixer for MissingNames {
 
     async fn propose(&self, input: &FixInput<'_>) -> Result<Option<FixProposal>> {
         let workspace = input.workspace;
-        let missing: BTreeSet<(RelativePath, u32, String)> = (input.diagnostics.iter())
+        let missing: BTreeSet<(RelativePath, Language, u32, String)> = (input.diagnostics.iter())
             .filter(|d| d.severity <= Severity::Error)
             .filter_map(|d| {
                 let file = workspace.relative(d.file.as_deref()?)?;
-                Language::of(file.as_str())?;
-                Some((file, d.line.unwrap_or(0), missing_name(d)?))
+                let language = Language::of(file.as_str())?;
+                Some((file, language, d.line.unwrap_or(0), missing_name(d)?))
             })
             .collect();
         if missing.is_empty() {
@@ -61,13 +61,10 @@ impl Fixer for MissingNames {
         let mut project = Project::new(workspace);
         let mut files = EditedFiles::new(workspace);
         let mut done = BTreeSet::new();
-        for (file, line, name) in missing {
+        for (file, language, line, name) in missing {
             if !done.insert((file.clone(), name.clone())) {
                 continue;
             }
-            let Some(language) = Language::of(file.as_str()) else {
-                continue;
-            };
             let Some(text) = files.text(&file)? else {
                 continue;
             };

@@ -145,11 +145,10 @@ fn import_start(lines: &[String], index: usize, language: Language) -> Option<us
         return Some(index);
     }
     // Inside a multi-line `import {` / `from m import (`: the start is above, still open.
-    let opener = match language {
-        Language::Script => '{',
-        Language::Python => '(',
+    let (opener, closer) = match language {
+        Language::Script => ('{', '}'),
+        Language::Python => ('(', ')'),
     };
-    let closer = if opener == '{' { '}' } else { ')' };
     let start = (0..index).rev().take(200).find(|&i| starts(&lines[i]))?;
     let open = lines[start].contains(opener)
         && !lines[start..index].iter().any(|line| line.contains(closer));
