@@ -101,20 +101,11 @@ pub(crate) fn run(args: CheckArgs) -> Outcome {
 /// allowed `timeout` seconds.
 pub(crate) fn plan(steps: &[String], timeout: u64) -> BuildPlan {
     let timeout = Duration::from_secs(timeout.max(1));
-    let mut names: Vec<String> = Vec::new();
-    BuildPlan::new(steps.iter().map(|command| {
-        let program = command.split_whitespace().next().unwrap_or("step");
-        let name = match names
+    BuildPlan::new(
+        steps
             .iter()
-            .filter(|n| n.split('#').next() == Some(program))
-            .count()
-        {
-            0 => program.to_string(),
-            seen => format!("{program}#{}", seen + 1),
-        };
-        names.push(name.clone());
-        BuildStep::shell(name, command.clone()).timeout(timeout)
-    }))
+            .map(|line| BuildStep::command_line(line.clone()).timeout(timeout)),
+    )
 }
 
 async fn run_checked(args: &CheckArgs, plan: &BuildPlan) -> Result<PlanOutcome, Error> {

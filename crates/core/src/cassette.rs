@@ -45,8 +45,8 @@ use serde::{Deserialize, Serialize};
 use crate::build::{BuildStep, Builder, LineSink, OutputStream, StepOutput};
 use crate::fix::FixProposal;
 use crate::llm::{
-    Collector, Completion, CompletionRequest, EventStream, Provider, ProviderError,
-    ProviderErrorKind, StreamEvent,
+    self, Collector, Completion, CompletionRequest, EventStream, Provider, ProviderError,
+    ProviderErrorKind,
 };
 use crate::workspace::{ApplyOptions, Workspace};
 use crate::{Error, Result};
@@ -450,18 +450,6 @@ impl Provider for ReplayProvider {
     }
 
     fn stream(&self, _: CompletionRequest) -> EventStream {
-        let events = match self.next() {
-            Ok(completion) => vec![
-                StreamEvent::Start {
-                    provider: completion.provider,
-                    model: completion.model,
-                },
-                StreamEvent::Text(completion.text),
-                StreamEvent::Usage(completion.usage),
-                StreamEvent::Stop(completion.stop_reason),
-            ],
-            Err(error) => vec![StreamEvent::Error(error)],
-        };
-        Box::pin(futures_util::stream::iter(events))
+        llm::stream_whole(std::future::ready(self.next()))
     }
 }

@@ -99,6 +99,13 @@ impl BuildStep {
         BuildStep::new(name, Command::Shell(line.into()))
     }
 
+    /// A step running a shell line, named after its program (`npx tsc --noEmit` → `npx`).
+    pub fn command_line(line: impl Into<String>) -> Self {
+        let line = line.into();
+        let program = line.split_whitespace().next().unwrap_or("step").to_string();
+        BuildStep::shell(program, line)
+    }
+
     /// A step running a program with arguments, without a shell.
     pub fn argv<I, S>(name: impl Into<String>, argv: I) -> Self
     where
@@ -144,11 +151,30 @@ pub struct BuildPlan {
 }
 
 impl BuildPlan {
-    /// A plan of `steps`.
+    /// A plan of `steps`. Reports and events name steps, so a name used before gets a number
+    /// (`npm`, `npm#2`, …).
     pub fn new(steps: impl IntoIterator<Item = BuildStep>) -> Self {
-        BuildPlan {
-            steps: steps.into_iter().collect(),
+        let mut plan = BuildPlan { steps: Vec::new() };
+        for mut step in steps {
+            let taken = |name: &str| plan.steps.iter().any(|s: &BuildStep| s.name == name);
+            if taken(&step.name) {
+                let numbered = (2..)
+                    .map(|n| format!("{}#{n}", step.name))
+                    .find(|name| !taken(name));
+                step.name = numbered.unwrap_or_default();
+            }
+            plan.steps.push(step);
         }
+        plan
+    }
+
+    /// A plan of shell lines, each step [named after its program](BuildStep::command_line).
+    pub fn command_lines<I, S>(lines: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        BuildPlan::new(lines.into_iter().map(BuildStep::command_line))
     }
 }
 
@@ -254,6 +280,22 @@ mod tests {
             "a=b".into(),
         ]);
         assert_eq!(command.to_string(), r"echo 'it'\''s here' '' a=b");
+    }
+
+    #[test]
+    fn command_lines_are_named_after_their_program_and_names_stay_unique() {
+        let plan = BuildPlan::command_lines(["npm ci", "npx tsc --noEmit", "npm test", "  "]);
+        let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["npm", "npx", "npm#2", "step"]);
+        assert_eq!(plan.steps[2].command, Command::Shell("npm test".into()));
+
+        let plan = BuildPlan::new([
+            BuildStep::shell("build", "make"),
+            BuildStep::shell("build#2", "make a"),
+            BuildStep::shell("build", "make b"),
+        ]);
+        let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["build", "build#2", "build#3"]);
     }
 
     #[test]

@@ -190,6 +190,29 @@ impl Provider for Arc<dyn Provider> {
     }
 }
 
+/// The stream of an answer that comes whole: its text in one piece, then its usage and stop
+/// reason — or the error. For providers that cannot stream (a replay, a host's own function).
+pub fn stream_whole(
+    completion: impl std::future::Future<Output = Result<Completion>> + Send + 'static,
+) -> EventStream {
+    let events = futures_util::stream::once(completion).flat_map(|result| {
+        let events = match result {
+            Ok(completion) => vec![
+                StreamEvent::Start {
+                    provider: completion.provider,
+                    model: completion.model,
+                },
+                StreamEvent::Text(completion.text),
+                StreamEvent::Usage(completion.usage),
+                StreamEvent::Stop(completion.stop_reason),
+            ],
+            Err(error) => vec![StreamEvent::Error(error)],
+        };
+        futures_util::stream::iter(events)
+    });
+    Box::pin(events)
+}
+
 /// Reads a stream to its end into a [`Completion`]: the text after the last
 /// [`StreamEvent::Switched`], the usage of every attempt, the last stop reason.
 pub async fn collect(stream: EventStream) -> Result<Completion> {
