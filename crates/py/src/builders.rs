@@ -1,0 +1,347 @@
+//! Builders — local processes, Docker containers, or a Python object with
+//! `run(step, workspace)` — and build steps from strings, dicts or `Step`s.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+use selfheal::build::{
+    BuildPlan, BuildStep, Builder as Api, Command, DockerBuilder as DockerApi, LineSink,
+    LocalBuilder as LocalApi, Log, OutputStream, StepOutput,
+};
+use selfheal::{Error, Result};
+
+use crate::errors;
+use crate::host::{self, Scope};
+
+pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<Builder>()?;
+    module.add_class::<LocalBuilder>()?;
+    module.add_class::<DockerBuilder>()?;
+    module.add_class::<Step>()?;
+    Ok(())
+}
+
+/// Where build steps run. Made by `LocalBuilder` or `DockerBuilder`; a `Healer` also takes any
+/// object with `run(step, workspace)` as a builder.
+#[pyclass(subclass, frozen, module = "selfheal")]
+pub(crate) struct Builder {
+    pub(crate) inner: Arc<dyn Api>,
+}
+
+/// Runs each step as a local process group, killed as a whole on timeout or cancellation.
+/// `timeout` (seconds) applies to steps that set none.
+#[pyclass(extends = Builder, frozen, module = "selfheal")]
+pub(crate) struct LocalBuilder;
+
+#[pymethods]
+impl LocalBuilder {
+    #[new]
+    #[pyo3(signature = (*, timeout = None))]
+    fn new(timeout: Option<f64>) -> PyResult<PyClassInitializer<Self>> {
+        let mut builder = LocalApi::new();
+        if let Some(timeout) = timeout {
+            builder = builder.default_timeout(seconds(timeout, "timeout")?);
+        }
+        Ok(PyClassInitializer::from(Builder { inner: Arc::new(builder) }).add_subclass(LocalBuilder))
+    }
+}
+
+/// Runs each step in a fresh, locked-down container of `image` (no network unless `network`,
+/// limits in MiB and CPUs). Connects to the engine at `DOCKER_HOST` or the local socket;
+/// raises `BuildError` when no engine answers.
+#[pyclass(extends = Builder, frozen, module = "selfheal")]
+pub(crate) struct DockerBuilder;
+
+#[pymethods]
+impl DockerBuilder {
+    #[new]
+    #[pyo3(signature = (image, *, network = false, memory_mib = None, cpus = None, user = None, timeout = None))]
+    fn new(
+        py: Python<'_>,
+        image: String,
+        network: bool,
+        memory_mib: Option<u64>,
+        cpus: Option<f64>,
+        user: Option<String>,
+        timeout: Option<f64>,
+    ) -> PyResult<PyClassInitializer<Self>> {
+        let runtime = pyo3_async_runtimes::tokio::get_runtime();
+        let mut builder = py
+            .detach(|| runtime.block_on(DockerApi::connect(image)))
+            .map_err(errors::to_py)?
+            .network(network);
+        if let Some(mib) = memory_mib {
+            builder = builder.memory_mib(mib);
+        }
+        if let Some(cpus) = cpus {
+            builder = builder.cpus(cpus);
+        }
+        if let Some(user) = user {
+            builder = builder.user(user);
+        }
+        if let Some(timeout) = timeout {
+            builder = builder.default_timeout(seconds(timeout, "timeout")?);
+        }
+        Ok(PyClassInitializer::from(Builder { inner: Arc::new(builder) }).add_subclass(DockerBuilder))
+    }
+}
+
+fn seconds(value: f64, what: &str) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(value).map_err(|e| errors::config(format!("{what}: {e}")))
+}
+
+/// One build step, as a Python builder's `run` receives it (and as `steps` may give it).
+#[pyclass(frozen, module = "selfheal")]
+#[derive(Clone)]
+pub(crate) struct Step {
+    pub(crate) inner: BuildStep,
+}
+
+#[pymethods]
+impl Step {
+    /// A step running `command` (a shell line, or a list of program and arguments without a
+    /// shell), named after its program unless `name` is given; `timeout` in seconds, `env`
+    /// added to the environment, `cwd` relative to the workspace.
+    #[new]
+    #[pyo3(signature = (command, *, name = None, timeout = None, env = None, cwd = None, continue_on_failure = false))]
+    fn new(
+        command: &Bound<'_, PyAny>,
+        name: Option<String>,
+        timeout: Option<f64>,
+        env: Option<BTreeMap<String, String>>,
+        cwd: Option<String>,
+        continue_on_failure: bool,
+    ) -> PyResult<Self> {
+        let mut step = if let Ok(line) = command.extract::<String>() {
+            BuildStep::command_line(line)
+        } else {
+            let argv: Vec<String> = command
+                .extract()
+                .map_err(|_| PyTypeError::new_err("a step's command is a str or a list of str"))?;
+            let program = argv.first().cloned().unwrap_or_else(|| "step".into());
+            BuildStep::argv(program, argv)
+        };
+        if let Some(name) = name {
+            step.name = name;
+        }
+        if let Some(timeout) = timeout {
+            step = step.timeout(seconds(timeout, "timeout")?);
+        }
+        for (key, value) in env.unwrap_or_default() {
+            step = step.env(key, value);
+        }
+        if let Some(cwd) = cwd {
+            let cwd = serde_json::from_value(serde_json::Value::String(cwd))
+                .map_err(|e| errors::config(format!("cwd: {e}")))?;
+            step = step.cwd(cwd);
+        }
+        step.continue_on_failure = continue_on_failure;
+        Ok(Step { inner: step })
+    }
+
+    /// The step's name in reports.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+    /// The command as a shell line.
+    #[getter]
+    fn command(&self) -> String {
+        match &self.inner.command {
+            Command::Shell(line) => line.clone(),
+            argv @ Command::Argv(_) => argv.to_string(),
+        }
+    }
+    /// The argument vector that runs it (`["/bin/sh", "-c", line]` for a shell line).
+    #[getter]
+    fn argv(&self) -> Vec<String> {
+        self.inner.command.argv()
+    }
+    /// Seconds it may run, if limited.
+    #[getter]
+    fn timeout(&self) -> Option<f64> {
+        self.inner.timeout.map(|t| t.as_secs_f64())
+    }
+    /// Variables added to the environment.
+    #[getter]
+    fn env(&self) -> BTreeMap<String, String> {
+        self.inner.env.iter().cloned().collect()
+    }
+    /// The working directory relative to the workspace, if not the workspace itself.
+    #[getter]
+    fn cwd(&self) -> Option<String> {
+        self.inner.cwd.as_ref().map(|cwd| cwd.to_string())
+    }
+    /// Whether later steps run when this one fails.
+    #[getter]
+    fn continue_on_failure(&self) -> bool {
+        self.inner.continue_on_failure
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Step {}: {}>", self.inner.name, self.command())
+    }
+}
+
+/// The plan of `steps`: command strings, `Step`s, or dicts with `command` and optionally
+/// `name`, `timeout`, `env`, `cwd`, `continue_on_failure`.
+pub(crate) fn plan_from(steps: &Bound<'_, PyAny>) -> PyResult<BuildPlan> {
+    if steps.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err("steps is a list: [\"npm run build\"]"));
+    }
+    let mut plan = Vec::new();
+    for step in steps.try_iter()? {
+        let step = step?;
+        if let Ok(step) = step.cast::<Step>() {
+            plan.push(step.get().inner.clone());
+        } else if step.is_instance_of::<PyString>() {
+            plan.push(BuildStep::command_line(step.extract::<String>()?));
+        } else if let Ok(dict) = step.cast::<PyDict>() {
+            plan.push(step_from_dict(dict)?.inner);
+        } else {
+            return Err(PyTypeError::new_err("a step is a str, a dict or a Step"));
+        }
+    }
+    if plan.is_empty() {
+        return Err(errors::config("a build needs at least one step"));
+    }
+    Ok(BuildPlan::new(plan))
+}
+
+fn step_from_dict(dict: &Bound<'_, PyDict>) -> PyResult<Step> {
+    const KEYS: [&str; 6] = ["command", "name", "timeout", "env", "cwd", "continue_on_failure"];
+    for key in dict.keys() {
+        let key: String = key.extract()?;
+        if !KEYS.contains(&key.as_str()) {
+            return Err(errors::config(format!("unknown step key `{key}` (known: {})", KEYS.join(", "))));
+        }
+    }
+    let get = |key: &str| dict.get_item(key);
+    let command = get("command")?.ok_or_else(|| errors::config("a step needs a `command`"))?;
+    let optional = |key: &str| -> PyResult<Option<Bound<'_, PyAny>>> {
+        Ok(get(key)?.filter(|value| !value.is_none()))
+    };
+    Step::new(
+        &command,
+        optional("name")?.map(|v| v.extract()).transpose()?,
+        optional("timeout")?.map(|v| v.extract()).transpose()?,
+        optional("env")?.map(|v| v.extract()).transpose()?,
+        optional("cwd")?.map(|v| v.extract()).transpose()?,
+        optional("continue_on_failure")?.map(|v| v.extract()).transpose()?.unwrap_or(false),
+    )
+}
+
+/// A built-in builder, or a Python object with `run(step, workspace)` as one.
+pub(crate) fn builder_from(object: &Bound<'_, PyAny>) -> PyResult<Arc<dyn Api>> {
+    if let Ok(builder) = object.cast::<Builder>() {
+        return Ok(builder.get().inner.clone());
+    }
+    if !object.hasattr("run")? {
+        return Err(PyTypeError::new_err(
+            "a builder is LocalBuilder, DockerBuilder or an object with run(step, workspace)",
+        ));
+    }
+    Ok(Arc::new(PythonBuilder {
+        object: object.clone().unbind(),
+        name: host::name_of(object)?,
+    }))
+}
+
+/// A Python object's `run(step, workspace)` as a builder. It returns a dict (`exit_code`, and
+/// `output` or `stdout`/`stderr`, optionally `timed_out`) or a `subprocess.CompletedProcess`;
+/// its output reaches the loop when it returns.
+struct PythonBuilder {
+    object: Py<PyAny>,
+    name: String,
+}
+
+#[async_trait::async_trait]
+impl Api for PythonBuilder {
+    async fn run_step(&self, workspace: &Path, step: &BuildStep, sink: &dyn LineSink) -> Result<StepOutput> {
+        let started = Instant::now();
+        let scope = Scope::current();
+        let object = Python::attach(|py| self.object.clone_ref(py));
+        let (given, root) = (Step { inner: step.clone() }, workspace.to_path_buf());
+        let ran = host::call(scope.clone(), object, "run", move |py| {
+            let root: PathBuf = root;
+            Ok(PyTuple::new(py, [Py::new(py, given)?.into_any(), root.into_pyobject(py)?.into_any().unbind()])?.unbind())
+        })
+        .await
+        .and_then(|ran| Python::attach(|py| Ran::read(ran.bind(py), &self.name)));
+        let ran = match ran {
+            Ok(ran) => ran,
+            Err(error) => {
+                let reason = Python::attach(|py| error.value(py).to_string());
+                if let Some(scope) = scope {
+                    scope.fail(error);
+                }
+                return Err(Error::Build { step: step.name.clone(), reason });
+            }
+        };
+        for (stream, text) in [(OutputStream::Stdout, &ran.stdout), (OutputStream::Stderr, &ran.stderr)] {
+            text.lines().for_each(|line| sink.line(stream, line));
+        }
+        let log = |text: String| Log { total_bytes: text.len() as u64, text, ..Log::default() };
+        Ok(StepOutput {
+            name: step.name.clone(),
+            command: step.command.to_string(),
+            exit_code: Some(ran.exit_code),
+            timed_out: ran.timed_out,
+            duration: started.elapsed(),
+            log: log(format!("{}{}", ran.stdout, ran.stderr)),
+            stdout: log(ran.stdout),
+            stderr: log(ran.stderr),
+            ..StepOutput::default()
+        })
+    }
+}
+
+/// What a Python builder's `run` returned.
+struct Ran {
+    exit_code: i32,
+    stdout: String,
+    stderr: String,
+    timed_out: bool,
+}
+
+impl Ran {
+    fn read(ran: &Bound<'_, PyAny>, name: &str) -> PyResult<Self> {
+        let field = |keys: &[&str]| -> PyResult<Option<Bound<'_, PyAny>>> {
+            for key in keys {
+                let found = match ran.cast::<PyDict>() {
+                    Ok(dict) => dict.get_item(key)?,
+                    Err(_) => ran.getattr(*key).ok(),
+                };
+                if let Some(found) = found.filter(|v| !v.is_none()) {
+                    return Ok(Some(found));
+                }
+            }
+            Ok(None)
+        };
+        let exit_code = field(&["exit_code", "returncode"])?.ok_or_else(|| {
+            PyTypeError::new_err(format!(
+                "{name}.run must return a dict with `exit_code` and `output` (or `stdout`/`stderr`), or a subprocess.CompletedProcess"
+            ))
+        })?;
+        let text = |keys: &[&str]| -> PyResult<String> {
+            Ok(match field(keys)? {
+                None => String::new(),
+                Some(value) => match value.cast::<PyBytes>() {
+                    Ok(bytes) => String::from_utf8_lossy(bytes.as_bytes()).into_owned(),
+                    Err(_) => value.extract()?,
+                },
+            })
+        };
+        Ok(Ran {
+            exit_code: exit_code.extract()?,
+            stdout: text(&["output", "stdout"])?,
+            stderr: text(&["stderr"])?,
+            timed_out: field(&["timed_out"])?.map(|v| v.is_truthy()).transpose()?.unwrap_or(false),
+        })
+    }
+}

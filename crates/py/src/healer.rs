@@ -1,0 +1,493 @@
+//! [`Healer`] and the handle of one of its runs ([`Run`]), with the run's [`Event`]s and its
+//! [`HealReport`]. The asyncio-facing `heal`, `heal_sync` and `stream` are written in Python
+//! on top of [`Run`] (`python/selfheal/__init__.py`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pyo3::exceptions::{PyAttributeError, PyRuntimeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use pyo3_async_runtimes::TaskLocals;
+use selfheal::fix::{Fixer, Safety};
+use selfheal::heal::{self, Event as Api, EventSink, HealConfig, Outcome};
+use selfheal::workspace::Workspace;
+use serde_json::Value;
+use tokio::sync::{Mutex, mpsc, watch};
+
+use crate::builders::{builder_from, plan_from};
+use crate::cache::FixCache;
+use crate::convert::{deserialize, name_of, serialize, to_python};
+use crate::diagnostics::{Diagnostic, parsers_from};
+use crate::errors;
+use crate::host::Scope;
+use crate::providers::provider_from;
+
+pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<Healer>()?;
+    module.add_class::<Run>()?;
+    module.add_class::<Event>()?;
+    module.add_class::<HealReport>()?;
+    module.add_function(wrap_pyfunction!(default_fixers, module)?)?;
+    Ok(())
+}
+
+/// The names of the deterministic fixers a `Healer` uses by default, in the order it asks
+/// them. `missing-dependencies` installs packages; leave it out of `fixers` to keep a run off
+/// the network.
+#[pyfunction]
+fn default_fixers() -> Vec<String> {
+    heal::default_fixers().iter().map(|f| f.name().to_string()).collect()
+}
+
+/// The heal loop: build, read the errors, fix (deterministic fixers, then the fix cache, then
+/// the model), apply safely, rebuild — until the build is green or nothing is left to try.
+///
+/// `provider`: `Anthropic`/`OpenAI`/`Gemini`/`Fallback` or any object with
+/// `complete(request)`; none: fixers and cache only. `builder`: `LocalBuilder` (default),
+/// `DockerBuilder` or any object with `run(step, workspace)`. `cache`: a `FixCache`.
+/// `config`: a dict (`max_attempts`, `timeout`, `max_tokens`, `max_usd`, `stuck_after`,
+/// `keep_partial`, `fixer_safety`, `backoff`, `max_backoff`, `jitter_seed`, `context`).
+/// `fixers`: names from `default_fixers()`, in order. `parsers`: pattern dicts or objects with
+/// `parse(log)`, added to the built-in parsers. `on_escalation(report)` is called when a run
+/// escalates.
+#[pyclass(subclass, frozen, module = "selfheal")]
+pub(crate) struct Healer {
+    inner: Arc<heal::Healer>,
+}
+
+#[pymethods]
+impl Healer {
+    #[new]
+    #[pyo3(signature = (provider = None, builder = None, cache = None, config = None, fixers = None, parsers = None, on_escalation = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        provider: Option<&Bound<'_, PyAny>>,
+        builder: Option<&Bound<'_, PyAny>>,
+        cache: Option<&Bound<'_, FixCache>>,
+        config: Option<&Bound<'_, PyDict>>,
+        fixers: Option<Vec<String>>,
+        parsers: Option<&Bound<'_, PyList>>,
+        on_escalation: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let mut healer = match builder {
+            Some(builder) => heal::Healer::new(builder_from(builder)?),
+            None => heal::Healer::new(selfheal::build::LocalBuilder::new()),
+        };
+        if let Some(provider) = provider {
+            healer = healer.provider(provider_from(provider)?);
+        }
+        if let Some(cache) = cache {
+            healer = healer.cache(cache.get().inner.clone());
+        }
+        if let Some(config) = config {
+            healer = healer.config(config_from(config)?);
+        }
+        if let Some(names) = fixers {
+            healer = healer.fixers(fixers_named(&names)?);
+        }
+        if let Some(parsers) = parsers {
+            healer = healer.parsers(parsers_from(parsers)?.0);
+        }
+        if let Some(handler) = on_escalation {
+            healer = healer.on_escalation(move |report| escalated(&handler, report));
+        }
+        Ok(Healer {
+            inner: Arc::new(healer),
+        })
+    }
+
+    /// Starts healing `workspace` (a folder) with `steps`; `async def` callbacks run on
+    /// `event_loop`. Use `heal`, `heal_sync` or `stream` rather than this.
+    #[pyo3(signature = (workspace, steps, event_loop, *, on_event = None, stream = false))]
+    fn start(
+        &self,
+        py: Python<'_>,
+        workspace: std::path::PathBuf,
+        steps: &Bound<'_, PyAny>,
+        event_loop: &Bound<'_, PyAny>,
+        on_event: Option<Py<PyAny>>,
+        stream: bool,
+    ) -> PyResult<Run> {
+        let plan = plan_from(steps)?;
+        let workspace = Workspace::open(&workspace).map_err(|e| errors::to_py(e.into()))?;
+        let scope = Scope::new(TaskLocals::new(event_loop.clone()).copy_context(py)?);
+        let (events, receiver) = match stream {
+            true => {
+                let (sender, receiver) = mpsc::unbounded_channel();
+                (Some(sender), Some(Arc::new(Mutex::new(receiver))))
+            }
+            false => (None, None),
+        };
+        let sink = Sink {
+            events,
+            on_event,
+            scope: scope.clone(),
+        };
+        let (finished, result) = watch::channel(None);
+        let healer = self.inner.clone();
+        let stop = scope.stop.clone();
+        let run = async move {
+            let cancelled = async move { stop.notified().await };
+            let report = healer.heal_until(&workspace, &plan, &sink, cancelled).await;
+            drop(sink);
+            let _ = finished.send(Some(report));
+        };
+        pyo3_async_runtimes::tokio::get_runtime().spawn(Scope::enter(scope.clone(), run));
+        Ok(Run {
+            scope,
+            result,
+            events: receiver,
+        })
+    }
+}
+
+fn fixers_named(names: &[String]) -> PyResult<Vec<Arc<dyn Fixer>>> {
+    let available = heal::default_fixers();
+    names
+        .iter()
+        .map(|name| {
+            available
+                .iter()
+                .find(|fixer| fixer.name() == name)
+                .cloned()
+                .ok_or_else(|| {
+                    let known: Vec<&str> = available.iter().map(|f| f.name()).collect();
+                    errors::config(format!("unknown fixer `{name}` (known: {})", known.join(", ")))
+                })
+        })
+        .collect()
+}
+
+fn config_from(config: &Bound<'_, PyDict>) -> PyResult<HealConfig> {
+    let mut heal = HealConfig::default();
+    for (key, value) in config.iter() {
+        let key: String = key.extract()?;
+        let seconds = |value: &Bound<'_, PyAny>| -> PyResult<Duration> {
+            Duration::try_from_secs_f64(value.extract()?)
+                .map_err(|e| errors::config(format!("{key}: {e}")))
+        };
+        match key.as_str() {
+            "max_attempts" => heal.budget.attempts = value.extract()?,
+            "timeout" => heal.budget.time = seconds(&value)?,
+            "max_tokens" => heal.budget.tokens = value.extract()?,
+            "max_usd" => heal.budget.usd = value.extract()?,
+            "stuck_after" => heal.stuck_after = value.extract()?,
+            "keep_partial" => heal.keep_partial = value.is_truthy()?,
+            "backoff" => heal.attempts.base_delay = seconds(&value)?,
+            "max_backoff" => heal.attempts.max_delay = seconds(&value)?,
+            "jitter_seed" => heal.jitter_seed = value.extract()?,
+            "context" => heal.context = deserialize(&value, "context")?,
+            "fixer_safety" => {
+                heal.fixer_safety = match value.extract::<String>()?.as_str() {
+                    "safe" => Safety::Safe,
+                    "likely" => Safety::Likely,
+                    "unsafe" => Safety::Unsafe,
+                    other => {
+                        return Err(errors::config(format!(
+                            "fixer_safety `{other}`: use \"safe\", \"likely\" or \"unsafe\""
+                        )));
+                    }
+                }
+            }
+            other => {
+                return Err(errors::config(format!(
+                    "unknown config key `{other}` (known: max_attempts, timeout, max_tokens, max_usd, stuck_after, keep_partial, backoff, max_backoff, jitter_seed, context, fixer_safety)"
+                )));
+            }
+        }
+    }
+    Ok(heal)
+}
+
+/// Calls the host's escalation handler; an exception in it ends up raised by the run.
+fn escalated(handler: &Py<PyAny>, report: &heal::HealReport) {
+    Python::attach(|py| {
+        let called = Py::new(py, HealReport { inner: report.clone() })
+            .and_then(|report| handler.call1(py, (report,)));
+        if let (Err(error), Some(scope)) = (called, Scope::current()) {
+            scope.fail(error);
+        }
+    });
+}
+
+/// Where a run's events go: the stream's channel, and the host's `on_event`.
+struct Sink {
+    events: Option<mpsc::UnboundedSender<Api>>,
+    on_event: Option<Py<PyAny>>,
+    scope: Arc<Scope>,
+}
+
+impl EventSink for Sink {
+    fn event(&self, event: Api) {
+        if let Some(callback) = &self.on_event {
+            Python::attach(|py| {
+                let called = Py::new(py, Event { inner: event.clone() })
+                    .and_then(|event| callback.call1(py, (event,)));
+                if let Err(error) = called {
+                    self.scope.fail(error);
+                }
+            });
+        }
+        if let Some(events) = &self.events {
+            let _ = events.send(event);
+        }
+    }
+}
+
+type Finished = Option<selfheal::Result<heal::HealReport>>;
+
+/// One heal run in progress. Dropping it cancels the run.
+#[pyclass(frozen, module = "selfheal")]
+pub(crate) struct Run {
+    scope: Arc<Scope>,
+    result: watch::Receiver<Finished>,
+    events: Option<Arc<Mutex<mpsc::UnboundedReceiver<Api>>>>,
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        self.scope.stop.notify_one();
+    }
+}
+
+/// The run's end as Python sees it: the report, the exception a callback raised, or the
+/// crate's error.
+fn ended(py: Python<'_>, scope: &Scope, finished: Finished) -> PyResult<HealReport> {
+    if let Some(error) = scope.failure(py) {
+        return Err(error);
+    }
+    match finished {
+        Some(Ok(report)) => Ok(HealReport { inner: report }),
+        Some(Err(error)) => Err(errors::to_py(error)),
+        None => Err(PyRuntimeError::new_err("the heal run stopped without a report")),
+    }
+}
+
+async fn finished(mut result: watch::Receiver<Finished>) -> Finished {
+    match result.wait_for(Option::is_some).await {
+        Ok(finished) => finished.clone(),
+        Err(_) => None,
+    }
+}
+
+#[pymethods]
+impl Run {
+    /// Stops the run: the attempt in progress is undone, and the report's outcome is
+    /// `cancelled`.
+    fn cancel(&self) {
+        self.scope.stop.notify_one();
+    }
+
+    /// Resolves to the run's `HealReport` once it has ended.
+    fn report<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let (scope, result) = (self.scope.clone(), self.result.clone());
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let finished = finished(result).await;
+            Python::attach(|py| ended(py, &scope, finished))
+        })
+    }
+
+    /// Blocks until the run has ended (the GIL released) and returns its `HealReport`.
+    /// Ctrl-C cancels the run, waits for the attempt in progress to be undone, and raises
+    /// `KeyboardInterrupt`.
+    fn wait(&self, py: Python<'_>) -> PyResult<HealReport> {
+        let runtime = pyo3_async_runtimes::tokio::get_runtime();
+        loop {
+            let polled = py.detach(|| {
+                runtime.block_on(tokio::time::timeout(
+                    Duration::from_millis(50),
+                    finished(self.result.clone()),
+                ))
+            });
+            if let Ok(finished) = polled {
+                return ended(py, &self.scope, finished);
+            }
+            if let Err(interrupt) = py.check_signals() {
+                self.scope.stop.notify_one();
+                py.detach(|| runtime.block_on(finished(self.result.clone())));
+                return Err(interrupt);
+            }
+        }
+    }
+
+    /// Resolves to the events that happened since the last call (at least one), or to an
+    /// empty list once the run has ended. Only for runs started with `stream=True`.
+    fn next_events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let events = self
+            .events
+            .clone()
+            .ok_or_else(|| PyRuntimeError::new_err("the run was not started with stream=True"))?;
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let mut events = events.lock().await;
+            let mut batch = Vec::new();
+            if let Some(first) = events.recv().await {
+                batch.push(first);
+                while let Ok(next) = events.try_recv() {
+                    batch.push(next);
+                }
+            }
+            Python::attach(|py| {
+                let batch = batch.into_iter().map(|inner| Py::new(py, Event { inner }));
+                Ok(PyList::new(py, batch.collect::<PyResult<Vec<_>>>()?)?.unbind())
+            })
+        })
+    }
+}
+
+/// One thing that happened during a heal run. `kind` names it (`run_started`,
+/// `step_started`, `output_line`, `step_finished`, `diagnostics`, `fixer_applied`,
+/// `cache_hit`, `cache_miss`, `llm_request`, `llm_delta`, `llm_response`, `fix_applied`,
+/// `fix_rolled_back`, `attempt_finished`, `backoff`, `fallback`, and last `healed`,
+/// `escalated`, `failed` or `cancelled`); its fields are attributes (`event.attempt`,
+/// `event.line`) and `to_dict()` has them all with `"event": kind`.
+#[pyclass(frozen, module = "selfheal")]
+pub(crate) struct Event {
+    inner: Api,
+}
+
+impl Event {
+    fn fields(&self) -> serde_json::Map<String, Value> {
+        match serde_json::to_value(&self.inner) {
+            Ok(Value::Object(fields)) => fields,
+            _ => serde_json::Map::new(),
+        }
+    }
+}
+
+#[pymethods]
+impl Event {
+    /// What happened (`step_started`, `fix_applied`, …).
+    #[getter]
+    fn kind(&self) -> String {
+        match self.fields().remove("event") {
+            Some(Value::String(kind)) => kind,
+            _ => String::new(),
+        }
+    }
+
+    /// True for the event that ends a run.
+    #[getter]
+    fn is_last(&self) -> bool {
+        self.inner.is_last()
+    }
+
+    fn __getattr__<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        if let Api::Diagnostics { diagnostics, .. } = &self.inner {
+            if name == "diagnostics" {
+                let list = diagnostics.iter().map(|d| Diagnostic { inner: d.clone() });
+                return Ok(PyList::new(py, list.map(|d| Py::new(py, d)).collect::<PyResult<Vec<_>>>()?)?.into_any());
+            }
+        }
+        match self.fields().get(name) {
+            Some(value) if name != "event" => to_python(py, value),
+            _ => Err(PyAttributeError::new_err(format!(
+                "a `{}` event has no `{name}`",
+                self.kind()
+            ))),
+        }
+    }
+
+    /// Every field as plain data, with `"event": kind`.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        serialize(py, &self.inner)
+    }
+
+    fn __repr__(&self) -> String {
+        let mut fields = self.fields();
+        fields.remove("event");
+        let mut shown: Vec<String> = fields
+            .iter()
+            .take(4)
+            .map(|(key, value)| {
+                let mut value = value.to_string();
+                if value.len() > 60 {
+                    let cut = (0..=57).rev().find(|&i| value.is_char_boundary(i)).unwrap_or(0);
+                    value.truncate(cut);
+                    value.push_str("...");
+                }
+                format!("{key}={value}")
+            })
+            .collect();
+        if fields.len() > 4 {
+            shown.push("...".into());
+        }
+        format!("<Event {} {}>", self.kind(), shown.join(" "))
+    }
+}
+
+/// How a heal run ended: `outcome` (`healed`, `already_green`, `escalated`, `failed`,
+/// `cancelled`), every attempt, the diagnostics left, the fixes kept, model usage and cost,
+/// and for an escalation what a person taking over needs.
+#[pyclass(frozen, module = "selfheal")]
+pub(crate) struct HealReport {
+    inner: heal::HealReport,
+}
+
+#[pymethods]
+impl HealReport {
+    /// `healed`, `already_green`, `escalated`, `failed` or `cancelled`.
+    #[getter]
+    fn outcome(&self) -> String {
+        name_of(&self.inner.outcome)
+    }
+    /// True when the build is green (`healed` or `already_green`).
+    #[getter]
+    fn ok(&self) -> bool {
+        matches!(self.inner.outcome, Outcome::Healed | Outcome::AlreadyGreen)
+    }
+    /// Every attempt, the first build included: dicts with `number`, `source`, `by`, `diff`,
+    /// `rolled_back`, `apply_error`, `errors`, `new`, `fixed`, `persisting`, `duration`.
+    #[getter]
+    fn attempts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        serialize(py, &self.inner.attempts)
+    }
+    /// The diagnostics of the last build.
+    #[getter]
+    fn diagnostics(&self) -> Vec<Diagnostic> {
+        let diagnostics = self.inner.diagnostics.iter();
+        diagnostics.map(|d| Diagnostic { inner: d.clone() }).collect()
+    }
+    /// The fixes that stayed: dicts with `attempt`, `source`, `by`, `files`.
+    #[getter]
+    fn fixes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        serialize(py, &self.inner.fixes)
+    }
+    /// Model tokens: `{"input_tokens": n, "output_tokens": m}`.
+    #[getter]
+    fn usage<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        serialize(py, &self.inner.usage)
+    }
+    /// Model cost in USD.
+    #[getter]
+    fn cost_usd(&self) -> f64 {
+        self.inner.cost_usd
+    }
+    /// For an escalated run: `reason`, `diagnostics` and `next_action`; else `None`.
+    #[getter]
+    fn escalation<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        serialize(py, &self.inner.escalation)
+    }
+    /// Seconds the run took.
+    #[getter]
+    fn duration(&self) -> f64 {
+        self.inner.duration.as_secs_f64()
+    }
+
+    /// Every field as plain data.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        serialize(py, &self.inner)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<HealReport {} attempts={} fixes={} errors_left={} tokens={} cost_usd={:.4}>",
+            self.outcome(),
+            self.inner.attempts.len(),
+            self.inner.fixes.len(),
+            self.inner.diagnostics.len(),
+            self.inner.usage.total(),
+            self.inner.cost_usd
+        )
+    }
+}

@@ -1,0 +1,539 @@
+//! Model providers: the built-in ones with their resilience layers as constructor options, and
+//! any Python object with `complete(request)`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString, PyTuple};
+use selfheal::llm::{
+    self, Anthropic as AnthropicApi, BreakerConfig, Budget, Completion, CompletionRequest,
+    EventStream, Fallback as FallbackChain, Gemini as GeminiApi, Meter, OpenAi, Provider as Api,
+    ProviderError, ProviderErrorKind, ProviderExt, RetryPolicy, StopReason, Usage,
+};
+use selfheal::{Error, Result};
+
+use crate::convert::serialize;
+use crate::errors;
+use crate::host::{self, Scope};
+
+pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<Provider>()?;
+    module.add_class::<Anthropic>()?;
+    module.add_class::<OpenAI>()?;
+    module.add_class::<Gemini>()?;
+    module.add_class::<Fallback>()?;
+    module.add_class::<Request>()?;
+    module.add_class::<Message>()?;
+    Ok(())
+}
+
+/// A model provider with its layers. Made by `Anthropic`, `OpenAI`, `Gemini` or `Fallback`;
+/// a `Healer` also takes any object with `complete(request)` as a provider.
+#[pyclass(subclass, frozen, module = "selfheal")]
+pub(crate) struct Provider {
+    pub(crate) inner: Arc<dyn Api>,
+}
+
+#[pymethods]
+impl Provider {
+    /// The name used in reports (`openai`, `fallback(anthropic, openai)`).
+    #[getter]
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    /// The model used when a request names none.
+    #[getter]
+    fn model(&self) -> &str {
+        self.inner.default_model()
+    }
+
+    /// Asks the model, through every layer; resolves to a dict with `text`, `usage`
+    /// (`input_tokens`, `output_tokens`), `model`, `provider`, `stop_reason` and `latency_ms`.
+    #[pyo3(signature = (prompt, *, system = None, model = None, max_tokens = None))]
+    fn complete<'py>(
+        &self,
+        py: Python<'py>,
+        prompt: String,
+        system: Option<String>,
+        model: Option<String>,
+        max_tokens: Option<u32>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mut request = CompletionRequest::new(prompt);
+        if let Some(system) = system {
+            request = request.system(system);
+        }
+        if let Some(model) = model {
+            request = request.model(model);
+        }
+        if let Some(max_tokens) = max_tokens {
+            request = request.max_tokens(max_tokens);
+        }
+        let provider = self.inner.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let completion = provider.complete(&request).await.map_err(errors::to_py)?;
+            Python::attach(|py| Ok(serialize(py, &completion)?.unbind()))
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Provider {} model={}>", self.inner.name(), self.inner.default_model())
+    }
+}
+
+/// The options every built-in provider takes: its layers.
+struct Layers<'py> {
+    retry: Option<Bound<'py, PyAny>>,
+    breaker: Option<Bound<'py, PyAny>>,
+    max_tokens: Option<u64>,
+    max_usd: Option<f64>,
+    fallback: Vec<Bound<'py, PyAny>>,
+}
+
+impl Layers<'_> {
+    /// `api` metered into its budget, behind a circuit breaker and retries, first in a
+    /// fallback chain — each when asked for (retries and breaker by default).
+    fn around(self, api: Arc<dyn Api>) -> PyResult<Provider> {
+        let mut provider = api;
+        if self.max_tokens.is_some() || self.max_usd.is_some() {
+            let budget = Budget {
+                max_tokens: self.max_tokens,
+                max_usd: self.max_usd,
+                time: None,
+            };
+            provider = provider.metered(&Meter::new(budget));
+        }
+        if let Some(config) = breaker_config(self.breaker.as_ref())? {
+            provider = provider.with_breaker(config);
+        }
+        if let Some(policy) = retry_policy(self.retry.as_ref())? {
+            provider = provider.with_retry(policy);
+        }
+        if !self.fallback.is_empty() {
+            let mut chain = vec![provider];
+            for next in &self.fallback {
+                chain.push(provider_from(next)?);
+            }
+            provider = Arc::new(FallbackChain::new(chain));
+        }
+        Ok(Provider { inner: provider })
+    }
+}
+
+/// `True`/`None`: the defaults; `False`: none; a dict: the defaults with its keys.
+fn options<'py>(
+    option: Option<&Bound<'py, PyAny>>,
+    what: &str,
+) -> PyResult<Option<Option<Bound<'py, PyDict>>>> {
+    let Some(option) = option else {
+        return Ok(Some(None));
+    };
+    if let Ok(on) = option.extract::<bool>() {
+        return Ok(on.then_some(None));
+    }
+    option
+        .cast::<PyDict>()
+        .map(|dict| Some(Some(dict.clone())))
+        .map_err(|_| PyTypeError::new_err(format!("{what} is a bool or a dict")))
+}
+
+fn seconds(dict: &Bound<'_, PyDict>, key: &str, default: Duration) -> PyResult<Duration> {
+    match dict.get_item(key)? {
+        Some(value) => Duration::try_from_secs_f64(value.extract()?)
+            .map_err(|e| errors::config(format!("{key}: {e}"))),
+        None => Ok(default),
+    }
+}
+
+fn value<'py, T: FromPyObjectOwned<'py>>(
+    dict: &Bound<'py, PyDict>,
+    key: &str,
+    default: T,
+) -> PyResult<T> {
+    match dict.get_item(key)? {
+        Some(value) => value.extract().map_err(Into::into),
+        None => Ok(default),
+    }
+}
+
+fn only_keys(dict: &Bound<'_, PyDict>, keys: &[&str], what: &str) -> PyResult<()> {
+    for key in dict.keys() {
+        let key: String = key.extract()?;
+        if !keys.contains(&key.as_str()) {
+            return Err(errors::config(format!(
+                "unknown {what} option `{key}` (known: {})",
+                keys.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn retry_policy(option: Option<&Bound<'_, PyAny>>) -> PyResult<Option<RetryPolicy>> {
+    let Some(dict) = options(option, "retry")? else {
+        return Ok(None);
+    };
+    let defaults = RetryPolicy::default();
+    let Some(dict) = dict else {
+        return Ok(Some(defaults));
+    };
+    only_keys(
+        &dict,
+        &["max_attempts", "base_delay", "multiplier", "max_delay", "jitter", "max_retry_after"],
+        "retry",
+    )?;
+    Ok(Some(RetryPolicy {
+        max_attempts: value(&dict, "max_attempts", defaults.max_attempts)?,
+        base_delay: seconds(&dict, "base_delay", defaults.base_delay)?,
+        multiplier: value(&dict, "multiplier", defaults.multiplier)?,
+        max_delay: seconds(&dict, "max_delay", defaults.max_delay)?,
+        jitter: value(&dict, "jitter", defaults.jitter)?,
+        max_retry_after: seconds(&dict, "max_retry_after", defaults.max_retry_after)?,
+        ..defaults
+    }))
+}
+
+fn breaker_config(option: Option<&Bound<'_, PyAny>>) -> PyResult<Option<BreakerConfig>> {
+    let Some(dict) = options(option, "breaker")? else {
+        return Ok(None);
+    };
+    let defaults = BreakerConfig::default();
+    let Some(dict) = dict else {
+        return Ok(Some(defaults));
+    };
+    only_keys(&dict, &["failure_threshold", "reset_timeout"], "breaker")?;
+    Ok(Some(BreakerConfig {
+        failure_threshold: value(&dict, "failure_threshold", defaults.failure_threshold)?,
+        reset_timeout: seconds(&dict, "reset_timeout", defaults.reset_timeout)?,
+        ..defaults
+    }))
+}
+
+/// The configuration a provider reads: the arguments given, else the environment.
+fn vars(given: Vec<(&'static str, Option<String>)>) -> impl Fn(&str) -> Option<String> {
+    move |name| {
+        given
+            .iter()
+            .find(|(key, _)| *key == name)
+            .and_then(|(_, value)| value.clone())
+            .or_else(|| std::env::var(name).ok())
+    }
+}
+
+fn timed<P: Api + 'static>(provider: P, timeout: Option<f64>, set: fn(P, Duration) -> P) -> PyResult<Arc<dyn Api>> {
+    Ok(match timeout {
+        Some(secs) => Arc::new(set(
+            provider,
+            Duration::try_from_secs_f64(secs).map_err(|e| errors::config(format!("timeout: {e}")))?,
+        )),
+        None => Arc::new(provider),
+    })
+}
+
+/// Anthropic's Messages API. The key, base URL and model default to `ANTHROPIC_API_KEY`,
+/// `ANTHROPIC_BASE_URL` and `ANTHROPIC_MODEL`.
+///
+/// Layers: `retry` (default on; a dict sets `max_attempts`, `base_delay`, `multiplier`,
+/// `max_delay`, `jitter`, `max_retry_after`), `breaker` (default on; `failure_threshold`,
+/// `reset_timeout`), a budget (`max_tokens`, `max_usd` over the provider's life), and
+/// `fallback`: providers tried in order when this one fails. Times are in seconds.
+#[pyclass(extends = Provider, frozen, module = "selfheal")]
+pub(crate) struct Anthropic;
+
+#[pymethods]
+impl Anthropic {
+    #[new]
+    #[pyo3(signature = (api_key = None, *, model = None, base_url = None, timeout = None, retry = None, breaker = None, max_tokens = None, max_usd = None, fallback = Vec::new()))]
+    #[allow(clippy::too_many_arguments)]
+    fn new<'py>(
+        api_key: Option<String>,
+        model: Option<String>,
+        base_url: Option<String>,
+        timeout: Option<f64>,
+        retry: Option<Bound<'py, PyAny>>,
+        breaker: Option<Bound<'py, PyAny>>,
+        max_tokens: Option<u64>,
+        max_usd: Option<f64>,
+        fallback: Vec<Bound<'py, PyAny>>,
+    ) -> PyResult<PyClassInitializer<Self>> {
+        let api = AnthropicApi::from_vars(vars(vec![
+            ("ANTHROPIC_API_KEY", api_key),
+            ("ANTHROPIC_BASE_URL", base_url),
+            ("ANTHROPIC_MODEL", model),
+        ]))
+        .map_err(errors::to_py)?;
+        let layers = Layers { retry, breaker, max_tokens, max_usd, fallback };
+        Ok(PyClassInitializer::from(layers.around(timed(api, timeout, AnthropicApi::timeout)?)?).add_subclass(Anthropic))
+    }
+}
+
+/// OpenAI's Chat Completions API, or any compatible server at `base_url` (which then needs no
+/// key). The key, base URL and model default to `OPENAI_API_KEY`, `OPENAI_BASE_URL` and
+/// `OPENAI_MODEL`. Layers as for `Anthropic`.
+#[pyclass(extends = Provider, frozen, module = "selfheal")]
+pub(crate) struct OpenAI;
+
+#[pymethods]
+impl OpenAI {
+    #[new]
+    #[pyo3(signature = (api_key = None, *, model = None, base_url = None, timeout = None, retry = None, breaker = None, max_tokens = None, max_usd = None, fallback = Vec::new()))]
+    #[allow(clippy::too_many_arguments)]
+    fn new<'py>(
+        api_key: Option<String>,
+        model: Option<String>,
+        base_url: Option<String>,
+        timeout: Option<f64>,
+        retry: Option<Bound<'py, PyAny>>,
+        breaker: Option<Bound<'py, PyAny>>,
+        max_tokens: Option<u64>,
+        max_usd: Option<f64>,
+        fallback: Vec<Bound<'py, PyAny>>,
+    ) -> PyResult<PyClassInitializer<Self>> {
+        let api = OpenAi::from_vars(vars(vec![
+            ("OPENAI_API_KEY", api_key),
+            ("OPENAI_BASE_URL", base_url),
+            ("OPENAI_MODEL", model),
+        ]))
+        .map_err(errors::to_py)?;
+        let layers = Layers { retry, breaker, max_tokens, max_usd, fallback };
+        Ok(PyClassInitializer::from(layers.around(timed(api, timeout, OpenAi::timeout)?)?).add_subclass(OpenAI))
+    }
+}
+
+/// Google's Gemini API. The key, base URL and model default to `GEMINI_API_KEY` (or
+/// `GOOGLE_API_KEY`), `GEMINI_BASE_URL` and `GEMINI_MODEL`. Layers as for `Anthropic`.
+#[pyclass(extends = Provider, frozen, module = "selfheal")]
+pub(crate) struct Gemini;
+
+#[pymethods]
+impl Gemini {
+    #[new]
+    #[pyo3(signature = (api_key = None, *, model = None, base_url = None, timeout = None, retry = None, breaker = None, max_tokens = None, max_usd = None, fallback = Vec::new()))]
+    #[allow(clippy::too_many_arguments)]
+    fn new<'py>(
+        api_key: Option<String>,
+        model: Option<String>,
+        base_url: Option<String>,
+        timeout: Option<f64>,
+        retry: Option<Bound<'py, PyAny>>,
+        breaker: Option<Bound<'py, PyAny>>,
+        max_tokens: Option<u64>,
+        max_usd: Option<f64>,
+        fallback: Vec<Bound<'py, PyAny>>,
+    ) -> PyResult<PyClassInitializer<Self>> {
+        let api = GeminiApi::from_vars(vars(vec![
+            ("GEMINI_API_KEY", api_key),
+            ("GEMINI_BASE_URL", base_url),
+            ("GEMINI_MODEL", model),
+        ]))
+        .map_err(errors::to_py)?;
+        let layers = Layers { retry, breaker, max_tokens, max_usd, fallback };
+        Ok(PyClassInitializer::from(layers.around(timed(api, timeout, GeminiApi::timeout)?)?).add_subclass(Gemini))
+    }
+}
+
+/// Providers tried in order: the next one answers when one fails (mid-stream included).
+#[pyclass(extends = Provider, frozen, module = "selfheal")]
+pub(crate) struct Fallback;
+
+#[pymethods]
+impl Fallback {
+    #[new]
+    fn new(providers: Vec<Bound<'_, PyAny>>) -> PyResult<PyClassInitializer<Self>> {
+        if providers.is_empty() {
+            return Err(errors::config("a fallback chain needs at least one provider"));
+        }
+        let chain = providers.iter().map(provider_from).collect::<PyResult<Vec<_>>>()?;
+        Ok(PyClassInitializer::from(Provider { inner: Arc::new(FallbackChain::new(chain)) }).add_subclass(Fallback))
+    }
+}
+
+/// A built-in provider, or a Python object with `complete(request)` as one.
+pub(crate) fn provider_from(object: &Bound<'_, PyAny>) -> PyResult<Arc<dyn Api>> {
+    if let Ok(provider) = object.cast::<Provider>() {
+        return Ok(provider.get().inner.clone());
+    }
+    if !object.hasattr("complete")? {
+        return Err(PyTypeError::new_err(
+            "a provider is Anthropic, OpenAI, Gemini, Fallback or an object with complete(request)",
+        ));
+    }
+    let model = object
+        .getattr("model")
+        .and_then(|model| model.extract::<String>())
+        .unwrap_or_else(|_| "default".into());
+    Ok(Arc::new(PythonProvider(Arc::new(Hosted {
+        object: object.clone().unbind(),
+        name: host::name_of(object)?,
+        model,
+    }))))
+}
+
+/// What a Python provider's `complete` receives.
+#[pyclass(frozen, module = "selfheal")]
+pub(crate) struct Request {
+    inner: CompletionRequest,
+    default_model: String,
+}
+
+#[pymethods]
+impl Request {
+    /// The system prompt, if any.
+    #[getter]
+    fn system(&self) -> Option<&str> {
+        self.inner.system.as_deref()
+    }
+    /// The conversation, oldest first.
+    #[getter]
+    fn messages(&self) -> Vec<Message> {
+        self.inner
+            .messages
+            .iter()
+            .map(|m| Message {
+                role: crate::convert::name_of(&m.role),
+                content: m.content.clone(),
+            })
+            .collect()
+    }
+    /// The model asked for (the provider's own when the request names none).
+    #[getter]
+    fn model(&self) -> &str {
+        self.inner.model.as_deref().unwrap_or(&self.default_model)
+    }
+    /// The longest answer wanted, in tokens.
+    #[getter]
+    fn max_tokens(&self) -> u32 {
+        self.inner.max_tokens
+    }
+    /// The sampling temperature, if set.
+    #[getter]
+    fn temperature(&self) -> Option<f32> {
+        self.inner.temperature
+    }
+    /// True when the answer must be JSON.
+    #[getter]
+    fn json(&self) -> bool {
+        self.inner.json
+    }
+    /// The last user message: the prompt.
+    #[getter]
+    fn prompt(&self) -> &str {
+        self.inner.messages.last().map_or("", |m| m.content.as_str())
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Request model={} messages={}>", self.model(), self.inner.messages.len())
+    }
+}
+
+/// One message of a `Request`.
+#[pyclass(frozen, get_all, module = "selfheal")]
+pub(crate) struct Message {
+    /// `user` or `assistant`.
+    role: String,
+    /// The text.
+    content: String,
+}
+
+#[pymethods]
+impl Message {
+    fn __repr__(&self) -> String {
+        format!("<Message {}: {} chars>", self.role, self.content.len())
+    }
+}
+
+struct Hosted {
+    object: Py<PyAny>,
+    name: String,
+    model: String,
+}
+
+/// A Python object's `complete(request)` as a provider. It answers whole: the loop streams
+/// the answer as one piece.
+#[derive(Clone)]
+struct PythonProvider(Arc<Hosted>);
+
+impl PythonProvider {
+    async fn answer(&self, scope: Option<Arc<Scope>>, request: CompletionRequest) -> Result<Completion> {
+        let started = Instant::now();
+        let hosted = &self.0;
+        let model = request.model.clone().unwrap_or_else(|| hosted.model.clone());
+        let object = Python::attach(|py| hosted.object.clone_ref(py));
+        let default_model = hosted.model.clone();
+        let answer = host::call(scope.clone(), object, "complete", move |py| {
+            let request = Py::new(py, Request { inner: request, default_model })?;
+            Ok(PyTuple::new(py, [request])?.unbind())
+        })
+        .await
+        .and_then(|answer| Python::attach(|py| reply(answer.bind(py), &hosted.name)));
+        match answer {
+            Ok((text, usage)) => Ok(Completion {
+                text,
+                usage,
+                stop_reason: StopReason::EndTurn,
+                model,
+                provider: hosted.name.clone(),
+                latency: started.elapsed(),
+            }),
+            Err(error) => {
+                let message = Python::attach(|py| error.value(py).to_string());
+                if let Some(scope) = scope {
+                    scope.fail(error);
+                }
+                Err(Error::Provider(ProviderError::new(
+                    &hosted.name,
+                    ProviderErrorKind::Other,
+                    message,
+                )))
+            }
+        }
+    }
+}
+
+/// A Python provider's answer: the text, or `{"text": ..., "usage": {...}}`.
+fn reply(answer: &Bound<'_, PyAny>, name: &str) -> PyResult<(String, Usage)> {
+    if let Ok(text) = answer.cast::<PyString>() {
+        return Ok((text.to_cow()?.into_owned(), Usage::default()));
+    }
+    let dict = answer.cast::<PyDict>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{name}.complete must return a str or a dict with `text` and `usage`"
+        ))
+    })?;
+    let text: String = dict
+        .get_item("text")?
+        .ok_or_else(|| PyTypeError::new_err(format!("{name}.complete returned a dict without `text`")))?
+        .extract()?;
+    let mut usage = Usage::default();
+    if let Some(given) = dict.get_item("usage")? {
+        if !given.is_none() {
+            let given = given.cast::<PyDict>()?;
+            usage.input_tokens = value(given, "input_tokens", 0)?;
+            usage.output_tokens = value(given, "output_tokens", 0)?;
+        }
+    }
+    Ok((text, usage))
+}
+
+#[async_trait::async_trait]
+impl Api for PythonProvider {
+    fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    fn default_model(&self) -> &str {
+        &self.0.model
+    }
+
+    async fn complete(&self, request: &CompletionRequest) -> Result<Completion> {
+        self.answer(Scope::current(), request.clone()).await
+    }
+
+    fn stream(&self, request: CompletionRequest) -> EventStream {
+        let provider = self.clone();
+        let scope = Scope::current();
+        llm::stream_whole(async move { provider.answer(scope, request).await })
+    }
+}
