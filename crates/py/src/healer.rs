@@ -295,10 +295,10 @@ impl Run {
         let runtime = pyo3_async_runtimes::tokio::get_runtime();
         loop {
             let polled = py.detach(|| {
-                runtime.block_on(tokio::time::timeout(
-                    Duration::from_millis(50),
-                    finished(self.result.clone()),
-                ))
+                runtime.block_on(async {
+                    let result = self.result.clone();
+                    tokio::time::timeout(Duration::from_millis(50), finished(result)).await
+                })
             });
             if let Ok(finished) = polled {
                 return ended(py, &self.scope, finished);

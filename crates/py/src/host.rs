@@ -53,6 +53,13 @@ impl Scope {
         self.stop.notify_one();
     }
 
+    /// [`fail`](Scope::fail) from inside the run: yields once, so that the run sees it is
+    /// stopped before it goes on with the error the callback's caller gets.
+    pub(crate) async fn fail_and_yield(&self, error: PyErr) {
+        self.fail(error);
+        tokio::task::yield_now().await;
+    }
+
     /// The exception that ended the run, unless it was `Cancelled` (which ends it as a
     /// cancellation).
     pub(crate) fn failure(&self, py: Python<'_>) -> Option<PyErr> {

@@ -480,7 +480,7 @@ impl PythonProvider {
             Err(error) => {
                 let message = Python::attach(|py| error.value(py).to_string());
                 if let Some(scope) = scope {
-                    scope.fail(error);
+                    scope.fail_and_yield(error).await;
                 }
                 Err(Error::Provider(ProviderError::new(
                     &hosted.name,
