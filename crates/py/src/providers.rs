@@ -72,9 +72,18 @@ impl Provider {
             request = request.max_tokens(max_tokens);
         }
         let provider = self.inner.clone();
+        // Python providers in a chain run their `async def`s on the caller's loop, and raise
+        // their exceptions here.
+        let scope = Scope::new(pyo3_async_runtimes::tokio::get_current_locals(py)?);
+        let call = Scope::enter(scope.clone(), async move { provider.complete(&request).await });
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let completion = provider.complete(&request).await.map_err(errors::to_py)?;
-            Python::attach(|py| Ok(serialize(py, &completion)?.unbind()))
+            let completion = call.await;
+            Python::attach(|py| {
+                if let Some(error) = scope.failure(py) {
+                    return Err(error);
+                }
+                Ok(serialize(py, &completion.map_err(errors::to_py)?)?.unbind())
+            })
         })
     }
 

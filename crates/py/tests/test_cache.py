@@ -1,0 +1,60 @@
+"""FixCache: what a heal learned, looked up, exported, imported and pruned."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import selfheal
+from conftest import QUICK, Project, fix_reply
+
+
+class Model:
+    def complete(self, request: selfheal.Request) -> str:
+        return fix_reply()
+
+
+def test_a_learned_fix_is_looked_up_exported_and_imported(tmp_path: Path) -> None:
+    cache = selfheal.FixCache(tmp_path / "cache")
+    assert cache.stats()["fixes"] == 0
+    project = Project(tmp_path / "app")
+    ran = subprocess.run(project.steps[0], shell=True, cwd=project.root, capture_output=True, text=True)
+    broken = selfheal.parse(ran.stderr)
+    assert cache.lookup(broken[0]) is None
+
+    report = selfheal.Healer(provider=Model(), cache=cache, config=QUICK).heal_sync(project.root, project.steps)
+    assert report.outcome == "healed"
+    stats = cache.stats()
+    assert stats["fixes"] == 1 and stats["successes"] >= 1
+
+    hit = cache.lookup(broken[0])
+    assert hit is not None
+    assert hit["fix"]["proposal"]["edits"][0]["path"] == "main.py"
+    assert hit["score"]["similarity"] == pytest.approx(1.0)
+    # A dict works as well as a Diagnostic.
+    assert cache.lookup(broken[0].to_dict()) is not None
+
+    exported = tmp_path / "fixes.jsonl"
+    assert cache.export(exported) == 1
+    other = selfheal.FixCache(tmp_path / "other")
+    assert other.import_(exported) == {"read": 1, "added": 1}
+    assert other.lookup(broken[0]) is not None
+    assert other.import_(exported) == {"read": 1, "added": 0}
+    assert other.prune() == 0
+    assert repr(other) == f"<FixCache {tmp_path / 'other'}>"
+
+
+def test_a_bad_import_fails_before_storing_anything(tmp_path: Path) -> None:
+    cache = selfheal.FixCache(tmp_path / "cache")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json}\n")
+    with pytest.raises(selfheal.ConfigError, match="import line 1"):
+        cache.import_(bad)
+    with pytest.raises(selfheal.CacheError):
+        cache.import_(tmp_path / "missing.jsonl")
+    assert cache.stats()["fixes"] == 0
+    (tmp_path / "file").write_text("")
+    with pytest.raises(selfheal.SelfHealError):
+        selfheal.FixCache(tmp_path / "file")
