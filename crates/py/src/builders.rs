@@ -47,7 +47,10 @@ impl LocalBuilder {
         if let Some(timeout) = timeout {
             builder = builder.default_timeout(seconds(timeout, "timeout")?);
         }
-        Ok(PyClassInitializer::from(Builder { inner: Arc::new(builder) }).add_subclass(LocalBuilder))
+        Ok(PyClassInitializer::from(Builder {
+            inner: Arc::new(builder),
+        })
+        .add_subclass(LocalBuilder))
     }
 }
 
@@ -87,7 +90,10 @@ impl DockerBuilder {
         if let Some(timeout) = timeout {
             builder = builder.default_timeout(seconds(timeout, "timeout")?);
         }
-        Ok(PyClassInitializer::from(Builder { inner: Arc::new(builder) }).add_subclass(DockerBuilder))
+        Ok(PyClassInitializer::from(Builder {
+            inner: Arc::new(builder),
+        })
+        .add_subclass(DockerBuilder))
     }
 }
 
@@ -214,11 +220,21 @@ pub(crate) fn plan_from(steps: &Bound<'_, PyAny>) -> PyResult<BuildPlan> {
 }
 
 fn step_from_dict(dict: &Bound<'_, PyDict>) -> PyResult<Step> {
-    const KEYS: [&str; 6] = ["command", "name", "timeout", "env", "cwd", "continue_on_failure"];
+    const KEYS: [&str; 6] = [
+        "command",
+        "name",
+        "timeout",
+        "env",
+        "cwd",
+        "continue_on_failure",
+    ];
     for key in dict.keys() {
         let key: String = key.extract()?;
         if !KEYS.contains(&key.as_str()) {
-            return Err(errors::config(format!("unknown step key `{key}` (known: {})", KEYS.join(", "))));
+            return Err(errors::config(format!(
+                "unknown step key `{key}` (known: {})",
+                KEYS.join(", ")
+            )));
         }
     }
     let get = |key: &str| dict.get_item(key);
@@ -232,7 +248,10 @@ fn step_from_dict(dict: &Bound<'_, PyDict>) -> PyResult<Step> {
         optional("timeout")?.map(|v| v.extract()).transpose()?,
         optional("env")?.map(|v| v.extract()).transpose()?,
         optional("cwd")?.map(|v| v.extract()).transpose()?,
-        optional("continue_on_failure")?.map(|v| v.extract()).transpose()?.unwrap_or(false),
+        optional("continue_on_failure")?
+            .map(|v| v.extract())
+            .transpose()?
+            .unwrap_or(false),
     )
 }
 
@@ -262,14 +281,31 @@ struct PythonBuilder {
 
 #[async_trait::async_trait]
 impl Api for PythonBuilder {
-    async fn run_step(&self, workspace: &Path, step: &BuildStep, sink: &dyn LineSink) -> Result<StepOutput> {
+    async fn run_step(
+        &self,
+        workspace: &Path,
+        step: &BuildStep,
+        sink: &dyn LineSink,
+    ) -> Result<StepOutput> {
         let started = Instant::now();
         let scope = Scope::current();
         let object = Python::attach(|py| self.object.clone_ref(py));
-        let (given, root) = (Step { inner: step.clone() }, workspace.to_path_buf());
+        let (given, root) = (
+            Step {
+                inner: step.clone(),
+            },
+            workspace.to_path_buf(),
+        );
         let ran = host::call(scope.clone(), object, "run", move |py| {
             let root: PathBuf = root;
-            Ok(PyTuple::new(py, [Py::new(py, given)?.into_any(), root.into_pyobject(py)?.into_any().unbind()])?.unbind())
+            Ok(PyTuple::new(
+                py,
+                [
+                    Py::new(py, given)?.into_any(),
+                    root.into_pyobject(py)?.into_any().unbind(),
+                ],
+            )?
+            .unbind())
         })
         .await
         .and_then(|ran| Python::attach(|py| Ran::read(ran.bind(py), &self.name)));
@@ -280,13 +316,23 @@ impl Api for PythonBuilder {
                 if let Some(scope) = scope {
                     scope.fail_and_yield(error).await;
                 }
-                return Err(Error::Build { step: step.name.clone(), reason });
+                return Err(Error::Build {
+                    step: step.name.clone(),
+                    reason,
+                });
             }
         };
-        for (stream, text) in [(OutputStream::Stdout, &ran.stdout), (OutputStream::Stderr, &ran.stderr)] {
+        for (stream, text) in [
+            (OutputStream::Stdout, &ran.stdout),
+            (OutputStream::Stderr, &ran.stderr),
+        ] {
             text.lines().for_each(|line| sink.line(stream, line));
         }
-        let log = |text: String| Log { total_bytes: text.len() as u64, text, ..Log::default() };
+        let log = |text: String| Log {
+            total_bytes: text.len() as u64,
+            text,
+            ..Log::default()
+        };
         Ok(StepOutput {
             name: step.name.clone(),
             command: step.command.to_string(),
@@ -341,7 +387,10 @@ impl Ran {
             exit_code: exit_code.extract()?,
             stdout: text(&["output", "stdout"])?,
             stderr: text(&["stderr"])?,
-            timed_out: field(&["timed_out"])?.map(|v| v.is_truthy()).transpose()?.unwrap_or(false),
+            timed_out: field(&["timed_out"])?
+                .map(|v| v.is_truthy())
+                .transpose()?
+                .unwrap_or(false),
         })
     }
 }

@@ -23,9 +23,13 @@ pub(crate) struct FixCache {
     dir: PathBuf,
 }
 
-fn block_on<T: Send>(py: Python<'_>, future: impl Future<Output = selfheal::Result<T>> + Send) -> PyResult<T> {
+fn block_on<T: Send>(
+    py: Python<'_>,
+    future: impl Future<Output = selfheal::Result<T>> + Send,
+) -> PyResult<T> {
     let runtime = pyo3_async_runtimes::tokio::get_runtime();
-    py.detach(|| runtime.block_on(future)).map_err(errors::to_py)
+    py.detach(|| runtime.block_on(future))
+        .map_err(errors::to_py)
 }
 
 #[pymethods]
@@ -80,10 +84,12 @@ impl FixCache {
 
     /// Writes every cached fix to `path` as JSON lines; returns how many.
     fn export(&self, py: Python<'_>, path: PathBuf) -> PyResult<usize> {
-        let file = File::create(&path).map_err(|e| CacheError::new_err(format!("{}: {e}", path.display())))?;
+        let file = File::create(&path)
+            .map_err(|e| CacheError::new_err(format!("{}: {e}", path.display())))?;
         let mut out = BufWriter::new(file);
         let written = block_on(py, self.inner.export(&mut out))?;
-        out.flush().map_err(|e| CacheError::new_err(format!("{}: {e}", path.display())))?;
+        out.flush()
+            .map_err(|e| CacheError::new_err(format!("{}: {e}", path.display())))?;
         Ok(written)
     }
 
@@ -91,7 +97,8 @@ impl FixCache {
     /// merged into fixes with the same edits). A line that cannot be read fails the import
     /// before anything of its batch is stored.
     fn import_<'py>(&self, py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyAny>> {
-        let file = File::open(&path).map_err(|e| CacheError::new_err(format!("{}: {e}", path.display())))?;
+        let file = File::open(&path)
+            .map_err(|e| CacheError::new_err(format!("{}: {e}", path.display())))?;
         let mut input = BufReader::new(file);
         let report = block_on(py, self.inner.import(&mut input))?;
         serialize(py, &report)

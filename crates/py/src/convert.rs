@@ -51,7 +51,10 @@ fn to_python_at<'py>(py: Python<'py>, value: &Value, depth: usize) -> PyResult<B
 }
 
 /// Any serializable value as Python data.
-pub(crate) fn serialize<'py, T: Serialize>(py: Python<'py>, value: &T) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn serialize<'py, T: Serialize>(
+    py: Python<'py>,
+    value: &T,
+) -> PyResult<Bound<'py, PyAny>> {
     let value = serde_json::to_value(value).map_err(|e| PyValueError::new_err(e.to_string()))?;
     to_python(py, &value)
 }
@@ -124,7 +127,10 @@ fn from_python_at(object: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
 }
 
 /// Python data read as one of the crate's types; `what` names it in the error.
-pub(crate) fn deserialize<T: DeserializeOwned>(object: &Bound<'_, PyAny>, what: &str) -> PyResult<T> {
+pub(crate) fn deserialize<T: DeserializeOwned>(
+    object: &Bound<'_, PyAny>,
+    what: &str,
+) -> PyResult<T> {
     serde_json::from_value(from_python(object)?)
         .map_err(|e| crate::errors::config(format!("invalid {what}: {e}")))
 }

@@ -157,7 +157,11 @@ impl Diagnostic {
             (Some(file), None, _) => format!(" {file}"),
             _ => String::new(),
         };
-        let code = d.code.as_deref().map(|c| format!(" {c}")).unwrap_or_default();
+        let code = d
+            .code
+            .as_deref()
+            .map(|c| format!(" {c}"))
+            .unwrap_or_default();
         format!(
             "<Diagnostic {} {}{code} {}/{}{location}: {:?}>",
             d.tool, d.severity, d.category, d.subcategory, d.message
@@ -166,12 +170,17 @@ impl Diagnostic {
 }
 
 /// A diagnostic from a host's dict: the fields given over those of an empty one from `tool`.
-pub(crate) fn diagnostic_from(data: &Bound<'_, PyAny>, tool: &str) -> PyResult<selfheal::Diagnostic> {
+pub(crate) fn diagnostic_from(
+    data: &Bound<'_, PyAny>,
+    tool: &str,
+) -> PyResult<selfheal::Diagnostic> {
     if let Ok(diagnostic) = data.cast::<Diagnostic>() {
         return Ok(diagnostic.get().inner.clone());
     }
     let Value::Object(fields) = from_python(data)? else {
-        return Err(PyTypeError::new_err("a diagnostic is a dict or a Diagnostic"));
+        return Err(PyTypeError::new_err(
+            "a diagnostic is a dict or a Diagnostic",
+        ));
     };
     if !fields.contains_key("message") {
         return Err(errors::config("a diagnostic needs a `message`"));
@@ -181,7 +190,8 @@ pub(crate) fn diagnostic_from(data: &Bound<'_, PyAny>, tool: &str) -> PyResult<s
     if let Value::Object(base) = &mut diagnostic {
         base.extend(fields);
     }
-    serde_json::from_value(diagnostic).map_err(|e| errors::config(format!("invalid diagnostic: {e}")))
+    serde_json::from_value(diagnostic)
+        .map_err(|e| errors::config(format!("invalid diagnostic: {e}")))
 }
 
 /// Parses a build or test log into diagnostics, errors first, root causes before cascades.
@@ -362,7 +372,11 @@ impl PythonParser {
     }
 
     fn raise_failure(&self) -> PyResult<()> {
-        let failure = self.failure.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let failure = self
+            .failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         failure.map_or(Ok(()), Err)
     }
 
@@ -371,7 +385,9 @@ impl PythonParser {
             let found = self.object.bind(py).call_method1("parse", (log,))?;
             found
                 .try_iter()
-                .map_err(|_| PyTypeError::new_err(format!("{}.parse must return a list of dicts", self.name)))?
+                .map_err(|_| {
+                    PyTypeError::new_err(format!("{}.parse must return a list of dicts", self.name))
+                })?
                 .map(|item| diagnostic_from(&item?, &self.name))
                 .collect()
         })

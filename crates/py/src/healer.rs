@@ -37,7 +37,10 @@ pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
 /// the network.
 #[pyfunction]
 fn default_fixers() -> Vec<String> {
-    heal::default_fixers().iter().map(|f| f.name().to_string()).collect()
+    heal::default_fixers()
+        .iter()
+        .map(|f| f.name().to_string())
+        .collect()
 }
 
 /// The heal loop: build, read the errors, fix (deterministic fixers, then the fix cache, then
@@ -153,7 +156,10 @@ fn fixers_named(names: &[String]) -> PyResult<Vec<Arc<dyn Fixer>>> {
                 .cloned()
                 .ok_or_else(|| {
                     let known: Vec<&str> = available.iter().map(|f| f.name()).collect();
-                    errors::config(format!("unknown fixer `{name}` (known: {})", known.join(", ")))
+                    errors::config(format!(
+                        "unknown fixer `{name}` (known: {})",
+                        known.join(", ")
+                    ))
                 })
         })
         .collect()
@@ -203,8 +209,13 @@ fn config_from(config: &Bound<'_, PyDict>) -> PyResult<HealConfig> {
 /// Calls the host's escalation handler; an exception in it ends up raised by the run.
 fn escalated(handler: &Py<PyAny>, report: &heal::HealReport) {
     Python::attach(|py| {
-        let called = Py::new(py, HealReport { inner: report.clone() })
-            .and_then(|report| handler.call1(py, (report,)));
+        let called = Py::new(
+            py,
+            HealReport {
+                inner: report.clone(),
+            },
+        )
+        .and_then(|report| handler.call1(py, (report,)));
         if let (Err(error), Some(scope)) = (called, Scope::current()) {
             scope.fail(error);
         }
@@ -222,8 +233,13 @@ impl EventSink for Sink {
     fn event(&self, event: Api) {
         if let Some(callback) = &self.on_event {
             Python::attach(|py| {
-                let called = Py::new(py, Event { inner: event.clone() })
-                    .and_then(|event| callback.call1(py, (event,)));
+                let called = Py::new(
+                    py,
+                    Event {
+                        inner: event.clone(),
+                    },
+                )
+                .and_then(|event| callback.call1(py, (event,)));
                 if let Err(error) = called {
                     self.scope.fail(error);
                 }
@@ -260,7 +276,9 @@ fn ended(py: Python<'_>, scope: &Scope, finished: Finished) -> PyResult<HealRepo
     match finished {
         Some(Ok(report)) => Ok(HealReport { inner: report }),
         Some(Err(error)) => Err(errors::to_py(error)),
-        None => Err(PyRuntimeError::new_err("the heal run stopped without a report")),
+        None => Err(PyRuntimeError::new_err(
+            "the heal run stopped without a report",
+        )),
     }
 }
 
@@ -373,11 +391,11 @@ impl Event {
     }
 
     fn __getattr__<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-        if let Api::Diagnostics { diagnostics, .. } = &self.inner {
-            if name == "diagnostics" {
-                let list = diagnostics.iter().map(|d| Diagnostic { inner: d.clone() });
-                return Ok(PyList::new(py, list.map(|d| Py::new(py, d)).collect::<PyResult<Vec<_>>>()?)?.into_any());
-            }
+        if let (Api::Diagnostics { diagnostics, .. }, "diagnostics") = (&self.inner, name) {
+            let list = diagnostics
+                .iter()
+                .map(|d| Py::new(py, Diagnostic { inner: d.clone() }));
+            return Ok(PyList::new(py, list.collect::<PyResult<Vec<_>>>()?)?.into_any());
         }
         match self.fields().get(name) {
             Some(value) if name != "event" => to_python(py, value),
@@ -402,7 +420,10 @@ impl Event {
             .map(|(key, value)| {
                 let mut value = value.to_string();
                 if value.len() > 60 {
-                    let cut = (0..=57).rev().find(|&i| value.is_char_boundary(i)).unwrap_or(0);
+                    let cut = (0..=57)
+                        .rev()
+                        .find(|&i| value.is_char_boundary(i))
+                        .unwrap_or(0);
                     value.truncate(cut);
                     value.push_str("...");
                 }
@@ -446,7 +467,9 @@ impl HealReport {
     #[getter]
     fn diagnostics(&self) -> Vec<Diagnostic> {
         let diagnostics = self.inner.diagnostics.iter();
-        diagnostics.map(|d| Diagnostic { inner: d.clone() }).collect()
+        diagnostics
+            .map(|d| Diagnostic { inner: d.clone() })
+            .collect()
     }
     /// The fixes that stayed: dicts with `attempt`, `source`, `by`, `files`.
     #[getter]

@@ -85,7 +85,12 @@ where
     let returned = tokio::task::spawn_blocking(move || {
         Python::attach(|py| {
             let args = args(py)?;
-            Ok::<_, PyErr>(object.bind(py).call_method1(method, args.bind(py).clone())?.unbind())
+            Ok::<_, PyErr>(
+                object
+                    .bind(py)
+                    .call_method1(method, args.bind(py).clone())?
+                    .unbind(),
+            )
         })
     })
     .await
@@ -109,7 +114,10 @@ where
 /// The name a host object goes by: its `name` attribute when it is a string, else its class
 /// name.
 pub(crate) fn name_of(object: &Bound<'_, PyAny>) -> PyResult<String> {
-    match object.getattr("name").and_then(|name| name.extract::<String>()) {
+    match object
+        .getattr("name")
+        .and_then(|name| name.extract::<String>())
+    {
         Ok(name) => Ok(name),
         Err(_) => Ok(object.get_type().name()?.to_string()),
     }

@@ -75,7 +75,10 @@ impl Provider {
         // Python providers in a chain run their `async def`s on the caller's loop, and raise
         // their exceptions here.
         let scope = Scope::new(pyo3_async_runtimes::tokio::get_current_locals(py)?);
-        let call = Scope::enter(scope.clone(), async move { provider.complete(&request).await });
+        let call = Scope::enter(
+            scope.clone(),
+            async move { provider.complete(&request).await },
+        );
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             let completion = call.await;
             Python::attach(|py| {
@@ -88,7 +91,11 @@ impl Provider {
     }
 
     fn __repr__(&self) -> String {
-        format!("<Provider {} model={}>", self.inner.name(), self.inner.default_model())
+        format!(
+            "<Provider {} model={}>",
+            self.inner.name(),
+            self.inner.default_model()
+        )
     }
 }
 
@@ -190,7 +197,14 @@ fn retry_policy(option: Option<&Bound<'_, PyAny>>) -> PyResult<Option<RetryPolic
     };
     only_keys(
         &dict,
-        &["max_attempts", "base_delay", "multiplier", "max_delay", "jitter", "max_retry_after"],
+        &[
+            "max_attempts",
+            "base_delay",
+            "multiplier",
+            "max_delay",
+            "jitter",
+            "max_retry_after",
+        ],
         "retry",
     )?;
     Ok(Some(RetryPolicy {
@@ -231,11 +245,16 @@ fn vars(given: Vec<(&'static str, Option<String>)>) -> impl Fn(&str) -> Option<S
     }
 }
 
-fn timed<P: Api + 'static>(provider: P, timeout: Option<f64>, set: fn(P, Duration) -> P) -> PyResult<Arc<dyn Api>> {
+fn timed<P: Api + 'static>(
+    provider: P,
+    timeout: Option<f64>,
+    set: fn(P, Duration) -> P,
+) -> PyResult<Arc<dyn Api>> {
     Ok(match timeout {
         Some(secs) => Arc::new(set(
             provider,
-            Duration::try_from_secs_f64(secs).map_err(|e| errors::config(format!("timeout: {e}")))?,
+            Duration::try_from_secs_f64(secs)
+                .map_err(|e| errors::config(format!("timeout: {e}")))?,
         )),
         None => Arc::new(provider),
     })
@@ -273,8 +292,17 @@ impl Anthropic {
             ("ANTHROPIC_MODEL", model),
         ]))
         .map_err(errors::to_py)?;
-        let layers = Layers { retry, breaker, max_tokens, max_usd, fallback };
-        Ok(PyClassInitializer::from(layers.around(timed(api, timeout, AnthropicApi::timeout)?)?).add_subclass(Anthropic))
+        let layers = Layers {
+            retry,
+            breaker,
+            max_tokens,
+            max_usd,
+            fallback,
+        };
+        Ok(
+            PyClassInitializer::from(layers.around(timed(api, timeout, AnthropicApi::timeout)?)?)
+                .add_subclass(Anthropic),
+        )
     }
 }
 
@@ -306,8 +334,17 @@ impl OpenAI {
             ("OPENAI_MODEL", model),
         ]))
         .map_err(errors::to_py)?;
-        let layers = Layers { retry, breaker, max_tokens, max_usd, fallback };
-        Ok(PyClassInitializer::from(layers.around(timed(api, timeout, OpenAi::timeout)?)?).add_subclass(OpenAI))
+        let layers = Layers {
+            retry,
+            breaker,
+            max_tokens,
+            max_usd,
+            fallback,
+        };
+        Ok(
+            PyClassInitializer::from(layers.around(timed(api, timeout, OpenAi::timeout)?)?)
+                .add_subclass(OpenAI),
+        )
     }
 }
 
@@ -338,8 +375,17 @@ impl Gemini {
             ("GEMINI_MODEL", model),
         ]))
         .map_err(errors::to_py)?;
-        let layers = Layers { retry, breaker, max_tokens, max_usd, fallback };
-        Ok(PyClassInitializer::from(layers.around(timed(api, timeout, GeminiApi::timeout)?)?).add_subclass(Gemini))
+        let layers = Layers {
+            retry,
+            breaker,
+            max_tokens,
+            max_usd,
+            fallback,
+        };
+        Ok(
+            PyClassInitializer::from(layers.around(timed(api, timeout, GeminiApi::timeout)?)?)
+                .add_subclass(Gemini),
+        )
     }
 }
 
@@ -352,10 +398,18 @@ impl Fallback {
     #[new]
     fn new(providers: Vec<Bound<'_, PyAny>>) -> PyResult<PyClassInitializer<Self>> {
         if providers.is_empty() {
-            return Err(errors::config("a fallback chain needs at least one provider"));
+            return Err(errors::config(
+                "a fallback chain needs at least one provider",
+            ));
         }
-        let chain = providers.iter().map(provider_from).collect::<PyResult<Vec<_>>>()?;
-        Ok(PyClassInitializer::from(Provider { inner: Arc::new(FallbackChain::new(chain)) }).add_subclass(Fallback))
+        let chain = providers
+            .iter()
+            .map(provider_from)
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(PyClassInitializer::from(Provider {
+            inner: Arc::new(FallbackChain::new(chain)),
+        })
+        .add_subclass(Fallback))
     }
 }
 
@@ -429,11 +483,18 @@ impl Request {
     /// The last user message: the prompt.
     #[getter]
     fn prompt(&self) -> &str {
-        self.inner.messages.last().map_or("", |m| m.content.as_str())
+        self.inner
+            .messages
+            .last()
+            .map_or("", |m| m.content.as_str())
     }
 
     fn __repr__(&self) -> String {
-        format!("<Request model={} messages={}>", self.model(), self.inner.messages.len())
+        format!(
+            "<Request model={} messages={}>",
+            self.model(),
+            self.inner.messages.len()
+        )
     }
 }
 
@@ -465,14 +526,27 @@ struct Hosted {
 struct PythonProvider(Arc<Hosted>);
 
 impl PythonProvider {
-    async fn answer(&self, scope: Option<Arc<Scope>>, request: CompletionRequest) -> Result<Completion> {
+    async fn answer(
+        &self,
+        scope: Option<Arc<Scope>>,
+        request: CompletionRequest,
+    ) -> Result<Completion> {
         let started = Instant::now();
         let hosted = &self.0;
-        let model = request.model.clone().unwrap_or_else(|| hosted.model.clone());
+        let model = request
+            .model
+            .clone()
+            .unwrap_or_else(|| hosted.model.clone());
         let object = Python::attach(|py| hosted.object.clone_ref(py));
         let default_model = hosted.model.clone();
         let answer = host::call(scope.clone(), object, "complete", move |py| {
-            let request = Py::new(py, Request { inner: request, default_model })?;
+            let request = Py::new(
+                py,
+                Request {
+                    inner: request,
+                    default_model,
+                },
+            )?;
             Ok(PyTuple::new(py, [request])?.unbind())
         })
         .await
@@ -513,15 +587,15 @@ fn reply(answer: &Bound<'_, PyAny>, name: &str) -> PyResult<(String, Usage)> {
     })?;
     let text: String = dict
         .get_item("text")?
-        .ok_or_else(|| PyTypeError::new_err(format!("{name}.complete returned a dict without `text`")))?
+        .ok_or_else(|| {
+            PyTypeError::new_err(format!("{name}.complete returned a dict without `text`"))
+        })?
         .extract()?;
     let mut usage = Usage::default();
-    if let Some(given) = dict.get_item("usage")? {
-        if !given.is_none() {
-            let given = given.cast::<PyDict>()?;
-            usage.input_tokens = value(given, "input_tokens", 0)?;
-            usage.output_tokens = value(given, "output_tokens", 0)?;
-        }
+    if let Some(given) = dict.get_item("usage")?.filter(|given| !given.is_none()) {
+        let given = given.cast::<PyDict>()?;
+        usage.input_tokens = value(given, "input_tokens", 0)?;
+        usage.output_tokens = value(given, "output_tokens", 0)?;
     }
     Ok((text, usage))
 }

@@ -55,7 +55,20 @@ from ._native import (
 )
 
 if TYPE_CHECKING:
-    from ._native import StepSpec
+    from ._native import (
+        AnyProvider,
+        Attempt,
+        CustomFormat,
+        ErrorParser,
+        HealConfig,
+        HostBuilder,
+        HostProvider,
+        Reply,
+        StepDict,
+        StepResult,
+        StepSpec,
+        Usage,
+    )
 
 __all__ = [
     "Anthropic",
