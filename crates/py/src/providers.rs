@@ -260,134 +260,63 @@ fn timed<P: Api + 'static>(
     })
 }
 
-/// Anthropic's Messages API. The key, base URL and model default to `ANTHROPIC_API_KEY`,
-/// `ANTHROPIC_BASE_URL` and `ANTHROPIC_MODEL`.
-///
-/// Layers: `retry` (default on; a dict sets `max_attempts`, `base_delay`, `multiplier`,
-/// `max_delay`, `jitter`, `max_retry_after`), `breaker` (default on; `failure_threshold`,
-/// `reset_timeout`), a budget (`max_tokens`, `max_usd` over the provider's life), and
-/// `fallback`: providers tried in order when this one fails. Times are in seconds.
-#[pyclass(extends = Provider, frozen, module = "selfheal")]
-pub(crate) struct Anthropic;
+/// A built-in HTTP provider class: its configuration comes from the arguments, else from the
+/// environment variables the crate reads; its layers from [`Layers`].
+macro_rules! http_provider {
+    ($(#[$doc:meta])* $class:ident, $api:ident, $key:literal, $url:literal, $model:literal) => {
+        $(#[$doc])*
+        #[pyclass(extends = Provider, frozen, module = "selfheal")]
+        pub(crate) struct $class;
 
-#[pymethods]
-impl Anthropic {
-    #[new]
-    #[pyo3(signature = (api_key = None, *, model = None, base_url = None, timeout = None, retry = None, breaker = None, max_tokens = None, max_usd = None, fallback = Vec::new()))]
-    #[allow(clippy::too_many_arguments)]
-    fn new<'py>(
-        api_key: Option<String>,
-        model: Option<String>,
-        base_url: Option<String>,
-        timeout: Option<f64>,
-        retry: Option<Bound<'py, PyAny>>,
-        breaker: Option<Bound<'py, PyAny>>,
-        max_tokens: Option<u64>,
-        max_usd: Option<f64>,
-        fallback: Vec<Bound<'py, PyAny>>,
-    ) -> PyResult<PyClassInitializer<Self>> {
-        let api = AnthropicApi::from_vars(vars(vec![
-            ("ANTHROPIC_API_KEY", api_key),
-            ("ANTHROPIC_BASE_URL", base_url),
-            ("ANTHROPIC_MODEL", model),
-        ]))
-        .map_err(errors::to_py)?;
-        let layers = Layers {
-            retry,
-            breaker,
-            max_tokens,
-            max_usd,
-            fallback,
-        };
-        Ok(
-            PyClassInitializer::from(layers.around(timed(api, timeout, AnthropicApi::timeout)?)?)
-                .add_subclass(Anthropic),
-        )
-    }
+        #[pymethods]
+        impl $class {
+            #[new]
+            #[pyo3(signature = (api_key = None, *, model = None, base_url = None, timeout = None, retry = None, breaker = None, max_tokens = None, max_usd = None, fallback = Vec::new()))]
+            #[allow(clippy::too_many_arguments)]
+            fn new<'py>(
+                api_key: Option<String>,
+                model: Option<String>,
+                base_url: Option<String>,
+                timeout: Option<f64>,
+                retry: Option<Bound<'py, PyAny>>,
+                breaker: Option<Bound<'py, PyAny>>,
+                max_tokens: Option<u64>,
+                max_usd: Option<f64>,
+                fallback: Vec<Bound<'py, PyAny>>,
+            ) -> PyResult<PyClassInitializer<Self>> {
+                let api = $api::from_vars(vars(vec![($key, api_key), ($url, base_url), ($model, model)]))
+                    .map_err(errors::to_py)?;
+                let layers = Layers { retry, breaker, max_tokens, max_usd, fallback };
+                let provider = layers.around(timed(api, timeout, $api::timeout)?)?;
+                Ok(PyClassInitializer::from(provider).add_subclass($class))
+            }
+        }
+    };
 }
 
-/// OpenAI's Chat Completions API, or any compatible server at `base_url` (which then needs no
-/// key). The key, base URL and model default to `OPENAI_API_KEY`, `OPENAI_BASE_URL` and
-/// `OPENAI_MODEL`. Layers as for `Anthropic`.
-#[pyclass(extends = Provider, frozen, module = "selfheal")]
-pub(crate) struct OpenAI;
+http_provider!(
+    /// Anthropic's Messages API. The key, base URL and model default to `ANTHROPIC_API_KEY`,
+    /// `ANTHROPIC_BASE_URL` and `ANTHROPIC_MODEL`.
+    ///
+    /// Layers: `retry` (default on; a dict sets `max_attempts`, `base_delay`, `multiplier`,
+    /// `max_delay`, `jitter`, `max_retry_after`), `breaker` (default on; `failure_threshold`,
+    /// `reset_timeout`), a budget (`max_tokens`, `max_usd` over the provider's life), and
+    /// `fallback`: providers tried in order when this one fails. Times are in seconds.
+    Anthropic, AnthropicApi, "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_MODEL"
+);
 
-#[pymethods]
-impl OpenAI {
-    #[new]
-    #[pyo3(signature = (api_key = None, *, model = None, base_url = None, timeout = None, retry = None, breaker = None, max_tokens = None, max_usd = None, fallback = Vec::new()))]
-    #[allow(clippy::too_many_arguments)]
-    fn new<'py>(
-        api_key: Option<String>,
-        model: Option<String>,
-        base_url: Option<String>,
-        timeout: Option<f64>,
-        retry: Option<Bound<'py, PyAny>>,
-        breaker: Option<Bound<'py, PyAny>>,
-        max_tokens: Option<u64>,
-        max_usd: Option<f64>,
-        fallback: Vec<Bound<'py, PyAny>>,
-    ) -> PyResult<PyClassInitializer<Self>> {
-        let api = OpenAi::from_vars(vars(vec![
-            ("OPENAI_API_KEY", api_key),
-            ("OPENAI_BASE_URL", base_url),
-            ("OPENAI_MODEL", model),
-        ]))
-        .map_err(errors::to_py)?;
-        let layers = Layers {
-            retry,
-            breaker,
-            max_tokens,
-            max_usd,
-            fallback,
-        };
-        Ok(
-            PyClassInitializer::from(layers.around(timed(api, timeout, OpenAi::timeout)?)?)
-                .add_subclass(OpenAI),
-        )
-    }
-}
+http_provider!(
+    /// OpenAI's Chat Completions API, or any compatible server at `base_url` (which then needs
+    /// no key). The key, base URL and model default to `OPENAI_API_KEY`, `OPENAI_BASE_URL` and
+    /// `OPENAI_MODEL`. Layers as for `Anthropic`.
+    OpenAI, OpenAi, "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL"
+);
 
-/// Google's Gemini API. The key, base URL and model default to `GEMINI_API_KEY` (or
-/// `GOOGLE_API_KEY`), `GEMINI_BASE_URL` and `GEMINI_MODEL`. Layers as for `Anthropic`.
-#[pyclass(extends = Provider, frozen, module = "selfheal")]
-pub(crate) struct Gemini;
-
-#[pymethods]
-impl Gemini {
-    #[new]
-    #[pyo3(signature = (api_key = None, *, model = None, base_url = None, timeout = None, retry = None, breaker = None, max_tokens = None, max_usd = None, fallback = Vec::new()))]
-    #[allow(clippy::too_many_arguments)]
-    fn new<'py>(
-        api_key: Option<String>,
-        model: Option<String>,
-        base_url: Option<String>,
-        timeout: Option<f64>,
-        retry: Option<Bound<'py, PyAny>>,
-        breaker: Option<Bound<'py, PyAny>>,
-        max_tokens: Option<u64>,
-        max_usd: Option<f64>,
-        fallback: Vec<Bound<'py, PyAny>>,
-    ) -> PyResult<PyClassInitializer<Self>> {
-        let api = GeminiApi::from_vars(vars(vec![
-            ("GEMINI_API_KEY", api_key),
-            ("GEMINI_BASE_URL", base_url),
-            ("GEMINI_MODEL", model),
-        ]))
-        .map_err(errors::to_py)?;
-        let layers = Layers {
-            retry,
-            breaker,
-            max_tokens,
-            max_usd,
-            fallback,
-        };
-        Ok(
-            PyClassInitializer::from(layers.around(timed(api, timeout, GeminiApi::timeout)?)?)
-                .add_subclass(Gemini),
-        )
-    }
-}
+http_provider!(
+    /// Google's Gemini API. The key, base URL and model default to `GEMINI_API_KEY` (or
+    /// `GOOGLE_API_KEY`), `GEMINI_BASE_URL` and `GEMINI_MODEL`. Layers as for `Anthropic`.
+    Gemini, GeminiApi, "GEMINI_API_KEY", "GEMINI_BASE_URL", "GEMINI_MODEL"
+);
 
 /// Providers tried in order: the next one answers when one fails (mid-stream included).
 #[pyclass(extends = Provider, frozen, module = "selfheal")]

@@ -166,7 +166,9 @@ class Provider:
 
 AnyProvider = Union[Provider, HostProvider]
 
-class Anthropic(Provider):
+class _HttpProvider(Provider):
+    """The options of the built-in HTTP providers (not a runtime class)."""
+
     def __init__(
         self,
         api_key: Optional[str] = None,
@@ -181,35 +183,9 @@ class Anthropic(Provider):
         fallback: Sequence[AnyProvider] = ...,
     ) -> None: ...
 
-class OpenAI(Provider):
-    def __init__(
-        self,
-        api_key: Optional[str] = None,
-        *,
-        model: Optional[str] = None,
-        base_url: Optional[str] = None,
-        timeout: Optional[float] = None,
-        retry: Union[bool, RetryOptions, None] = None,
-        breaker: Union[bool, BreakerOptions, None] = None,
-        max_tokens: Optional[int] = None,
-        max_usd: Optional[float] = None,
-        fallback: Sequence[AnyProvider] = ...,
-    ) -> None: ...
-
-class Gemini(Provider):
-    def __init__(
-        self,
-        api_key: Optional[str] = None,
-        *,
-        model: Optional[str] = None,
-        base_url: Optional[str] = None,
-        timeout: Optional[float] = None,
-        retry: Union[bool, RetryOptions, None] = None,
-        breaker: Union[bool, BreakerOptions, None] = None,
-        max_tokens: Optional[int] = None,
-        max_usd: Optional[float] = None,
-        fallback: Sequence[AnyProvider] = ...,
-    ) -> None: ...
+class Anthropic(_HttpProvider): ...
+class OpenAI(_HttpProvider): ...
+class Gemini(_HttpProvider): ...
 
 class Fallback(Provider):
     def __init__(self, providers: Sequence[AnyProvider]) -> None: ...
