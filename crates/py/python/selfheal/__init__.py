@@ -14,9 +14,11 @@ the logic is the Rust crate ``selfheal``; this package is its Python face::
 from __future__ import annotations
 
 import asyncio
+import atexit
 import collections
 import os
 import threading
+import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Deque, Optional, Sequence, Type, Union
 
@@ -238,6 +240,14 @@ class HealStream:
         if self._run is not None and not self._ended:
             await _undo(self._run)
             self._ended = True
+
+
+@atexit.register
+def _let_runtime_threads_leave_python() -> None:
+    # A runtime thread that resolved an awaitable may still be leaving Python (releasing the
+    # objects it used) when the program ends; a thread that re-enters Python while the
+    # interpreter finalizes is killed mid-way. Releasing the GIL briefly lets it finish first.
+    time.sleep(0.05)
 
 
 class _CallbackLoop:
