@@ -42,12 +42,7 @@ pub(crate) fn listing(
             style.paint(paint, &format!("{label}{code}")),
             style.paint("1", &d.message)
         )?;
-        let location = match (&d.file, d.line, d.column) {
-            (Some(file), Some(line), Some(column)) => format!("{file}:{line}:{column}"),
-            (Some(file), Some(line), None) => format!("{file}:{line}"),
-            (Some(file), None, _) => file.clone(),
-            (None, ..) => "(no location)".to_string(),
-        };
+        let location = d.location().unwrap_or_else(|| "(no location)".to_string());
         writeln!(
             out,
             "  {} {}  {}",

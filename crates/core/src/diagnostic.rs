@@ -397,6 +397,17 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// Where it is, as tools print it: `file:line:column`, `file:line` or `file`; `None`
+    /// without a file.
+    pub fn location(&self) -> Option<String> {
+        let file = self.file.as_deref()?;
+        Some(match (self.line, self.column) {
+            (Some(line), Some(column)) => format!("{file}:{line}:{column}"),
+            (Some(line), None) => format!("{file}:{line}"),
+            (None, _) => file.to_string(),
+        })
+    }
+
     /// A new error diagnostic of `tool` with `message`; everything else empty or unknown.
     pub fn new(tool: impl Into<String>, message: impl Into<String>) -> Self {
         Diagnostic {
@@ -580,6 +591,24 @@ impl Fnv64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn location_reads_as_tools_print_it() {
+        let d = Diagnostic::new("tsc", "x");
+        assert_eq!(d.location(), None);
+        assert_eq!(
+            d.clone().at("a.ts", None, None).location().as_deref(),
+            Some("a.ts")
+        );
+        assert_eq!(
+            d.clone().at("a.ts", Some(3), None).location().as_deref(),
+            Some("a.ts:3")
+        );
+        assert_eq!(
+            d.at("a.ts", Some(3), Some(7)).location().as_deref(),
+            Some("a.ts:3:7")
+        );
+    }
 
     #[test]
     fn json_is_snake_case_with_every_field_present() {

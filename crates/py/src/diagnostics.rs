@@ -151,12 +151,7 @@ impl Diagnostic {
 
     fn __repr__(&self) -> String {
         let d = &self.inner;
-        let location = match (&d.file, d.line, d.column) {
-            (Some(file), Some(line), Some(column)) => format!(" {file}:{line}:{column}"),
-            (Some(file), Some(line), None) => format!(" {file}:{line}"),
-            (Some(file), None, _) => format!(" {file}"),
-            _ => String::new(),
-        };
+        let location = d.location().map(|l| format!(" {l}")).unwrap_or_default();
         let code = d
             .code
             .as_deref()
@@ -235,10 +230,8 @@ fn parse_with(
     custom: Option<&(ParserSet, Vec<Arc<PythonParser>>)>,
     log: &[u8],
 ) -> Vec<selfheal::Diagnostic> {
-    match custom {
-        Some((parsers, _)) => py.detach(|| parsers.parse(log)),
-        None => py.detach(|| DEFAULT_PARSERS.parse(log)),
-    }
+    let parsers = custom.map_or(&*DEFAULT_PARSERS, |(parsers, _)| parsers);
+    py.detach(|| parsers.parse(log))
 }
 
 /// The default parsers plus `formats`; the Python-written ones are also returned on their own,
