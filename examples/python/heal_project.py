@@ -14,7 +14,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import selfheal
 
@@ -29,7 +29,7 @@ def provider_from_env() -> Optional[selfheal.Provider]:
     return None
 
 
-async def heal(project: Path, steps: List[str]) -> selfheal.HealReport:
+async def heal(project: Path, steps: Sequence[selfheal.StepSpec]) -> selfheal.HealReport:
     healer = selfheal.Healer(provider=provider_from_env(), config={"max_attempts": 6})
     async with healer.stream(project, steps) as events:
         async for event in events:
@@ -48,11 +48,13 @@ async def heal(project: Path, steps: List[str]) -> selfheal.HealReport:
 
 def main() -> int:
     if len(sys.argv) > 1:
-        project, steps = Path(sys.argv[1]), sys.argv[2:] or ["npm run build"]
+        project = Path(sys.argv[1])
+        steps: List[selfheal.StepSpec] = list(sys.argv[2:]) or ["npm run build"]
     else:
         project = Path(tempfile.mkdtemp(prefix="selfheal-ledger-")) / "ledger"
         shutil.copytree(LEDGER, project)
-        steps = ["cargo run --quiet"]
+        # Its own target folder, so that a shared CARGO_TARGET_DIR cannot hold a stale build.
+        steps = [{"command": "cargo run --quiet", "env": {"CARGO_TARGET_DIR": "target"}}]
     report = asyncio.run(heal(project, steps))
     print(f"{report.outcome} after {len(report.attempts)} build(s), {report.duration:.1f} s")
     for attempt in report.attempts[1:]:

@@ -2,7 +2,7 @@
 //! `run(step, workspace)` — and build steps from strings, dicts or `Step`s.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -290,22 +290,16 @@ impl Api for PythonBuilder {
         let started = Instant::now();
         let scope = Scope::current();
         let object = Python::attach(|py| self.object.clone_ref(py));
-        let (given, root) = (
-            Step {
-                inner: step.clone(),
-            },
-            workspace.to_path_buf(),
-        );
+        let given = Step {
+            inner: step.clone(),
+        };
+        let root = workspace.to_path_buf();
         let ran = host::call(scope.clone(), object, "run", move |py| {
-            let root: PathBuf = root;
-            Ok(PyTuple::new(
-                py,
-                [
-                    Py::new(py, given)?.into_any(),
-                    root.into_pyobject(py)?.into_any().unbind(),
-                ],
-            )?
-            .unbind())
+            let args = [
+                Py::new(py, given)?.into_any(),
+                root.into_pyobject(py)?.into_any().unbind(),
+            ];
+            Ok(PyTuple::new(py, args)?.unbind())
         })
         .await
         .and_then(|ran| Python::attach(|py| Ran::read(ran.bind(py), &self.name)));

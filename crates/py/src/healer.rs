@@ -93,7 +93,14 @@ impl Healer {
             healer = healer.parsers(parsers_from(parsers)?.0);
         }
         if let Some(handler) = on_escalation {
-            healer = healer.on_escalation(move |report| escalated(&handler, report));
+            healer = healer.on_escalation(move |report| {
+                let report = HealReport {
+                    inner: report.clone(),
+                };
+                if let Some(scope) = Scope::current() {
+                    scope.notify(&handler, report);
+                }
+            });
         }
         Ok(Healer {
             inner: Arc::new(healer),
@@ -115,12 +122,11 @@ impl Healer {
         let plan = plan_from(steps)?;
         let workspace = Workspace::open(&workspace).map_err(|e| errors::to_py(e.into()))?;
         let scope = Scope::new(TaskLocals::new(event_loop.clone()).copy_context(py)?);
-        let (events, receiver) = match stream {
-            true => {
-                let (sender, receiver) = mpsc::unbounded_channel();
-                (Some(sender), Some(Arc::new(Mutex::new(receiver))))
-            }
-            false => (None, None),
+        let (events, receiver) = if stream {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            (Some(sender), Some(Arc::new(Mutex::new(receiver))))
+        } else {
+            (None, None)
         };
         let sink = Sink {
             events,
@@ -206,22 +212,6 @@ fn config_from(config: &Bound<'_, PyDict>) -> PyResult<HealConfig> {
     Ok(heal)
 }
 
-/// Calls the host's escalation handler; an exception in it ends up raised by the run.
-fn escalated(handler: &Py<PyAny>, report: &heal::HealReport) {
-    Python::attach(|py| {
-        let called = Py::new(
-            py,
-            HealReport {
-                inner: report.clone(),
-            },
-        )
-        .and_then(|report| handler.call1(py, (report,)));
-        if let (Err(error), Some(scope)) = (called, Scope::current()) {
-            scope.fail(error);
-        }
-    });
-}
-
 /// Where a run's events go: the stream's channel, and the host's `on_event`.
 struct Sink {
     events: Option<mpsc::UnboundedSender<Api>>,
@@ -232,18 +222,10 @@ struct Sink {
 impl EventSink for Sink {
     fn event(&self, event: Api) {
         if let Some(callback) = &self.on_event {
-            Python::attach(|py| {
-                let called = Py::new(
-                    py,
-                    Event {
-                        inner: event.clone(),
-                    },
-                )
-                .and_then(|event| callback.call1(py, (event,)));
-                if let Err(error) = called {
-                    self.scope.fail(error);
-                }
-            });
+            let event = Event {
+                inner: event.clone(),
+            };
+            self.scope.notify(callback, event);
         }
         if let Some(events) = &self.events {
             let _ = events.send(event);

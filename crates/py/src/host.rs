@@ -60,6 +60,20 @@ impl Scope {
         tokio::task::yield_now().await;
     }
 
+    /// Calls a host's plain handler (`on_event`, `on_escalation`) with `value`; an exception
+    /// in it stops the run.
+    pub(crate) fn notify<T: pyo3::PyClass + Into<PyClassInitializer<T>>>(
+        &self,
+        handler: &Py<PyAny>,
+        value: T,
+    ) {
+        Python::attach(|py| {
+            if let Err(error) = Py::new(py, value).and_then(|value| handler.call1(py, (value,))) {
+                self.fail(error);
+            }
+        });
+    }
+
     /// The exception that ended the run, unless it was `Cancelled` (which ends it as a
     /// cancellation).
     pub(crate) fn failure(&self, py: Python<'_>) -> Option<PyErr> {

@@ -56,22 +56,6 @@ from ._native import (
     recover_json,
 )
 
-if TYPE_CHECKING:
-    from ._native import (
-        AnyProvider,
-        Attempt,
-        CustomFormat,
-        ErrorParser,
-        HealConfig,
-        HostBuilder,
-        HostProvider,
-        Reply,
-        StepDict,
-        StepResult,
-        StepSpec,
-        Usage,
-    )
-
 __all__ = [
     "Anthropic",
     "BudgetExceeded",
@@ -106,6 +90,38 @@ __all__ = [
     "parse",
     "recover_json",
 ]
+
+if TYPE_CHECKING:
+    # Types for annotations only (they exist in the stubs, not at run time).
+    __all__ += [
+        "AnyProvider",
+        "Attempt",
+        "CustomFormat",
+        "ErrorParser",
+        "HealConfig",
+        "HostBuilder",
+        "HostProvider",
+        "Reply",
+        "StepDict",
+        "StepResult",
+        "StepSpec",
+        "Usage",
+    ]
+    from ._native import (
+        AnyProvider,
+        Attempt,
+        CustomFormat,
+        ErrorParser,
+        HealConfig,
+        HostBuilder,
+        HostProvider,
+        Reply,
+        StepDict,
+        StepResult,
+        StepSpec,
+        Usage,
+    )
+
 
 PathLike = Union[str, "os.PathLike[str]"]
 OnEvent = Callable[[Event], object]
