@@ -1,7 +1,8 @@
 """`selfheal.parse` against a pure-Python implementation of the seed's parser (seed 000
-§3.4.2: one regex list per category, each pattern over the whole output, a location searched
-in the 200 characters after every match), on the same 10 MB log in the same process; and the
-per-call overhead of `parse` on a one-line log.
+§3.4.2: one regex list per category, each pattern over the whole output, and for every match a
+location regex over the whole output), on the same 10 MB log in the same process; the same
+against a faster variant of the seed that only looks for a location in the 200 characters after a
+match; and the per-call overhead of `parse` on a one-line log.
 
     python benches/python/parse_vs_seed.py [MB]
 
@@ -79,8 +80,14 @@ SEED_PATTERNS: Dict[str, List[str]] = {
 }
 
 
+LOCATION = r"(\S+\.(ts|tsx|js|jsx)):(\d+)(?::(\d+))?"
+
+
 class SeedParser:
-    """The seed's ErrorParser, in Python."""
+    """The seed's ErrorParser, in Python, as written: every pattern over the whole output, and
+    for every match the location regex `escape(match) [\s\S]{0,200}? file:line` searched in the
+    whole output. The seed's unspecified helpers (code snippet, stack trace, suggestions) are left
+    out, which only makes it faster."""
 
     def __init__(self) -> None:
         self.patterns = [
@@ -88,14 +95,15 @@ class SeedParser:
             for category, patterns in SEED_PATTERNS.items()
             for pattern in patterns
         ]
-        self.location = re.compile(r"(\S+\.(ts|tsx|js|jsx)):(\d+)(?::(\d+))?")
+
+    def locate(self, text: str, match: "re.Match[str]") -> Optional["re.Match[str]"]:
+        return re.search(re.escape(match.group(0)) + r"[\s\S]{0,200}?" + LOCATION, text)
 
     def parse(self, text: str) -> List[Tuple[str, str, Optional[str], Optional[int]]]:
         found = []
         for category, pattern in self.patterns:
             for match in pattern.finditer(text):
-                window = text[match.end():match.end() + 200]
-                location = self.location.search(window)
+                location = self.locate(text, match)
                 file = location.group(1) if location else None
                 line = int(location.group(3)) if location else None
                 found.append((category, match.group(0), file, line))
@@ -107,6 +115,16 @@ class SeedParser:
                 seen.add(key)
                 unique.append(error)
         return unique
+
+
+class WindowedSeedParser(SeedParser):
+    """The seed's parser with its location search narrowed to the 200 characters after each
+    match: a faster variant than the seed, kept as the stricter comparison."""
+
+    location = re.compile(LOCATION)
+
+    def locate(self, text: str, match: "re.Match[str]") -> Optional["re.Match[str]"]:
+        return self.location.search(text, match.end(), match.end() + 200)
 
 
 def noise_line(rng: random.Random) -> str:
@@ -155,13 +173,15 @@ def main() -> None:
     megabytes = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
     log = assemble_log(megabytes)
     size = len(log.encode()) / 1e6
-    seed = SeedParser()
     ours = best_of(5, lambda: selfheal.parse(log))
-    theirs = best_of(3, lambda: seed.parse(log))
-    print(f"log: {size:.1f} MB; selfheal.parse: {len(selfheal.parse(log))} diagnostics, seed parser: {len(seed.parse(log))} matches")
-    print(f"selfheal.parse      {ours * 1000:8.1f} ms  ({size / ours:6.1f} MB/s)")
-    print(f"seed regex (Python) {theirs * 1000:8.1f} ms  ({size / theirs:6.1f} MB/s)")
-    print(f"speed-up            {theirs / ours:8.1f}x")
+    print(f"log: {size:.1f} MB; selfheal.parse: {len(selfheal.parse(log))} diagnostics")
+    print(f"selfheal.parse                   {ours * 1000:9.1f} ms  ({size / ours:7.1f} MB/s)")
+    for name, seed in [("seed parser (Python)", SeedParser()), ("seed, windowed location", WindowedSeedParser())]:
+        theirs = best_of(3, lambda: seed.parse(log))
+        print(
+            f"{name:<32} {theirs * 1000:9.1f} ms  ({size / theirs:7.1f} MB/s), "
+            f"{len(seed.parse(log))} matches: selfheal is {theirs / ours:.1f}x faster"
+        )
     line = "src/app.ts(12,3): error TS2322: Type 'string' is not assignable to type 'number'.\n"
     calls = 20_000
     per_call = min(timeit.repeat(lambda: selfheal.parse(line), number=calls, repeat=5)) / calls
