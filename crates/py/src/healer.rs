@@ -21,6 +21,7 @@ use crate::convert::{deserialize, name_of, serialize, to_python};
 use crate::diagnostics::{Diagnostic, parsers_from};
 use crate::errors;
 use crate::host::Scope;
+use crate::pending::{self, Deliver, Pending};
 use crate::providers::provider_from;
 
 pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -280,11 +281,13 @@ impl Run {
     }
 
     /// Resolves to the run's `HealReport` once it has ended.
-    fn report<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn report(&self) -> PyResult<Pending> {
         let (scope, result) = (self.scope.clone(), self.result.clone());
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        pending::spawn(async move {
             let finished = finished(result).await;
-            Python::attach(|py| ended(py, &scope, finished))
+            Box::new(
+                move |py: Python<'_>| Ok(Py::new(py, ended(py, &scope, finished)?)?.into_any()),
+            ) as Deliver
         })
     }
 
@@ -313,12 +316,12 @@ impl Run {
 
     /// Resolves to the events that happened since the last call (at least one), or to an
     /// empty list once the run has ended. Only for runs started with `stream=True`.
-    fn next_events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn next_events(&self) -> PyResult<Pending> {
         let events = self
             .events
             .clone()
             .ok_or_else(|| PyRuntimeError::new_err("the run was not started with stream=True"))?;
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        pending::spawn(async move {
             let mut events = events.lock().await;
             let mut batch = Vec::new();
             if let Some(first) = events.recv().await {
@@ -327,10 +330,12 @@ impl Run {
                     batch.push(next);
                 }
             }
-            Python::attach(|py| {
+            Box::new(move |py: Python<'_>| {
                 let batch = batch.into_iter().map(|inner| Py::new(py, Event { inner }));
-                Ok(PyList::new(py, batch.collect::<PyResult<Vec<_>>>()?)?.unbind())
-            })
+                Ok(PyList::new(py, batch.collect::<PyResult<Vec<_>>>()?)?
+                    .into_any()
+                    .unbind())
+            }) as Deliver
         })
     }
 }

@@ -13,6 +13,7 @@ mod diagnostics;
 mod errors;
 mod healer;
 mod host;
+mod pending;
 mod providers;
 
 use pyo3::prelude::*;
@@ -28,5 +29,6 @@ fn selfheal_native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     builders::register(module)?;
     cache::register(module)?;
     healer::register(module)?;
+    pending::register(module)?;
     Ok(())
 }

@@ -17,6 +17,7 @@ use selfheal::{Error, Result};
 use crate::convert::serialize;
 use crate::errors;
 use crate::host::{self, Scope};
+use crate::pending::{self, Deliver, Pending};
 
 pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<Provider>()?;
@@ -60,7 +61,7 @@ impl Provider {
         system: Option<String>,
         model: Option<String>,
         max_tokens: Option<u32>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    ) -> PyResult<Pending> {
         let mut request = CompletionRequest::new(prompt);
         if let Some(system) = system {
             request = request.system(system);
@@ -79,14 +80,14 @@ impl Provider {
             scope.clone(),
             async move { provider.complete(&request).await },
         );
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        pending::spawn(async move {
             let completion = call.await;
-            Python::attach(|py| {
+            Box::new(move |py: Python<'_>| {
                 if let Some(error) = scope.failure(py) {
                     return Err(error);
                 }
                 Ok(serialize(py, &completion.map_err(errors::to_py)?)?.unbind())
-            })
+            }) as Deliver
         })
     }
 

@@ -301,3 +301,35 @@ async def test_a_python_builder_with_a_dict_result_and_its_step(project: Project
 def test_the_workspace_must_exist(tmp_path: Path) -> None:
     with pytest.raises(selfheal.SelfHealError):
         selfheal.Healer().heal_sync(tmp_path / "missing", ["true"])
+
+
+EXIT_RIGHT_AFTER_AWAIT = """
+import asyncio, json, pathlib, sys, selfheal
+
+FIX = {"file": "main.py", "action": "patch", "search": "+ sum(items)", "replace": "+ str(sum(items))"}
+
+class Model:
+    def complete(self, request):
+        return {"text": json.dumps({"fixes": [FIX]}), "usage": {"input_tokens": 1, "output_tokens": 1}}
+
+async def main():
+    project = pathlib.Path(sys.argv[1])
+    project.joinpath("main.py").write_text('def total(items):\\n    return "total: " + sum(items)\\n\\n\\nprint(total([1]))\\n')
+    healer = selfheal.Healer(provider=Model(), config={"backoff": 0.0})
+    report = await healer.heal(project, [sys.executable + " main.py"])
+    print(report.outcome)
+
+asyncio.run(main())
+"""
+
+
+def test_a_program_exits_cleanly_the_moment_its_last_await_resolves(tmp_path: Path) -> None:
+    # Nothing may still be inside the interpreter on a runtime thread when the program ends:
+    # an awaitable is resolved on the event loop's own thread.
+    script = tmp_path / "exit.py"
+    script.write_text(EXIT_RIGHT_AFTER_AWAIT)
+    for run in range(30):
+        project = tmp_path / f"app{run}"
+        project.mkdir()
+        ran = subprocess.run([sys.executable, str(script), str(project)], capture_output=True, timeout=60)
+        assert (ran.returncode, ran.stdout) == (0, b"healed\n"), ran.stderr

@@ -14,13 +14,11 @@ the logic is the Rust crate ``selfheal``; this package is its Python face::
 from __future__ import annotations
 
 import asyncio
-import atexit
 import collections
 import os
 import threading
-import time
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Callable, Deque, Optional, Sequence, Type, Union
+from typing import TYPE_CHECKING, Any, Callable, Deque, Optional, Sequence, Type, TypeVar, Union
 
 from . import _native
 from ._native import (
@@ -42,6 +40,7 @@ from ._native import (
     LocalBuilder,
     Message,
     OpenAI,
+    Pending,
     Provider,
     ProviderError,
     Recovered,
@@ -77,6 +76,7 @@ __all__ = [
     "LocalBuilder",
     "Message",
     "OpenAI",
+    "Pending",
     "Provider",
     "ProviderError",
     "Recovered",
@@ -125,6 +125,7 @@ if TYPE_CHECKING:
 
 PathLike = Union[str, "os.PathLike[str]"]
 OnEvent = Callable[[Event], object]
+_T = TypeVar("_T")
 
 
 class Healer(_native.Healer):
@@ -258,12 +259,28 @@ class HealStream:
             self._ended = True
 
 
-@atexit.register
-def _let_runtime_threads_leave_python() -> None:
-    # A runtime thread that resolved an awaitable may still be leaving Python (releasing the
-    # objects it used) when the program ends; a thread that re-enters Python while the
-    # interpreter finalizes is killed mid-way. Releasing the GIL briefly lets it finish first.
-    time.sleep(0.05)
+async def _wait(pending: Pending[_T]) -> _T:
+    """Awaits native work: its pipe becomes readable when it has ended, and the result is then
+    taken on this loop's thread (no runtime thread ever enters Python to resolve it).
+    Cancelling the awaiting task stops the work."""
+    loop = asyncio.get_running_loop()
+    ended = loop.create_future()
+    fd = pending.fileno()
+
+    def wake() -> None:
+        loop.remove_reader(fd)
+        if not ended.done():
+            ended.set_result(None)
+
+    loop.add_reader(fd, wake)
+    try:
+        await ended
+    except asyncio.CancelledError:
+        pending.cancel()
+        raise
+    finally:
+        loop.remove_reader(fd)
+    return pending.result()
 
 
 class _CallbackLoop:
