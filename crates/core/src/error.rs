@@ -115,6 +115,26 @@ impl Error {
         }
     }
 
+    /// The family of this error, as the Python and Node packages expose it.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Provider(_) | Error::CircuitOpen { .. } | Error::AllProvidersFailed(_) => {
+                ErrorKind::Provider
+            }
+            Error::Budget(_) => ErrorKind::Budget,
+            Error::Build { .. }
+            | Error::DockerUnavailable(_)
+            | Error::Docker(_)
+            | Error::Cassette(_) => ErrorKind::Build,
+            Error::InvalidPattern { .. } | Error::InvalidInput(_) | Error::Config(_) => {
+                ErrorKind::Config
+            }
+            Error::Cache(_) => ErrorKind::Cache,
+            Error::Workspace(_) => ErrorKind::Workspace,
+            Error::Io(_) => ErrorKind::Io,
+        }
+    }
+
     /// The provider's error, when a model API failed.
     pub fn as_provider_error(&self) -> Option<&crate::llm::ProviderError> {
         match self {
@@ -124,5 +144,68 @@ impl Error {
     }
 }
 
+/// The families of [`Error`]: what a host tells apart (retry later, fix the configuration, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A model API failed (every retry and fallback included), or its circuit breaker is open.
+    Provider,
+    /// A model call would go over the token or dollar budget.
+    Budget,
+    /// A build step could not be run or supervised (its program cannot start, Docker is down).
+    Build,
+    /// Something is missing or invalid in the configuration (an API key, an option, a pattern).
+    Config,
+    /// The fix cache cannot be opened, read or written.
+    Cache,
+    /// A path was refused, or a workspace file cannot be read or written.
+    Workspace,
+    /// Any other I/O failure.
+    Io,
+    /// The run was cancelled.
+    Cancelled,
+}
+
+impl ErrorKind {
+    /// A stable code for the kind: `E_PROVIDER`, `E_BUDGET`, `E_BUILD`, `E_CONFIG`, `E_CACHE`,
+    /// `E_WORKSPACE`, `E_IO`, `E_CANCELLED`.
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorKind::Provider => "E_PROVIDER",
+            ErrorKind::Budget => "E_BUDGET",
+            ErrorKind::Build => "E_BUILD",
+            ErrorKind::Config => "E_CONFIG",
+            ErrorKind::Cache => "E_CACHE",
+            ErrorKind::Workspace => "E_WORKSPACE",
+            ErrorKind::Io => "E_IO",
+            ErrorKind::Cancelled => "E_CANCELLED",
+        }
+    }
+}
+
 /// `Result` with selfheal's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_own_code() {
+        let kinds = [
+            ErrorKind::Provider,
+            ErrorKind::Budget,
+            ErrorKind::Build,
+            ErrorKind::Config,
+            ErrorKind::Cache,
+            ErrorKind::Workspace,
+            ErrorKind::Io,
+            ErrorKind::Cancelled,
+        ];
+        let codes: std::collections::HashSet<&str> = kinds.iter().map(|k| k.code()).collect();
+        assert_eq!(codes.len(), kinds.len());
+        assert_eq!(Error::Cache("x".into()).kind().code(), "E_CACHE");
+        assert_eq!(Error::invalid_input("x").kind(), ErrorKind::Config);
+        assert_eq!(Error::Docker("down".into()).kind(), ErrorKind::Build);
+    }
+}

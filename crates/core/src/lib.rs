@@ -38,7 +38,7 @@ pub mod workspace;
 pub use diagnostic::{
     Category, Diagnostic, Fixit, FixitEdit, LineRange, Severity, StackFrame, Subcategory,
 };
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 
 /// The README's examples, compiled as documentation tests.
 #[doc = include_str!("../../../README.md")]

@@ -3,7 +3,7 @@
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use selfheal::Error;
+use selfheal::{Error, ErrorKind};
 
 create_exception!(
     selfheal,
@@ -77,20 +77,14 @@ pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
 /// The Python exception for one of the crate's errors.
 pub(crate) fn to_py(error: Error) -> PyErr {
     let message = error.to_string();
-    match error {
-        Error::Provider(_) | Error::CircuitOpen { .. } | Error::AllProvidersFailed(_) => {
-            ProviderError::new_err(message)
-        }
-        Error::Budget(_) => BudgetExceeded::new_err(message),
-        Error::Build { .. }
-        | Error::DockerUnavailable(_)
-        | Error::Docker(_)
-        | Error::Cassette(_) => BuildError::new_err(message),
-        Error::InvalidPattern { .. } | Error::InvalidInput(_) | Error::Config(_) => {
-            ConfigError::new_err(message)
-        }
-        Error::Cache(_) => CacheError::new_err(message),
-        Error::Workspace(_) => WorkspaceError::new_err(message),
+    match error.kind() {
+        ErrorKind::Provider => ProviderError::new_err(message),
+        ErrorKind::Budget => BudgetExceeded::new_err(message),
+        ErrorKind::Build => BuildError::new_err(message),
+        ErrorKind::Config => ConfigError::new_err(message),
+        ErrorKind::Cache => CacheError::new_err(message),
+        ErrorKind::Workspace => WorkspaceError::new_err(message),
+        ErrorKind::Cancelled => Cancelled::new_err(message),
         _ => SelfHealError::new_err(message),
     }
 }
