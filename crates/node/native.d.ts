@@ -1,0 +1,172 @@
+/** The family of an error. */
+export type Category =
+  | 'dependency' | 'syntax' | 'type' | 'runtime' | 'resource' | 'configuration' | 'network' | 'unknown'
+
+/** How bad a diagnostic is. */
+export type Severity = 'critical' | 'error' | 'warning'
+
+/** One frame of a stack trace. */
+export interface StackFrame {
+  file?: string | null
+  line?: number | null
+  column?: number | null
+  function?: string | null
+}
+
+/** A machine-applicable edit a tool suggested (1-based positions). */
+export interface Fixit {
+  message: string
+  file?: string | null
+  edit:
+    | { kind: 'span'; line: number; column: number; endLine: number; endColumn: number; replacement: string }
+    | { kind: 'lines'; line: number; endLine: number; original?: string | null; replacement: string }
+    | { kind: 'word'; line: number; original: string; replacement: string }
+}
+
+/** Every field of a `Diagnostic`, as `toJSON()` writes them. */
+export interface DiagnosticFields {
+  tool?: string
+  category?: Category
+  subcategory?: string
+  severity?: Severity
+  code?: string | null
+  message: string
+  file?: string | null
+  line?: number | null
+  column?: number | null
+  endLine?: number | null
+  endColumn?: number | null
+  snippet?: string | null
+  stack?: StackFrame[]
+  fixits?: Fixit[]
+  notes?: string[]
+  suggestions?: string[]
+  confidence?: number
+  logLines?: { start: number; end: number }
+  fingerprint?: string
+}
+
+/**
+ * A log format of your own, as a pattern: `regex` with named groups (`file`, `line`, `column`,
+ * `message`, `severity`, `code`), matched on each cleaned line.
+ */
+export interface CustomFormat {
+  name: string
+  regex: string
+  category: Category
+  subcategory?: string
+  severity?: Severity
+  tool?: string
+  zeroBasedColumns?: boolean
+  triggers?: string[]
+}
+
+
+/**
+ * Which binding artifact the generated loader actually loaded: `'native'` for
+ * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
+ * flavor napi-rs can build is listed, because `NAPI_RS_NATIVE_LIBRARY_PATH`
+ * can point the loader at a WASI artifact this package does not build itself.
+ */
+export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
+
+/** One error or warning found in a build log. */
+export declare class Diagnostic {
+  /**
+   * A diagnostic from the fields of `toJSON()`; `message` is required, the rest default
+   * (tool `custom`, category `unknown`, severity `error`).
+   */
+  static fromJSON(fields: DiagnosticFields): Diagnostic
+  /** The tool that reported it (`tsc`, `rustc`, `pytest`, …). */
+  get tool(): string
+  /** The family of the error. */
+  get category(): Category
+  /** The finer class (`missing_package`, `type_mismatch`, …). */
+  get subcategory(): string
+  /** How bad it is. */
+  get severity(): Severity
+  /** The tool's code (`TS2322`, `E0308`, `F401`), if any. */
+  get code(): string | null
+  /** The message, without location or severity. */
+  get message(): string
+  /** The file, relative to the project root when it is inside it. */
+  get file(): string | null
+  /** 1-based line. */
+  get line(): number | null
+  /** 1-based column. */
+  get column(): number | null
+  /** Last line of the span, when the tool gives one. */
+  get endLine(): number | null
+  /** Last column of the span, when the tool gives one. */
+  get endColumn(): number | null
+  /** The code frame the tool printed, if any. */
+  get snippet(): string | null
+  /** Stack frames (innermost last, as printed), for runtime errors and test failures. */
+  get stack(): StackFrame[]
+  /** Machine-applicable edits the tool suggested. */
+  get fixits(): Fixit[]
+  /** The tool's notes and help lines. */
+  get notes(): Array<string>
+  /** What usually fixes this kind of error. */
+  get suggestions(): Array<string>
+  /** How sure the classification is, 0 to 1. */
+  get confidence(): number
+  /** The log lines it came from, `{ start, end }` (1-based, inclusive). */
+  get logLines(): { start: number; end: number }
+  /**
+   * A stable hash of what the error is (tool, code, normalized message, file), the same
+   * across runs and machines.
+   */
+  get fingerprint(): string
+  /** `file:line:column` (as much of it as is known). */
+  get location(): string | null
+  /** Every field, as a plain object (what `JSON.stringify` writes). */
+  toJSON(): DiagnosticFields
+}
+
+/**
+ * Parses a build or test log into diagnostics, errors first, root causes before cascades.
+ *
+ * `log` is the tool output (a string or a `Buffer`; colors, `\r` rewrites and invalid UTF-8
+ * are handled).
+ */
+export declare function parse(log: string | Buffer, options?: ParseOptions | undefined | null): Array<Diagnostic>
+
+/** Options of [`parse`]. */
+export interface ParseOptions {
+  /**
+   * Formats to add for this call: patterns (`name`, `regex` with named groups, `category`,
+   * …, as `selfheal parse --patterns` takes them).
+   */
+  customFormats?: CustomFormat[]
+  /** The project root: paths inside it are reported relative to it. */
+  root?: string
+}
+
+/** What `recoverJson` found: the value, how, and what had to be repaired. */
+export interface Recovered {
+  /** The recovered object or array. */
+  value: any
+  /** `strict`, `repaired`, `extracted` or `truncated`. */
+  stage: 'strict' | 'repaired' | 'extracted' | 'truncated'
+  /** The repairs made, each `{ kind, count, firstOffset }`. */
+  repairs: Array<{ kind: string; count: number; firstOffset: number }>
+  /** Byte offsets `[start, end)` of the JSON in the text. */
+  span: Array<number>
+}
+
+/**
+ * Recovers the JSON in an LLM reply: fenced, wrapped in prose, cut off or subtly invalid.
+ * Throws `E_JSON_NOT_FOUND` when the text holds no JSON object or array, `E_JSON_TOO_DEEP`
+ * when the value nests deeper than 128 levels.
+ */
+export declare function recoverJson(text: string, options?: RecoverOptions | undefined | null): Recovered
+
+/** Options of [`recover_json`]. */
+export interface RecoverOptions {
+  /**
+   * Picks the value when the text holds several: `'fix'` (an object with `analysis` and
+   * `fixes`) or the keys the object must have. By default, the first value.
+   */
+  schema?: 'fix' | string[]
+}

@@ -1,0 +1,58 @@
+//! JSON values between the crate's serde shapes (`snake_case` keys) and JavaScript's
+//! (`camelCase` keys).
+
+use serde_json::{Map, Value};
+
+/// `value` with every object key turned into camelCase (`log_lines` → `logLines`).
+pub(crate) fn camel_keys(value: Value) -> Value {
+    rename_keys(value, &camel)
+}
+
+/// `value` with every object key turned into snake_case (`maxAttempts` → `max_attempts`).
+pub(crate) fn snake_keys(value: Value) -> Value {
+    rename_keys(value, &snake)
+}
+
+fn rename_keys(value: Value, rename: &dyn Fn(&str) -> String) -> Value {
+    match value {
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(key, value)| (rename(&key), rename_keys(value, rename)))
+                .collect::<Map<_, _>>(),
+        ),
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(|v| rename_keys(v, rename)).collect())
+        }
+        other => other,
+    }
+}
+
+fn camel(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    let mut upper = false;
+    for c in key.chars() {
+        if c == '_' && !out.is_empty() {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn snake(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 4);
+    for c in key.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -1,0 +1,325 @@
+//! `parse`, `recoverJson` and [`Diagnostic`].
+
+use std::sync::LazyLock;
+
+use napi::bindgen_prelude::{Buffer, Either};
+use napi_derive::napi;
+use selfheal::json::{self, Hint};
+use selfheal::parse::{ParserSet, PatternSpec};
+use serde_json::Value;
+
+use crate::convert::{camel_keys, snake_keys};
+use crate::errors::{self, Result};
+
+/// The default parsers, built once: `parse` on a short log costs a lookup, not a build.
+static DEFAULT_PARSERS: LazyLock<ParserSet> = LazyLock::new(ParserSet::new);
+
+/// One error or warning found in a build log.
+#[napi]
+#[derive(Clone)]
+pub struct Diagnostic {
+    pub(crate) inner: selfheal::Diagnostic,
+}
+
+#[napi]
+impl Diagnostic {
+    /// A diagnostic from the fields of `toJSON()`; `message` is required, the rest default
+    /// (tool `custom`, category `unknown`, severity `error`).
+    #[napi(
+        factory,
+        js_name = "fromJSON",
+        configurable = true,
+        writable = true,
+        ts_args_type = "fields: DiagnosticFields"
+    )]
+    pub fn from_json(fields: Value) -> Result<Diagnostic> {
+        Ok(Diagnostic {
+            inner: diagnostic_from(fields, "custom")?,
+        })
+    }
+
+    /// The tool that reported it (`tsc`, `rustc`, `pytest`, …).
+    #[napi(getter)]
+    pub fn tool(&self) -> String {
+        self.inner.tool.clone()
+    }
+
+    /// The family of the error.
+    #[napi(getter, ts_return_type = "Category")]
+    pub fn category(&self) -> String {
+        self.inner.category.to_string()
+    }
+
+    /// The finer class (`missing_package`, `type_mismatch`, …).
+    #[napi(getter)]
+    pub fn subcategory(&self) -> String {
+        self.inner.subcategory.to_string()
+    }
+
+    /// How bad it is.
+    #[napi(getter, ts_return_type = "Severity")]
+    pub fn severity(&self) -> String {
+        self.inner.severity.to_string()
+    }
+
+    /// The tool's code (`TS2322`, `E0308`, `F401`), if any.
+    #[napi(getter)]
+    pub fn code(&self) -> Option<String> {
+        self.inner.code.clone()
+    }
+
+    /// The message, without location or severity.
+    #[napi(getter)]
+    pub fn message(&self) -> String {
+        self.inner.message.clone()
+    }
+
+    /// The file, relative to the project root when it is inside it.
+    #[napi(getter)]
+    pub fn file(&self) -> Option<String> {
+        self.inner.file.clone()
+    }
+
+    /// 1-based line.
+    #[napi(getter)]
+    pub fn line(&self) -> Option<u32> {
+        self.inner.line
+    }
+
+    /// 1-based column.
+    #[napi(getter)]
+    pub fn column(&self) -> Option<u32> {
+        self.inner.column
+    }
+
+    /// Last line of the span, when the tool gives one.
+    #[napi(getter)]
+    pub fn end_line(&self) -> Option<u32> {
+        self.inner.end_line
+    }
+
+    /// Last column of the span, when the tool gives one.
+    #[napi(getter)]
+    pub fn end_column(&self) -> Option<u32> {
+        self.inner.end_column
+    }
+
+    /// The code frame the tool printed, if any.
+    #[napi(getter)]
+    pub fn snippet(&self) -> Option<String> {
+        self.inner.snippet.clone()
+    }
+
+    /// Stack frames (innermost last, as printed), for runtime errors and test failures.
+    #[napi(getter, ts_return_type = "StackFrame[]")]
+    pub fn stack(&self) -> Value {
+        camel_keys(serde_json::to_value(&self.inner.stack).unwrap_or_default())
+    }
+
+    /// Machine-applicable edits the tool suggested.
+    #[napi(getter, ts_return_type = "Fixit[]")]
+    pub fn fixits(&self) -> Value {
+        camel_keys(serde_json::to_value(&self.inner.fixits).unwrap_or_default())
+    }
+
+    /// The tool's notes and help lines.
+    #[napi(getter)]
+    pub fn notes(&self) -> Vec<String> {
+        self.inner.notes.clone()
+    }
+
+    /// What usually fixes this kind of error.
+    #[napi(getter)]
+    pub fn suggestions(&self) -> Vec<String> {
+        self.inner.suggestions.clone()
+    }
+
+    /// How sure the classification is, 0 to 1.
+    #[napi(getter)]
+    pub fn confidence(&self) -> f64 {
+        self.inner.confidence
+    }
+
+    /// The log lines it came from, `{ start, end }` (1-based, inclusive).
+    #[napi(getter, ts_return_type = "{ start: number; end: number }")]
+    pub fn log_lines(&self) -> Value {
+        serde_json::to_value(self.inner.log_lines).unwrap_or_default()
+    }
+
+    /// A stable hash of what the error is (tool, code, normalized message, file), the same
+    /// across runs and machines.
+    #[napi(getter)]
+    pub fn fingerprint(&self) -> String {
+        self.inner.fingerprint.clone()
+    }
+
+    /// `file:line:column` (as much of it as is known).
+    #[napi(getter)]
+    pub fn location(&self) -> Option<String> {
+        self.inner.location()
+    }
+
+    /// Every field, as a plain object (what `JSON.stringify` writes).
+    #[napi(js_name = "toJSON", ts_return_type = "DiagnosticFields")]
+    pub fn to_json(&self) -> Value {
+        camel_keys(serde_json::to_value(&self.inner).unwrap_or_default())
+    }
+}
+
+/// A diagnostic from a host's plain object: the fields given over those of an empty one from
+/// `tool`.
+pub(crate) fn diagnostic_from(fields: Value, tool: &str) -> Result<selfheal::Diagnostic> {
+    let Value::Object(fields) = snake_keys(fields) else {
+        return Err(errors::config("a diagnostic is an object"));
+    };
+    if !fields.contains_key("message") {
+        return Err(errors::config("a diagnostic needs a `message`"));
+    }
+    let mut diagnostic = serde_json::to_value(selfheal::Diagnostic::new(tool, ""))
+        .map_err(|e| errors::config(e.to_string()))?;
+    if let Value::Object(base) = &mut diagnostic {
+        base.extend(fields);
+    }
+    serde_json::from_value(diagnostic)
+        .map_err(|e| errors::config(format!("invalid diagnostic: {e}")))
+}
+
+/// Options of [`parse`].
+#[napi(object)]
+pub struct ParseOptions {
+    /// Formats to add for this call: patterns (`name`, `regex` with named groups, `category`,
+    /// …, as `selfheal parse --patterns` takes them).
+    #[napi(ts_type = "CustomFormat[]")]
+    pub custom_formats: Option<Vec<Value>>,
+    /// The project root: paths inside it are reported relative to it.
+    pub root: Option<String>,
+}
+
+/// Parses a build or test log into diagnostics, errors first, root causes before cascades.
+///
+/// `log` is the tool output (a string or a `Buffer`; colors, `\r` rewrites and invalid UTF-8
+/// are handled).
+#[napi]
+pub fn parse(
+    log: Either<String, Buffer>,
+    options: Option<ParseOptions>,
+) -> Result<Vec<Diagnostic>> {
+    let bytes: &[u8] = match &log {
+        Either::A(text) => text.as_bytes(),
+        Either::B(buffer) => buffer,
+    };
+    let custom = match options {
+        Some(options) => parsers_from(options)?,
+        None => None,
+    };
+    let parsers = custom.as_ref().unwrap_or(&*DEFAULT_PARSERS);
+    Ok(parsers
+        .parse(bytes)
+        .into_iter()
+        .map(|inner| Diagnostic { inner })
+        .collect())
+}
+
+/// The parsers `options` ask for, or `None` for the defaults.
+fn parsers_from(options: ParseOptions) -> Result<Option<ParserSet>> {
+    let formats = options.custom_formats.unwrap_or_default();
+    if formats.is_empty() && options.root.is_none() {
+        return Ok(None);
+    }
+    let mut parsers = ParserSet::new();
+    for format in formats {
+        let spec: PatternSpec = serde_json::from_value(snake_keys(format))
+            .map_err(|e| errors::config(format!("invalid custom format: {e}")))?;
+        parsers.add_pattern(spec).map_err(errors::to_js)?;
+    }
+    if let Some(root) = options.root {
+        let mut parse_options = parsers.options().clone();
+        parse_options.root = Some(root);
+        parsers = parsers.with_options(parse_options);
+    }
+    Ok(Some(parsers))
+}
+
+/// What `recoverJson` found: the value, how, and what had to be repaired.
+#[napi(object)]
+pub struct Recovered {
+    /// The recovered object or array.
+    pub value: Value,
+    /// `strict`, `repaired`, `extracted` or `truncated`.
+    #[napi(ts_type = "'strict' | 'repaired' | 'extracted' | 'truncated'")]
+    pub stage: String,
+    /// The repairs made, each `{ kind, count, firstOffset }`.
+    #[napi(ts_type = "Array<{ kind: string; count: number; firstOffset: number }>")]
+    pub repairs: Value,
+    /// Byte offsets `[start, end)` of the JSON in the text.
+    pub span: Vec<u32>,
+}
+
+/// Values nesting deeper are refused: napi-rs converts values to JavaScript recursively and
+/// stops at this depth.
+const MAX_DEPTH: usize = 128;
+
+/// True when `value` nests more than `limit` levels deep (checked without recursion).
+fn nests_deeper(value: &Value, limit: usize) -> bool {
+    let mut pending = vec![(value, 1)];
+    while let Some((value, depth)) = pending.pop() {
+        if depth > limit {
+            return true;
+        }
+        match value {
+            Value::Array(items) => pending.extend(items.iter().map(|item| (item, depth + 1))),
+            Value::Object(fields) => pending.extend(fields.values().map(|item| (item, depth + 1))),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Options of [`recover_json`].
+#[napi(object)]
+pub struct RecoverOptions {
+    /// Picks the value when the text holds several: `'fix'` (an object with `analysis` and
+    /// `fixes`) or the keys the object must have. By default, the first value.
+    #[napi(ts_type = "'fix' | string[]")]
+    pub schema: Option<Either<String, Vec<String>>>,
+}
+
+/// Recovers the JSON in an LLM reply: fenced, wrapped in prose, cut off or subtly invalid.
+/// Throws `E_JSON_NOT_FOUND` when the text holds no JSON object or array, `E_JSON_TOO_DEEP`
+/// when the value nests deeper than 128 levels.
+#[napi]
+pub fn recover_json(text: String, options: Option<RecoverOptions>) -> Result<Recovered> {
+    let hint = match options.and_then(|o| o.schema) {
+        None => Hint::none(),
+        Some(Either::A(name)) if name == "fix" => Hint::fix_proposal(),
+        Some(Either::A(name)) => {
+            return Err(errors::config(format!(
+                "unknown schema `{name}`: use 'fix' or a list of keys"
+            )));
+        }
+        Some(Either::B(keys)) => Hint::keys(keys),
+    };
+    let recovered = json::recover(&text, &hint)
+        .map_err(|e| napi::Error::new("E_JSON_NOT_FOUND".to_string(), e))?;
+    if nests_deeper(&recovered.value, MAX_DEPTH) {
+        json::drop_deep(recovered.into_value());
+        return Err(napi::Error::new(
+            "E_JSON_TOO_DEEP".to_string(),
+            format!("the value nests deeper than {MAX_DEPTH} levels"),
+        ));
+    }
+    let repairs = camel_keys(serde_json::to_value(&recovered.repairs).unwrap_or_default());
+    let stage = serde_json::to_value(recovered.stage)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let span = [recovered.span.start, recovered.span.end]
+        .map(|offset| u32::try_from(offset).unwrap_or(u32::MAX))
+        .to_vec();
+    Ok(Recovered {
+        value: recovered.into_value(),
+        stage,
+        repairs,
+        span,
+    })
+}

@@ -1,0 +1,11 @@
+//! The Node.js package `selfheal` (its native half, `native.js`): napi-rs conversions and
+//! Promise bridging over the `selfheal` crate, which holds all of the logic.
+//!
+//! The package's entry (`index.js`) adds what JavaScript does better on top: the
+//! `SelfHealError` class, `AbortSignal` and async-iterator plumbing.
+
+mod convert;
+mod errors;
+
+// The modules holding `#[napi]` items are public: napi exports must be `pub`.
+pub mod diagnostics;
