@@ -21,12 +21,18 @@ class SelfHealError extends Error {
  * argument had the wrong type; stack and all.
  */
 function adopt(error) {
-  if (error instanceof Error && error.constructor === Error) {
-    if (/^E_[A-Z_]+$/.test(error.code)) {
-      Object.setPrototypeOf(error, SelfHealError.prototype)
-    } else if (error.code === 'InvalidArg') {
-      Object.setPrototypeOf(error, TypeError.prototype)
-    }
+  if (!(error instanceof Error) || error.constructor !== Error) return error
+  const coded = error.code === 'GenericFailure' && /^(E_[A-Z_]+): /.exec(error.message)
+  if (coded) {
+    // The native side puts the code in front of the message (napi-rs has no other way to give
+    // a rejected Promise's error a code of its own).
+    const message = error.message.slice(coded[0].length)
+    error.stack = error.stack.replace(`Error: ${error.message}`, `SelfHealError: ${message}`)
+    error.message = message
+    error.code = coded[1]
+    Object.setPrototypeOf(error, SelfHealError.prototype)
+  } else if (error.code === 'InvalidArg') {
+    Object.setPrototypeOf(error, TypeError.prototype)
   }
   return error
 }
@@ -43,7 +49,7 @@ function guard(fn) {
   }
 }
 
-/** Guards every method of a native class, static ones included. */
+/** Guards a native class: its constructor and every method, static ones included. */
 function guardClass(cls) {
   for (const owner of [cls, cls.prototype]) {
     for (const key of Object.getOwnPropertyNames(owner)) {
@@ -53,10 +59,21 @@ function guardClass(cls) {
       }
     }
   }
-  return cls
+  // `instanceof` and statics go through to the class; only construction is watched.
+  const proxy = new Proxy(cls, {
+    construct(target, args, newTarget) {
+      try {
+        return Reflect.construct(target, args, newTarget === proxy ? target : newTarget)
+      } catch (error) {
+        throw adopt(error)
+      }
+    },
+  })
+  return proxy
 }
 
 exports.SelfHealError = SelfHealError
 exports.Diagnostic = guardClass(native.Diagnostic)
+exports.FixCache = guardClass(native.FixCache)
 exports.parse = guard(native.parse)
 exports.recoverJson = guard(native.recoverJson)

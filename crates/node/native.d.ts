@@ -61,6 +61,33 @@ export interface CustomFormat {
   triggers?: string[]
 }
 
+/** The project a fix was made in; fixes from similar projects rank first. */
+export interface FixContext {
+  language?: string | null
+  framework?: string | null
+  /** Package name to version. */
+  dependencies?: Record<string, string>
+}
+
+/** A fix the cache holds: the error it fixed, its edits and how it has done since. */
+export interface CachedFix {
+  id: number
+  signature: Record<string, unknown>
+  example: string
+  context: FixContext
+  /** The fix as applied: `edits` (each with a `path`) and the model's `analysis`. */
+  proposal: { edits: Array<{ path: string } & Record<string, unknown>> } & Record<string, unknown>
+  stats: Record<string, number | null>
+  deprecated: boolean
+}
+
+/** What `FixCache.lookup` found: the fix, how it matched and why it ranked first. */
+export interface CacheHit {
+  fix: CachedFix
+  matched: 'exact' | 'similar'
+  score: { total: number; similarity: number; successRate: number; recency: number; useCount: number; context: number }
+}
+
 
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
@@ -122,6 +149,38 @@ export declare class Diagnostic {
   get location(): string | null
   /** Every field, as a plain object (what `JSON.stringify` writes). */
   toJSON(): DiagnosticFields
+}
+
+/**
+ * The fix cache in folder `dir` (default: `$SELFHEAL_CACHE_DIR`, else the platform's cache
+ * folder), shared safely by processes. Give it to a `Healer` to reuse and learn fixes.
+ */
+export declare class FixCache {
+  /** Opens (or creates) the cache. Throws `E_CACHE` when the folder cannot be used. */
+  constructor(dir?: string | undefined | null)
+  /** The cache's folder. */
+  get dir(): string
+  /**
+   * Figures: `fixes`, `deprecated`, `signatures`, `partitions`, `failedAttempts`, `uses`,
+   * `successes`, `failures`, …
+   */
+  stats(): Promise<Record<string, unknown>>
+  /**
+   * The best cached fix for `diagnostic` (a `Diagnostic` or its fields), as `{ fix, matched,
+   * score }` — or `null`. `context` (`{ language, framework, dependencies }`) ranks fixes made
+   * in similar projects first.
+   */
+  lookup(diagnostic: Diagnostic | DiagnosticFields, context?: FixContext): Promise<CacheHit | null>
+  /** Removes deprecated fixes and fixes unused for the configured age; resolves to how many. */
+  prune(): Promise<number>
+  /** Writes every cached fix to `path` as JSON lines; resolves to how many. */
+  export(path: string): Promise<number>
+  /**
+   * Reads fixes written by `export`; resolves to `{ read, added }` (the others were merged
+   * into fixes with the same edits). A line that cannot be read fails the import before
+   * anything of its batch is stored.
+   */
+  import(path: string): Promise<{ read: number; added: number }>
 }
 
 /**

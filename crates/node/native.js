@@ -836,5 +836,6 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Diagnostic = nativeBinding.Diagnostic
+module.exports.FixCache = nativeBinding.FixCache
 module.exports.parse = nativeBinding.parse
 module.exports.recoverJson = nativeBinding.recoverJson

@@ -61,3 +61,30 @@ export interface CustomFormat {
   triggers?: string[]
 }
 
+/** The project a fix was made in; fixes from similar projects rank first. */
+export interface FixContext {
+  language?: string | null
+  framework?: string | null
+  /** Package name to version. */
+  dependencies?: Record<string, string>
+}
+
+/** A fix the cache holds: the error it fixed, its edits and how it has done since. */
+export interface CachedFix {
+  id: number
+  signature: Record<string, unknown>
+  example: string
+  context: FixContext
+  /** The fix as applied: `edits` (each with a `path`) and the model's `analysis`. */
+  proposal: { edits: Array<{ path: string } & Record<string, unknown>> } & Record<string, unknown>
+  stats: Record<string, number | null>
+  deprecated: boolean
+}
+
+/** What `FixCache.lookup` found: the fix, how it matched and why it ranked first. */
+export interface CacheHit {
+  fix: CachedFix
+  matched: 'exact' | 'similar'
+  score: { total: number; similarity: number; successRate: number; recency: number; useCount: number; context: number }
+}
+

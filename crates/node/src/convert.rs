@@ -13,12 +13,23 @@ pub(crate) fn snake_keys(value: Value) -> Value {
     rename_keys(value, &snake)
 }
 
+/// Fields whose value is a map of data (package names, variable names): their own keys are
+/// left as they are.
+const DATA_MAPS: &[&str] = &["dependencies", "env"];
+
 fn rename_keys(value: Value, rename: &dyn Fn(&str) -> String) -> Value {
     match value {
         Value::Object(fields) => Value::Object(
             fields
                 .into_iter()
-                .map(|(key, value)| (rename(&key), rename_keys(value, rename)))
+                .map(|(key, value)| {
+                    let value = if DATA_MAPS.contains(&key.as_str()) {
+                        value
+                    } else {
+                        rename_keys(value, rename)
+                    };
+                    (rename(&key), value)
+                })
                 .collect::<Map<_, _>>(),
         ),
         Value::Array(items) => {

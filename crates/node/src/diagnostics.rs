@@ -299,12 +299,12 @@ pub fn recover_json(text: String, options: Option<RecoverOptions>) -> Result<Rec
         }
         Some(Either::B(keys)) => Hint::keys(keys),
     };
-    let recovered = json::recover(&text, &hint)
-        .map_err(|e| napi::Error::new("E_JSON_NOT_FOUND".to_string(), e))?;
+    let recovered =
+        json::recover(&text, &hint).map_err(|e| errors::coded("E_JSON_NOT_FOUND", e))?;
     if nests_deeper(&recovered.value, MAX_DEPTH) {
         json::drop_deep(recovered.into_value());
-        return Err(napi::Error::new(
-            "E_JSON_TOO_DEEP".to_string(),
+        return Err(errors::coded(
+            "E_JSON_TOO_DEEP",
             format!("the value nests deeper than {MAX_DEPTH} levels"),
         ));
     }

@@ -6,6 +6,8 @@
 
 mod convert;
 mod errors;
+mod runtime;
 
 // The modules holding `#[napi]` items are public: napi exports must be `pub`.
+pub mod cache;
 pub mod diagnostics;
