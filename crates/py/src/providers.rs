@@ -8,13 +8,13 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 use selfheal::llm::{
-    self, Anthropic as AnthropicApi, BreakerConfig, Budget, Completion, CompletionRequest,
-    EventStream, Fallback as FallbackChain, Gemini as GeminiApi, Meter, OpenAi, Provider as Api,
-    ProviderError, ProviderErrorKind, ProviderExt, RetryPolicy, StopReason, Usage,
+    self, Anthropic as AnthropicApi, Completion, CompletionRequest, EventStream,
+    Fallback as FallbackChain, Gemini as GeminiApi, LayerOptions, OpenAi, Provider as Api,
+    ProviderError, ProviderErrorKind, StopReason, Usage,
 };
 use selfheal::{Error, Result};
 
-use crate::convert::serialize;
+use crate::convert::{from_python, serialize};
 use crate::errors;
 use crate::host::{self, Scope};
 use crate::pending::{self, Deliver, Pending};
@@ -110,24 +110,20 @@ struct Layers<'py> {
 }
 
 impl Layers<'_> {
-    /// `api` metered into its budget, behind a circuit breaker and retries, first in a
-    /// fallback chain — each when asked for (retries and breaker by default).
+    /// `api` in the layers asked for (retries and breaker by default), first in a fallback
+    /// chain when there is one.
     fn around(self, api: Arc<dyn Api>) -> PyResult<Provider> {
-        let mut provider = api;
-        if self.max_tokens.is_some() || self.max_usd.is_some() {
-            let budget = Budget {
-                max_tokens: self.max_tokens,
-                max_usd: self.max_usd,
-                time: None,
-            };
-            provider = provider.metered(&Meter::new(budget));
+        let mut options = serde_json::Map::new();
+        for (key, layer) in [("retry", &self.retry), ("breaker", &self.breaker)] {
+            if let Some(layer) = layer {
+                options.insert(key.into(), from_python(layer)?);
+            }
         }
-        if let Some(config) = breaker_config(self.breaker.as_ref())? {
-            provider = provider.with_breaker(config);
-        }
-        if let Some(policy) = retry_policy(self.retry.as_ref())? {
-            provider = provider.with_retry(policy);
-        }
+        options.insert("max_tokens".into(), self.max_tokens.into());
+        options.insert("max_usd".into(), self.max_usd.into());
+        let options: LayerOptions = serde_json::from_value(options.into())
+            .map_err(|e| errors::config(format!("provider options: {e}")))?;
+        let mut provider = options.around(api).map_err(errors::to_py)?;
         if !self.fallback.is_empty() {
             let mut chain = vec![provider];
             for next in &self.fallback {
@@ -137,102 +133,6 @@ impl Layers<'_> {
         }
         Ok(Provider { inner: provider })
     }
-}
-
-/// `True`/`None`: the defaults; `False`: none; a dict: the defaults with its keys.
-fn options<'py>(
-    option: Option<&Bound<'py, PyAny>>,
-    what: &str,
-) -> PyResult<Option<Option<Bound<'py, PyDict>>>> {
-    let Some(option) = option else {
-        return Ok(Some(None));
-    };
-    if let Ok(on) = option.extract::<bool>() {
-        return Ok(on.then_some(None));
-    }
-    option
-        .cast::<PyDict>()
-        .map(|dict| Some(Some(dict.clone())))
-        .map_err(|_| PyTypeError::new_err(format!("{what} is a bool or a dict")))
-}
-
-fn seconds(dict: &Bound<'_, PyDict>, key: &str, default: Duration) -> PyResult<Duration> {
-    match dict.get_item(key)? {
-        Some(value) => Duration::try_from_secs_f64(value.extract()?)
-            .map_err(|e| errors::config(format!("{key}: {e}"))),
-        None => Ok(default),
-    }
-}
-
-fn value<'py, T: FromPyObjectOwned<'py>>(
-    dict: &Bound<'py, PyDict>,
-    key: &str,
-    default: T,
-) -> PyResult<T> {
-    match dict.get_item(key)? {
-        Some(value) => value.extract().map_err(Into::into),
-        None => Ok(default),
-    }
-}
-
-fn only_keys(dict: &Bound<'_, PyDict>, keys: &[&str], what: &str) -> PyResult<()> {
-    for key in dict.keys() {
-        let key: String = key.extract()?;
-        if !keys.contains(&key.as_str()) {
-            return Err(errors::config(format!(
-                "unknown {what} option `{key}` (known: {})",
-                keys.join(", ")
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn retry_policy(option: Option<&Bound<'_, PyAny>>) -> PyResult<Option<RetryPolicy>> {
-    let Some(dict) = options(option, "retry")? else {
-        return Ok(None);
-    };
-    let defaults = RetryPolicy::default();
-    let Some(dict) = dict else {
-        return Ok(Some(defaults));
-    };
-    only_keys(
-        &dict,
-        &[
-            "max_attempts",
-            "base_delay",
-            "multiplier",
-            "max_delay",
-            "jitter",
-            "max_retry_after",
-        ],
-        "retry",
-    )?;
-    Ok(Some(RetryPolicy {
-        max_attempts: value(&dict, "max_attempts", defaults.max_attempts)?,
-        base_delay: seconds(&dict, "base_delay", defaults.base_delay)?,
-        multiplier: value(&dict, "multiplier", defaults.multiplier)?,
-        max_delay: seconds(&dict, "max_delay", defaults.max_delay)?,
-        jitter: value(&dict, "jitter", defaults.jitter)?,
-        max_retry_after: seconds(&dict, "max_retry_after", defaults.max_retry_after)?,
-        ..defaults
-    }))
-}
-
-fn breaker_config(option: Option<&Bound<'_, PyAny>>) -> PyResult<Option<BreakerConfig>> {
-    let Some(dict) = options(option, "breaker")? else {
-        return Ok(None);
-    };
-    let defaults = BreakerConfig::default();
-    let Some(dict) = dict else {
-        return Ok(Some(defaults));
-    };
-    only_keys(&dict, &["failure_threshold", "reset_timeout"], "breaker")?;
-    Ok(Some(BreakerConfig {
-        failure_threshold: value(&dict, "failure_threshold", defaults.failure_threshold)?,
-        reset_timeout: seconds(&dict, "reset_timeout", defaults.reset_timeout)?,
-        ..defaults
-    }))
 }
 
 /// The configuration a provider reads: the arguments given, else the environment.
@@ -524,8 +424,11 @@ fn reply(answer: &Bound<'_, PyAny>, name: &str) -> PyResult<(String, Usage)> {
     let mut usage = Usage::default();
     if let Some(given) = dict.get_item("usage")?.filter(|given| !given.is_none()) {
         let given = given.cast::<PyDict>()?;
-        usage.input_tokens = value(given, "input_tokens", 0)?;
-        usage.output_tokens = value(given, "output_tokens", 0)?;
+        let tokens = |key: &str| -> PyResult<u64> {
+            given.get_item(key)?.map_or(Ok(0), |count| count.extract())
+        };
+        usage.input_tokens = tokens("input_tokens")?;
+        usage.output_tokens = tokens("output_tokens")?;
     }
     Ok((text, usage))
 }

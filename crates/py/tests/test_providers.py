@@ -94,7 +94,7 @@ def test_configuration_errors_are_clear(monkeypatch: pytest.MonkeyPatch) -> None
         selfheal.Gemini()
     assert selfheal.Gemini("key", model="gemini-2.0-flash").model == "gemini-2.0-flash"
     assert selfheal.Anthropic("key").name == "anthropic"
-    with pytest.raises(selfheal.ConfigError, match="unknown retry option"):
+    with pytest.raises(selfheal.ConfigError, match="retry: unknown field `tries`"):
         selfheal.Anthropic("key", retry={"tries": 2})
     with pytest.raises(TypeError):
         selfheal.Healer(provider=object())

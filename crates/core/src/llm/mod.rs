@@ -37,6 +37,7 @@ mod error;
 mod fallback;
 mod gemini;
 pub(crate) mod http;
+mod layers;
 mod metered;
 pub(crate) mod openai;
 mod redacted;
@@ -55,6 +56,7 @@ pub use clock::{Clock, Jitter, SystemClock, VirtualClock};
 pub use error::{ProviderError, ProviderErrorKind};
 pub use fallback::Fallback;
 pub use gemini::Gemini;
+pub use layers::{BreakerOptions, Layer, LayerOptions, LayerSettings, RetryOptions};
 pub use metered::{
     Budget, BudgetExceeded, BudgetLimit, CallRecord, Meter, Metered, ModelPrice, PriceTable,
     UsageReport,
