@@ -75,5 +75,9 @@ function guardClass(cls) {
 exports.SelfHealError = SelfHealError
 exports.Diagnostic = guardClass(native.Diagnostic)
 exports.FixCache = guardClass(native.FixCache)
+exports.Anthropic = guardClass(native.Anthropic)
+exports.OpenAI = guardClass(native.OpenAI)
+exports.Gemini = guardClass(native.Gemini)
+exports.Fallback = guardClass(native.Fallback)
 exports.parse = guard(native.parse)
 exports.recoverJson = guard(native.recoverJson)

@@ -88,6 +88,32 @@ export interface CacheHit {
   score: { total: number; similarity: number; successRate: number; recency: number; useCount: number; context: number }
 }
 
+/** Retry settings over the defaults (5 attempts, 1 s base delay ×2, 60 s cap, 10 % jitter); seconds. */
+export interface RetryOptions {
+  maxAttempts?: number
+  baseDelay?: number
+  multiplier?: number
+  maxDelay?: number
+  jitter?: number
+  maxRetryAfter?: number
+}
+
+/** Circuit breaker settings over the defaults (open after 5 failures, probe after 60 s); seconds. */
+export interface BreakerOptions {
+  failureThreshold?: number
+  resetTimeout?: number
+}
+
+/** A model's answer. */
+export interface Completion {
+  text: string
+  usage: { inputTokens: number; outputTokens: number }
+  model: string
+  provider: string
+  stopReason: string
+  latencyMs: number
+}
+
 
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
@@ -96,6 +122,24 @@ export interface CacheHit {
  * can point the loader at a WASI artifact this package does not build itself.
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
+
+/**
+ * r" Anthropic's Messages API. The key, base URL and model default to `ANTHROPIC_API_KEY`,
+ * r" `ANTHROPIC_BASE_URL` and `ANTHROPIC_MODEL`.
+ */
+export declare class Anthropic {
+  /** Throws `E_CONFIG` when the key is missing or an option is invalid. */
+  constructor(options?: ProviderOptions | undefined | null)
+  /** The name used in reports. */
+  get name(): string
+  /** The model used when a request names none. */
+  get model(): string
+  /**
+   * Asks the model, through every layer; resolves to `{ text, usage: { inputTokens,
+   * outputTokens }, model, provider, stopReason, latencyMs }`.
+   */
+  complete(prompt: string, options?: CompleteOptions | undefined | null): Promise<Completion>
+}
 
 /** One error or warning found in a build log. */
 export declare class Diagnostic {
@@ -151,6 +195,18 @@ export declare class Diagnostic {
   toJSON(): DiagnosticFields
 }
 
+/** Providers tried in order: the next one answers when one fails. */
+export declare class Fallback {
+  /** Throws `E_CONFIG` when `providers` is empty. */
+  constructor(providers: Array<Anthropic | OpenAI | Gemini | Fallback>)
+  /** The name used in reports (`fallback(anthropic, openai)`). */
+  get name(): string
+  /** The first provider's model. */
+  get model(): string
+  /** Asks the first provider that answers. */
+  complete(prompt: string, options?: CompleteOptions | undefined | null): Promise<Completion>
+}
+
 /**
  * The fix cache in folder `dir` (default: `$SELFHEAL_CACHE_DIR`, else the platform's cache
  * folder), shared safely by processes. Give it to a `Healer` to reuse and learn fixes.
@@ -184,6 +240,53 @@ export declare class FixCache {
 }
 
 /**
+ * r" Google's Gemini API. The key, base URL and model default to `GEMINI_API_KEY`,
+ * r" `GEMINI_BASE_URL` and `GEMINI_MODEL`.
+ */
+export declare class Gemini {
+  /** Throws `E_CONFIG` when the key is missing or an option is invalid. */
+  constructor(options?: ProviderOptions | undefined | null)
+  /** The name used in reports. */
+  get name(): string
+  /** The model used when a request names none. */
+  get model(): string
+  /**
+   * Asks the model, through every layer; resolves to `{ text, usage: { inputTokens,
+   * outputTokens }, model, provider, stopReason, latencyMs }`.
+   */
+  complete(prompt: string, options?: CompleteOptions | undefined | null): Promise<Completion>
+}
+
+/**
+ * r" OpenAI's Chat Completions API, or any compatible server at `baseURL` (which then needs
+ * r" no key). The key, base URL and model default to `OPENAI_API_KEY`, `OPENAI_BASE_URL` and
+ * r" `OPENAI_MODEL`.
+ */
+export declare class OpenAI {
+  /** Throws `E_CONFIG` when the key is missing or an option is invalid. */
+  constructor(options?: ProviderOptions | undefined | null)
+  /** The name used in reports. */
+  get name(): string
+  /** The model used when a request names none. */
+  get model(): string
+  /**
+   * Asks the model, through every layer; resolves to `{ text, usage: { inputTokens,
+   * outputTokens }, model, provider, stopReason, latencyMs }`.
+   */
+  complete(prompt: string, options?: CompleteOptions | undefined | null): Promise<Completion>
+}
+
+/** What `complete` takes besides the prompt. */
+export interface CompleteOptions {
+  /** A system prompt. */
+  system?: string
+  /** The model for this call. */
+  model?: string
+  /** The longest reply, in tokens. */
+  maxTokens?: number
+}
+
+/**
  * Parses a build or test log into diagnostics, errors first, root causes before cascades.
  *
  * `log` is the tool output (a string or a `Buffer`; colors, `\r` rewrites and invalid UTF-8
@@ -200,6 +303,38 @@ export interface ParseOptions {
   customFormats?: CustomFormat[]
   /** The project root: paths inside it are reported relative to it. */
   root?: string
+}
+
+/** What every built-in provider's constructor takes. Times are in seconds. */
+export interface ProviderOptions {
+  /** The API key (default: the provider's environment variable). */
+  apiKey?: string
+  /**
+   * The model used when a request names none (default: the environment, else the
+   * provider's default).
+   */
+  model?: string
+  /** Another server speaking the same API (default: the environment, else the vendor's). */
+  baseURL?: string
+  /** How long one HTTP call may take. */
+  timeout?: number
+  /**
+   * Retries with backoff: on by default, `false` for none, or settings (`maxAttempts`,
+   * `baseDelay`, `multiplier`, `maxDelay`, `jitter`, `maxRetryAfter`).
+   */
+  retry?: boolean | RetryOptions
+  /**
+   * A circuit breaker: on by default, `false` for none, or settings (`failureThreshold`,
+   * `resetTimeout`).
+   */
+  breaker?: boolean | BreakerOptions
+  /**
+   * A budget of tokens over the provider's life: calls that would go over it are refused
+   * (`E_BUDGET`).
+   */
+  maxTokens?: number
+  /** A budget in US dollars, from the provider's list prices. */
+  maxUsd?: number
 }
 
 /** What `recoverJson` found: the value, how, and what had to be repaired. */

@@ -835,7 +835,11 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.Anthropic = nativeBinding.Anthropic
 module.exports.Diagnostic = nativeBinding.Diagnostic
+module.exports.Fallback = nativeBinding.Fallback
 module.exports.FixCache = nativeBinding.FixCache
+module.exports.Gemini = nativeBinding.Gemini
+module.exports.OpenAI = nativeBinding.OpenAI
 module.exports.parse = nativeBinding.parse
 module.exports.recoverJson = nativeBinding.recoverJson

@@ -88,3 +88,29 @@ export interface CacheHit {
   score: { total: number; similarity: number; successRate: number; recency: number; useCount: number; context: number }
 }
 
+/** Retry settings over the defaults (5 attempts, 1 s base delay ×2, 60 s cap, 10 % jitter); seconds. */
+export interface RetryOptions {
+  maxAttempts?: number
+  baseDelay?: number
+  multiplier?: number
+  maxDelay?: number
+  jitter?: number
+  maxRetryAfter?: number
+}
+
+/** Circuit breaker settings over the defaults (open after 5 failures, probe after 60 s); seconds. */
+export interface BreakerOptions {
+  failureThreshold?: number
+  resetTimeout?: number
+}
+
+/** A model's answer. */
+export interface Completion {
+  text: string
+  usage: { inputTokens: number; outputTokens: number }
+  model: string
+  provider: string
+  stopReason: string
+  latencyMs: number
+}
+

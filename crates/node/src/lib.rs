@@ -11,3 +11,4 @@ mod runtime;
 // The modules holding `#[napi]` items are public: napi exports must be `pub`.
 pub mod cache;
 pub mod diagnostics;
+pub mod providers;
