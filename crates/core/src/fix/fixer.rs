@@ -6,7 +6,9 @@ use crate::workspace::{ApplyOptions, Workspace};
 use crate::{Diagnostic, Result};
 
 /// How far a fixer's edits can be trusted to do only what the error asks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Safety {
     /// The tool marked the edit as safe to apply (rustc's machine-applicable suggestions,

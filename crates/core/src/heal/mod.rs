@@ -9,6 +9,7 @@
 mod config;
 mod event;
 mod healer;
+mod options;
 mod policy;
 mod report;
 pub mod strategy;
@@ -17,6 +18,7 @@ mod tracking;
 pub use config::{Budget, HealConfig};
 pub use event::{Event, EventSender, EventSink, EventStream, event_channel};
 pub use healer::{EscalationHandler, Healer, default_fixers};
+pub use options::{CommandSpec, HealOptions, StepFields, StepSpec};
 pub use policy::{AttemptPolicy, StopReason};
 pub use report::{AttemptReport, EscalationReport, FixSource, HealReport, KeptFix, Outcome};
 pub use strategy::{Fallback, Strategy};
