@@ -1,4 +1,5 @@
 export * from './native'
+import type { Anthropic, Fallback, FixCache, Gemini, HealConfig, HealEvent, HealReport, OpenAI, StepFields } from './native'
 
 /** The kind of a `SelfHealError`. */
 export type ErrorCode =
@@ -17,4 +18,60 @@ export type ErrorCode =
 export declare class SelfHealError extends Error {
   readonly code: ErrorCode
   constructor(message: string, code: ErrorCode, options?: ErrorOptions)
+}
+
+/** What a provider written in JavaScript receives. */
+export interface ProviderRequest {
+  system: string | null
+  messages: Array<{ role: 'user' | 'assistant'; content: string }>
+  model: string
+  maxTokens: number
+}
+
+/** What a provider written in JavaScript returns: the reply text, or the text with its usage. */
+export type ProviderReply = string | { text: string; usage?: { inputTokens?: number; outputTokens?: number } }
+
+/** Any object with `complete(request)` is a provider; `name` and `model` show in reports. */
+export interface HostProvider {
+  name?: string
+  model?: string
+  complete(request: ProviderRequest): ProviderReply | Promise<ProviderReply>
+}
+
+export interface HealerOptions {
+  /** A built-in provider or your own; none: deterministic fixers and the cache only. */
+  provider?: Anthropic | OpenAI | Gemini | Fallback | HostProvider
+  cache?: FixCache
+  config?: HealConfig
+  /** Deterministic fixers by name, in order (default: `defaultFixers()`). */
+  fixers?: string[]
+}
+
+export interface HealOptions {
+  /** Cancels the run: the attempt in progress is undone and the outcome is `cancelled`. */
+  signal?: AbortSignal
+  /** Called with each event as it happens; an error it throws stops the run. */
+  onEvent?: (event: HealEvent) => unknown
+}
+
+/**
+ * The heal loop: build, read the errors, fix (deterministic fixers, then the fix cache, then
+ * the model), apply safely, rebuild — until the build is green or nothing is left to try.
+ */
+export declare class Healer {
+  constructor(options?: HealerOptions)
+  /**
+   * Heals `workspace` so that `steps` pass. An error thrown by a callback stops the run and
+   * rejects with that same error.
+   */
+  heal(workspace: string, steps: Array<string | StepFields>, options?: HealOptions): Promise<HealReport>
+  /** The run's events as an async iterable; `report` resolves once they end. */
+  stream(workspace: string, steps: Array<string | StepFields>, options?: { signal?: AbortSignal }): HealStream
+}
+
+/** The events of one run. Leaving the loop early cancels the run. */
+export declare class HealStream implements AsyncIterable<HealEvent> {
+  readonly report: Promise<HealReport>
+  cancel(): void
+  [Symbol.asyncIterator](): AsyncIterator<HealEvent>
 }

@@ -114,6 +114,85 @@ export interface Completion {
   latencyMs: number
 }
 
+/** A build step: a shell line, or its fields. */
+export interface StepFields {
+  /** A shell line, or a program and its arguments (run without a shell). */
+  command: string | string[]
+  /** The name in reports (default: the program's). */
+  name?: string
+  /** Seconds the step may run. */
+  timeout?: number
+  env?: Record<string, string>
+  /** The folder to run in, relative to the workspace. */
+  cwd?: string
+  continueOnFailure?: boolean
+}
+
+/** Heal settings over the defaults (5 attempts, 300 s); durations in seconds. */
+export interface HealConfig {
+  maxAttempts?: number
+  timeout?: number
+  maxTokens?: number
+  maxUsd?: number
+  /** Attempts in a row that fix nothing before the run escalates. */
+  stuckAfter?: number
+  /** Keep fixes that fixed some errors when the run does not end green. */
+  keepPartial?: boolean
+  backoff?: number
+  maxBackoff?: number
+  jitterSeed?: number
+  context?: FixContext
+  fixerSafety?: 'safe' | 'likely' | 'unsafe'
+}
+
+/** How a heal run ended. */
+export type Outcome = 'healed' | 'already_green' | 'escalated' | 'failed' | 'cancelled'
+
+/** One attempt of a run, the first build included. */
+export interface AttemptReport {
+  number: number
+  /** Where the fix came from: `fixer`, `cache`, `llm` or `fallback` (null for the first build). */
+  source: 'fixer' | 'cache' | 'llm' | 'fallback' | null
+  by: string | null
+  diff: string | null
+  rolledBack: boolean
+  applyError: string | null
+  errors: number
+  new: number
+  fixed: number
+  persisting: number
+  /** Milliseconds. */
+  duration: number
+}
+
+/** What a heal run did and how it ended. */
+export interface HealReport {
+  outcome: Outcome
+  attempts: AttemptReport[]
+  /** The diagnostics of the last build. */
+  diagnostics: DiagnosticFields[]
+  /** The fixes that stayed. */
+  fixes: Array<{ attempt: number; source: string; by: string | null; files: string[] }>
+  usage: { inputTokens: number; outputTokens: number }
+  costUsd: number
+  /** For an escalated run: why, what is left, and what a person should do next. */
+  escalation: { reason: string; diagnostics: DiagnosticFields[]; nextAction: string } | null
+  /** Milliseconds. */
+  duration: number
+}
+
+/**
+ * One thing that happened during a heal run: `kind` names it (`run_started`, `step_started`,
+ * `output_line`, `step_finished`, `diagnostics`, `fixer_applied`, `cache_hit`, `cache_miss`,
+ * `llm_request`, `llm_delta`, `llm_response`, `fix_applied`, `fix_rolled_back`,
+ * `attempt_finished`, `backoff`, `fallback`, and last `healed`, `escalated`, `failed` or
+ * `cancelled`); the other fields depend on it.
+ */
+export interface HealEvent {
+  kind: string
+  [field: string]: unknown
+}
+
 
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
@@ -257,6 +336,36 @@ export declare class Gemini {
   complete(prompt: string, options?: CompleteOptions | undefined | null): Promise<Completion>
 }
 
+/** The heal loop, as `index.js`'s `Healer` builds it. */
+export declare class HealerCore {
+  /**
+   * `provider`: a built-in provider, or a JavaScript `complete` (with `hostName` and
+   * `hostModel`); `config`: heal settings; `fixers`: names from `defaultFixers()`.
+   */
+  constructor(provider?: Anthropic | OpenAI | Gemini | Fallback | null, hostComplete?: ((payload: string) => Promise<string>) | null, hostName?: string | null, hostModel?: string | null, cache?: FixCache | null, config?: HealConfig | null, fixers?: string[] | null)
+  /**
+   * Starts healing `workspace` with `steps` (shell lines or step objects); `run` is the id
+   * host callbacks are made with.
+   */
+  start(workspace: string, steps: Array<string | StepFields>, run: number): HealRun
+}
+
+/** One heal run in progress. */
+export declare class HealRun {
+  /**
+   * Stops the run: the attempt in progress is undone, and the report's outcome is
+   * `cancelled`.
+   */
+  cancel(): void
+  /** Resolves to the run's report once it has ended. */
+  report(): Promise<HealReport>
+  /**
+   * Resolves to the events since the last call (at least one), or to an empty array once
+   * the run has ended.
+   */
+  nextEvents(): Promise<HealEvent[]>
+}
+
 /**
  * r" OpenAI's Chat Completions API, or any compatible server at `baseURL` (which then needs
  * r" no key). The key, base URL and model default to `OPENAI_API_KEY`, `OPENAI_BASE_URL` and
@@ -285,6 +394,13 @@ export interface CompleteOptions {
   /** The longest reply, in tokens. */
   maxTokens?: number
 }
+
+/**
+ * The names of the deterministic fixers a `Healer` uses by default, in the order it asks them.
+ * `missing-dependencies` installs packages; leave it out of `fixers` to keep a run off the
+ * network.
+ */
+export declare function defaultFixers(): Array<string>
 
 /**
  * Parses a build or test log into diagnostics, errors first, root causes before cascades.

@@ -114,3 +114,82 @@ export interface Completion {
   latencyMs: number
 }
 
+/** A build step: a shell line, or its fields. */
+export interface StepFields {
+  /** A shell line, or a program and its arguments (run without a shell). */
+  command: string | string[]
+  /** The name in reports (default: the program's). */
+  name?: string
+  /** Seconds the step may run. */
+  timeout?: number
+  env?: Record<string, string>
+  /** The folder to run in, relative to the workspace. */
+  cwd?: string
+  continueOnFailure?: boolean
+}
+
+/** Heal settings over the defaults (5 attempts, 300 s); durations in seconds. */
+export interface HealConfig {
+  maxAttempts?: number
+  timeout?: number
+  maxTokens?: number
+  maxUsd?: number
+  /** Attempts in a row that fix nothing before the run escalates. */
+  stuckAfter?: number
+  /** Keep fixes that fixed some errors when the run does not end green. */
+  keepPartial?: boolean
+  backoff?: number
+  maxBackoff?: number
+  jitterSeed?: number
+  context?: FixContext
+  fixerSafety?: 'safe' | 'likely' | 'unsafe'
+}
+
+/** How a heal run ended. */
+export type Outcome = 'healed' | 'already_green' | 'escalated' | 'failed' | 'cancelled'
+
+/** One attempt of a run, the first build included. */
+export interface AttemptReport {
+  number: number
+  /** Where the fix came from: `fixer`, `cache`, `llm` or `fallback` (null for the first build). */
+  source: 'fixer' | 'cache' | 'llm' | 'fallback' | null
+  by: string | null
+  diff: string | null
+  rolledBack: boolean
+  applyError: string | null
+  errors: number
+  new: number
+  fixed: number
+  persisting: number
+  /** Milliseconds. */
+  duration: number
+}
+
+/** What a heal run did and how it ended. */
+export interface HealReport {
+  outcome: Outcome
+  attempts: AttemptReport[]
+  /** The diagnostics of the last build. */
+  diagnostics: DiagnosticFields[]
+  /** The fixes that stayed. */
+  fixes: Array<{ attempt: number; source: string; by: string | null; files: string[] }>
+  usage: { inputTokens: number; outputTokens: number }
+  costUsd: number
+  /** For an escalated run: why, what is left, and what a person should do next. */
+  escalation: { reason: string; diagnostics: DiagnosticFields[]; nextAction: string } | null
+  /** Milliseconds. */
+  duration: number
+}
+
+/**
+ * One thing that happened during a heal run: `kind` names it (`run_started`, `step_started`,
+ * `output_line`, `step_finished`, `diagnostics`, `fixer_applied`, `cache_hit`, `cache_miss`,
+ * `llm_request`, `llm_delta`, `llm_response`, `fix_applied`, `fix_rolled_back`,
+ * `attempt_finished`, `backoff`, `fallback`, and last `healed`, `escalated`, `failed` or
+ * `cancelled`); the other fields depend on it.
+ */
+export interface HealEvent {
+  kind: string
+  [field: string]: unknown
+}
+

@@ -11,4 +11,5 @@ mod runtime;
 // The modules holding `#[napi]` items are public: napi exports must be `pub`.
 pub mod cache;
 pub mod diagnostics;
+pub mod healer;
 pub mod providers;

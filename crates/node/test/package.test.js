@@ -45,4 +45,8 @@ test('the examples type-check with tsc --strict and run', () => {
   const parsed = run(join('out', 'parse_log.js'), [join(FIXTURES, 'parsers', 'tsc', 'config-npm', 'log.txt')])
   assert.equal(parsed.status, 1, parsed.stderr)
   assert.match(parsed.stdout, /2 diagnostics: 2 configuration\n$/)
+
+  const healed = run(join('out', 'own_model.js'))
+  assert.equal(healed.status, 0, healed.stdout + healed.stderr)
+  assert.match(healed.stdout, /^healed: 1 request\(s\), 350 tokens in\n/)
 })

@@ -1,0 +1,314 @@
+//! The heal loop: [`HealerCore`] and its runs ([`HealRun`]), and providers written in
+//! JavaScript. `index.js` wraps them in the `Healer` class (options object, `AbortSignal`,
+//! async iteration of events, callback errors rethrown as they were).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use napi::Status;
+use napi::bindgen_prelude::Promise;
+use napi::threadsafe_function::ThreadsafeFunction;
+use napi_derive::napi;
+use selfheal::build::LocalBuilder;
+use selfheal::fix::Fixer;
+use selfheal::heal::{self, EventStream, HealOptions, StepSpec};
+use selfheal::llm::{
+    self, Completion, CompletionRequest, EventStream as Tokens, Provider as Api, ProviderError,
+    ProviderErrorKind, StopReason, Usage,
+};
+use selfheal::workspace::Workspace;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, Notify, watch};
+
+use crate::cache::FixCache;
+use crate::convert::{camel_keys, snake_keys};
+use crate::errors::{self, Result};
+use crate::providers::{AnyProvider, provider_of};
+
+tokio::task_local! {
+    /// The run a host callback is made for: `index.js` routes the callback's errors to it.
+    static RUN: u32;
+}
+
+/// A JavaScript function the package calls with a JSON request and that resolves to a JSON
+/// reply. Weak: an idle healer never keeps the process alive.
+type HostFunction = ThreadsafeFunction<String, Promise<String>, String, Status, false, true>;
+
+/// A provider written in JavaScript (its `complete` is called through `index.js`).
+struct HostProvider {
+    complete: Arc<HostFunction>,
+    name: String,
+    model: String,
+}
+
+#[derive(Deserialize)]
+struct HostReply {
+    text: String,
+    #[serde(default)]
+    usage: HostUsage,
+}
+
+#[derive(Deserialize, Default)]
+struct HostUsage {
+    #[serde(default, rename = "inputTokens")]
+    input_tokens: u64,
+    #[serde(default, rename = "outputTokens")]
+    output_tokens: u64,
+}
+
+impl HostProvider {
+    fn failed(&self, message: impl Into<String>) -> selfheal::Error {
+        selfheal::Error::Provider(ProviderError::new(
+            &self.name,
+            ProviderErrorKind::Other,
+            message,
+        ))
+    }
+
+    async fn answer(
+        complete: Arc<HostFunction>,
+        name: String,
+        model: String,
+        run: Option<u32>,
+        request: CompletionRequest,
+    ) -> selfheal::Result<Completion> {
+        let this = HostProvider {
+            complete,
+            name,
+            model,
+        };
+        let started = std::time::Instant::now();
+        let model = request.model.clone().unwrap_or_else(|| this.model.clone());
+        let payload = json!({
+            "run": run,
+            "request": {
+                "system": request.system,
+                "messages": request.messages,
+                "model": model,
+                "maxTokens": request.max_tokens,
+            },
+        });
+        let reply = async {
+            let promise = this.complete.call_async_catch(payload.to_string()).await?;
+            promise.await
+        }
+        .await
+        .map_err(|e| this.failed(e.reason.clone()))?;
+        let reply: HostReply = serde_json::from_str(&reply)
+            .map_err(|e| this.failed(format!("complete returned {e}")))?;
+        Ok(Completion {
+            text: reply.text,
+            usage: Usage {
+                input_tokens: reply.usage.input_tokens,
+                output_tokens: reply.usage.output_tokens,
+            },
+            stop_reason: StopReason::EndTurn,
+            model,
+            provider: this.name.clone(),
+            latency: started.elapsed(),
+        })
+    }
+}
+
+#[async_trait]
+impl Api for HostProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn default_model(&self) -> &str {
+        &self.model
+    }
+
+    async fn complete(&self, request: &CompletionRequest) -> selfheal::Result<Completion> {
+        let run = RUN.try_with(|run| *run).ok();
+        let (complete, name, model) =
+            (self.complete.clone(), self.name.clone(), self.model.clone());
+        HostProvider::answer(complete, name, model, run, request.clone()).await
+    }
+
+    fn stream(&self, request: CompletionRequest) -> Tokens {
+        let run = RUN.try_with(|run| *run).ok();
+        let (complete, name, model) =
+            (self.complete.clone(), self.name.clone(), self.model.clone());
+        llm::stream_whole(HostProvider::answer(complete, name, model, run, request))
+    }
+}
+
+/// The heal loop, as `index.js`'s `Healer` builds it.
+#[napi]
+pub struct HealerCore {
+    inner: Arc<heal::Healer>,
+}
+
+#[napi]
+impl HealerCore {
+    /// `provider`: a built-in provider, or a JavaScript `complete` (with `hostName` and
+    /// `hostModel`); `config`: heal settings; `fixers`: names from `defaultFixers()`.
+    #[napi(
+        constructor,
+        ts_args_type = "provider?: Anthropic | OpenAI | Gemini | Fallback | null, hostComplete?: ((payload: string) => Promise<string>) | null, hostName?: string | null, hostModel?: string | null, cache?: FixCache | null, config?: HealConfig | null, fixers?: string[] | null"
+    )]
+    pub fn new(
+        provider: Option<AnyProvider<'_>>,
+        host_complete: Option<HostFunction>,
+        host_name: Option<String>,
+        host_model: Option<String>,
+        cache: Option<&FixCache>,
+        config: Option<Value>,
+        fixers: Option<Vec<String>>,
+    ) -> Result<Self> {
+        let mut healer = heal::Healer::new(LocalBuilder::new());
+        if let Some(provider) = &provider {
+            healer = healer.provider(provider_of(provider));
+        } else if let Some(complete) = host_complete {
+            healer = healer.provider(Arc::new(HostProvider {
+                complete: Arc::new(complete),
+                name: host_name.unwrap_or_else(|| "host".into()),
+                model: host_model.unwrap_or_else(|| "default".into()),
+            }));
+        }
+        if let Some(cache) = cache {
+            healer = healer.cache(cache.inner.clone());
+        }
+        if let Some(config) = config {
+            let options: HealOptions = serde_json::from_value(snake_keys(config))
+                .map_err(|e| errors::config(format!("config: {e}")))?;
+            healer = healer.config(options.config().map_err(errors::to_js)?);
+        }
+        if let Some(names) = fixers {
+            healer = healer.fixers(fixers_named(&names)?);
+        }
+        Ok(HealerCore {
+            inner: Arc::new(healer),
+        })
+    }
+
+    /// Starts healing `workspace` with `steps` (shell lines or step objects); `run` is the id
+    /// host callbacks are made with.
+    #[napi(ts_args_type = "workspace: string, steps: Array<string | StepFields>, run: number")]
+    pub fn start(&self, workspace: String, steps: Value, run: u32) -> Result<HealRun> {
+        let specs: Vec<StepSpec> = serde_json::from_value(snake_keys(steps))
+            .map_err(|e| errors::config(format!("steps: {e}")))?;
+        let plan = StepSpec::plan(&specs).map_err(errors::to_js)?;
+        let workspace = Workspace::open(&workspace).map_err(|e| errors::to_js(e.into()))?;
+        let (sender, events) = heal::event_channel();
+        let (finished, result) = watch::channel(None);
+        let stop = Arc::new(Notify::new());
+        let cancelled = stop.clone();
+        let healer = self.inner.clone();
+        napi::bindgen_prelude::spawn(RUN.scope(run, async move {
+            let cancel = async move { cancelled.notified().await };
+            let report = healer.heal_until(&workspace, &plan, &sender, cancel).await;
+            drop(sender);
+            let _ =
+                finished.send(Some(report.map(|report| {
+                    camel_keys(serde_json::to_value(&report).unwrap_or_default())
+                })));
+        }));
+        Ok(HealRun {
+            stop,
+            result,
+            events: Arc::new(Mutex::new(events)),
+        })
+    }
+}
+
+fn fixers_named(names: &[String]) -> Result<Vec<Arc<dyn Fixer>>> {
+    let available = heal::default_fixers();
+    names
+        .iter()
+        .map(|name| {
+            available
+                .iter()
+                .find(|fixer| fixer.name() == name)
+                .cloned()
+                .ok_or_else(|| {
+                    let known: Vec<&str> = available.iter().map(|f| f.name()).collect();
+                    errors::config(format!(
+                        "unknown fixer `{name}` (known: {})",
+                        known.join(", ")
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// The names of the deterministic fixers a `Healer` uses by default, in the order it asks them.
+/// `missing-dependencies` installs packages; leave it out of `fixers` to keep a run off the
+/// network.
+#[napi]
+pub fn default_fixers() -> Vec<String> {
+    heal::default_fixers()
+        .iter()
+        .map(|f| f.name().to_string())
+        .collect()
+}
+
+type Finished = Option<selfheal::Result<Value>>;
+
+/// An event as plain data: its fields, and what happened as `kind`.
+fn event_json(event: &heal::Event) -> Value {
+    let mut value = camel_keys(serde_json::to_value(event).unwrap_or_default());
+    if let Value::Object(fields) = &mut value
+        && let Some(kind) = fields.remove("event")
+    {
+        fields.insert("kind".into(), kind);
+    }
+    value
+}
+
+/// One heal run in progress.
+#[napi]
+pub struct HealRun {
+    stop: Arc<Notify>,
+    result: watch::Receiver<Finished>,
+    events: Arc<Mutex<EventStream>>,
+}
+
+#[napi]
+impl HealRun {
+    /// Stops the run: the attempt in progress is undone, and the report's outcome is
+    /// `cancelled`.
+    #[napi]
+    pub fn cancel(&self) {
+        self.stop.notify_one();
+    }
+
+    /// Resolves to the run's report once it has ended.
+    #[napi(ts_return_type = "Promise<HealReport>")]
+    pub async fn report(&self) -> Result<Value> {
+        let mut result = self.result.clone();
+        let finished = result
+            .wait_for(Option::is_some)
+            .await
+            .map(|finished| finished.clone())
+            .unwrap_or_default();
+        match finished {
+            Some(Ok(report)) => Ok(report),
+            Some(Err(error)) => Err(errors::to_js(error)),
+            None => Err(errors::coded(
+                "E_IO",
+                "the heal run stopped without a report",
+            )),
+        }
+    }
+
+    /// Resolves to the events since the last call (at least one), or to an empty array once
+    /// the run has ended.
+    #[napi(ts_return_type = "Promise<HealEvent[]>")]
+    pub async fn next_events(&self) -> Result<Vec<Value>> {
+        let mut events = self.events.lock().await;
+        let mut batch = Vec::new();
+        if let Some(first) = events.next().await {
+            batch.push(first);
+            while let Ok(Some(next)) =
+                tokio::time::timeout(std::time::Duration::ZERO, events.next()).await
+            {
+                batch.push(next);
+            }
+        }
+        Ok(batch.into_iter().map(|event| event_json(&event)).collect())
+    }
+}

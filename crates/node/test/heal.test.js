@@ -1,0 +1,155 @@
+'use strict'
+// The heal loop from JavaScript: a real broken project healed by a JavaScript provider (sync
+// and async), by the built-in OpenAI provider against a loopback server; events; AbortSignal;
+// callback errors; an idle Healer does not keep the process alive.
+
+const assert = require('node:assert/strict')
+const { spawnSync } = require('node:child_process')
+const { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs')
+const { tmpdir } = require('node:os')
+const { join } = require('node:path')
+const { after, test } = require('node:test')
+
+const selfheal = require('..')
+const { OpenAIServer, sseCompletion } = require('./support')
+
+const BROKEN = 'def total(items):\n    return "total: " + sum(items)\n\n\nprint(total([1, 2, 3]))\n'
+const BROKEN_LINE = '    return "total: " + sum(items)'
+const FIXED_LINE = '    return "total: " + str(sum(items))'
+const QUICK = { backoff: 0, timeout: 60 }
+const STEPS = ['python3 main.py']
+
+const scratch = mkdtempSync(join(tmpdir(), 'selfheal-heal-'))
+after(() => rmSync(scratch, { recursive: true, force: true }))
+let projects = 0
+
+/** A Python project whose build fails with a TypeError that only a model's fix heals. */
+function project() {
+  const root = join(scratch, `app${++projects}`)
+  mkdirSync(root)
+  writeFileSync(join(root, 'main.py'), BROKEN)
+  return root
+}
+
+/** A fix as models write them: prose around a fenced block with a trailing comma. */
+function fixReply() {
+  const fix = { file: 'main.py', action: 'patch', search: BROKEN_LINE, replace: FIXED_LINE }
+  return `An int is added to a str.\n\n\`\`\`json\n{"analysis": "str + int", "fixes": [${JSON.stringify(fix)}],}\n\`\`\`\n`
+}
+
+class HouseModel {
+  name = 'house-model'
+  model = 'house-1'
+  requests = []
+
+  complete(request) {
+    this.requests.push(request)
+    return { text: fixReply(), usage: { inputTokens: 120, outputTokens: 40 } }
+  }
+}
+
+test('a JavaScript provider heals a real project', async () => {
+  const root = project()
+  const model = new HouseModel()
+  const report = await new selfheal.Healer({ provider: model, config: QUICK }).heal(root, STEPS)
+  assert.equal(report.outcome, 'healed')
+  assert.ok(readFileSync(join(root, 'main.py'), 'utf8').includes(FIXED_LINE))
+  assert.equal(model.requests.length, 1)
+  const [request] = model.requests
+  assert.equal(request.model, 'house-1')
+  assert.ok(request.messages.at(-1).content.includes('TypeError'))
+  assert.deepEqual(report.usage, { inputTokens: 120, outputTokens: 40 })
+  assert.equal(report.attempts.at(-1).source, 'llm')
+})
+
+test('an async provider returning a string works too', async () => {
+  const root = project()
+  const provider = { complete: async () => fixReply() }
+  const report = await new selfheal.Healer({ provider, config: QUICK }).heal(root, [{ command: 'python3 main.py', timeout: 30 }])
+  assert.equal(report.outcome, 'healed')
+})
+
+test('an error thrown or rejected by the provider rejects heal with that same error', async () => {
+  for (const complete of [() => { throw new RangeError('quota') }, async () => Promise.reject(new RangeError('quota'))]) {
+    const root = project()
+    let thrown
+    const provider = { complete: (...args) => { try { return complete(...args) } catch (error) { thrown = error; throw error } } }
+    const healer = new selfheal.Healer({ provider, config: QUICK })
+    await assert.rejects(healer.heal(root, STEPS), (error) => {
+      assert.ok(error instanceof RangeError)
+      assert.equal(error.message, 'quota')
+      if (thrown) assert.equal(error, thrown)
+      return true
+    })
+    assert.equal(readFileSync(join(root, 'main.py'), 'utf8'), BROKEN)
+  }
+})
+
+test('the built-in OpenAI provider heals against a loopback server', async () => {
+  const server = await new OpenAIServer().start()
+  try {
+    server.replies.push(sseCompletion(fixReply()))
+    const root = project()
+    const provider = new selfheal.OpenAI({ apiKey: 'sk-test', baseURL: server.baseURL, retry: false })
+    const report = await new selfheal.Healer({ provider, config: QUICK }).heal(root, STEPS)
+    assert.equal(report.outcome, 'healed')
+    assert.equal(server.requests.length, 1)
+    assert.equal(server.requests[0].body.stream, true)
+  } finally {
+    await server.close()
+  }
+})
+
+test('events stream as an async iterable, and onEvent sees them too', async () => {
+  const root = project()
+  const stream = new selfheal.Healer({ provider: new HouseModel(), config: QUICK }).stream(root, STEPS)
+  const kinds = []
+  for await (const event of stream) kinds.push(event.kind)
+  assert.equal((await stream.report).outcome, 'healed')
+  assert.equal(kinds[0], 'run_started')
+  assert.equal(kinds.at(-1), 'healed')
+  for (const kind of ['step_started', 'diagnostics', 'llm_request', 'fix_applied']) assert.ok(kinds.includes(kind), kind)
+
+  const seen = []
+  const report = await new selfheal.Healer({ provider: new HouseModel(), config: QUICK })
+    .heal(project(), STEPS, { onEvent: (event) => seen.push(event.kind) })
+  assert.equal(report.outcome, 'healed')
+  assert.deepEqual(seen.at(-1), 'healed')
+})
+
+test('an AbortSignal cancels the run and leaves the workspace as it was', async () => {
+  const root = project()
+  writeFileSync(join(root, 'slow.py'), 'import time\ntime.sleep(30)\n')
+  const controller = new AbortController()
+  const started = Date.now()
+  const healing = new selfheal.Healer({ provider: new HouseModel(), config: QUICK })
+    .heal(root, ['python3 slow.py'], { signal: controller.signal })
+  setTimeout(() => controller.abort(), 500)
+  const report = await healing
+  assert.equal(report.outcome, 'cancelled')
+  assert.ok(Date.now() - started < 10_000)
+  assert.equal(readFileSync(join(root, 'main.py'), 'utf8'), BROKEN)
+  await assert.rejects(new selfheal.Healer().heal(root, STEPS, { signal: AbortSignal.abort() }), { name: 'AbortError' })
+})
+
+test('bad arguments are clear', async () => {
+  assert.throws(() => new selfheal.Healer({ provider: {} }), TypeError)
+  assert.throws(() => new selfheal.Healer({ config: { attempts: 3 } }), { code: 'E_CONFIG', message: /unknown field `attempts`/ })
+  assert.throws(() => new selfheal.Healer({ fixers: ['nope'] }), { code: 'E_CONFIG', message: /unknown fixer `nope`/ })
+  await assert.rejects(new selfheal.Healer().heal(project(), []), { code: 'E_CONFIG' })
+  await assert.rejects(new selfheal.Healer().heal(project(), [{ cmd: 'x' }]), { code: 'E_CONFIG' })
+  assert.ok(selfheal.defaultFixers().includes('missing-dependencies'))
+})
+
+test('an idle Healer does not keep the process alive', () => {
+  const script = `
+    const selfheal = require(${JSON.stringify(join(__dirname, '..'))})
+    globalThis.healer = new selfheal.Healer({ provider: { complete: () => 'no' }, cache: new selfheal.FixCache(${JSON.stringify(join(scratch, 'idle-cache'))}) })
+    console.log('ready')
+  `
+  const started = Date.now()
+  const ran = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 })
+  assert.equal(ran.status, 0, ran.stderr)
+  assert.equal(ran.stdout, 'ready\n')
+  assert.ok(Date.now() - started < 5_000, `${Date.now() - started} ms`)
+})
