@@ -10,8 +10,8 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 use selfheal::build::{
-    BuildPlan, BuildStep, Builder as Api, Command, DockerBuilder as DockerApi, LineSink,
-    LocalBuilder as LocalApi, Log, OutputStream, StepOutput,
+    BuildPlan, BuildStep, Builder as Api, Command, CompletedStep, DockerBuilder as DockerApi,
+    LineSink, LocalBuilder as LocalApi, StepOutput,
 };
 use selfheal::{Error, Result};
 
@@ -316,28 +316,13 @@ impl Api for PythonBuilder {
                 });
             }
         };
-        for (stream, text) in [
-            (OutputStream::Stdout, &ran.stdout),
-            (OutputStream::Stderr, &ran.stderr),
-        ] {
-            text.lines().for_each(|line| sink.line(stream, line));
-        }
-        let log = |text: String| Log {
-            total_bytes: text.len() as u64,
-            text,
-            ..Log::default()
-        };
-        Ok(StepOutput {
-            name: step.name.clone(),
-            command: step.command.to_string(),
-            exit_code: Some(ran.exit_code),
+        Ok(CompletedStep {
+            exit_code: ran.exit_code,
+            stdout: ran.stdout,
+            stderr: ran.stderr,
             timed_out: ran.timed_out,
-            duration: started.elapsed(),
-            log: log(format!("{}{}", ran.stdout, ran.stderr)),
-            stdout: log(ran.stdout),
-            stderr: log(ran.stderr),
-            ..StepOutput::default()
-        })
+        }
+        .into_output(step, started.elapsed(), sink))
     }
 }
 

@@ -41,7 +41,7 @@ mod plan;
 pub use docker::{DockerBuilder, ImageBuild, ImageBuildOutput, WorkspaceMode};
 pub use env::EnvPolicy;
 pub use local::LocalBuilder;
-pub use output::{CaptureConfig, Discard, LineSink, Log, OutputStream, StepOutput};
+pub use output::{CaptureConfig, CompletedStep, Discard, LineSink, Log, OutputStream, StepOutput};
 pub(crate) use plan::quoted;
 pub use plan::{BuildPlan, BuildStep, Command, PlanOutcome, run_plan};
 

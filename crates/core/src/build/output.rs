@@ -152,6 +152,54 @@ impl StepOutput {
     }
 }
 
+/// What a builder that is not a process (a host application's own function) reports when its
+/// step has ended: the whole output at once.
+#[derive(Debug, Clone, Default)]
+pub struct CompletedStep {
+    /// The exit code.
+    pub exit_code: i32,
+    /// Standard output (or all of the output).
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+    /// The step was stopped at its time limit.
+    pub timed_out: bool,
+}
+
+impl CompletedStep {
+    /// The step's output: its lines go to `sink` now (standard output first), and the logs
+    /// hold them whole.
+    pub fn into_output(
+        self,
+        step: &super::BuildStep,
+        duration: Duration,
+        sink: &dyn LineSink,
+    ) -> StepOutput {
+        for (stream, text) in [
+            (OutputStream::Stdout, &self.stdout),
+            (OutputStream::Stderr, &self.stderr),
+        ] {
+            text.lines().for_each(|line| sink.line(stream, line));
+        }
+        let log = |text: String| Log {
+            total_bytes: text.len() as u64,
+            text,
+            ..Log::default()
+        };
+        StepOutput {
+            name: step.name.clone(),
+            command: step.command.to_string(),
+            exit_code: Some(self.exit_code),
+            timed_out: self.timed_out,
+            duration,
+            log: log(format!("{}{}", self.stdout, self.stderr)),
+            stdout: log(self.stdout),
+            stderr: log(self.stderr),
+            ..StepOutput::default()
+        }
+    }
+}
+
 /// Lines longer than this reach the sink in pieces, so one endless line cannot grow a buffer.
 const MAX_LINE: usize = 64 << 10;
 

@@ -164,3 +164,24 @@ fn status_words() {
     assert_eq!(output.status(), "timed out");
     assert!(!output.success());
 }
+
+#[test]
+fn a_completed_step_feeds_its_lines_and_keeps_its_logs() {
+    let lines = std::sync::Mutex::new(Vec::new());
+    let sink = |stream: OutputStream, line: &str| {
+        lines.lock().unwrap().push(format!("{stream:?}: {line}"));
+    };
+    let step = crate::build::BuildStep::command_line("npx tsc");
+    let output = CompletedStep {
+        exit_code: 2,
+        stdout: "a.ts(1,1): error TS1\n".into(),
+        stderr: "done\n".into(),
+        timed_out: false,
+    }
+    .into_output(&step, Duration::from_millis(5), &sink);
+    assert_eq!(*lines.lock().unwrap(), ["Stdout: a.ts(1,1): error TS1", "Stderr: done"]);
+    assert_eq!(output.name, "npx");
+    assert_eq!(output.status(), "failed (exit 2)");
+    assert_eq!(output.log.text, "a.ts(1,1): error TS1\ndone\n");
+    assert_eq!(output.stderr.total_bytes, 5);
+}
