@@ -38,9 +38,27 @@ export interface HostProvider {
   complete(request: ProviderRequest): ProviderReply | Promise<ProviderReply>
 }
 
+/** What a builder written in JavaScript returns for one step. */
+export interface StepResult {
+  exitCode: number
+  /** All of the output (or `stdout` and `stderr`). */
+  output?: string
+  stdout?: string
+  stderr?: string
+  timedOut?: boolean
+}
+
+/** Any object with `run(step, workspace)` is a builder: it runs one step in the workspace folder. */
+export interface HostBuilder {
+  name?: string
+  run(step: { name: string; command: unknown; timeout?: number | null } & Record<string, unknown>, workspace: string): StepResult | Promise<StepResult>
+}
+
 export interface HealerOptions {
   /** A built-in provider or your own; none: deterministic fixers and the cache only. */
   provider?: Anthropic | OpenAI | Gemini | Fallback | HostProvider
+  /** Your own builder; by default each step runs locally in its own process group. */
+  builder?: HostBuilder
   cache?: FixCache
   config?: HealConfig
   /** Deterministic fixers by name, in order (default: `defaultFixers()`). */

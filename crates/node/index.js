@@ -100,6 +100,35 @@ function hostComplete(provider, name) {
   }
 }
 
+/**
+ * A builder written in JavaScript as the native side calls it: `run(step, workspace)` resolving
+ * to `{ exitCode, output }` (or `stdout`/`stderr`, and `timedOut`).
+ */
+function hostRun(builder, name) {
+  return async (payload) => {
+    const { run, step, workspace } = JSON.parse(payload)
+    try {
+      const ran = await builder.run(step, workspace)
+      if (!ran || !Number.isInteger(ran.exitCode)) {
+        throw new TypeError(`${name}.run must return { exitCode, output } (or stdout/stderr)`)
+      }
+      return JSON.stringify({
+        exitCode: ran.exitCode,
+        stdout: String(ran.output ?? ran.stdout ?? ''),
+        stderr: String(ran.stderr ?? ''),
+        timedOut: Boolean(ran.timedOut),
+      })
+    } catch (error) {
+      runs.get(run)?.fail(error)
+      throw error
+    }
+  }
+}
+
+function nameOf(object) {
+  return typeof object.name === 'string' ? object.name : object.constructor?.name ?? 'host'
+}
+
 /** One run: its native handle, and the first error a callback threw. */
 class RunState {
   constructor(core, workspace, steps, signal) {
@@ -145,19 +174,23 @@ class RunState {
 class Healer {
   #core
 
-  constructor({ provider, cache, config, fixers } = {}) {
+  constructor({ provider, builder, cache, config, fixers } = {}) {
     const builtIn = provider && BUILT_IN_PROVIDERS.some((cls) => provider instanceof cls) ? provider : undefined
     let host
     if (provider && !builtIn) {
       if (typeof provider.complete !== 'function') {
         throw new TypeError('a provider is Anthropic, OpenAI, Gemini, Fallback or an object with complete(request)')
       }
-      const name = typeof provider.name === 'string' ? provider.name : provider.constructor?.name ?? 'host'
+      const name = nameOf(provider)
       const model = typeof provider.model === 'string' ? provider.model : 'default'
       host = { complete: hostComplete(provider, name), name, model }
     }
+    if (builder && typeof builder.run !== 'function') {
+      throw new TypeError('a builder is an object with run(step, workspace)')
+    }
+    const run = builder && hostRun(builder, nameOf(builder))
     try {
-      this.#core = new native.HealerCore(builtIn, host?.complete, host?.name, host?.model, cache, config, fixers)
+      this.#core = new native.HealerCore(builtIn, host?.complete, host?.name, host?.model, run, cache, config, fixers)
     } catch (error) {
       throw adopt(error)
     }

@@ -2,6 +2,7 @@
 //! JavaScript. `index.js` wraps them in the `Healer` class (options object, `AbortSignal`,
 //! async iteration of events, callback errors rethrown as they were).
 
+use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -9,7 +10,7 @@ use napi::Status;
 use napi::bindgen_prelude::Promise;
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi_derive::napi;
-use selfheal::build::LocalBuilder;
+use selfheal::build::{BuildStep, Builder, CompletedStep, LineSink, LocalBuilder, StepOutput};
 use selfheal::fix::Fixer;
 use selfheal::heal::{self, EventStream, HealOptions, StepSpec};
 use selfheal::llm::{
@@ -136,6 +137,60 @@ impl Api for HostProvider {
     }
 }
 
+/// A builder written in JavaScript: `run(step, workspace)` called through `index.js`, its whole
+/// output reported when the step has ended.
+struct HostBuilder {
+    run: Arc<HostFunction>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HostRan {
+    exit_code: i32,
+    #[serde(default)]
+    stdout: String,
+    #[serde(default)]
+    stderr: String,
+    #[serde(default)]
+    timed_out: bool,
+}
+
+#[async_trait]
+impl Builder for HostBuilder {
+    async fn run_step(
+        &self,
+        workspace: &Path,
+        step: &BuildStep,
+        sink: &dyn LineSink,
+    ) -> selfheal::Result<StepOutput> {
+        let started = std::time::Instant::now();
+        let failed = |reason: String| selfheal::Error::Build {
+            step: step.name.clone(),
+            reason,
+        };
+        let payload = json!({
+            "run": RUN.try_with(|run| *run).ok(),
+            "step": camel_keys(serde_json::to_value(step).unwrap_or_default()),
+            "workspace": workspace,
+        });
+        let ran = async {
+            let promise = self.run.call_async_catch(payload.to_string()).await?;
+            promise.await
+        }
+        .await
+        .map_err(|e| failed(e.reason.clone()))?;
+        let ran: HostRan =
+            serde_json::from_str(&ran).map_err(|e| failed(format!("run returned {e}")))?;
+        Ok(CompletedStep {
+            exit_code: ran.exit_code,
+            stdout: ran.stdout,
+            stderr: ran.stderr,
+            timed_out: ran.timed_out,
+        }
+        .into_output(step, started.elapsed(), sink))
+    }
+}
+
 /// The heal loop, as `index.js`'s `Healer` builds it.
 #[napi]
 pub struct HealerCore {
@@ -148,18 +203,23 @@ impl HealerCore {
     /// `hostModel`); `config`: heal settings; `fixers`: names from `defaultFixers()`.
     #[napi(
         constructor,
-        ts_args_type = "provider?: Anthropic | OpenAI | Gemini | Fallback | null, hostComplete?: ((payload: string) => Promise<string>) | null, hostName?: string | null, hostModel?: string | null, cache?: FixCache | null, config?: HealConfig | null, fixers?: string[] | null"
+        ts_args_type = "provider?: Anthropic | OpenAI | Gemini | Fallback | null, hostComplete?: ((payload: string) => Promise<string>) | null, hostName?: string | null, hostModel?: string | null, hostRun?: ((payload: string) => Promise<string>) | null, cache?: FixCache | null, config?: HealConfig | null, fixers?: string[] | null"
     )]
+    #[allow(clippy::too_many_arguments)] // positional: only `index.js` calls it
     pub fn new(
         provider: Option<AnyProvider<'_>>,
         host_complete: Option<HostFunction>,
         host_name: Option<String>,
         host_model: Option<String>,
+        host_run: Option<HostFunction>,
         cache: Option<&FixCache>,
         config: Option<Value>,
         fixers: Option<Vec<String>>,
     ) -> Result<Self> {
-        let mut healer = heal::Healer::new(LocalBuilder::new());
+        let mut healer = match host_run {
+            Some(run) => heal::Healer::new(HostBuilder { run: Arc::new(run) }),
+            None => heal::Healer::new(LocalBuilder::new()),
+        };
         if let Some(provider) = &provider {
             healer = healer.provider(provider_of(provider));
         } else if let Some(complete) = host_complete {

@@ -153,3 +153,26 @@ test('an idle Healer does not keep the process alive', () => {
   assert.equal(ran.stdout, 'ready\n')
   assert.ok(Date.now() - started < 5_000, `${Date.now() - started} ms`)
 })
+
+test('a JavaScript builder runs the steps; its errors reject heal as they were', async () => {
+  const root = project()
+  const ran = []
+  const builder = {
+    name: 'in-process',
+    async run(step, workspace) {
+      ran.push([step.name, workspace])
+      const fixed = readFileSync(join(workspace, 'main.py'), 'utf8').includes(FIXED_LINE)
+      return fixed
+        ? { exitCode: 0, output: 'total: 6\n' }
+        : { exitCode: 1, stderr: 'Traceback (most recent call last):\n  File "main.py", line 5, in <module>\n    print(total([1, 2, 3]))\n  File "main.py", line 2, in total\n    return "total: " + sum(items)\nTypeError: can only concatenate str (not "int") to str\n' }
+    },
+  }
+  const report = await new selfheal.Healer({ provider: new HouseModel(), builder, config: QUICK }).heal(root, ['check'])
+  assert.equal(report.outcome, 'healed')
+  assert.deepEqual(ran.map(([name]) => name), ['check', 'check'])
+  assert.ok(ran.every(([, workspace]) => typeof workspace === 'string'))
+
+  const failing = { run: () => { throw new EvalError('no sandbox') } }
+  await assert.rejects(new selfheal.Healer({ builder: failing, config: QUICK }).heal(project(), ['check']), EvalError)
+  assert.throws(() => new selfheal.Healer({ builder: {} }), TypeError)
+})
