@@ -63,6 +63,8 @@ export interface HealerOptions {
   config?: HealConfig
   /** Deterministic fixers by name, in order (default: `defaultFixers()`). */
   fixers?: string[]
+  /** Called with the report of a run that escalates, before `heal` resolves with it. */
+  onEscalation?: (report: HealReport) => unknown
 }
 
 export interface HealOptions {

@@ -174,7 +174,13 @@ class RunState {
 class Healer {
   #core
 
-  constructor({ provider, builder, cache, config, fixers } = {}) {
+  #onEscalation
+
+  constructor({ provider, builder, cache, config, fixers, onEscalation } = {}) {
+    if (onEscalation !== undefined && typeof onEscalation !== 'function') {
+      throw new TypeError('onEscalation is a function')
+    }
+    this.#onEscalation = onEscalation
     const builtIn = provider && BUILT_IN_PROVIDERS.some((cls) => provider instanceof cls) ? provider : undefined
     let host
     if (provider && !builtIn) {
@@ -199,20 +205,30 @@ class Healer {
   /**
    * Heals `workspace` so that `steps` pass and resolves to the report. `signal` cancels the
    * run (the attempt in progress is undone; the report's outcome is `cancelled`); `onEvent` is
-   * called with each event. An error thrown by a callback stops the run and rejects with that
-   * same error.
+   * called with each event, the Healer's `onEscalation` with the report of a run that
+   * escalates. An error thrown by a callback stops the run and rejects with that same error.
    */
   async heal(workspace, steps, { signal, onEvent } = {}) {
     const run = new RunState(this.#core, workspace, steps, signal)
     const pumping = onEvent ? pump(run, onEvent) : undefined
-    const report = await run.end()
+    const report = await this.#ended(run)
     await pumping
     return report
   }
 
   /** The run's events as an async iterable; `report` resolves once they end. */
   stream(workspace, steps, { signal } = {}) {
-    return new HealStream(new RunState(this.#core, workspace, steps, signal))
+    const run = new RunState(this.#core, workspace, steps, signal)
+    return new HealStream(run, this.#ended(run))
+  }
+
+  /** The run's report, once `onEscalation` has seen it when the run escalated. */
+  async #ended(run) {
+    const report = await run.end()
+    if (report.outcome === 'escalated' && this.#onEscalation) {
+      await this.#onEscalation(report)
+    }
+    return report
   }
 }
 
@@ -235,10 +251,10 @@ class HealStream {
   #run
   #ended = false
 
-  constructor(run) {
+  constructor(run, report) {
     this.#run = run
     /** Resolves to the run's report (rejects with a callback's error). */
-    this.report = run.end()
+    this.report = report
     this.report.catch(() => {})
   }
 

@@ -176,3 +176,14 @@ test('a JavaScript builder runs the steps; its errors reject heal as they were',
   await assert.rejects(new selfheal.Healer({ builder: failing, config: QUICK }).heal(project(), ['check']), EvalError)
   assert.throws(() => new selfheal.Healer({ builder: {} }), TypeError)
 })
+
+test('onEscalation sees the report of a run that escalates', async () => {
+  const escalations = []
+  const unhelpful = { complete: () => 'I am not sure what is wrong.' }
+  const healer = new selfheal.Healer({ provider: unhelpful, config: { ...QUICK, maxAttempts: 2 }, onEscalation: (report) => escalations.push(report) })
+  const report = await healer.heal(project(), STEPS)
+  assert.equal(report.outcome, 'escalated')
+  assert.deepEqual(escalations, [report])
+  assert.ok(report.escalation.nextAction.length > 0)
+  assert.throws(() => new selfheal.Healer({ onEscalation: 'email' }), TypeError)
+})
