@@ -6,7 +6,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use selfheal::json::{self, Hint};
-use selfheal::parse::{ErrorParser, Line, ParserSession, ParserSet, PatternSpec, Sink};
+use selfheal::parse::{ParserSet, PatternSpec, WholeLogParser};
 use serde_json::Value;
 
 use crate::convert::{self, deserialize, from_python, serialize, to_python};
@@ -247,7 +247,11 @@ pub(crate) fn parsers_from(
             parsers.add_pattern(spec).map_err(errors::to_py)?;
         } else if format.hasattr("parse")? {
             let parser = Arc::new(PythonParser::new(&format)?);
-            parsers.add(parser.clone());
+            let reader = parser.clone();
+            parsers.add(Arc::new(WholeLogParser::new(
+                parser.name.clone(),
+                move |log| reader.read(log),
+            )));
             hosted.push(parser);
         } else {
             return Err(PyTypeError::new_err(
@@ -373,6 +377,14 @@ impl PythonParser {
         failure.map_or(Ok(()), Err)
     }
 
+    /// The parser's diagnostics for `log`; an exception it raises is kept (see `fail`).
+    fn read(&self, log: &str) -> Vec<selfheal::Diagnostic> {
+        self.diagnostics(log).unwrap_or_else(|error| {
+            self.fail(error);
+            Vec::new()
+        })
+    }
+
     fn diagnostics(&self, log: &str) -> PyResult<Vec<selfheal::Diagnostic>> {
         Python::attach(|py| {
             let found = self.object.bind(py).call_method1("parse", (log,))?;
@@ -384,47 +396,5 @@ impl PythonParser {
                 .map(|item| diagnostic_from(&item?, &self.name))
                 .collect()
         })
-    }
-}
-
-impl ErrorParser for PythonParser {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn triggers(&self) -> Vec<&str> {
-        Vec::new()
-    }
-
-    fn session(&self) -> Box<dyn ParserSession + '_> {
-        Box::new(WholeLog {
-            parser: self,
-            log: String::new(),
-        })
-    }
-}
-
-/// Gathers the cleaned log for a [`PythonParser`], never claiming a line.
-struct WholeLog<'a> {
-    parser: &'a PythonParser,
-    log: String,
-}
-
-impl ParserSession for WholeLog<'_> {
-    fn line(&mut self, line: &Line<'_>, _: &mut Sink) -> bool {
-        self.log.push_str(line.text());
-        self.log.push('\n');
-        false
-    }
-
-    fn busy(&self) -> bool {
-        false
-    }
-
-    fn finish(&mut self, out: &mut Sink) {
-        match self.parser.diagnostics(&self.log) {
-            Ok(diagnostics) => diagnostics.into_iter().for_each(|d| out.emit(d)),
-            Err(error) => self.parser.fail(error),
-        }
     }
 }

@@ -63,12 +63,14 @@ mod sink;
 mod snippet;
 mod tsc;
 mod web;
+mod whole;
 
 use std::collections::VecDeque;
 
 pub use pattern::{PatternParser, PatternSpec};
 pub use set::{ParseOptions, ParserSet};
 pub use sink::Sink;
+pub use whole::WholeLogParser;
 
 use crate::Diagnostic;
 
