@@ -281,6 +281,44 @@ class HealStream {
   }
 }
 
+/**
+ * Parses a build or test log into diagnostics, errors first, root causes before cascades.
+ * `customFormats` are patterns or objects with `parse(log)` (called with the whole cleaned log,
+ * returning diagnostic fields); an error such an object throws is rethrown as it was.
+ */
+function parse(log, options = {}) {
+  const { customFormats = [], ...rest } = options ?? {}
+  const patterns = []
+  const hosts = []
+  const names = []
+  let failure
+  for (const format of customFormats) {
+    if (format && typeof format.parse === 'function') {
+      names.push(nameOf(format))
+      hosts.push((cleaned) => {
+        try {
+          return JSON.stringify(format.parse(cleaned) ?? [])
+        } catch (error) {
+          failure ??= { error }
+          return '[]'
+        }
+      })
+    } else {
+      patterns.push(format)
+    }
+  }
+  let found
+  try {
+    found = hosts.length === 0
+      ? native.parse(log, { ...rest, customFormats: patterns })
+      : native.parse(log, { ...rest, customFormats: patterns }, hosts, names)
+  } catch (error) {
+    throw adopt(error)
+  }
+  if (failure) throw failure.error
+  return found
+}
+
 exports.SelfHealError = SelfHealError
 exports.Diagnostic = guardClass(native.Diagnostic)
 exports.FixCache = guardClass(native.FixCache)
@@ -291,5 +329,5 @@ exports.Fallback = guardClass(native.Fallback)
 exports.Healer = Healer
 exports.HealStream = HealStream
 exports.defaultFixers = native.defaultFixers
-exports.parse = guard(native.parse)
+exports.parse = parse
 exports.recoverJson = guard(native.recoverJson)

@@ -46,6 +46,12 @@ export interface DiagnosticFields {
   fingerprint?: string
 }
 
+/** A parser of your own: `parse` gets the whole cleaned log and returns what it found. */
+export interface HostParser {
+  name?: string
+  parse(log: string): DiagnosticFields[]
+}
+
 /**
  * A log format of your own, as a pattern: `regex` with named groups (`file`, `line`, `column`,
  * `message`, `severity`, `code`), matched on each cleaned line.
@@ -406,17 +412,18 @@ export declare function defaultFixers(): Array<string>
  * Parses a build or test log into diagnostics, errors first, root causes before cascades.
  *
  * `log` is the tool output (a string or a `Buffer`; colors, `\r` rewrites and invalid UTF-8
- * are handled).
+ * are handled). `hosts` are parsers written in JavaScript (`index.js` passes them): each is
+ * called with the whole cleaned log and returns its diagnostics as JSON.
  */
-export declare function parse(log: string | Buffer, options?: ParseOptions | undefined | null): Array<Diagnostic>
+export declare function parse(log: string | Buffer, options?: ParseOptions | null, hosts?: Array<(log: string) => string> | null, hostNames?: string[] | null): Array<Diagnostic>
 
 /** Options of [`parse`]. */
 export interface ParseOptions {
   /**
    * Formats to add for this call: patterns (`name`, `regex` with named groups, `category`,
-   * …, as `selfheal parse --patterns` takes them).
+   * …, as `selfheal parse --patterns` takes them) or objects with `parse(log)`.
    */
-  customFormats?: CustomFormat[]
+  customFormats?: Array<CustomFormat | HostParser>
   /** The project root: paths inside it are reported relative to it. */
   root?: string
 }

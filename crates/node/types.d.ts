@@ -46,6 +46,12 @@ export interface DiagnosticFields {
   fingerprint?: string
 }
 
+/** A parser of your own: `parse` gets the whole cleaned log and returns what it found. */
+export interface HostParser {
+  name?: string
+  parse(log: string): DiagnosticFields[]
+}
+
 /**
  * A log format of your own, as a pattern: `regex` with named groups (`file`, `line`, `column`,
  * `message`, `severity`, `code`), matched on each cleaned line.

@@ -1,11 +1,11 @@
 //! `parse`, `recoverJson` and [`Diagnostic`].
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError, mpsc};
 
-use napi::bindgen_prelude::{Buffer, Either};
+use napi::bindgen_prelude::{Buffer, Either, Function};
 use napi_derive::napi;
 use selfheal::json::{self, Hint};
-use selfheal::parse::{ParserSet, PatternSpec};
+use selfheal::parse::{ParserSet, PatternSpec, WholeLogParser};
 use serde_json::Value;
 
 use crate::convert::{camel_keys, snake_keys};
@@ -188,8 +188,8 @@ pub(crate) fn diagnostic_from(fields: Value, tool: &str) -> Result<selfheal::Dia
 #[napi(object)]
 pub struct ParseOptions {
     /// Formats to add for this call: patterns (`name`, `regex` with named groups, `category`,
-    /// …, as `selfheal parse --patterns` takes them).
-    #[napi(ts_type = "CustomFormat[]")]
+    /// …, as `selfheal parse --patterns` takes them) or objects with `parse(log)`.
+    #[napi(ts_type = "Array<CustomFormat | HostParser>")]
     pub custom_formats: Option<Vec<Value>>,
     /// The project root: paths inside it are reported relative to it.
     pub root: Option<String>,
@@ -198,11 +198,16 @@ pub struct ParseOptions {
 /// Parses a build or test log into diagnostics, errors first, root causes before cascades.
 ///
 /// `log` is the tool output (a string or a `Buffer`; colors, `\r` rewrites and invalid UTF-8
-/// are handled).
-#[napi]
+/// are handled). `hosts` are parsers written in JavaScript (`index.js` passes them): each is
+/// called with the whole cleaned log and returns its diagnostics as JSON.
+#[napi(
+    ts_args_type = "log: string | Buffer, options?: ParseOptions | null, hosts?: Array<(log: string) => string> | null, hostNames?: string[] | null"
+)]
 pub fn parse(
     log: Either<String, Buffer>,
     options: Option<ParseOptions>,
+    hosts: Option<Vec<Function<'_, String, String>>>,
+    host_names: Option<Vec<String>>,
 ) -> Result<Vec<Diagnostic>> {
     let bytes: &[u8] = match &log {
         Either::A(text) => text.as_bytes(),
@@ -212,12 +217,88 @@ pub fn parse(
         Some(options) => parsers_from(options)?,
         None => None,
     };
-    let parsers = custom.as_ref().unwrap_or(&*DEFAULT_PARSERS);
-    Ok(parsers
-        .parse(bytes)
+    let hosts = hosts.unwrap_or_default();
+    let found = if hosts.is_empty() {
+        custom.as_ref().unwrap_or(&*DEFAULT_PARSERS).parse(bytes)
+    } else {
+        let parsers = custom.unwrap_or_else(|| DEFAULT_PARSERS.clone());
+        parse_with_hosts(parsers, bytes, &hosts, host_names.unwrap_or_default())?
+    };
+    Ok(found
         .into_iter()
         .map(|inner| Diagnostic { inner })
         .collect())
+}
+
+/// A request from a parse in progress to a JavaScript parser: its index, the cleaned log, and
+/// where the JSON answer goes.
+type HostCall = (usize, String, mpsc::SyncSender<String>);
+
+/// Parses on a helper thread while this (the JavaScript) thread answers the JavaScript
+/// parsers' calls: their functions can only be called here.
+fn parse_with_hosts(
+    mut parsers: ParserSet,
+    log: &[u8],
+    hosts: &[Function<'_, String, String>],
+    names: Vec<String>,
+) -> Result<Vec<selfheal::Diagnostic>> {
+    let (calls, requests) = mpsc::channel::<HostCall>();
+    let failure = Arc::new(Mutex::new(None));
+    for index in 0..hosts.len() {
+        let name = names.get(index).cloned().unwrap_or_else(|| "custom".into());
+        let (calls, failure) = (calls.clone(), failure.clone());
+        let tool = name.clone();
+        parsers.add(Arc::new(WholeLogParser::new(name, move |log| {
+            let (answer, answered) = mpsc::sync_channel(1);
+            if calls.send((index, log.to_string(), answer)).is_err() {
+                return Vec::new();
+            }
+            let found = answered
+                .recv()
+                .map_err(|_| errors::config("the parser did not answer"))
+                .and_then(|json| {
+                    serde_json::from_str::<Vec<Value>>(&json).map_err(|e| {
+                        errors::config(format!("{tool}.parse must return an array of objects: {e}"))
+                    })
+                })
+                .and_then(|found| {
+                    found
+                        .into_iter()
+                        .map(|fields| diagnostic_from(fields, &tool))
+                        .collect()
+                });
+            found.unwrap_or_else(|error| {
+                failure
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get_or_insert(error);
+                Vec::new()
+            })
+        })));
+    }
+    drop(calls);
+    let found = std::thread::scope(|scope| {
+        // The parsers (and the senders in them) go with the helper: when it is done, the
+        // requests end.
+        let parsing = scope.spawn(move || parsers.parse(log));
+        for (index, log, answer) in requests {
+            let json = hosts[index].call(log).unwrap_or_else(|error| {
+                failure
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get_or_insert(error);
+                "[]".into()
+            });
+            let _ = answer.send(json);
+        }
+        parsing.join()
+    })
+    .map_err(|_| errors::coded("E_IO", "the parse stopped"))?;
+    let failure = failure
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    failure.map_or(Ok(found), Err)
 }
 
 /// The parsers `options` ask for, or `None` for the defaults.

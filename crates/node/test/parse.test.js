@@ -152,3 +152,23 @@ test('a value nested too deep is refused with E_JSON_TOO_DEEP', () => {
   assert.equal(selfheal.recoverJson('['.repeat(120) + ']'.repeat(120)).value.length, 1)
   assert.throws(() => selfheal.recoverJson('['.repeat(129) + ']'.repeat(129)), { code: 'E_JSON_TOO_DEEP' })
 })
+
+test('custom formats as JavaScript parsers; their errors are rethrown as they were', () => {
+  class Licenses {
+    name = 'licenses'
+    parse(log) {
+      return log.split('\n').filter((line) => line.startsWith('LICENSE: '))
+        .map((line) => ({ message: line.slice(9), category: 'dependency', file: 'package.json' }))
+    }
+  }
+  const log = 'gen/a.conf:7: ERROR: unknown key `colour`\n\x1b[33mLICENSE: left-pad is GPL\x1b[0m\n' + TSC
+  const found = selfheal.parse(log, { customFormats: [PATTERN, new Licenses()] })
+  const byTool = Object.fromEntries(found.map((d) => [d.tool, d]))
+  assert.deepEqual(Object.keys(byTool).sort(), ['licenses', 'mytool', 'tsc'])
+  assert.equal(byTool.licenses.message, 'left-pad is GPL')
+  assert.equal(byTool.licenses.category, 'dependency')
+
+  const bug = new URIError('parser bug')
+  assert.throws(() => selfheal.parse('anything\n', { customFormats: [{ parse: () => { throw bug } }] }), (error) => error === bug)
+  assert.throws(() => selfheal.parse('anything\n', { customFormats: [{ parse: () => [{ file: 'x' }] }] }), { code: 'E_CONFIG', message: /needs a `message`/ })
+})
