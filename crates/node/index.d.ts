@@ -1,5 +1,5 @@
 export * from './native'
-import type { Anthropic, Fallback, FixCache, Gemini, HealConfig, HealEvent, HealReport, OpenAI, StepFields } from './native'
+import type { Anthropic, Fallback, FixCache, Gemini, HealConfig, HealEvent, HealReport, HostParser, OpenAI, StepFields } from './native'
 
 /** The kind of a `SelfHealError`. */
 export type ErrorCode =
@@ -63,6 +63,8 @@ export interface HealerOptions {
   config?: HealConfig
   /** Deterministic fixers by name, in order (default: `defaultFixers()`). */
   fixers?: string[]
+  /** Error parsers of your own, next to the built-in ones: each gets every build's cleaned log. */
+  customFormats?: HostParser[]
   /** Called with the report of a run that escalates, before `heal` resolves with it. */
   onEscalation?: (report: HealReport) => unknown
 }

@@ -125,6 +125,26 @@ function hostRun(builder, name) {
   }
 }
 
+/**
+ * An error parser written in JavaScript as the heal loop calls it: `parse(log)` with the whole
+ * cleaned log of a build, returning diagnostic fields (each needs a `message`).
+ */
+function hostParse(parser, name) {
+  return async (payload) => {
+    const { run, log } = JSON.parse(payload)
+    try {
+      const found = (await parser.parse(log)) ?? []
+      if (!Array.isArray(found) || !found.every((d) => typeof d?.message === 'string')) {
+        throw new SelfHealError(`${name}.parse must return an array of objects, each with a \`message\``, 'E_CONFIG')
+      }
+      return JSON.stringify(found)
+    } catch (error) {
+      runs.get(run)?.fail(error)
+      throw error
+    }
+  }
+}
+
 function nameOf(object) {
   return typeof object.name === 'string' ? object.name : object.constructor?.name ?? 'host'
 }
@@ -157,7 +177,8 @@ class RunState {
   /** The report, or the callback's error; the run is forgotten after. */
   async end() {
     try {
-      const report = await this.handle.report().catch((error) => Promise.reject(adopt(error)))
+      // A callback's error wins over how the run ended because of it.
+      const report = await this.handle.report().catch((error) => (this.failure ? undefined : Promise.reject(adopt(error))))
       if (this.failure) throw this.failure.error
       return report
     } finally {
@@ -176,7 +197,7 @@ class Healer {
 
   #onEscalation
 
-  constructor({ provider, builder, cache, config, fixers, onEscalation } = {}) {
+  constructor({ provider, builder, cache, config, fixers, customFormats, onEscalation } = {}) {
     if (onEscalation !== undefined && typeof onEscalation !== 'function') {
       throw new TypeError('onEscalation is a function')
     }
@@ -195,8 +216,13 @@ class Healer {
       throw new TypeError('a builder is an object with run(step, workspace)')
     }
     const run = builder && hostRun(builder, nameOf(builder))
+    const parsers = (customFormats ?? []).map((parser) => {
+      if (typeof parser?.parse !== 'function') throw new TypeError('a custom format for a Healer is an object with parse(log)')
+      return hostParse(parser, nameOf(parser))
+    })
     try {
-      this.#core = new native.HealerCore(builtIn, host?.complete, host?.name, host?.model, run, cache, config, fixers)
+      this.#core = new native.HealerCore(builtIn, host?.complete, host?.name, host?.model, run, parsers,
+        (customFormats ?? []).map(nameOf), cache, config, fixers)
     } catch (error) {
       throw adopt(error)
     }

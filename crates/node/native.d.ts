@@ -348,7 +348,7 @@ export declare class HealerCore {
    * `provider`: a built-in provider, or a JavaScript `complete` (with `hostName` and
    * `hostModel`); `config`: heal settings; `fixers`: names from `defaultFixers()`.
    */
-  constructor(provider?: Anthropic | OpenAI | Gemini | Fallback | null, hostComplete?: ((payload: string) => Promise<string>) | null, hostName?: string | null, hostModel?: string | null, hostRun?: ((payload: string) => Promise<string>) | null, cache?: FixCache | null, config?: HealConfig | null, fixers?: string[] | null)
+  constructor(provider?: Anthropic | OpenAI | Gemini | Fallback | null, hostComplete?: ((payload: string) => Promise<string>) | null, hostName?: string | null, hostModel?: string | null, hostRun?: ((payload: string) => Promise<string>) | null, hostParsers?: Array<(payload: string) => Promise<string>> | null, parserNames?: string[] | null, cache?: FixCache | null, config?: HealConfig | null, fixers?: string[] | null)
   /**
    * Starts healing `workspace` with `steps` (shell lines or step objects); `run` is the id
    * host callbacks are made with.

@@ -17,6 +17,7 @@ use selfheal::llm::{
     self, Completion, CompletionRequest, EventStream as Tokens, Provider as Api, ProviderError,
     ProviderErrorKind, StopReason, Usage,
 };
+use selfheal::parse::{ParserSet, WholeLogParser};
 use selfheal::workspace::Workspace;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -24,6 +25,7 @@ use tokio::sync::{Mutex, Notify, watch};
 
 use crate::cache::FixCache;
 use crate::convert::{camel_keys, snake_keys};
+use crate::diagnostics::diagnostic_from;
 use crate::errors::{self, Result};
 use crate::providers::{AnyProvider, provider_of};
 
@@ -191,6 +193,30 @@ impl Builder for HostBuilder {
     }
 }
 
+/// A parser written in JavaScript, for the heal loop: called through `index.js` with the whole
+/// cleaned log of a build; the loop waits for its answer (`index.js` has already checked it and
+/// stops the run when the parser throws).
+fn host_parser(name: String, parse: Arc<HostFunction>) -> WholeLogParser {
+    let tool = name.clone();
+    WholeLogParser::new(name, move |log| {
+        let payload = json!({ "run": RUN.try_with(|run| *run).ok(), "log": log }).to_string();
+        let call = async {
+            let promise = parse.call_async_catch(payload).await?;
+            promise.await
+        };
+        // Parsing is synchronous; this worker waits while the event loop answers.
+        let answer =
+            tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(call));
+        answer
+            .ok()
+            .and_then(|json| serde_json::from_str::<Vec<Value>>(&json).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|fields| diagnostic_from(fields, &tool).ok())
+            .collect()
+    })
+}
+
 /// The heal loop, as `index.js`'s `Healer` builds it.
 #[napi]
 pub struct HealerCore {
@@ -203,7 +229,7 @@ impl HealerCore {
     /// `hostModel`); `config`: heal settings; `fixers`: names from `defaultFixers()`.
     #[napi(
         constructor,
-        ts_args_type = "provider?: Anthropic | OpenAI | Gemini | Fallback | null, hostComplete?: ((payload: string) => Promise<string>) | null, hostName?: string | null, hostModel?: string | null, hostRun?: ((payload: string) => Promise<string>) | null, cache?: FixCache | null, config?: HealConfig | null, fixers?: string[] | null"
+        ts_args_type = "provider?: Anthropic | OpenAI | Gemini | Fallback | null, hostComplete?: ((payload: string) => Promise<string>) | null, hostName?: string | null, hostModel?: string | null, hostRun?: ((payload: string) => Promise<string>) | null, hostParsers?: Array<(payload: string) => Promise<string>> | null, parserNames?: string[] | null, cache?: FixCache | null, config?: HealConfig | null, fixers?: string[] | null"
     )]
     #[allow(clippy::too_many_arguments)] // positional: only `index.js` calls it
     pub fn new(
@@ -212,6 +238,8 @@ impl HealerCore {
         host_name: Option<String>,
         host_model: Option<String>,
         host_run: Option<HostFunction>,
+        host_parsers: Option<Vec<HostFunction>>,
+        parser_names: Option<Vec<String>>,
         cache: Option<&FixCache>,
         config: Option<Value>,
         fixers: Option<Vec<String>>,
@@ -228,6 +256,15 @@ impl HealerCore {
                 name: host_name.unwrap_or_else(|| "host".into()),
                 model: host_model.unwrap_or_else(|| "default".into()),
             }));
+        }
+        if let Some(hosts) = host_parsers.filter(|hosts| !hosts.is_empty()) {
+            let names = parser_names.unwrap_or_default();
+            let mut parsers = ParserSet::new();
+            for (index, parse) in hosts.into_iter().enumerate() {
+                let name = names.get(index).cloned().unwrap_or_else(|| "custom".into());
+                parsers.add(Arc::new(host_parser(name, Arc::new(parse))));
+            }
+            healer = healer.parsers(parsers);
         }
         if let Some(cache) = cache {
             healer = healer.cache(cache.inner.clone());

@@ -141,17 +141,22 @@ test('bad arguments are clear', async () => {
   assert.ok(selfheal.defaultFixers().includes('missing-dependencies'))
 })
 
-test('an idle Healer does not keep the process alive', () => {
+test('an idle Healer does not keep the process alive, before or after a heal', () => {
+  const green = project()
+  writeFileSync(join(green, 'main.py'), 'print("ok")\n')
   const script = `
     const selfheal = require(${JSON.stringify(join(__dirname, '..'))})
     globalThis.healer = new selfheal.Healer({ provider: { complete: () => 'no' }, cache: new selfheal.FixCache(${JSON.stringify(join(scratch, 'idle-cache'))}) })
-    console.log('ready')
+    if (process.argv[1] === 'heal') healer.heal(${JSON.stringify(green)}, ['python3 main.py']).then((r) => console.log(r.outcome))
+    else console.log('ready')
   `
-  const started = Date.now()
-  const ran = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 })
-  assert.equal(ran.status, 0, ran.stderr)
-  assert.equal(ran.stdout, 'ready\n')
-  assert.ok(Date.now() - started < 5_000, `${Date.now() - started} ms`)
+  for (const [mode, printed] of [['idle', 'ready\n'], ['heal', 'already_green\n']]) {
+    const started = Date.now()
+    const ran = spawnSync(process.execPath, ['-e', script, mode], { encoding: 'utf8', timeout: 20_000 })
+    assert.equal(ran.status, 0, ran.stderr)
+    assert.equal(ran.stdout, printed)
+    assert.ok(Date.now() - started < 5_000, `${mode}: ${Date.now() - started} ms`)
+  }
 })
 
 test('a JavaScript builder runs the steps; its errors reject heal as they were', async () => {
@@ -186,4 +191,30 @@ test('onEscalation sees the report of a run that escalates', async () => {
   assert.deepEqual(escalations, [report])
   assert.ok(report.escalation.nextAction.length > 0)
   assert.throws(() => new selfheal.Healer({ onEscalation: 'email' }), TypeError)
+})
+
+test('a JavaScript error parser feeds the loop; its errors stop the run', async () => {
+  // A build whose failure no built-in parser reads: only the custom parser finds the error.
+  const root = project()
+  writeFileSync(join(root, 'check.py'), 'import sys\nif "mode=ok" not in open("app.conf").read():\n    print("CONF-ERR app.conf:1 mode must be ok")\n    sys.exit(1)\n')
+  writeFileSync(join(root, 'app.conf'), 'mode=broken\n')
+  const logs = []
+  const parser = {
+    name: 'conf',
+    parse(log) {
+      logs.push(log)
+      return [...log.matchAll(/^CONF-ERR (\S+):(\d+) (.+)$/gm)].map(([, file, line, message]) => ({ file, line: Number(line), message, category: 'configuration' }))
+    },
+  }
+  const model = { complete: () => JSON.stringify({ fixes: [{ file: 'app.conf', action: 'patch', search: 'mode=broken', replace: 'mode=ok' }] }) }
+  const report = await new selfheal.Healer({ provider: model, customFormats: [parser], config: QUICK }).heal(root, ['python3 check.py'])
+  assert.equal(report.outcome, 'healed')
+  assert.equal(readFileSync(join(root, 'app.conf'), 'utf8'), 'mode=ok\n')
+  assert.ok(logs[0].includes('CONF-ERR app.conf:1 mode must be ok'))
+
+  const bug = new SyntaxError('parser bug')
+  const throwing = { parse: () => { throw bug } }
+  await assert.rejects(new selfheal.Healer({ customFormats: [throwing], config: QUICK }).heal(project(), STEPS), (error) => error === bug)
+  const wrong = { parse: () => [{ file: 'x' }] }
+  await assert.rejects(new selfheal.Healer({ customFormats: [wrong], config: QUICK }).heal(project(), STEPS), { code: 'E_CONFIG' })
 })
