@@ -1,5 +1,5 @@
 export * from './native'
-import type { Anthropic, Fallback, FixCache, Gemini, HealConfig, HealEvent, HealReport, HostParser, OpenAI, StepFields } from './native'
+import type { Anthropic, CompleteOptions, Completion, FixCache, Gemini, HealConfig, HealEvent, HealReport, HostParser, OpenAI, StepFields } from './native'
 
 /** The kind of a `SelfHealError`. */
 export type ErrorCode =
@@ -52,6 +52,14 @@ export interface StepResult {
 export interface HostBuilder {
   name?: string
   run(step: { name: string; command: unknown; timeout?: number | null } & Record<string, unknown>, workspace: string): StepResult | Promise<StepResult>
+}
+
+/** A `Fallback` chain may hold providers of your own too. */
+export declare class Fallback {
+  constructor(providers: Array<Anthropic | OpenAI | Gemini | Fallback | HostProvider>)
+  readonly name: string
+  readonly model: string
+  complete(prompt: string, options?: CompleteOptions): Promise<Completion>
 }
 
 export interface HealerOptions {

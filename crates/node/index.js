@@ -73,7 +73,27 @@ function guardClass(cls) {
   return proxy
 }
 
-const BUILT_IN_PROVIDERS = [native.Anthropic, native.OpenAI, native.Gemini, native.Fallback]
+const NATIVE_PROVIDERS = [native.Anthropic, native.OpenAI, native.Gemini, native.Fallback, native.HostedProvider]
+
+/** A provider the native side takes: a built-in one as it is, an object with `complete` wrapped. */
+function toProvider(provider) {
+  if (NATIVE_PROVIDERS.some((cls) => provider instanceof cls)) return provider
+  if (typeof provider?.complete !== 'function') {
+    throw new TypeError('a provider is Anthropic, OpenAI, Gemini, Fallback or an object with complete(request)')
+  }
+  const name = nameOf(provider)
+  const model = typeof provider.model === 'string' ? provider.model : 'default'
+  return new native.HostedProvider(hostComplete(provider, name), name, model)
+}
+
+/** `Fallback` over providers of any kind: yours are wrapped for the native chain. */
+const NativeFallback = guardClass(native.Fallback)
+const Fallback = new Proxy(NativeFallback, {
+  construct(target, [providers, ...rest], newTarget) {
+    const wrapped = Array.isArray(providers) ? providers.map(toProvider) : providers
+    return Reflect.construct(target, [wrapped, ...rest], newTarget === Fallback ? target : newTarget)
+  },
+})
 
 /** Runs in progress, by id: where a callback's error goes. */
 const runs = new Map()
@@ -202,16 +222,6 @@ class Healer {
       throw new TypeError('onEscalation is a function')
     }
     this.#onEscalation = onEscalation
-    const builtIn = provider && BUILT_IN_PROVIDERS.some((cls) => provider instanceof cls) ? provider : undefined
-    let host
-    if (provider && !builtIn) {
-      if (typeof provider.complete !== 'function') {
-        throw new TypeError('a provider is Anthropic, OpenAI, Gemini, Fallback or an object with complete(request)')
-      }
-      const name = nameOf(provider)
-      const model = typeof provider.model === 'string' ? provider.model : 'default'
-      host = { complete: hostComplete(provider, name), name, model }
-    }
     if (builder && typeof builder.run !== 'function') {
       throw new TypeError('a builder is an object with run(step, workspace)')
     }
@@ -221,7 +231,7 @@ class Healer {
       return hostParse(parser, nameOf(parser))
     })
     try {
-      this.#core = new native.HealerCore(builtIn, host?.complete, host?.name, host?.model, run, parsers,
+      this.#core = new native.HealerCore(provider && toProvider(provider), run, parsers,
         (customFormats ?? []).map(nameOf), cache, config, fixers)
     } catch (error) {
       throw adopt(error)
@@ -351,7 +361,7 @@ exports.FixCache = guardClass(native.FixCache)
 exports.Anthropic = guardClass(native.Anthropic)
 exports.OpenAI = guardClass(native.OpenAI)
 exports.Gemini = guardClass(native.Gemini)
-exports.Fallback = guardClass(native.Fallback)
+exports.Fallback = Fallback
 exports.Healer = Healer
 exports.HealStream = HealStream
 exports.defaultFixers = native.defaultFixers

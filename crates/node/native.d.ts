@@ -348,7 +348,7 @@ export declare class HealerCore {
    * `provider`: a built-in provider, or a JavaScript `complete` (with `hostName` and
    * `hostModel`); `config`: heal settings; `fixers`: names from `defaultFixers()`.
    */
-  constructor(provider?: Anthropic | OpenAI | Gemini | Fallback | null, hostComplete?: ((payload: string) => Promise<string>) | null, hostName?: string | null, hostModel?: string | null, hostRun?: ((payload: string) => Promise<string>) | null, hostParsers?: Array<(payload: string) => Promise<string>> | null, parserNames?: string[] | null, cache?: FixCache | null, config?: HealConfig | null, fixers?: string[] | null)
+  constructor(provider?: Anthropic | OpenAI | Gemini | Fallback | HostedProvider | null, hostRun?: ((payload: string) => Promise<string>) | null, hostParsers?: Array<(payload: string) => Promise<string>> | null, parserNames?: string[] | null, cache?: FixCache | null, config?: HealConfig | null, fixers?: string[] | null)
   /**
    * Starts healing `workspace` with `steps` (shell lines or step objects); `run` is the id
    * host callbacks are made with.
@@ -370,6 +370,20 @@ export declare class HealRun {
    * the run has ended.
    */
   nextEvents(): Promise<HealEvent[]>
+}
+
+/**
+ * A provider written in JavaScript, as `index.js` hands it over: usable wherever a built-in
+ * provider is (a `Healer`, a `Fallback` chain).
+ */
+export declare class HostedProvider {
+  constructor(complete: (payload: string) => Promise<string>, name: string, model: string)
+  /** The name used in reports. */
+  get name(): string
+  /** The model used when a request names none. */
+  get model(): string
+  /** Asks the provider. */
+  complete(prompt: string, options?: CompleteOptions | undefined | null): Promise<Completion>
 }
 
 /**

@@ -842,6 +842,7 @@ module.exports.FixCache = nativeBinding.FixCache
 module.exports.Gemini = nativeBinding.Gemini
 module.exports.HealerCore = nativeBinding.HealerCore
 module.exports.HealRun = nativeBinding.HealRun
+module.exports.HostedProvider = nativeBinding.HostedProvider
 module.exports.OpenAI = nativeBinding.OpenAI
 module.exports.defaultFixers = nativeBinding.defaultFixers
 module.exports.parse = nativeBinding.parse

@@ -6,17 +6,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use napi::Status;
-use napi::bindgen_prelude::Promise;
-use napi::threadsafe_function::ThreadsafeFunction;
 use napi_derive::napi;
 use selfheal::build::{BuildStep, Builder, CompletedStep, LineSink, LocalBuilder, StepOutput};
 use selfheal::fix::Fixer;
 use selfheal::heal::{self, EventStream, HealOptions, StepSpec};
-use selfheal::llm::{
-    self, Completion, CompletionRequest, EventStream as Tokens, Provider as Api, ProviderError,
-    ProviderErrorKind, StopReason, Usage,
-};
 use selfheal::parse::{ParserSet, WholeLogParser};
 use selfheal::workspace::Workspace;
 use serde::Deserialize;
@@ -27,117 +20,8 @@ use crate::cache::FixCache;
 use crate::convert::{camel_keys, snake_keys};
 use crate::diagnostics::diagnostic_from;
 use crate::errors::{self, Result};
+use crate::host::{HostFunction, RUN, current_run};
 use crate::providers::{AnyProvider, provider_of};
-
-tokio::task_local! {
-    /// The run a host callback is made for: `index.js` routes the callback's errors to it.
-    static RUN: u32;
-}
-
-/// A JavaScript function the package calls with a JSON request and that resolves to a JSON
-/// reply. Weak: an idle healer never keeps the process alive.
-type HostFunction = ThreadsafeFunction<String, Promise<String>, String, Status, false, true>;
-
-/// A provider written in JavaScript (its `complete` is called through `index.js`).
-struct HostProvider {
-    complete: Arc<HostFunction>,
-    name: String,
-    model: String,
-}
-
-#[derive(Deserialize)]
-struct HostReply {
-    text: String,
-    #[serde(default)]
-    usage: HostUsage,
-}
-
-#[derive(Deserialize, Default)]
-struct HostUsage {
-    #[serde(default, rename = "inputTokens")]
-    input_tokens: u64,
-    #[serde(default, rename = "outputTokens")]
-    output_tokens: u64,
-}
-
-impl HostProvider {
-    fn failed(&self, message: impl Into<String>) -> selfheal::Error {
-        selfheal::Error::Provider(ProviderError::new(
-            &self.name,
-            ProviderErrorKind::Other,
-            message,
-        ))
-    }
-
-    async fn answer(
-        complete: Arc<HostFunction>,
-        name: String,
-        model: String,
-        run: Option<u32>,
-        request: CompletionRequest,
-    ) -> selfheal::Result<Completion> {
-        let this = HostProvider {
-            complete,
-            name,
-            model,
-        };
-        let started = std::time::Instant::now();
-        let model = request.model.clone().unwrap_or_else(|| this.model.clone());
-        let payload = json!({
-            "run": run,
-            "request": {
-                "system": request.system,
-                "messages": request.messages,
-                "model": model,
-                "maxTokens": request.max_tokens,
-            },
-        });
-        let reply = async {
-            let promise = this.complete.call_async_catch(payload.to_string()).await?;
-            promise.await
-        }
-        .await
-        .map_err(|e| this.failed(e.reason.clone()))?;
-        let reply: HostReply = serde_json::from_str(&reply)
-            .map_err(|e| this.failed(format!("complete returned {e}")))?;
-        Ok(Completion {
-            text: reply.text,
-            usage: Usage {
-                input_tokens: reply.usage.input_tokens,
-                output_tokens: reply.usage.output_tokens,
-            },
-            stop_reason: StopReason::EndTurn,
-            model,
-            provider: this.name.clone(),
-            latency: started.elapsed(),
-        })
-    }
-}
-
-#[async_trait]
-impl Api for HostProvider {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn default_model(&self) -> &str {
-        &self.model
-    }
-
-    async fn complete(&self, request: &CompletionRequest) -> selfheal::Result<Completion> {
-        let run = RUN.try_with(|run| *run).ok();
-        let (complete, name, model) =
-            (self.complete.clone(), self.name.clone(), self.model.clone());
-        HostProvider::answer(complete, name, model, run, request.clone()).await
-    }
-
-    fn stream(&self, request: CompletionRequest) -> Tokens {
-        let run = RUN.try_with(|run| *run).ok();
-        let (complete, name, model) =
-            (self.complete.clone(), self.name.clone(), self.model.clone());
-        llm::stream_whole(HostProvider::answer(complete, name, model, run, request))
-    }
-}
 
 /// A builder written in JavaScript: `run(step, workspace)` called through `index.js`, its whole
 /// output reported when the step has ended.
@@ -171,7 +55,7 @@ impl Builder for HostBuilder {
             reason,
         };
         let payload = json!({
-            "run": RUN.try_with(|run| *run).ok(),
+            "run": current_run(),
             "step": camel_keys(serde_json::to_value(step).unwrap_or_default()),
             "workspace": workspace,
         });
@@ -199,7 +83,7 @@ impl Builder for HostBuilder {
 fn host_parser(name: String, parse: Arc<HostFunction>) -> WholeLogParser {
     let tool = name.clone();
     WholeLogParser::new(name, move |log| {
-        let payload = json!({ "run": RUN.try_with(|run| *run).ok(), "log": log }).to_string();
+        let payload = json!({ "run": current_run(), "log": log }).to_string();
         let call = async {
             let promise = parse.call_async_catch(payload).await?;
             promise.await
@@ -229,14 +113,11 @@ impl HealerCore {
     /// `hostModel`); `config`: heal settings; `fixers`: names from `defaultFixers()`.
     #[napi(
         constructor,
-        ts_args_type = "provider?: Anthropic | OpenAI | Gemini | Fallback | null, hostComplete?: ((payload: string) => Promise<string>) | null, hostName?: string | null, hostModel?: string | null, hostRun?: ((payload: string) => Promise<string>) | null, hostParsers?: Array<(payload: string) => Promise<string>> | null, parserNames?: string[] | null, cache?: FixCache | null, config?: HealConfig | null, fixers?: string[] | null"
+        ts_args_type = "provider?: Anthropic | OpenAI | Gemini | Fallback | HostedProvider | null, hostRun?: ((payload: string) => Promise<string>) | null, hostParsers?: Array<(payload: string) => Promise<string>> | null, parserNames?: string[] | null, cache?: FixCache | null, config?: HealConfig | null, fixers?: string[] | null"
     )]
     #[allow(clippy::too_many_arguments)] // positional: only `index.js` calls it
     pub fn new(
         provider: Option<AnyProvider<'_>>,
-        host_complete: Option<HostFunction>,
-        host_name: Option<String>,
-        host_model: Option<String>,
         host_run: Option<HostFunction>,
         host_parsers: Option<Vec<HostFunction>>,
         parser_names: Option<Vec<String>>,
@@ -250,12 +131,6 @@ impl HealerCore {
         };
         if let Some(provider) = &provider {
             healer = healer.provider(provider_of(provider));
-        } else if let Some(complete) = host_complete {
-            healer = healer.provider(Arc::new(HostProvider {
-                complete: Arc::new(complete),
-                name: host_name.unwrap_or_else(|| "host".into()),
-                model: host_model.unwrap_or_else(|| "default".into()),
-            }));
         }
         if let Some(hosts) = host_parsers.filter(|hosts| !hosts.is_empty()) {
             let names = parser_names.unwrap_or_default();

@@ -2,7 +2,8 @@
 //! Promise bridging over the `selfheal` crate, which holds all of the logic.
 //!
 //! The package's entry (`index.js`) adds what JavaScript does better on top: the
-//! `SelfHealError` class, `AbortSignal` and async-iterator plumbing.
+//! `Healer`'s options, `AbortSignal` and async iteration, callback errors rethrown as they were,
+//! and the `SelfHealError` class.
 
 mod convert;
 mod errors;
@@ -12,4 +13,5 @@ mod runtime;
 pub mod cache;
 pub mod diagnostics;
 pub mod healer;
+pub mod host;
 pub mod providers;

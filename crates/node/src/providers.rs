@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use napi::bindgen_prelude::Either4;
+use napi::bindgen_prelude::Either5;
 use napi_derive::napi;
 use selfheal::llm::{
     Anthropic as AnthropicApi, CompletionRequest, Fallback as FallbackChain, Gemini as GeminiApi,
@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::convert::{camel_keys, snake_keys};
 use crate::errors::{self, Result};
+use crate::host::HostedProvider;
 
 /// What every built-in provider's constructor takes. Times are in seconds.
 #[napi(object)]
@@ -92,7 +93,7 @@ fn layered<P: Api + 'static>(
 }
 
 /// Asks `provider`; the completion as the package shows it.
-async fn complete(
+pub(crate) async fn complete(
     provider: Arc<dyn Api>,
     prompt: String,
     options: Option<CompleteOptions>,
@@ -201,16 +202,18 @@ pub struct Fallback {
     pub(crate) inner: Arc<dyn Api>,
 }
 
-/// A built-in provider.
-pub type AnyProvider<'a> = Either4<&'a Anthropic, &'a OpenAI, &'a Gemini, &'a Fallback>;
+/// A built-in provider, or one written in JavaScript.
+pub type AnyProvider<'a> =
+    Either5<&'a Anthropic, &'a OpenAI, &'a Gemini, &'a Fallback, &'a HostedProvider>;
 
-/// The provider behind any of the built-in classes.
+/// The provider behind any of the provider classes.
 pub(crate) fn provider_of(provider: &AnyProvider<'_>) -> Arc<dyn Api> {
     match provider {
-        Either4::A(p) => p.inner.clone(),
-        Either4::B(p) => p.inner.clone(),
-        Either4::C(p) => p.inner.clone(),
-        Either4::D(p) => p.inner.clone(),
+        Either5::A(p) => p.inner.clone(),
+        Either5::B(p) => p.inner.clone(),
+        Either5::C(p) => p.inner.clone(),
+        Either5::D(p) => p.inner.clone(),
+        Either5::E(p) => p.inner.clone(),
     }
 }
 

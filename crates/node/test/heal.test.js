@@ -218,3 +218,16 @@ test('a JavaScript error parser feeds the loop; its errors stop the run', async 
   const wrong = { parse: () => [{ file: 'x' }] }
   await assert.rejects(new selfheal.Healer({ customFormats: [wrong], config: QUICK }).heal(project(), STEPS), { code: 'E_CONFIG' })
 })
+
+test('a Fallback chain may end in a JavaScript provider', async () => {
+  const down = new selfheal.OpenAI({ apiKey: 'sk-test', baseURL: 'http://127.0.0.1:9/v1', retry: false, breaker: false })
+  const model = new HouseModel()
+  const chain = new selfheal.Fallback([down, model])
+  assert.ok(chain instanceof selfheal.Fallback)
+  assert.match(chain.name, /house-model/)
+  assert.equal((await chain.complete('hello')).text, fixReply())
+  const report = await new selfheal.Healer({ provider: chain, config: QUICK }).heal(project(), STEPS)
+  assert.equal(report.outcome, 'healed')
+  assert.equal(model.requests.length, 2)
+  assert.throws(() => new selfheal.Fallback([down, {}]), TypeError)
+})

@@ -1,0 +1,183 @@
+//! Calling JavaScript from the heal loop: the functions `index.js` hands over (as weak
+//! threadsafe functions, so an idle healer never keeps the process alive), the run a call is
+//! made for, and providers written in JavaScript.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use napi::Status;
+use napi::bindgen_prelude::Promise;
+use napi::threadsafe_function::ThreadsafeFunction;
+use napi_derive::napi;
+use selfheal::llm::{
+    self, Completion, CompletionRequest, EventStream as Tokens, Provider as Api, ProviderError,
+    ProviderErrorKind, StopReason, Usage,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::errors::Result;
+use crate::providers::{CompleteOptions, complete};
+
+tokio::task_local! {
+    /// The run a host callback is made for: `index.js` routes the callback's errors to it.
+    pub(crate) static RUN: u32;
+}
+
+/// A JavaScript function the package calls with a JSON request and that resolves to a JSON
+/// reply. Weak: an idle healer never keeps the process alive.
+pub(crate) type HostFunction =
+    ThreadsafeFunction<String, Promise<String>, String, Status, false, true>;
+
+/// A provider written in JavaScript (its `complete` is called through `index.js`).
+#[derive(Clone)]
+struct HostProvider {
+    complete: Arc<HostFunction>,
+    name: String,
+    model: String,
+}
+
+#[derive(Deserialize)]
+struct HostReply {
+    text: String,
+    #[serde(default)]
+    usage: HostUsage,
+}
+
+#[derive(Deserialize, Default)]
+struct HostUsage {
+    #[serde(default, rename = "inputTokens")]
+    input_tokens: u64,
+    #[serde(default, rename = "outputTokens")]
+    output_tokens: u64,
+}
+
+impl HostProvider {
+    fn failed(&self, message: impl Into<String>) -> selfheal::Error {
+        selfheal::Error::Provider(ProviderError::new(
+            &self.name,
+            ProviderErrorKind::Other,
+            message,
+        ))
+    }
+
+    async fn answer(
+        complete: Arc<HostFunction>,
+        name: String,
+        model: String,
+        run: Option<u32>,
+        request: CompletionRequest,
+    ) -> selfheal::Result<Completion> {
+        let this = HostProvider {
+            complete,
+            name,
+            model,
+        };
+        let started = std::time::Instant::now();
+        let model = request.model.clone().unwrap_or_else(|| this.model.clone());
+        let payload = json!({
+            "run": run,
+            "request": {
+                "system": request.system,
+                "messages": request.messages,
+                "model": model,
+                "maxTokens": request.max_tokens,
+            },
+        });
+        let reply = async {
+            let promise = this.complete.call_async_catch(payload.to_string()).await?;
+            promise.await
+        }
+        .await
+        .map_err(|e| this.failed(e.reason.clone()))?;
+        let reply: HostReply = serde_json::from_str(&reply)
+            .map_err(|e| this.failed(format!("complete returned {e}")))?;
+        Ok(Completion {
+            text: reply.text,
+            usage: Usage {
+                input_tokens: reply.usage.input_tokens,
+                output_tokens: reply.usage.output_tokens,
+            },
+            stop_reason: StopReason::EndTurn,
+            model,
+            provider: this.name.clone(),
+            latency: started.elapsed(),
+        })
+    }
+}
+
+#[async_trait]
+impl Api for HostProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn default_model(&self) -> &str {
+        &self.model
+    }
+
+    async fn complete(&self, request: &CompletionRequest) -> selfheal::Result<Completion> {
+        let run = RUN.try_with(|run| *run).ok();
+        let (complete, name, model) =
+            (self.complete.clone(), self.name.clone(), self.model.clone());
+        HostProvider::answer(complete, name, model, run, request.clone()).await
+    }
+
+    fn stream(&self, request: CompletionRequest) -> Tokens {
+        let run = RUN.try_with(|run| *run).ok();
+        let (complete, name, model) =
+            (self.complete.clone(), self.name.clone(), self.model.clone());
+        llm::stream_whole(HostProvider::answer(complete, name, model, run, request))
+    }
+}
+
+/// The run a host callback is made for, if any.
+pub(crate) fn current_run() -> Option<u32> {
+    RUN.try_with(|run| *run).ok()
+}
+
+/// A provider written in JavaScript, as `index.js` hands it over: usable wherever a built-in
+/// provider is (a `Healer`, a `Fallback` chain).
+#[napi]
+pub struct HostedProvider {
+    pub(crate) inner: Arc<dyn Api>,
+}
+
+#[napi]
+impl HostedProvider {
+    #[napi(
+        constructor,
+        ts_args_type = "complete: (payload: string) => Promise<string>, name: string, model: string"
+    )]
+    pub fn new(complete: HostFunction, name: String, model: String) -> Self {
+        HostedProvider {
+            inner: Arc::new(HostProvider {
+                complete: Arc::new(complete),
+                name,
+                model,
+            }),
+        }
+    }
+
+    /// The name used in reports.
+    #[napi(getter)]
+    pub fn name(&self) -> String {
+        self.inner.name().to_string()
+    }
+
+    /// The model used when a request names none.
+    #[napi(getter)]
+    pub fn model(&self) -> String {
+        self.inner.default_model().to_string()
+    }
+
+    /// Asks the provider.
+    #[napi(ts_return_type = "Promise<Completion>")]
+    pub async fn complete(
+        &self,
+        prompt: String,
+        options: Option<CompleteOptions>,
+    ) -> Result<Value> {
+        complete(self.inner.clone(), prompt, options).await
+    }
+}
