@@ -1,5 +1,5 @@
 export * from './native'
-import type { Anthropic, CompleteOptions, Completion, FixCache, Gemini, HealConfig, HealEvent, HealReport, HostParser, OpenAI, StepFields } from './native'
+import type { Anthropic, CompleteOptions, Completion, DockerBuilder, FixCache, LocalBuilder, Gemini, HealConfig, HealEvent, HealReport, HostParser, OpenAI, StepFields } from './native'
 
 /** The kind of a `SelfHealError`. */
 export type ErrorCode =
@@ -65,8 +65,8 @@ export declare class Fallback {
 export interface HealerOptions {
   /** A built-in provider or your own; none: deterministic fixers and the cache only. */
   provider?: Anthropic | OpenAI | Gemini | Fallback | HostProvider
-  /** Your own builder; by default each step runs locally in its own process group. */
-  builder?: HostBuilder
+  /** `LocalBuilder` (the default), `DockerBuilder`, or your own. */
+  builder?: LocalBuilder | DockerBuilder | HostBuilder
   cache?: FixCache
   config?: HealConfig
   /** Deterministic fixers by name, in order (default: `defaultFixers()`). */

@@ -222,16 +222,17 @@ class Healer {
       throw new TypeError('onEscalation is a function')
     }
     this.#onEscalation = onEscalation
-    if (builder && typeof builder.run !== 'function') {
-      throw new TypeError('a builder is an object with run(step, workspace)')
+    const builtInBuilder = builder instanceof native.LocalBuilder || builder instanceof native.DockerBuilder
+    if (builder && !builtInBuilder && typeof builder.run !== 'function') {
+      throw new TypeError('a builder is LocalBuilder, DockerBuilder or an object with run(step, workspace)')
     }
-    const run = builder && hostRun(builder, nameOf(builder))
+    const run = builder && !builtInBuilder ? hostRun(builder, nameOf(builder)) : undefined
     const parsers = (customFormats ?? []).map((parser) => {
       if (typeof parser?.parse !== 'function') throw new TypeError('a custom format for a Healer is an object with parse(log)')
       return hostParse(parser, nameOf(parser))
     })
     try {
-      this.#core = new native.HealerCore(provider && toProvider(provider), run, parsers,
+      this.#core = new native.HealerCore(provider && toProvider(provider), builtInBuilder ? builder : undefined, run, parsers,
         (customFormats ?? []).map(nameOf), cache, config, fixers)
     } catch (error) {
       throw adopt(error)
@@ -362,6 +363,8 @@ exports.Anthropic = guardClass(native.Anthropic)
 exports.OpenAI = guardClass(native.OpenAI)
 exports.Gemini = guardClass(native.Gemini)
 exports.Fallback = Fallback
+exports.LocalBuilder = guardClass(native.LocalBuilder)
+exports.DockerBuilder = guardClass(native.DockerBuilder)
 exports.Healer = Healer
 exports.HealStream = HealStream
 exports.defaultFixers = native.defaultFixers

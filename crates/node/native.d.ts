@@ -280,6 +280,15 @@ export declare class Diagnostic {
   toJSON(): DiagnosticFields
 }
 
+/**
+ * Runs each step in a fresh, locked-down container of an image (no network unless asked,
+ * limits in MiB and CPUs). Connects to the engine at `DOCKER_HOST` or the local socket.
+ */
+export declare class DockerBuilder {
+  /** Use `DockerBuilder.connect(image, options)`: connecting to the engine takes a moment. */
+  static connect(image: string, options?: DockerOptions | undefined | null): Promise<DockerBuilder>
+}
+
 /** Providers tried in order: the next one answers when one fails. */
 export declare class Fallback {
   /** Throws `E_CONFIG` when `providers` is empty. */
@@ -348,7 +357,7 @@ export declare class HealerCore {
    * `provider`: a built-in provider, or a JavaScript `complete` (with `hostName` and
    * `hostModel`); `config`: heal settings; `fixers`: names from `defaultFixers()`.
    */
-  constructor(provider?: Anthropic | OpenAI | Gemini | Fallback | HostedProvider | null, hostRun?: ((payload: string) => Promise<string>) | null, hostParsers?: Array<(payload: string) => Promise<string>> | null, parserNames?: string[] | null, cache?: FixCache | null, config?: HealConfig | null, fixers?: string[] | null)
+  constructor(provider?: Anthropic | OpenAI | Gemini | Fallback | HostedProvider | null, builder?: LocalBuilder | DockerBuilder | null, hostRun?: ((payload: string) => Promise<string>) | null, hostParsers?: Array<(payload: string) => Promise<string>> | null, parserNames?: string[] | null, cache?: FixCache | null, config?: HealConfig | null, fixers?: string[] | null)
   /**
    * Starts healing `workspace` with `steps` (shell lines or step objects); `run` is the id
    * host callbacks are made with.
@@ -386,6 +395,12 @@ export declare class HostedProvider {
   complete(prompt: string, options?: CompleteOptions | undefined | null): Promise<Completion>
 }
 
+/** Runs each step as a local process group, killed as a whole on timeout or cancellation. */
+export declare class LocalBuilder {
+  /** `timeout` (seconds) applies to steps that set none. */
+  constructor(options?: { timeout?: number })
+}
+
 /**
  * r" OpenAI's Chat Completions API, or any compatible server at `baseURL` (which then needs
  * r" no key). The key, base URL and model default to `OPENAI_API_KEY`, `OPENAI_BASE_URL` and
@@ -421,6 +436,26 @@ export interface CompleteOptions {
  * network.
  */
 export declare function defaultFixers(): Array<string>
+
+/** What [`DockerBuilder`] takes. */
+export interface DockerOptions {
+  /** Give the container a network (default: none). */
+  network?: boolean
+  /** Memory limit in MiB. */
+  memoryMib?: number
+  /** CPU limit. */
+  cpus?: number
+  /** The user to run as. */
+  user?: string
+  /** Seconds a step may run when it sets no timeout. */
+  timeout?: number
+}
+
+/** What [`LocalBuilder`] takes. */
+export interface LocalOptions {
+  /** Seconds a step may run when it sets no timeout. */
+  timeout?: number
+}
 
 /**
  * Parses a build or test log into diagnostics, errors first, root causes before cascades.

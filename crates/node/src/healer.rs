@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, Notify, watch};
 
+use crate::builders::{AnyBuilder, builder_of};
 use crate::cache::FixCache;
 use crate::convert::{camel_keys, snake_keys};
 use crate::diagnostics::diagnostic_from;
@@ -113,11 +114,12 @@ impl HealerCore {
     /// `hostModel`); `config`: heal settings; `fixers`: names from `defaultFixers()`.
     #[napi(
         constructor,
-        ts_args_type = "provider?: Anthropic | OpenAI | Gemini | Fallback | HostedProvider | null, hostRun?: ((payload: string) => Promise<string>) | null, hostParsers?: Array<(payload: string) => Promise<string>> | null, parserNames?: string[] | null, cache?: FixCache | null, config?: HealConfig | null, fixers?: string[] | null"
+        ts_args_type = "provider?: Anthropic | OpenAI | Gemini | Fallback | HostedProvider | null, builder?: LocalBuilder | DockerBuilder | null, hostRun?: ((payload: string) => Promise<string>) | null, hostParsers?: Array<(payload: string) => Promise<string>> | null, parserNames?: string[] | null, cache?: FixCache | null, config?: HealConfig | null, fixers?: string[] | null"
     )]
     #[allow(clippy::too_many_arguments)] // positional: only `index.js` calls it
     pub fn new(
         provider: Option<AnyProvider<'_>>,
+        builder: Option<AnyBuilder<'_>>,
         host_run: Option<HostFunction>,
         host_parsers: Option<Vec<HostFunction>>,
         parser_names: Option<Vec<String>>,
@@ -125,9 +127,10 @@ impl HealerCore {
         config: Option<Value>,
         fixers: Option<Vec<String>>,
     ) -> Result<Self> {
-        let mut healer = match host_run {
-            Some(run) => heal::Healer::new(HostBuilder { run: Arc::new(run) }),
-            None => heal::Healer::new(LocalBuilder::new()),
+        let mut healer = match (&builder, host_run) {
+            (Some(builder), _) => heal::Healer::new(builder_of(builder)),
+            (None, Some(run)) => heal::Healer::new(HostBuilder { run: Arc::new(run) }),
+            (None, None) => heal::Healer::new(LocalBuilder::new()),
         };
         if let Some(provider) = &provider {
             healer = healer.provider(provider_of(provider));

@@ -10,6 +10,7 @@ mod errors;
 mod runtime;
 
 // The modules holding `#[napi]` items are public: napi exports must be `pub`.
+pub mod builders;
 pub mod cache;
 pub mod diagnostics;
 pub mod healer;
