@@ -187,9 +187,11 @@ class RunState {
     signal?.addEventListener('abort', this.abort, { once: true })
   }
 
+  /** A callback failed: the run stops, and `heal` rejects with `error` — unless it is a
+   * `SelfHealError` with code `E_CANCELLED`, which ends the run as `cancelled`. */
   fail(error) {
     if (this.failure === undefined) {
-      this.failure = { error }
+      if (!(error instanceof SelfHealError && error.code === 'E_CANCELLED')) this.failure = { error }
       this.handle?.cancel()
     }
   }

@@ -231,3 +231,52 @@ test('a Fallback chain may end in a JavaScript provider', async () => {
   assert.equal(model.requests.length, 2)
   assert.throws(() => new selfheal.Fallback([down, {}]), TypeError)
 })
+
+test('aborting during a fix attempt undoes it: the workspace is back at its last snapshot', async () => {
+  const root = project()
+  const controller = new AbortController()
+  const seen = []
+  const report = await new selfheal.Healer({ provider: new HouseModel(), config: QUICK }).heal(root, ['python3 main.py && sleep 30'], {
+    signal: controller.signal,
+    onEvent: (event) => {
+      seen.push(event.kind)
+      // The fix is applied and the rebuild is under way: abort now.
+      if (event.kind === 'step_started' && seen.includes('fix_applied')) setTimeout(() => controller.abort(), 300)
+    },
+  })
+  assert.equal(report.outcome, 'cancelled')
+  assert.ok(seen.includes('fix_applied'))
+  assert.equal(readFileSync(join(root, 'main.py'), 'utf8'), BROKEN)
+})
+
+test('a callback throwing a SelfHealError E_CANCELLED ends the run as cancelled', async () => {
+  const provider = { complete: () => { throw new selfheal.SelfHealError('the user closed the tab', 'E_CANCELLED') } }
+  const report = await new selfheal.Healer({ provider, config: QUICK }).heal(project(), STEPS)
+  assert.equal(report.outcome, 'cancelled')
+})
+
+test('a fix learned by heal is served from the cache, exported and imported', async () => {
+  const cache = new selfheal.FixCache(join(scratch, 'learned'))
+  const model = new HouseModel()
+  const healer = new selfheal.Healer({ provider: model, cache, config: QUICK })
+  assert.equal((await healer.heal(project(), STEPS)).outcome, 'healed')
+  const stats = await cache.stats()
+  assert.equal(stats.fixes, 1)
+
+  // The same error in another project: healed from the cache, without asking the model.
+  const again = await healer.heal(project(), STEPS)
+  assert.equal(again.outcome, 'healed')
+  assert.equal(again.attempts.at(-1).source, 'cache')
+  assert.equal(model.requests.length, 1)
+
+  const ran = spawnSync('python3', ['main.py'], { cwd: project(), encoding: 'utf8' })
+  const [diagnostic] = selfheal.parse(ran.stderr)
+  const hit = await cache.lookup(diagnostic)
+  assert.equal(hit.fix.proposal.edits[0].path, 'main.py')
+  assert.equal(hit.matched, 'exact')
+  const exported = join(scratch, 'fixes.jsonl')
+  assert.equal(await cache.export(exported), 1)
+  const other = new selfheal.FixCache(join(scratch, 'other'))
+  assert.deepEqual(await other.import(exported), { read: 1, added: 1 })
+  assert.notEqual(await other.lookup(diagnostic.toJSON()), null)
+})
