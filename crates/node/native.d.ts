@@ -215,7 +215,7 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class Anthropic {
   /** Throws `E_CONFIG` when the key is missing or an option is invalid. */
   constructor(options?: ProviderOptions | undefined | null)
-  /** The name used in reports. */
+  /** The name used in reports (`openai`, `fallback(anthropic, openai)`). */
   get name(): string
   /** The model used when a request names none. */
   get model(): string
@@ -293,11 +293,14 @@ export declare class DockerBuilder {
 export declare class Fallback {
   /** Throws `E_CONFIG` when `providers` is empty. */
   constructor(providers: Array<Anthropic | OpenAI | Gemini | Fallback>)
-  /** The name used in reports (`fallback(anthropic, openai)`). */
+  /** The name used in reports (`openai`, `fallback(anthropic, openai)`). */
   get name(): string
-  /** The first provider's model. */
+  /** The model used when a request names none. */
   get model(): string
-  /** Asks the first provider that answers. */
+  /**
+   * Asks the model, through every layer; resolves to `{ text, usage: { inputTokens,
+   * outputTokens }, model, provider, stopReason, latencyMs }`.
+   */
   complete(prompt: string, options?: CompleteOptions | undefined | null): Promise<Completion>
 }
 
@@ -340,7 +343,7 @@ export declare class FixCache {
 export declare class Gemini {
   /** Throws `E_CONFIG` when the key is missing or an option is invalid. */
   constructor(options?: ProviderOptions | undefined | null)
-  /** The name used in reports. */
+  /** The name used in reports (`openai`, `fallback(anthropic, openai)`). */
   get name(): string
   /** The model used when a request names none. */
   get model(): string
@@ -387,11 +390,14 @@ export declare class HealRun {
  */
 export declare class HostedProvider {
   constructor(complete: (payload: string) => Promise<string>, name: string, model: string)
-  /** The name used in reports. */
+  /** The name used in reports (`openai`, `fallback(anthropic, openai)`). */
   get name(): string
   /** The model used when a request names none. */
   get model(): string
-  /** Asks the provider. */
+  /**
+   * Asks the model, through every layer; resolves to `{ text, usage: { inputTokens,
+   * outputTokens }, model, provider, stopReason, latencyMs }`.
+   */
   complete(prompt: string, options?: CompleteOptions | undefined | null): Promise<Completion>
 }
 
@@ -409,7 +415,7 @@ export declare class LocalBuilder {
 export declare class OpenAI {
   /** Throws `E_CONFIG` when the key is missing or an option is invalid. */
   constructor(options?: ProviderOptions | undefined | null)
-  /** The name used in reports. */
+  /** The name used in reports (`openai`, `fallback(anthropic, openai)`). */
   get name(): string
   /** The model used when a request names none. */
   get model(): string

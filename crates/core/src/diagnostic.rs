@@ -408,6 +408,33 @@ impl Diagnostic {
         })
     }
 
+    /// A diagnostic from some of its fields as plain data (a host's own parser's output): the
+    /// fields given over those of `Diagnostic::new(tool, …)`. `message` is required.
+    ///
+    /// ```
+    /// let fields = serde_json::json!({"message": "left-pad is GPL", "category": "dependency"});
+    /// let d = selfheal::Diagnostic::from_fields(fields, "licenses")?;
+    /// assert_eq!((d.tool.as_str(), d.category), ("licenses", selfheal::Category::Dependency));
+    /// # Ok::<(), selfheal::Error>(())
+    /// ```
+    pub fn from_fields(fields: serde_json::Value, tool: &str) -> crate::Result<Self> {
+        let serde_json::Value::Object(fields) = fields else {
+            return Err(crate::Error::Config("a diagnostic is an object".into()));
+        };
+        if !fields.contains_key("message") {
+            return Err(crate::Error::Config(
+                "a diagnostic needs a `message`".into(),
+            ));
+        }
+        let mut diagnostic = serde_json::to_value(Diagnostic::new(tool, ""))
+            .map_err(|e| crate::Error::Config(e.to_string()))?;
+        if let serde_json::Value::Object(base) = &mut diagnostic {
+            base.extend(fields);
+        }
+        serde_json::from_value(diagnostic)
+            .map_err(|e| crate::Error::Config(format!("invalid diagnostic: {e}")))
+    }
+
     /// A new error diagnostic of `tool` with `message`; everything else empty or unknown.
     pub fn new(tool: impl Into<String>, message: impl Into<String>) -> Self {
         Diagnostic {

@@ -169,19 +169,7 @@ impl Diagnostic {
 /// A diagnostic from a host's plain object: the fields given over those of an empty one from
 /// `tool`.
 pub(crate) fn diagnostic_from(fields: Value, tool: &str) -> Result<selfheal::Diagnostic> {
-    let Value::Object(fields) = snake_keys(fields) else {
-        return Err(errors::config("a diagnostic is an object"));
-    };
-    if !fields.contains_key("message") {
-        return Err(errors::config("a diagnostic needs a `message`"));
-    }
-    let mut diagnostic = serde_json::to_value(selfheal::Diagnostic::new(tool, ""))
-        .map_err(|e| errors::config(e.to_string()))?;
-    if let Value::Object(base) = &mut diagnostic {
-        base.extend(fields);
-    }
-    serde_json::from_value(diagnostic)
-        .map_err(|e| errors::config(format!("invalid diagnostic: {e}")))
+    selfheal::Diagnostic::from_fields(snake_keys(fields), tool).map_err(errors::to_js)
 }
 
 /// Options of [`parse`].

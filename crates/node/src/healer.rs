@@ -8,7 +8,6 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use napi_derive::napi;
 use selfheal::build::{BuildStep, Builder, CompletedStep, LineSink, LocalBuilder, StepOutput};
-use selfheal::fix::Fixer;
 use selfheal::heal::{self, EventStream, HealOptions, StepSpec};
 use selfheal::parse::{ParserSet, WholeLogParser};
 use selfheal::workspace::Workspace;
@@ -153,7 +152,7 @@ impl HealerCore {
             healer = healer.config(options.config().map_err(errors::to_js)?);
         }
         if let Some(names) = fixers {
-            healer = healer.fixers(fixers_named(&names)?);
+            healer = healer.fixers(heal::fixers_named(&names).map_err(errors::to_js)?);
         }
         Ok(HealerCore {
             inner: Arc::new(healer),
@@ -188,26 +187,6 @@ impl HealerCore {
             events: Arc::new(Mutex::new(events)),
         })
     }
-}
-
-fn fixers_named(names: &[String]) -> Result<Vec<Arc<dyn Fixer>>> {
-    let available = heal::default_fixers();
-    names
-        .iter()
-        .map(|name| {
-            available
-                .iter()
-                .find(|fixer| fixer.name() == name)
-                .cloned()
-                .ok_or_else(|| {
-                    let known: Vec<&str> = available.iter().map(|f| f.name()).collect();
-                    errors::config(format!(
-                        "unknown fixer `{name}` (known: {})",
-                        known.join(", ")
-                    ))
-                })
-        })
-        .collect()
 }
 
 /// The names of the deterministic fixers a `Healer` uses by default, in the order it asks them.

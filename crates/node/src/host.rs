@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::errors::Result;
-use crate::providers::{CompleteOptions, complete};
+use crate::providers::{CompleteOptions, complete, provider_methods};
 
 tokio::task_local! {
     /// The run a host callback is made for: `index.js` routes the callback's errors to it.
@@ -158,26 +158,6 @@ impl HostedProvider {
             }),
         }
     }
-
-    /// The name used in reports.
-    #[napi(getter)]
-    pub fn name(&self) -> String {
-        self.inner.name().to_string()
-    }
-
-    /// The model used when a request names none.
-    #[napi(getter)]
-    pub fn model(&self) -> String {
-        self.inner.default_model().to_string()
-    }
-
-    /// Asks the provider.
-    #[napi(ts_return_type = "Promise<Completion>")]
-    pub async fn complete(
-        &self,
-        prompt: String,
-        options: Option<CompleteOptions>,
-    ) -> Result<Value> {
-        complete(self.inner.clone(), prompt, options).await
-    }
 }
+
+provider_methods!(HostedProvider);

@@ -6,8 +6,8 @@ use std::time::Duration;
 use napi::bindgen_prelude::Either5;
 use napi_derive::napi;
 use selfheal::llm::{
-    Anthropic as AnthropicApi, CompletionRequest, Fallback as FallbackChain, Gemini as GeminiApi,
-    LayerOptions, OpenAi, Provider as Api,
+    self, Anthropic as AnthropicApi, CompletionRequest, Fallback as FallbackChain,
+    Gemini as GeminiApi, LayerOptions, OpenAi, Provider as Api,
 };
 use serde_json::Value;
 
@@ -52,17 +52,6 @@ pub struct CompleteOptions {
     pub model: Option<String>,
     /// The longest reply, in tokens.
     pub max_tokens: Option<u32>,
-}
-
-/// The configuration a provider reads: the options given, else the environment.
-fn vars(given: [(&'static str, Option<String>); 3]) -> impl Fn(&str) -> Option<String> {
-    move |name| {
-        given
-            .iter()
-            .find(|(key, _)| *key == name)
-            .and_then(|(_, value)| value.clone())
-            .or_else(|| std::env::var(name).ok())
-    }
 }
 
 /// The layers `options` ask for around `api`.
@@ -121,6 +110,38 @@ pub(crate) async fn complete(
     Ok(value)
 }
 
+/// What every provider class offers: its name and model, and `complete`.
+macro_rules! provider_methods {
+    ($class:ident) => {
+        #[napi]
+        impl $class {
+            /// The name used in reports (`openai`, `fallback(anthropic, openai)`).
+            #[napi(getter)]
+            pub fn name(&self) -> String {
+                self.inner.name().to_string()
+            }
+
+            /// The model used when a request names none.
+            #[napi(getter)]
+            pub fn model(&self) -> String {
+                self.inner.default_model().to_string()
+            }
+
+            /// Asks the model, through every layer; resolves to `{ text, usage: { inputTokens,
+            /// outputTokens }, model, provider, stopReason, latencyMs }`.
+            #[napi(ts_return_type = "Promise<Completion>")]
+            pub async fn complete(
+                &self,
+                prompt: String,
+                options: Option<CompleteOptions>,
+            ) -> Result<Value> {
+                complete(self.inner.clone(), prompt, options).await
+            }
+        }
+    };
+}
+pub(crate) use provider_methods;
+
 /// A built-in provider class: configuration from its options, else from the environment
 /// variables the crate reads; its layers from the same options.
 macro_rules! http_provider {
@@ -146,7 +167,7 @@ macro_rules! http_provider {
                     max_tokens: None,
                     max_usd: None,
                 });
-                let api = $api::from_vars(vars([
+                let api = $api::from_vars(llm::given_or_env([
                     ($key, options.api_key.clone()),
                     ($url, options.base_url.clone()),
                     ($model, options.model.clone()),
@@ -154,26 +175,9 @@ macro_rules! http_provider {
                 .map_err(errors::to_js)?;
                 Ok($class { inner: layered(api, &options, $api::timeout)? })
             }
-
-            /// The name used in reports.
-            #[napi(getter)]
-            pub fn name(&self) -> String {
-                self.inner.name().to_string()
-            }
-
-            /// The model used when a request names none.
-            #[napi(getter)]
-            pub fn model(&self) -> String {
-                self.inner.default_model().to_string()
-            }
-
-            /// Asks the model, through every layer; resolves to `{ text, usage: { inputTokens,
-            /// outputTokens }, model, provider, stopReason, latencyMs }`.
-            #[napi(ts_return_type = "Promise<Completion>")]
-            pub async fn complete(&self, prompt: String, options: Option<CompleteOptions>) -> Result<Value> {
-                complete(self.inner.clone(), prompt, options).await
-            }
         }
+
+        provider_methods!($class);
     };
 }
 
@@ -235,26 +239,6 @@ impl Fallback {
             inner: Arc::new(FallbackChain::new(chain)),
         })
     }
-
-    /// The name used in reports (`fallback(anthropic, openai)`).
-    #[napi(getter)]
-    pub fn name(&self) -> String {
-        self.inner.name().to_string()
-    }
-
-    /// The first provider's model.
-    #[napi(getter)]
-    pub fn model(&self) -> String {
-        self.inner.default_model().to_string()
-    }
-
-    /// Asks the first provider that answers.
-    #[napi(ts_return_type = "Promise<Completion>")]
-    pub async fn complete(
-        &self,
-        prompt: String,
-        options: Option<CompleteOptions>,
-    ) -> Result<Value> {
-        complete(self.inner.clone(), prompt, options).await
-    }
 }
+
+provider_methods!(Fallback);

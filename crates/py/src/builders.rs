@@ -13,8 +13,10 @@ use selfheal::build::{
     BuildPlan, BuildStep, Builder as Api, Command, CompletedStep, DockerBuilder as DockerApi,
     LineSink, LocalBuilder as LocalApi, StepOutput,
 };
+use selfheal::heal::{CommandSpec, StepFields, StepSpec};
 use selfheal::{Error, Result};
 
+use crate::convert::from_python;
 use crate::errors;
 use crate::host::{self, Scope};
 
@@ -123,30 +125,23 @@ impl Step {
         cwd: Option<String>,
         continue_on_failure: bool,
     ) -> PyResult<Self> {
-        let mut step = if let Ok(line) = command.extract::<String>() {
-            BuildStep::command_line(line)
-        } else {
-            let argv: Vec<String> = command
-                .extract()
-                .map_err(|_| PyTypeError::new_err("a step's command is a str or a list of str"))?;
-            let program = argv.first().cloned().unwrap_or_else(|| "step".into());
-            BuildStep::argv(program, argv)
-        };
-        if let Some(name) = name {
-            step.name = name;
-        }
-        if let Some(timeout) = timeout {
-            step = step.timeout(seconds(timeout, "timeout")?);
-        }
-        for (key, value) in env.unwrap_or_default() {
-            step = step.env(key, value);
-        }
-        if let Some(cwd) = cwd {
-            let cwd = serde_json::from_value(serde_json::Value::String(cwd))
-                .map_err(|e| errors::config(format!("cwd: {e}")))?;
-            step = step.cwd(cwd);
-        }
-        step.continue_on_failure = continue_on_failure;
+        let command =
+            match command.extract::<String>() {
+                Ok(line) => CommandSpec::Line(line),
+                Err(_) => CommandSpec::Argv(command.extract().map_err(|_| {
+                    PyTypeError::new_err("a step's command is a str or a list of str")
+                })?),
+            };
+        let step = StepSpec::Fields(StepFields {
+            command,
+            name,
+            timeout,
+            env: env.unwrap_or_default(),
+            cwd,
+            continue_on_failure,
+        })
+        .step()
+        .map_err(errors::to_py)?;
         Ok(Step { inner: step })
     }
 
@@ -205,10 +200,10 @@ pub(crate) fn plan_from(steps: &Bound<'_, PyAny>) -> PyResult<BuildPlan> {
         let step = step?;
         if let Ok(step) = step.cast::<Step>() {
             plan.push(step.get().inner.clone());
-        } else if step.is_instance_of::<PyString>() {
-            plan.push(BuildStep::command_line(step.extract::<String>()?));
-        } else if let Ok(dict) = step.cast::<PyDict>() {
-            plan.push(step_from_dict(dict)?.inner);
+        } else if step.is_instance_of::<PyString>() || step.is_instance_of::<PyDict>() {
+            let spec: StepSpec = serde_json::from_value(from_python(&step)?)
+                .map_err(|e| errors::config(format!("step: {e}")))?;
+            plan.push(spec.step().map_err(errors::to_py)?);
         } else {
             return Err(PyTypeError::new_err("a step is a str, a dict or a Step"));
         }
@@ -217,42 +212,6 @@ pub(crate) fn plan_from(steps: &Bound<'_, PyAny>) -> PyResult<BuildPlan> {
         return Err(errors::config("a build needs at least one step"));
     }
     Ok(BuildPlan::new(plan))
-}
-
-fn step_from_dict(dict: &Bound<'_, PyDict>) -> PyResult<Step> {
-    const KEYS: [&str; 6] = [
-        "command",
-        "name",
-        "timeout",
-        "env",
-        "cwd",
-        "continue_on_failure",
-    ];
-    for key in dict.keys() {
-        let key: String = key.extract()?;
-        if !KEYS.contains(&key.as_str()) {
-            return Err(errors::config(format!(
-                "unknown step key `{key}` (known: {})",
-                KEYS.join(", ")
-            )));
-        }
-    }
-    let get = |key: &str| dict.get_item(key);
-    let command = get("command")?.ok_or_else(|| errors::config("a step needs a `command`"))?;
-    let optional = |key: &str| -> PyResult<Option<Bound<'_, PyAny>>> {
-        Ok(get(key)?.filter(|value| !value.is_none()))
-    };
-    Step::new(
-        &command,
-        optional("name")?.map(|v| v.extract()).transpose()?,
-        optional("timeout")?.map(|v| v.extract()).transpose()?,
-        optional("env")?.map(|v| v.extract()).transpose()?,
-        optional("cwd")?.map(|v| v.extract()).transpose()?,
-        optional("continue_on_failure")?
-            .map(|v| v.extract())
-            .transpose()?
-            .unwrap_or(false),
-    )
 }
 
 /// A built-in builder, or a Python object with `run(step, workspace)` as one.

@@ -172,21 +172,7 @@ pub(crate) fn diagnostic_from(
     if let Ok(diagnostic) = data.cast::<Diagnostic>() {
         return Ok(diagnostic.get().inner.clone());
     }
-    let Value::Object(fields) = from_python(data)? else {
-        return Err(PyTypeError::new_err(
-            "a diagnostic is a dict or a Diagnostic",
-        ));
-    };
-    if !fields.contains_key("message") {
-        return Err(errors::config("a diagnostic needs a `message`"));
-    }
-    let mut diagnostic = serde_json::to_value(selfheal::Diagnostic::new(tool, ""))
-        .map_err(|e| errors::config(e.to_string()))?;
-    if let Value::Object(base) = &mut diagnostic {
-        base.extend(fields);
-    }
-    serde_json::from_value(diagnostic)
-        .map_err(|e| errors::config(format!("invalid diagnostic: {e}")))
+    selfheal::Diagnostic::from_fields(from_python(data)?, tool).map_err(errors::to_py)
 }
 
 /// Parses a build or test log into diagnostics, errors first, root causes before cascades.

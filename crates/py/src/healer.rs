@@ -9,15 +9,14 @@ use pyo3::exceptions::{PyAttributeError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use pyo3_async_runtimes::TaskLocals;
-use selfheal::fix::{Fixer, Safety};
-use selfheal::heal::{self, Event as Api, EventSink, HealConfig, Outcome};
+use selfheal::heal::{self, Event as Api, EventSink, HealConfig, HealOptions, Outcome};
 use selfheal::workspace::Workspace;
 use serde_json::Value;
 use tokio::sync::{Mutex, mpsc, watch};
 
 use crate::builders::{builder_from, plan_from};
 use crate::cache::FixCache;
-use crate::convert::{deserialize, name_of, serialize, to_python};
+use crate::convert::{from_python, name_of, serialize, to_python};
 use crate::diagnostics::{Diagnostic, parsers_from};
 use crate::errors;
 use crate::host::Scope;
@@ -88,7 +87,7 @@ impl Healer {
             healer = healer.config(config_from(config)?);
         }
         if let Some(names) = fixers {
-            healer = healer.fixers(fixers_named(&names)?);
+            healer = healer.fixers(heal::fixers_named(&names).map_err(errors::to_py)?);
         }
         if let Some(parsers) = parsers {
             healer = healer.parsers(parsers_from(parsers)?.0);
@@ -152,65 +151,10 @@ impl Healer {
     }
 }
 
-fn fixers_named(names: &[String]) -> PyResult<Vec<Arc<dyn Fixer>>> {
-    let available = heal::default_fixers();
-    names
-        .iter()
-        .map(|name| {
-            available
-                .iter()
-                .find(|fixer| fixer.name() == name)
-                .cloned()
-                .ok_or_else(|| {
-                    let known: Vec<&str> = available.iter().map(|f| f.name()).collect();
-                    errors::config(format!(
-                        "unknown fixer `{name}` (known: {})",
-                        known.join(", ")
-                    ))
-                })
-        })
-        .collect()
-}
-
 fn config_from(config: &Bound<'_, PyDict>) -> PyResult<HealConfig> {
-    let mut heal = HealConfig::default();
-    for (key, value) in config.iter() {
-        let key: String = key.extract()?;
-        let seconds = |value: &Bound<'_, PyAny>| -> PyResult<Duration> {
-            Duration::try_from_secs_f64(value.extract()?)
-                .map_err(|e| errors::config(format!("{key}: {e}")))
-        };
-        match key.as_str() {
-            "max_attempts" => heal.budget.attempts = value.extract()?,
-            "timeout" => heal.budget.time = seconds(&value)?,
-            "max_tokens" => heal.budget.tokens = value.extract()?,
-            "max_usd" => heal.budget.usd = value.extract()?,
-            "stuck_after" => heal.stuck_after = value.extract()?,
-            "keep_partial" => heal.keep_partial = value.is_truthy()?,
-            "backoff" => heal.attempts.base_delay = seconds(&value)?,
-            "max_backoff" => heal.attempts.max_delay = seconds(&value)?,
-            "jitter_seed" => heal.jitter_seed = value.extract()?,
-            "context" => heal.context = deserialize(&value, "context")?,
-            "fixer_safety" => {
-                heal.fixer_safety = match value.extract::<String>()?.as_str() {
-                    "safe" => Safety::Safe,
-                    "likely" => Safety::Likely,
-                    "unsafe" => Safety::Unsafe,
-                    other => {
-                        return Err(errors::config(format!(
-                            "fixer_safety `{other}`: use \"safe\", \"likely\" or \"unsafe\""
-                        )));
-                    }
-                }
-            }
-            other => {
-                return Err(errors::config(format!(
-                    "unknown config key `{other}` (known: max_attempts, timeout, max_tokens, max_usd, stuck_after, keep_partial, backoff, max_backoff, jitter_seed, context, fixer_safety)"
-                )));
-            }
-        }
-    }
-    Ok(heal)
+    let options: HealOptions = serde_json::from_value(from_python(config.as_any())?)
+        .map_err(|e| errors::config(format!("config: {e}")))?;
+    options.config().map_err(errors::to_py)
 }
 
 /// Where a run's events go: the stream's channel, and the host's `on_event`.

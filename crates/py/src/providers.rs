@@ -135,17 +135,6 @@ impl Layers<'_> {
     }
 }
 
-/// The configuration a provider reads: the arguments given, else the environment.
-fn vars(given: Vec<(&'static str, Option<String>)>) -> impl Fn(&str) -> Option<String> {
-    move |name| {
-        given
-            .iter()
-            .find(|(key, _)| *key == name)
-            .and_then(|(_, value)| value.clone())
-            .or_else(|| std::env::var(name).ok())
-    }
-}
-
 fn timed<P: Api + 'static>(
     provider: P,
     timeout: Option<f64>,
@@ -185,7 +174,7 @@ macro_rules! http_provider {
                 max_usd: Option<f64>,
                 fallback: Vec<Bound<'py, PyAny>>,
             ) -> PyResult<PyClassInitializer<Self>> {
-                let api = $api::from_vars(vars(vec![($key, api_key), ($url, base_url), ($model, model)]))
+                let api = $api::from_vars(llm::given_or_env([($key, api_key), ($url, base_url), ($model, model)]))
                     .map_err(errors::to_py)?;
                 let layers = Layers { retry, breaker, max_tokens, max_usd, fallback };
                 let provider = layers.around(timed(api, timeout, $api::timeout)?)?;

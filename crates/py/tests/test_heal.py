@@ -128,11 +128,11 @@ async def test_steps_as_strings_dicts_and_step_objects(tmp_path: Path) -> None:
     report = await selfheal.Healer(config=QUICK).heal(root, steps)
     assert report.outcome == "already_green"
     assert report.attempts[0]["errors"] == 0
-    with pytest.raises(selfheal.ConfigError, match="unknown step key `cmd`"):
+    with pytest.raises(selfheal.ConfigError, match="unknown field `cmd`"):
         await selfheal.Healer().heal(root, [{"cmd": "true"}])
     with pytest.raises(TypeError):
         await selfheal.Healer().heal(root, "true")  # type: ignore[arg-type]
-    with pytest.raises(selfheal.ConfigError, match="unknown config key"):
+    with pytest.raises(selfheal.ConfigError, match="config: unknown field `retries`"):
         selfheal.Healer(config={"retries": 3})
     with pytest.raises(selfheal.ConfigError, match="unknown fixer"):
         selfheal.Healer(fixers=["magic"])

@@ -46,6 +46,29 @@ pub fn default_fixers() -> Vec<Arc<dyn Fixer>> {
     ]
 }
 
+/// The default fixers named in `names`, in that order; an unknown name is a configuration error
+/// that lists the known ones.
+pub fn fixers_named<S: AsRef<str>>(names: &[S]) -> Result<Vec<Arc<dyn Fixer>>> {
+    let available = default_fixers();
+    names
+        .iter()
+        .map(|name| {
+            let name = name.as_ref();
+            available
+                .iter()
+                .find(|fixer| fixer.name() == name)
+                .cloned()
+                .ok_or_else(|| {
+                    let known: Vec<&str> = available.iter().map(|f| f.name()).collect();
+                    Error::Config(format!(
+                        "unknown fixer `{name}` (known: {})",
+                        known.join(", ")
+                    ))
+                })
+        })
+        .collect()
+}
+
 /// The heal loop, with its builder, parsers, sources of fixes and fallbacks.
 ///
 /// A fix comes from the deterministic fixers first (by default the [`default_fixers`]), then from the fix cache (for the build's first

@@ -17,7 +17,7 @@ mod tracking;
 
 pub use config::{Budget, HealConfig};
 pub use event::{Event, EventSender, EventSink, EventStream, event_channel};
-pub use healer::{EscalationHandler, Healer, default_fixers};
+pub use healer::{EscalationHandler, Healer, default_fixers, fixers_named};
 pub use options::{CommandSpec, HealOptions, StepFields, StepSpec};
 pub use policy::{AttemptPolicy, StopReason};
 pub use report::{AttemptReport, EscalationReport, FixSource, HealReport, KeptFix, Outcome};

@@ -91,13 +91,29 @@ impl HealOptions {
 }
 
 /// One build step as plain data: a shell line, or the step's fields.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum StepSpec {
     /// A shell line (`"npx tsc --noEmit"`), named after its program.
     Line(String),
     /// A step with its settings.
     Fields(StepFields),
+}
+
+impl<'de> Deserialize<'de> for StepSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        // Not `untagged`: its error would hide which field was wrong.
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::String(line) => Ok(StepSpec::Line(line)),
+            fields @ serde_json::Value::Object(_) => serde_json::from_value(fields)
+                .map(StepSpec::Fields)
+                .map_err(serde::de::Error::custom),
+            other => Err(serde::de::Error::custom(format!(
+                "a step is a shell line or an object with a `command`, found {other}"
+            ))),
+        }
+    }
 }
 
 /// A step's settings.
@@ -226,6 +242,18 @@ mod tests {
 
         assert!(StepSpec::plan(&[]).is_err());
         let unknown = serde_json::from_value::<StepSpec>(serde_json::json!({"cmd": "x"}));
-        assert!(unknown.is_err());
+        assert!(
+            unknown
+                .unwrap_err()
+                .to_string()
+                .contains("unknown field `cmd`")
+        );
+        let number = serde_json::from_value::<StepSpec>(serde_json::json!(3));
+        assert!(
+            number
+                .unwrap_err()
+                .to_string()
+                .contains("a step is a shell line")
+        );
     }
 }

@@ -192,6 +192,27 @@ impl Provider for Arc<dyn Provider> {
     }
 }
 
+/// The settings a provider's `from_vars` reads: the values `given` (when set), else the
+/// environment variable of the same name.
+///
+/// ```
+/// use selfheal::llm::{OpenAi, given_or_env};
+///
+/// let api = OpenAi::from_vars(given_or_env([("OPENAI_API_KEY", Some("sk-test".into()))]))?;
+/// # Ok::<(), selfheal::Error>(())
+/// ```
+pub fn given_or_env<const N: usize>(
+    given: [(&'static str, Option<String>); N],
+) -> impl Fn(&str) -> Option<String> {
+    move |name| {
+        given
+            .iter()
+            .find(|(key, _)| *key == name)
+            .and_then(|(_, value)| value.clone())
+            .or_else(|| std::env::var(name).ok())
+    }
+}
+
 /// The stream of an answer that comes whole: its text in one piece, then its usage and stop
 /// reason — or the error. For providers that cannot stream (a replay, a host's own function).
 pub fn stream_whole(
