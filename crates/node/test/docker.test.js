@@ -76,3 +76,14 @@ test('a LocalBuilder with a default timeout stops a step that runs too long', as
   assert.ok(Date.now() - started < 10_000)
   assert.throws(() => new selfheal.LocalBuilder({ timeout: -1 }), { code: 'E_CONFIG' })
 })
+
+test('without an engine, connecting rejects with E_BUILD', async () => {
+  const saved = process.env.DOCKER_HOST
+  process.env.DOCKER_HOST = 'tcp://127.0.0.1:9'
+  try {
+    await assert.rejects(selfheal.DockerBuilder.connect(IMAGE), (error) => error instanceof selfheal.SelfHealError && error.code === 'E_BUILD')
+  } finally {
+    if (saved === undefined) delete process.env.DOCKER_HOST
+    else process.env.DOCKER_HOST = saved
+  }
+})

@@ -28,10 +28,10 @@ function run(file, args = [], options = {}) {
 }
 
 test('a fresh project can require and import the package', () => {
-  writeFileSync(join(project, 'cjs.js'), "const { parse, Diagnostic, SelfHealError } = require('selfheal')\nconsole.log(typeof parse, typeof Diagnostic, typeof SelfHealError)\n")
-  writeFileSync(join(project, 'esm.mjs'), "import { parse, recoverJson, SelfHealError } from 'selfheal'\nimport selfheal from 'selfheal'\nconsole.log(typeof parse, typeof recoverJson, typeof SelfHealError, typeof selfheal.parse)\n")
-  assert.equal(run('cjs.js').stdout, 'function function function\n')
-  assert.equal(run('esm.mjs').stdout, 'function function function function\n')
+  writeFileSync(join(project, 'cjs.js'), "const { Healer, parse, Diagnostic, SelfHealError } = require('selfheal')\nconsole.log(typeof Healer, typeof parse, typeof Diagnostic, typeof SelfHealError)\n")
+  writeFileSync(join(project, 'esm.mjs'), "import { Healer, parse, recoverJson, SelfHealError } from 'selfheal'\nimport selfheal from 'selfheal'\nconsole.log(typeof Healer, typeof parse, typeof recoverJson, typeof SelfHealError, typeof selfheal.parse)\n")
+  assert.equal(run('cjs.js').stdout, 'function function function function\n')
+  assert.equal(run('esm.mjs').stdout, 'function function function function function\n')
 })
 
 test('the examples type-check with tsc --strict and run', () => {
