@@ -10,6 +10,8 @@ mod config;
 mod embed;
 mod entry;
 mod fix_cache;
+#[cfg(feature = "fleet")]
+pub mod fleet;
 mod index;
 mod openai_embedder;
 mod signature;
