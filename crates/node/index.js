@@ -112,7 +112,7 @@ function hostComplete(provider, name) {
       if (typeof text !== 'string') {
         throw new TypeError(`${name}.complete must return a string or { text, usage }`)
       }
-      return JSON.stringify({ text, usage: usage ?? {} })
+      return JSON.stringify({ text, usage: { input_tokens: usage?.inputTokens ?? 0, output_tokens: usage?.outputTokens ?? 0 } })
     } catch (error) {
       runs.get(run)?.fail(error)
       throw error
@@ -133,10 +133,10 @@ function hostRun(builder, name) {
         throw new TypeError(`${name}.run must return { exitCode, output } (or stdout/stderr)`)
       }
       return JSON.stringify({
-        exitCode: ran.exitCode,
+        exit_code: ran.exitCode,
         stdout: String(ran.output ?? ran.stdout ?? ''),
         stderr: String(ran.stderr ?? ''),
-        timedOut: Boolean(ran.timedOut),
+        timed_out: Boolean(ran.timedOut),
       })
     } catch (error) {
       runs.get(run)?.fail(error)

@@ -11,7 +11,7 @@ use selfheal::ErrorKind;
 use selfheal::cache::{FixCache as Api, FixContext};
 use serde_json::Value;
 
-use crate::convert::{camel_keys, snake_keys};
+use crate::convert::{snake_keys, to_json};
 use crate::diagnostics::{Diagnostic, diagnostic_from};
 use crate::errors::{self, Result};
 
@@ -27,10 +27,6 @@ fn cache_error(path: &std::path::Path, error: std::io::Error) -> napi::Error {
     errors::of_kind(ErrorKind::Cache, format!("{}: {error}", path.display()))
 }
 
-fn json(value: &impl serde::Serialize) -> Value {
-    camel_keys(serde_json::to_value(value).unwrap_or_default())
-}
-
 #[napi]
 impl FixCache {
     /// Opens (or creates) the cache. Throws `E_CACHE` when the folder cannot be used.
@@ -40,7 +36,8 @@ impl FixCache {
             Some(dir) => PathBuf::from(dir),
             None => Api::default_dir().map_err(errors::to_js)?,
         };
-        let inner = crate::runtime::block_on(Api::open(dir.clone())).map_err(errors::to_js)?;
+        let inner =
+            napi::bindgen_prelude::block_on(Api::open(dir.clone())).map_err(errors::to_js)?;
         Ok(FixCache { inner, dir })
     }
 
@@ -54,7 +51,7 @@ impl FixCache {
     /// `successes`, `failures`, …
     #[napi(ts_return_type = "Promise<Record<string, unknown>>")]
     pub async fn stats(&self) -> Result<Value> {
-        Ok(json(&self.inner.stats().await.map_err(errors::to_js)?))
+        Ok(to_json(&self.inner.stats().await.map_err(errors::to_js)?))
     }
 
     /// The best cached fix for `diagnostic` (a `Diagnostic` or its fields), as `{ fix, matched,
@@ -88,7 +85,7 @@ impl FixCache {
                 .lookup(&diagnostic, &context)
                 .await
                 .map_err(errors::to_js)?;
-            Ok(json(&hit))
+            Ok(to_json(&hit))
         })
     }
 
@@ -121,7 +118,7 @@ impl FixCache {
         let path = PathBuf::from(path);
         let file = File::open(&path).map_err(|e| cache_error(&path, e))?;
         let mut input = BufReader::new(file);
-        Ok(json(
+        Ok(to_json(
             &self.inner.import(&mut input).await.map_err(errors::to_js)?,
         ))
     }

@@ -3,6 +3,11 @@
 
 use serde_json::{Map, Value};
 
+/// A value of the crate as JavaScript data: serialized, keys in camelCase.
+pub(crate) fn to_json(value: &impl serde::Serialize) -> Value {
+    camel_keys(serde_json::to_value(value).unwrap_or_default())
+}
+
 /// `value` with every object key turned into camelCase (`log_lines` → `logLines`).
 pub(crate) fn camel_keys(value: Value) -> Value {
     rename_keys(value, &camel)

@@ -8,7 +8,7 @@ use selfheal::json::{self, Hint};
 use selfheal::parse::{ParserSet, PatternSpec, WholeLogParser};
 use serde_json::Value;
 
-use crate::convert::{camel_keys, snake_keys};
+use crate::convert::{snake_keys, to_json};
 use crate::errors::{self, Result};
 
 /// The default parsers, built once: `parse` on a short log costs a lookup, not a build.
@@ -113,13 +113,13 @@ impl Diagnostic {
     /// Stack frames (innermost last, as printed), for runtime errors and test failures.
     #[napi(getter, ts_return_type = "StackFrame[]")]
     pub fn stack(&self) -> Value {
-        camel_keys(serde_json::to_value(&self.inner.stack).unwrap_or_default())
+        to_json(&self.inner.stack)
     }
 
     /// Machine-applicable edits the tool suggested.
     #[napi(getter, ts_return_type = "Fixit[]")]
     pub fn fixits(&self) -> Value {
-        camel_keys(serde_json::to_value(&self.inner.fixits).unwrap_or_default())
+        to_json(&self.inner.fixits)
     }
 
     /// The tool's notes and help lines.
@@ -162,7 +162,7 @@ impl Diagnostic {
     /// Every field, as a plain object (what `JSON.stringify` writes).
     #[napi(js_name = "toJSON", ts_return_type = "DiagnosticFields")]
     pub fn to_json(&self) -> Value {
-        camel_keys(serde_json::to_value(&self.inner).unwrap_or_default())
+        crate::convert::to_json(&self.inner)
     }
 }
 
@@ -377,7 +377,7 @@ pub fn recover_json(text: String, options: Option<RecoverOptions>) -> Result<Rec
             format!("the value nests deeper than {MAX_DEPTH} levels"),
         ));
     }
-    let repairs = camel_keys(serde_json::to_value(&recovered.repairs).unwrap_or_default());
+    let repairs = to_json(&recovered.repairs);
     let stage = serde_json::to_value(recovered.stage)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

@@ -6,39 +6,27 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures_util::FutureExt;
 use napi_derive::napi;
 use selfheal::build::{BuildStep, Builder, CompletedStep, LineSink, LocalBuilder, StepOutput};
 use selfheal::heal::{self, EventStream, HealOptions, StepSpec};
 use selfheal::parse::{ParserSet, WholeLogParser};
 use selfheal::workspace::Workspace;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, Notify, watch};
 
 use crate::builders::{AnyBuilder, builder_of};
 use crate::cache::FixCache;
-use crate::convert::{camel_keys, snake_keys};
+use crate::convert::{snake_keys, to_json};
 use crate::diagnostics::diagnostic_from;
 use crate::errors::{self, Result};
-use crate::host::{HostFunction, RUN, current_run};
+use crate::host::{HostFunction, RUN, ask, current_run};
 use crate::providers::{AnyProvider, provider_of};
 
 /// A builder written in JavaScript: `run(step, workspace)` called through `index.js`, its whole
 /// output reported when the step has ended.
 struct HostBuilder {
     run: Arc<HostFunction>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct HostRan {
-    exit_code: i32,
-    #[serde(default)]
-    stdout: String,
-    #[serde(default)]
-    stderr: String,
-    #[serde(default)]
-    timed_out: bool,
 }
 
 #[async_trait]
@@ -56,24 +44,15 @@ impl Builder for HostBuilder {
         };
         let payload = json!({
             "run": current_run(),
-            "step": camel_keys(serde_json::to_value(step).unwrap_or_default()),
+            "step": to_json(step),
             "workspace": workspace,
         });
-        let ran = async {
-            let promise = self.run.call_async_catch(payload.to_string()).await?;
-            promise.await
-        }
-        .await
-        .map_err(|e| failed(e.reason.clone()))?;
-        let ran: HostRan =
+        let ran = ask(&self.run, payload.to_string())
+            .await
+            .map_err(|e| failed(e.reason.clone()))?;
+        let ran: CompletedStep =
             serde_json::from_str(&ran).map_err(|e| failed(format!("run returned {e}")))?;
-        Ok(CompletedStep {
-            exit_code: ran.exit_code,
-            stdout: ran.stdout,
-            stderr: ran.stderr,
-            timed_out: ran.timed_out,
-        }
-        .into_output(step, started.elapsed(), sink))
+        Ok(ran.into_output(step, started.elapsed(), sink))
     }
 }
 
@@ -84,10 +63,7 @@ fn host_parser(name: String, parse: Arc<HostFunction>) -> WholeLogParser {
     let tool = name.clone();
     WholeLogParser::new(name, move |log| {
         let payload = json!({ "run": current_run(), "log": log }).to_string();
-        let call = async {
-            let promise = parse.call_async_catch(payload).await?;
-            promise.await
-        };
+        let call = ask(&parse, payload);
         // Parsing is synchronous; this worker waits while the event loop answers.
         let answer =
             tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(call));
@@ -176,10 +152,7 @@ impl HealerCore {
             let cancel = async move { cancelled.notified().await };
             let report = healer.heal_until(&workspace, &plan, &sender, cancel).await;
             drop(sender);
-            let _ =
-                finished.send(Some(report.map(|report| {
-                    camel_keys(serde_json::to_value(&report).unwrap_or_default())
-                })));
+            let _ = finished.send(Some(report.map(|report| to_json(&report))));
         }));
         Ok(HealRun {
             stop,
@@ -204,7 +177,7 @@ type Finished = Option<selfheal::Result<Value>>;
 
 /// An event as plain data: its fields, and what happened as `kind`.
 fn event_json(event: &heal::Event) -> Value {
-    let mut value = camel_keys(serde_json::to_value(event).unwrap_or_default());
+    let mut value = to_json(event);
     if let Value::Object(fields) = &mut value
         && let Some(kind) = fields.remove("event")
     {
@@ -257,9 +230,7 @@ impl HealRun {
         let mut batch = Vec::new();
         if let Some(first) = events.next().await {
             batch.push(first);
-            while let Ok(Some(next)) =
-                tokio::time::timeout(std::time::Duration::ZERO, events.next()).await
-            {
+            while let Some(Some(next)) = events.next().now_or_never() {
                 batch.push(next);
             }
         }

@@ -37,19 +37,17 @@ struct HostProvider {
     model: String,
 }
 
+/// What `index.js` returns for a JavaScript provider's answer.
 #[derive(Deserialize)]
 struct HostReply {
     text: String,
     #[serde(default)]
-    usage: HostUsage,
+    usage: Usage,
 }
 
-#[derive(Deserialize, Default)]
-struct HostUsage {
-    #[serde(default, rename = "inputTokens")]
-    input_tokens: u64,
-    #[serde(default, rename = "outputTokens")]
-    output_tokens: u64,
+/// Calls `function` with `payload` and waits for the JSON its Promise resolves to.
+pub(crate) async fn ask(function: &HostFunction, payload: String) -> napi::Result<String> {
+    function.call_async_catch(payload).await?.await
 }
 
 impl HostProvider {
@@ -62,19 +60,12 @@ impl HostProvider {
     }
 
     async fn answer(
-        complete: Arc<HostFunction>,
-        name: String,
-        model: String,
+        self,
         run: Option<u32>,
         request: CompletionRequest,
     ) -> selfheal::Result<Completion> {
-        let this = HostProvider {
-            complete,
-            name,
-            model,
-        };
         let started = std::time::Instant::now();
-        let model = request.model.clone().unwrap_or_else(|| this.model.clone());
+        let model = request.model.clone().unwrap_or_else(|| self.model.clone());
         let payload = json!({
             "run": run,
             "request": {
@@ -84,23 +75,17 @@ impl HostProvider {
                 "maxTokens": request.max_tokens,
             },
         });
-        let reply = async {
-            let promise = this.complete.call_async_catch(payload.to_string()).await?;
-            promise.await
-        }
-        .await
-        .map_err(|e| this.failed(e.reason.clone()))?;
+        let reply = ask(&self.complete, payload.to_string())
+            .await
+            .map_err(|e| self.failed(e.reason.clone()))?;
         let reply: HostReply = serde_json::from_str(&reply)
-            .map_err(|e| this.failed(format!("complete returned {e}")))?;
+            .map_err(|e| self.failed(format!("complete returned {e}")))?;
         Ok(Completion {
             text: reply.text,
-            usage: Usage {
-                input_tokens: reply.usage.input_tokens,
-                output_tokens: reply.usage.output_tokens,
-            },
+            usage: reply.usage,
             stop_reason: StopReason::EndTurn,
             model,
-            provider: this.name.clone(),
+            provider: self.name,
             latency: started.elapsed(),
         })
     }
@@ -117,17 +102,11 @@ impl Api for HostProvider {
     }
 
     async fn complete(&self, request: &CompletionRequest) -> selfheal::Result<Completion> {
-        let run = RUN.try_with(|run| *run).ok();
-        let (complete, name, model) =
-            (self.complete.clone(), self.name.clone(), self.model.clone());
-        HostProvider::answer(complete, name, model, run, request.clone()).await
+        self.clone().answer(current_run(), request.clone()).await
     }
 
     fn stream(&self, request: CompletionRequest) -> Tokens {
-        let run = RUN.try_with(|run| *run).ok();
-        let (complete, name, model) =
-            (self.complete.clone(), self.name.clone(), self.model.clone());
-        llm::stream_whole(HostProvider::answer(complete, name, model, run, request))
+        llm::stream_whole(self.clone().answer(current_run(), request))
     }
 }
 

@@ -7,7 +7,6 @@
 
 mod convert;
 mod errors;
-mod runtime;
 
 // The modules holding `#[napi]` items are public: napi exports must be `pub`.
 pub mod builders;

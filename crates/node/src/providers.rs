@@ -11,12 +11,13 @@ use selfheal::llm::{
 };
 use serde_json::Value;
 
-use crate::convert::{camel_keys, snake_keys};
+use crate::convert::{snake_keys, to_json};
 use crate::errors::{self, Result};
 use crate::host::HostedProvider;
 
 /// What every built-in provider's constructor takes. Times are in seconds.
 #[napi(object)]
+#[derive(Default)]
 pub struct ProviderOptions {
     /// The API key (default: the provider's environment variable).
     pub api_key: Option<String>,
@@ -100,7 +101,7 @@ pub(crate) async fn complete(
         }
     }
     let completion = provider.complete(&request).await.map_err(errors::to_js)?;
-    let mut value = camel_keys(serde_json::to_value(&completion).unwrap_or_default());
+    let mut value = to_json(&completion);
     if let Value::Object(fields) = &mut value {
         // The crate writes the latency in milliseconds; the name says so here.
         if let Some(latency) = fields.remove("latency") {
@@ -157,16 +158,7 @@ macro_rules! http_provider {
             /// Throws `E_CONFIG` when the key is missing or an option is invalid.
             #[napi(constructor)]
             pub fn new(options: Option<ProviderOptions>) -> Result<Self> {
-                let options = options.unwrap_or(ProviderOptions {
-                    api_key: None,
-                    model: None,
-                    base_url: None,
-                    timeout: None,
-                    retry: None,
-                    breaker: None,
-                    max_tokens: None,
-                    max_usd: None,
-                });
+                let options = options.unwrap_or_default();
                 let api = $api::from_vars(llm::given_or_env([
                     ($key, options.api_key.clone()),
                     ($url, options.base_url.clone()),

@@ -154,15 +154,18 @@ impl StepOutput {
 
 /// What a builder that is not a process (a host application's own function) reports when its
 /// step has ended: the whole output at once.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct CompletedStep {
     /// The exit code.
     pub exit_code: i32,
     /// Standard output (or all of the output).
+    #[serde(default)]
     pub stdout: String,
     /// Standard error.
+    #[serde(default)]
     pub stderr: String,
     /// The step was stopped at its time limit.
+    #[serde(default)]
     pub timed_out: bool,
 }
 
