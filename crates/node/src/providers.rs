@@ -69,16 +69,19 @@ fn layered<P: Api + 'static>(
         )),
         None => Arc::new(api),
     };
-    let mut layers = serde_json::Map::new();
-    for (key, layer) in [("retry", &options.retry), ("breaker", &options.breaker)] {
-        if let Some(layer) = layer {
-            layers.insert(key.into(), snake_keys(layer.clone()));
-        }
-    }
-    layers.insert("max_tokens".into(), options.max_tokens.into());
-    layers.insert("max_usd".into(), options.max_usd.into());
-    let layers: LayerOptions = serde_json::from_value(layers.into())
-        .map_err(|e| errors::config(format!("provider options: {e}")))?;
+    let max_tokens = options
+        .max_tokens
+        .map(|tokens| {
+            u64::try_from(tokens).map_err(|_| errors::config("maxTokens: must not be negative"))
+        })
+        .transpose()?;
+    let layers = LayerOptions::from_parts(
+        options.retry.clone().map(snake_keys),
+        options.breaker.clone().map(snake_keys),
+        max_tokens,
+        options.max_usd,
+    )
+    .map_err(errors::to_js)?;
     layers.around(api).map_err(errors::to_js)
 }
 

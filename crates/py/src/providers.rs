@@ -113,16 +113,19 @@ impl Layers<'_> {
     /// `api` in the layers asked for (retries and breaker by default), first in a fallback
     /// chain when there is one.
     fn around(self, api: Arc<dyn Api>) -> PyResult<Provider> {
-        let mut options = serde_json::Map::new();
-        for (key, layer) in [("retry", &self.retry), ("breaker", &self.breaker)] {
-            if let Some(layer) = layer {
-                options.insert(key.into(), from_python(layer)?);
-            }
-        }
-        options.insert("max_tokens".into(), self.max_tokens.into());
-        options.insert("max_usd".into(), self.max_usd.into());
-        let options: LayerOptions = serde_json::from_value(options.into())
-            .map_err(|e| errors::config(format!("provider options: {e}")))?;
+        let options = LayerOptions::from_parts(
+            self.retry
+                .as_ref()
+                .map(|layer| from_python(layer))
+                .transpose()?,
+            self.breaker
+                .as_ref()
+                .map(|layer| from_python(layer))
+                .transpose()?,
+            self.max_tokens,
+            self.max_usd,
+        )
+        .map_err(errors::to_py)?;
         let mut provider = options.around(api).map_err(errors::to_py)?;
         if !self.fallback.is_empty() {
             let mut chain = vec![provider];

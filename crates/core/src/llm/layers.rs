@@ -124,6 +124,24 @@ fn seconds(name: &str, value: Option<f64>, default: Duration) -> Result<Duration
 }
 
 impl LayerOptions {
+    /// The options from their parts as a host passes them: each layer `true`, `false`, an
+    /// object of settings or absent (on with its defaults).
+    pub fn from_parts(
+        retry: Option<Value>,
+        breaker: Option<Value>,
+        max_tokens: Option<u64>,
+        max_usd: Option<f64>,
+    ) -> Result<Self> {
+        let layer = |value: Option<Value>| value.unwrap_or(Value::Bool(true));
+        let options = serde_json::json!({
+            "retry": layer(retry),
+            "breaker": layer(breaker),
+            "max_tokens": max_tokens,
+            "max_usd": max_usd,
+        });
+        serde_json::from_value(options).map_err(|e| Error::Config(format!("provider options: {e}")))
+    }
+
     /// The retry policy, or `None` when retries are off.
     pub fn retry_policy(&self) -> Result<Option<RetryPolicy>> {
         let defaults = RetryPolicy::default();
@@ -221,6 +239,24 @@ mod tests {
         let off = options(serde_json::json!({"retry": false, "breaker": false})).unwrap();
         assert_eq!(off.retry_policy().unwrap(), None);
         assert!(off.breaker_config().unwrap().is_none());
+    }
+
+    #[test]
+    fn parts_read_like_the_whole() {
+        let options = LayerOptions::from_parts(
+            Some(serde_json::json!({"max_attempts": 2})),
+            None,
+            Some(100),
+            None,
+        )
+        .unwrap();
+        assert_eq!(options.retry_policy().unwrap().unwrap().max_attempts, 2);
+        assert!(options.breaker_config().unwrap().is_some());
+        assert_eq!(options.max_tokens, Some(100));
+        let wrong = LayerOptions::from_parts(None, Some(serde_json::json!({"x": 1})), None, None);
+        assert!(
+            matches!(wrong, Err(Error::Config(m)) if m.starts_with("provider options: breaker: unknown field `x`"))
+        );
     }
 
     #[test]
