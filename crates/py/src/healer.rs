@@ -5,14 +5,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use pyo3::exceptions::{PyAttributeError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use pyo3_async_runtimes::TaskLocals;
-use selfheal::heal::{self, Event as Api, EventSink, HealConfig, HealOptions, Outcome};
+use selfheal::heal::{
+    self, Event as Api, EventSender, EventSink, EventStream, HealConfig, HealOptions, Outcome,
+};
 use selfheal::workspace::Workspace;
 use serde_json::Value;
-use tokio::sync::{Mutex, mpsc, watch};
+use tokio::sync::{Mutex, watch};
 
 use crate::builders::{builder_from, plan_from};
 use crate::cache::FixCache;
@@ -123,7 +126,7 @@ impl Healer {
         let workspace = Workspace::open(&workspace).map_err(|e| errors::to_py(e.into()))?;
         let scope = Scope::new(TaskLocals::new(event_loop.clone()).copy_context(py)?);
         let (events, receiver) = if stream {
-            let (sender, receiver) = mpsc::unbounded_channel();
+            let (sender, receiver) = heal::event_channel();
             (Some(sender), Some(Arc::new(Mutex::new(receiver))))
         } else {
             (None, None)
@@ -159,7 +162,7 @@ fn config_from(config: &Bound<'_, PyDict>) -> PyResult<HealConfig> {
 
 /// Where a run's events go: the stream's channel, and the host's `on_event`.
 struct Sink {
-    events: Option<mpsc::UnboundedSender<Api>>,
+    events: Option<EventSender>,
     on_event: Option<Py<PyAny>>,
     scope: Arc<Scope>,
 }
@@ -173,7 +176,7 @@ impl EventSink for Sink {
             self.scope.notify(callback, event);
         }
         if let Some(events) = &self.events {
-            let _ = events.send(event);
+            events.event(event);
         }
     }
 }
@@ -185,7 +188,7 @@ type Finished = Option<selfheal::Result<heal::HealReport>>;
 pub(crate) struct Run {
     scope: Arc<Scope>,
     result: watch::Receiver<Finished>,
-    events: Option<Arc<Mutex<mpsc::UnboundedReceiver<Api>>>>,
+    events: Option<Arc<Mutex<EventStream>>>,
 }
 
 impl Drop for Run {
@@ -268,9 +271,9 @@ impl Run {
         pending::spawn(async move {
             let mut events = events.lock().await;
             let mut batch = Vec::new();
-            if let Some(first) = events.recv().await {
+            if let Some(first) = events.next().await {
                 batch.push(first);
-                while let Ok(next) = events.try_recv() {
+                while let Some(Some(next)) = events.next().now_or_never() {
                     batch.push(next);
                 }
             }
