@@ -1,6 +1,6 @@
-//! The heal loop: [`HealerCore`] and its runs ([`HealRun`]), and providers written in
-//! JavaScript. `index.js` wraps them in the `Healer` class (options object, `AbortSignal`,
-//! async iteration of events, callback errors rethrown as they were).
+//! The heal loop: [`HealerCore`] and its runs ([`HealRun`]), with builders and error parsers
+//! written in JavaScript. `index.js` wraps them in the `Healer` class (options object,
+//! `AbortSignal`, async iteration of events, callback errors rethrown as they were).
 
 use std::path::Path;
 use std::sync::Arc;
