@@ -215,6 +215,8 @@ pub struct FixCacheBuilder {
     embedder: Option<Arc<dyn Embedder>>,
     config: CacheConfig,
     clock: Option<Arc<dyn Clock>>,
+    #[cfg(feature = "fleet")]
+    fleet: Option<(String, super::FleetOptions)>,
 }
 
 impl FixCacheBuilder {
@@ -236,10 +238,24 @@ impl FixCacheBuilder {
         self
     }
 
+    /// Shares fixes with a fleet of workers through the PostgreSQL database at `url`
+    /// (`postgres://user@host/db`): the store in the folder given to [`open`](Self::open)
+    /// becomes this worker's mirror of it (see [`FleetMirror`](super::FleetMirror)).
+    #[cfg(feature = "fleet")]
+    pub fn fleet(mut self, url: impl Into<String>, options: super::FleetOptions) -> Self {
+        self.fleet = Some((url.into(), options));
+        self
+    }
+
     /// Opens the embedded store in `dir` (created when missing).
-    pub async fn open(self, dir: impl AsRef<Path>) -> Result<FixCache> {
+    pub async fn open(mut self, dir: impl AsRef<Path>) -> Result<FixCache> {
         let path = dir.as_ref().join(STORE_FILE);
         let durability = self.config.durability;
+        #[cfg(feature = "fleet")]
+        if let Some((url, options)) = self.fleet.take() {
+            let mirror = super::FleetMirror::open(path, &url, durability, options).await?;
+            return self.store(Arc::new(mirror)).await;
+        }
         let store = tokio::task::spawn_blocking(move || SqliteStore::open(path, durability))
             .await
             .map_err(|e| Error::Cache(format!("opening the store failed: {e}")))??;
@@ -279,7 +295,7 @@ impl FixCacheBuilder {
                 build_queue: std::sync::Mutex::default(),
             }),
         };
-        cache.sync().await?;
+        cache.catch_up_now().await?;
         Ok(cache)
     }
 }
@@ -480,7 +496,7 @@ impl FixCache {
 
     /// Figures about the cache.
     pub async fn stats(&self) -> Result<CacheStats> {
-        self.sync().await?;
+        self.catch_up_now().await?;
         let state = self.read();
         let (partitions, signatures, signatures_in_graphs) = state.index.sizes();
         let sum = |field: fn(&FixStats) -> u32| -> u64 {
@@ -563,7 +579,7 @@ impl FixCache {
                 break;
             }
         }
-        self.sync().await?;
+        self.catch_up_now().await?;
         Ok(report)
     }
 
@@ -575,8 +591,18 @@ impl FixCache {
         let _ = builds.wait_for(|running| *running == 0).await;
     }
 
-    /// Catches up with writes of other processes now.
+    /// Brings the store up to date with its store of record (a fleet mirror uploads what it
+    /// learned and pulls what other workers did; see [`FixStore::sync`]), then catches up with
+    /// the store's writes now. The cache is up to date with its store even when the first step
+    /// fails (the server is down), and the failure is returned.
     pub async fn sync(&self) -> Result<()> {
+        let synced = self.inner.store.sync().await;
+        self.catch_up_now().await?;
+        synced
+    }
+
+    /// Catches up with the store's writes (other processes', a mirror's pulls) now.
+    async fn catch_up_now(&self) -> Result<()> {
         let mut sync = self.inner.sync.lock().await;
         self.catch_up(&mut sync).await
     }

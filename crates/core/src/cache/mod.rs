@@ -13,6 +13,8 @@ mod fix_cache;
 #[cfg(feature = "fleet")]
 pub mod fleet;
 mod index;
+#[cfg(feature = "fleet")]
+mod mirror;
 mod openai_embedder;
 mod signature;
 mod sqlite;
@@ -28,6 +30,8 @@ pub use fix_cache::{
     Score,
 };
 pub use index::IndexConfig;
+#[cfg(feature = "fleet")]
+pub use mirror::{FleetMirror, FleetOptions, FleetStatus, SyncReport};
 pub use openai_embedder::OpenAiEmbedder;
 pub use signature::{ErrorSignature, FilterKey};
 pub use sqlite::{Durability, SqliteStore};

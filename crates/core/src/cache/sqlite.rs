@@ -18,8 +18,9 @@ use super::{ErrorSignature, Retention};
 use crate::fix::FixProposal;
 use crate::{Error, Result};
 
-/// The schema this version writes; a newer file is refused rather than misread.
-const SCHEMA_VERSION: i64 = 1;
+/// The schema this version writes; older files are migrated, a newer file is refused rather
+/// than misread.
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -58,6 +59,23 @@ CREATE TABLE failed_attempts (
 CREATE INDEX failed_attempts_revision ON failed_attempts (revision);
 ";
 
+/// Version 2: a mirror of a fleet store keeps each fix's fleet id and, until uploaded, the uses
+/// it recorded (see [`super::FleetMirror`]).
+const SCHEMA_V2: &str = "
+ALTER TABLE fixes ADD COLUMN fleet_id INTEGER;
+CREATE UNIQUE INDEX fixes_fleet_id ON fixes (fleet_id);
+CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    partition INTEGER NOT NULL,
+    digest INTEGER NOT NULL,
+    uses INTEGER NOT NULL,
+    successes INTEGER NOT NULL,
+    failures INTEGER NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE INDEX outbox_fix ON outbox (partition, digest);
+";
+
 /// The columns of a complete fix, in the order [`read_fix`] reads them.
 const FIX_COLUMNS: &str = "id, signature, example, context, proposal, uses, successes, failures, \
      created_at, last_used, deprecated";
@@ -92,6 +110,8 @@ pub struct SqliteStore {
 #[derive(Debug)]
 struct Inner {
     path: PathBuf,
+    /// A mirror journals every counted use in `outbox` for upload.
+    mirror: bool,
     connection: Mutex<Connection>,
     /// For point reads on the lookup path: in WAL mode it never waits for the writer.
     reader: Mutex<Connection>,
@@ -100,7 +120,12 @@ struct Inner {
 impl SqliteStore {
     /// Opens (creating it and its folder when missing) the store at `path`.
     pub fn open(path: impl AsRef<Path>, durability: Durability) -> Result<Self> {
-        let path = path.as_ref().to_path_buf();
+        SqliteStore::open_as(path.as_ref(), durability, false)
+    }
+
+    /// Opens the store at `path`; a `mirror` journals its uses for upload to a fleet store.
+    pub(super) fn open_as(path: &Path, durability: Durability, mirror: bool) -> Result<Self> {
+        let path = path.to_path_buf();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| {
                 Error::Cache(format!("cannot create folder {}: {e}", parent.display()))
@@ -120,6 +145,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path,
+                mirror,
                 connection: Mutex::new(connection),
                 reader: Mutex::new(reader),
             }),
@@ -153,7 +179,7 @@ impl SqliteStore {
 
     /// Runs `work` on the writing connection on a blocking thread: SQLite calls block on the
     /// disk and on other processes' locks.
-    async fn with<T, F>(&self, work: F) -> Result<T>
+    pub(super) async fn with<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -233,27 +259,56 @@ fn migrate(connection: &mut Connection, path: &Path) -> Result<()> {
     let version: i64 = transaction
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(|e| fault(path, e))?;
-    match version {
-        0 => transaction
-            .execute_batch(&format!("{SCHEMA} PRAGMA user_version = {SCHEMA_VERSION};"))
-            .map_err(|e| fault(path, e))?,
-        SCHEMA_VERSION => {}
-        newer => {
-            return Err(Error::Cache(format!(
-                "{}: schema version {newer} is newer than this selfheal's ({SCHEMA_VERSION})",
-                path.display()
-            )));
-        }
+    if version > SCHEMA_VERSION {
+        return Err(Error::Cache(format!(
+            "{}: schema version {version} is newer than this selfheal's ({SCHEMA_VERSION})",
+            path.display()
+        )));
     }
+    let steps = [SCHEMA, SCHEMA_V2];
+    for step in &steps[version as usize..] {
+        transaction
+            .execute_batch(step)
+            .map_err(|e| fault(path, e))?;
+    }
+    transaction
+        .pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(|e| fault(path, e))?;
     transaction.commit().map_err(|e| fault(path, e))
 }
 
-fn next_revision(connection: &Connection) -> rusqlite::Result<Revision> {
+pub(super) fn next_revision(connection: &Connection) -> rusqlite::Result<Revision> {
     connection.query_row(
         "UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value",
         [],
         |row| row.get(0),
     )
+}
+
+/// Journals counts of a fix's uses for upload, when the store is a mirror.
+fn journal(
+    connection: &Connection,
+    mirror: bool,
+    partition: i64,
+    digest: i64,
+    counts: FixStats,
+) -> rusqlite::Result<()> {
+    if mirror {
+        connection
+            .prepare_cached(
+                "INSERT INTO outbox (partition, digest, uses, successes, failures, at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                partition,
+                digest,
+                counts.uses,
+                counts.successes,
+                counts.failures,
+                counts.last_used
+            ])?;
+    }
+    Ok(())
 }
 
 /// The SQL that recomputes `deprecated` after a use, from the updated counters.
@@ -485,6 +540,7 @@ impl FixStore for SqliteStore {
              deprecated = {}",
             deprecation_rule("uses + 1", "successes + 1", retention)
         );
+        let mirror = self.inner.mirror;
         self.with(move |connection| {
             let transaction =
                 connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -497,6 +553,13 @@ impl FixStore for SqliteStore {
                 last_used: at,
             };
             let (stored, _) = upsert(&transaction, &fix, stats, false, revision, &merge)?;
+            journal(
+                &transaction,
+                mirror,
+                stored.partition as i64,
+                stored.digest as i64,
+                stats,
+            )?;
             transaction.commit()?;
             Ok(stored)
         })
@@ -520,6 +583,7 @@ impl FixStore for SqliteStore {
         let signature_hash = signature.hash as i64;
         let digest = digest(proposal) as i64;
         let proposal = proposal.clone();
+        let mirror = self.inner.mirror;
         self.with(move |connection| {
             let transaction =
                 connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -537,6 +601,16 @@ impl FixStore for SqliteStore {
                     read_record,
                 )
                 .optional()?;
+            if stored.is_some() {
+                let counts = FixStats {
+                    uses: 1,
+                    successes: 0,
+                    failures: 1,
+                    created_at: at,
+                    last_used: at,
+                };
+                journal(&transaction, mirror, partition, digest, counts)?;
+            }
             transaction.commit()?;
             Ok(stored)
         })
@@ -642,6 +716,7 @@ impl FixStore for SqliteStore {
             )
         );
         let (below, after) = (retention.deprecate_below, retention.deprecate_after_uses);
+        let mirror = self.inner.mirror;
         self.with(move |connection| {
             let transaction =
                 connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -649,7 +724,15 @@ impl FixStore for SqliteStore {
             let mut added = 0;
             for (fix, stats) in &fixes {
                 let deprecated = stats.uses >= after && stats.success_rate() < below;
-                let (_, new) = upsert(&transaction, fix, *stats, deprecated, revision, &merge)?;
+                let (stored, new) =
+                    upsert(&transaction, fix, *stats, deprecated, revision, &merge)?;
+                journal(
+                    &transaction,
+                    mirror,
+                    stored.partition as i64,
+                    stored.digest as i64,
+                    *stats,
+                )?;
                 added += usize::from(new);
             }
             transaction.commit()?;

@@ -134,4 +134,10 @@ pub trait FixStore: Send + Sync + fmt::Debug {
     /// Adds fixes with their stats (an export from another cache); a fix with the same edits in
     /// the same partition has the stats added to its own. Returns how many were new.
     async fn import(&self, fixes: Vec<(NewFix, FixStats)>, retention: &Retention) -> Result<usize>;
+
+    /// Brings the store up to date with its store of record: a mirror uploads what it learned
+    /// and pulls what others did. A store that is its own store of record has nothing to do.
+    async fn sync(&self) -> Result<()> {
+        Ok(())
+    }
 }
