@@ -575,18 +575,17 @@ impl FixStore for FleetMirror {
         self.shared.local.set_embeddings(embedder, embeddings).await
     }
 
-    /// Prunes the fleet too when the server is reachable (other mirrors drop what it removed at
-    /// their next pull), and the mirror in any case.
+    /// Prunes the mirror, then the fleet when the server is reachable (other mirrors drop what
+    /// it removed at their next pull). Returns what left the mirror.
     async fn prune(&self, at: i64, retention: &Retention) -> Result<Vec<FixId>> {
+        let removed = self.shared.local.prune(at, retention).await?;
+        let mut fleet = self.shared.fleet.lock().await;
+        if let Some(store) = fleet.as_mut().filter(|store| !store.is_closed())
+            && store.prune(at, retention).await.is_err()
         {
-            let mut fleet = self.shared.fleet.lock().await;
-            if let Some(store) = fleet.as_mut().filter(|store| !store.is_closed())
-                && store.prune(at, retention).await.is_err()
-            {
-                *fleet = None;
-            }
+            *fleet = None;
         }
-        self.shared.local.prune(at, retention).await
+        Ok(removed)
     }
 
     async fn list(&self, before: Option<FixId>, limit: usize) -> Result<Vec<CachedFix>> {

@@ -823,6 +823,47 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_file_of_schema_1_is_migrated_with_its_fixes() {
+        let dir = std::env::temp_dir().join(format!("selfheal-schema-1-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("fixes.sqlite3");
+        let fix = new_fix(1);
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(&format!("{SCHEMA} PRAGMA user_version = 1;"))
+            .unwrap();
+        upsert(
+            &old,
+            &fix,
+            FixStats {
+                uses: 3,
+                successes: 2,
+                failures: 1,
+                created_at: 1,
+                last_used: 2,
+            },
+            false,
+            next_revision(&old).unwrap(),
+            "uses = uses",
+        )
+        .unwrap();
+        drop(old);
+
+        let store = SqliteStore::open(&path, Durability::Process).unwrap();
+        let changes = store.changes(0, "test", 10).await.unwrap();
+        assert_eq!(changes.fixes.len(), 1);
+        assert_eq!(changes.fixes[0].stats.uses, 3);
+        let served = store.get(changes.fixes[0].id).await.unwrap().unwrap();
+        assert_eq!(served.proposal, fix.proposal);
+        let version: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
     async fn a_newer_schema_is_refused() {
         let dir = std::env::temp_dir().join(format!("selfheal-schema-{}", std::process::id()));
         let path = dir.join("fixes.sqlite3");
