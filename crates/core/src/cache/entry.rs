@@ -33,7 +33,7 @@ pub struct CachedFix {
 }
 
 /// Use counts and times of a cached fix. Times are seconds since the Unix epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FixStats {
     /// Times it was applied (its first success included).
     pub uses: u32,

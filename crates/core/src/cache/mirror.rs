@@ -276,7 +276,9 @@ impl Shared {
         };
         let (end, pulled) = tokio::try_join!(pull, apply)?;
         report.pulled = pulled;
-        report.removed = self.local.with(move |c| finish_pull(c, end)).await?;
+        if end.cursor != cursor || !end.removed.is_empty() {
+            report.removed = self.local.with(move |c| finish_pull(c, end)).await?;
+        }
         Ok(report)
     }
 }
