@@ -1,12 +1,16 @@
-//! `selfheal cache`: look into, prune, export and import a fix cache.
+//! `selfheal cache`: look into, prune, export, import and sync a fix cache.
 
 use std::io::{self, BufReader, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Subcommand;
-use selfheal::cache::{CacheHit, CachedFix, FixCache, FixContext, Match};
+use selfheal::cache::{
+    CacheConfig, CacheHit, CachedFix, FixCache, FixContext, FleetMirror, FleetOptions, Match,
+    STORE_FILE,
+};
 use selfheal::parse::ParserSet;
 use serde_json::json;
 
@@ -17,6 +21,10 @@ pub(crate) struct CacheArgs {
     /// The cache folder (default: $SELFHEAL_CACHE_DIR, else the platform's cache folder).
     #[arg(long, value_name = "DIR", global = true)]
     dir: Option<PathBuf>,
+    /// Share the cache with a fleet of workers through this PostgreSQL database
+    /// (`postgres://user@host/db`): the folder's store becomes this machine's mirror of it.
+    #[arg(long, value_name = "URL", env = "SELFHEAL_CACHE_URL", global = true)]
+    cache_url: Option<String>,
     /// JSON output.
     #[arg(long, global = true)]
     json: bool,
@@ -51,6 +59,58 @@ enum Action {
         /// What to read; `-` or nothing is standard input.
         file: Option<PathBuf>,
     },
+    /// Upload what this machine learned to the fleet (`--cache-url`) and pull what the fleet
+    /// learned. Exits 1 when the server cannot be reached (nothing is lost: the next sync
+    /// uploads it).
+    Sync,
+}
+
+/// How long a command waits for the fleet's server before going on without it.
+const FLEET_WAIT: Duration = Duration::from_secs(15);
+
+/// Opens the cache in `dir`, as a mirror of the fleet at `url` when there is one.
+pub(crate) async fn open(
+    dir: &Path,
+    url: Option<&str>,
+) -> Result<(FixCache, Option<FleetMirror>), String> {
+    let opened = async {
+        let Some(url) = url else {
+            return Ok((FixCache::open(dir).await?, None));
+        };
+        let durability = CacheConfig::default().durability;
+        let mirror = FleetMirror::open(
+            dir.join(STORE_FILE),
+            url,
+            durability,
+            FleetOptions::default(),
+        )
+        .await?;
+        let cache = FixCache::builder().store(Arc::new(mirror.clone())).await?;
+        Ok::<_, selfheal::Error>((cache, Some(mirror)))
+    };
+    opened
+        .await
+        .map_err(|e| format!("cannot open the cache in {}: {e}", dir.display()))
+}
+
+/// Syncs with the fleet, or says why it could not (what was learned stays queued locally).
+pub(crate) async fn sync_or_warn(cache: &FixCache, mirror: Option<&FleetMirror>) {
+    let Some(mirror) = mirror else {
+        return;
+    };
+    match tokio::time::timeout(FLEET_WAIT, cache.sync()).await {
+        Ok(Ok(())) => {}
+        failed => {
+            let why = match failed {
+                Ok(Err(e)) => e.to_string(),
+                _ => format!("no answer within {} s", FLEET_WAIT.as_secs()),
+            };
+            let queued = mirror.queued().await.unwrap_or_default();
+            eprintln!(
+                "selfheal: the fleet cache is unreachable ({why}); {queued} use entries stay queued for the next sync"
+            );
+        }
+    }
 }
 
 pub(crate) fn run(args: CacheArgs) -> Outcome {
@@ -66,10 +126,16 @@ async fn run_async(args: CacheArgs) -> Outcome {
         Some(dir) => dir,
         None => FixCache::default_dir().map_err(|e| e.to_string())?,
     };
-    let cache = FixCache::open(&dir)
-        .await
-        .map_err(|e| format!("cannot open the cache in {}: {e}", dir.display()))?;
+    let (cache, mirror) = open(&dir, args.cache_url.as_deref()).await?;
     let mut out = io::stdout();
+    if let Action::Sync = args.action {
+        let Some(mirror) = mirror else {
+            return Err("cache sync needs --cache-url or SELFHEAL_CACHE_URL".into());
+        };
+        return sync(&cache, &mirror, args.json, &mut out).await;
+    }
+    // Reads see what the fleet knows; writes reach it before the command ends.
+    sync_or_warn(&cache, mirror.as_ref()).await;
     let written = match args.action {
         Action::Stats => {
             let stats = cache.stats().await.map_err(|e| e.to_string())?;
@@ -167,6 +233,41 @@ async fn run_async(args: CacheArgs) -> Outcome {
                 )
             }
         }
+        Action::Sync => Ok(()),
+    };
+    sync_or_warn(&cache, mirror.as_ref()).await;
+    finish_output(written.and_then(|()| out.flush()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn sync(cache: &FixCache, mirror: &FleetMirror, json: bool, out: &mut impl Write) -> Outcome {
+    let synced = match tokio::time::timeout(FLEET_WAIT, mirror.sync_now()).await {
+        Ok(synced) => synced.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {} s", FLEET_WAIT.as_secs())),
+    };
+    let queued = mirror.queued().await.map_err(|e| e.to_string())?;
+    let report = match synced {
+        Ok(report) => report,
+        Err(why) => {
+            eprintln!(
+                "selfheal: cannot reach the fleet cache: {why}; {queued} use entries stay queued"
+            );
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let stats = cache.stats().await.map_err(|e| e.to_string())?;
+    let written = if json {
+        writeln!(
+            out,
+            "{}",
+            json!({"sync": report, "queued": queued, "worker": mirror.worker(), "fixes": stats.fixes})
+        )
+    } else {
+        writeln!(
+            out,
+            "uploaded {} new fixes and {} use entries; pulled {} fixes, {} removed; {} fixes in the mirror",
+            report.fixes_uploaded, report.uses_uploaded, report.pulled, report.removed, stats.fixes
+        )
     };
     finish_output(written.and_then(|()| out.flush()))?;
     Ok(ExitCode::SUCCESS)

@@ -51,6 +51,16 @@ pub(crate) struct HealArgs {
     /// The fix cache folder (default: $SELFHEAL_CACHE_DIR, else the platform cache folder).
     #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
     cache: Option<PathBuf>,
+    /// Share the fix cache with a fleet of workers through this PostgreSQL database
+    /// (`postgres://user@host/db`); lookups stay local, and the run's fixes are uploaded before
+    /// it ends (or queued, when the server is down).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "SELFHEAL_CACHE_URL",
+        conflicts_with = "no_cache"
+    )]
+    cache_url: Option<String>,
     /// Neither look fixes up in the cache nor teach it.
     #[arg(long)]
     no_cache: bool,
@@ -134,12 +144,17 @@ async fn heal(args: &HealArgs) -> Result<HealReport, Error> {
                 .collect(),
         );
     }
+    let mut fleet = None;
     if !(args.no_cache || args.record.is_some() || args.replay.is_some()) {
         let dir = match &args.cache {
             Some(dir) => dir.clone(),
             None => FixCache::default_dir()?,
         };
-        healer = healer.cache(FixCache::open(dir).await?);
+        let (cache, mirror) = crate::cache::open(&dir, args.cache_url.as_deref())
+            .await
+            .map_err(Error::Cache)?;
+        fleet = mirror.map(|mirror| (cache.clone(), mirror));
+        healer = healer.cache(cache);
     }
     let plan = plan(&args.steps, args.step_timeout);
     // Ctrl-C undoes the attempt in progress and reports what was done.
@@ -157,6 +172,9 @@ async fn heal(args: &HealArgs) -> Result<HealReport, Error> {
     ))
     .await;
     progress.finish();
+    if let Some((cache, mirror)) = &fleet {
+        crate::cache::sync_or_warn(cache, Some(mirror)).await;
+    }
     report
 }
 

@@ -127,6 +127,72 @@ fn export_round_trips_and_prune_forgets_old_fixes() {
 }
 
 #[test]
+fn cache_sync_shares_fixes_between_machines_through_the_fleet() {
+    let Some(fleet) = common::fleet_database("sync") else {
+        return;
+    };
+    let (a, b) = (cache_dir("fleet-a"), cache_dir("fleet-b"));
+    let arg = |dir: &std::path::Path| dir.to_str().expect("utf-8 path").to_string();
+    let (a_arg, b_arg) = (arg(&a), arg(&b));
+    let imported = selfheal(
+        &[
+            "cache",
+            "--dir",
+            &a_arg,
+            "--cache-url",
+            &fleet,
+            "import",
+            "--json",
+        ],
+        exported_fix().as_bytes(),
+    );
+    assert_eq!(stdout_json(&imported), json!({"read": 1, "added": 1}));
+
+    let synced = stdout_json(&selfheal(
+        &[
+            "cache",
+            "sync",
+            "--dir",
+            &b_arg,
+            "--cache-url",
+            &fleet,
+            "--json",
+        ],
+        b"",
+    ));
+    // Pulled by the sync, or already by the mirror as it opened.
+    assert_eq!(
+        (synced["fixes"].as_u64(), synced["queued"].as_u64()),
+        (Some(1), Some(0))
+    );
+    let listed = selfheal(&["cache", "--dir", &b_arg, "list"], b"");
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("TS2304 used 4×"));
+
+    // The server is gone: the command says so and exits 1; what was learned stays queued.
+    let unreachable = selfheal(
+        &[
+            "cache",
+            "sync",
+            "--dir",
+            &a_arg,
+            "--cache-url",
+            "postgres://selfheal@127.0.0.1:1/x",
+        ],
+        b"",
+    );
+    assert_eq!(unreachable.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unreachable.stderr).contains("cannot reach the fleet cache"),
+        "{unreachable:?}"
+    );
+    let no_url = selfheal(&["cache", "sync", "--dir", &a_arg], b"");
+    assert_eq!(no_url.status.code(), Some(2));
+    for dir in [a, b] {
+        std::fs::remove_dir_all(dir).expect("cleanup");
+    }
+}
+
+#[test]
 fn a_bad_import_line_is_named_and_the_default_folder_comes_from_the_environment() {
     let dir = cache_dir("env");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_selfheal"))

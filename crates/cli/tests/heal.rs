@@ -8,6 +8,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+mod common;
+
 const BROKEN: &str = "def greet():\n    print(mesage)\n\nmesage_text = 'hi'\ngreet()\n";
 
 fn project(name: &str) -> PathBuf {
@@ -138,6 +140,52 @@ fn a_broken_project_is_healed_through_the_model_and_reported_as_json() {
     std::fs::write(app.join("main.py"), BROKEN).expect("source");
     let output = heal(&args, &[("OPENAI_BASE_URL", &url), ("OPENAI_API_KEY", "k")]);
     assert_eq!(output.status.code(), Some(0));
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_fix_learned_on_one_machine_heals_on_another_through_the_fleet_cache() {
+    let Some(fleet) = common::fleet_database("heal") else {
+        return;
+    };
+    let dir = project("fleet");
+    let (url, requests) = model(&typo_fix().to_string());
+    let app = dir.join("app");
+    let run = |cache: &str, model: &[(&str, &str)]| {
+        let cache = dir.join(cache);
+        let args = [
+            app.to_str().expect("utf-8"),
+            "--step",
+            "python3 main.py",
+            "--cache",
+            cache.to_str().expect("utf-8"),
+            "--json",
+        ];
+        let mut env = vec![("SELFHEAL_CACHE_URL", fleet.as_str())];
+        env.extend_from_slice(model);
+        heal(&args, &env)
+    };
+    healed_by_the_model(
+        &run(
+            "machine-a",
+            &[("OPENAI_BASE_URL", &url), ("OPENAI_API_KEY", "k")],
+        ),
+        &app,
+    );
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+
+    // Another machine, no model: the fleet's fix heals it.
+    std::fs::write(app.join("main.py"), BROKEN).expect("source");
+    let output = run("machine-b", &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    assert_eq!(report["fixes"][0]["source"], "cache", "{report}");
     assert_eq!(requests.load(Ordering::SeqCst), 1);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -16,6 +16,7 @@ pub(crate) fn spawn(args: &[&str]) -> Child {
 }
 
 /// Runs `selfheal` to the end with `stdin` as its input.
+#[allow(dead_code)]
 pub(crate) fn selfheal(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = spawn(args);
     let mut input = child.stdin.take().expect("stdin");
@@ -27,4 +28,31 @@ pub(crate) fn selfheal(args: &[&str], stdin: &[u8]) -> Output {
     let output = child.wait_with_output().expect("selfheal ends");
     writer.join().expect("writer");
     output
+}
+
+/// A fresh database on the fleet test server (`SELFHEAL_TEST_PG_URL`), as a URL; `None`
+/// (after saying why) without one, which only a developer's machine may lack.
+#[allow(dead_code)]
+pub(crate) fn fleet_database(test: &str) -> Option<String> {
+    let Ok(admin) = std::env::var("SELFHEAL_TEST_PG_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the fleet tests: SELFHEAL_TEST_PG_URL is not set"
+        );
+        eprintln!("\n*** SKIPPED {test}: SELFHEAL_TEST_PG_URL is not set ***\n");
+        return None;
+    };
+    let name = format!("selfheal_cli_{test}_{}", std::process::id());
+    for statement in [
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        let psql = Command::new("psql")
+            .args([admin.as_str(), "-qc", &statement])
+            .output()
+            .expect("psql runs");
+        assert!(psql.status.success(), "{psql:?}");
+    }
+    let (base, _) = admin.rsplit_once('/').unwrap_or((&admin, ""));
+    Some(format!("{base}/{name}"))
 }
