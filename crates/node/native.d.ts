@@ -307,10 +307,22 @@ export declare class Fallback {
 /**
  * The fix cache in folder `dir` (default: `$SELFHEAL_CACHE_DIR`, else the platform's cache
  * folder), shared safely by processes. Give it to a `Healer` to reuse and learn fixes.
+ *
+ * With `url` (default: `$SELFHEAL_CACHE_URL`), a PostgreSQL database such as
+ * `postgres://user@host/db`, the folder mirrors a fleet-wide cache: lookups stay local, what
+ * this worker learns is uploaded in the background (queued while the server is down) and
+ * what other workers learn arrives within moments.
  */
 export declare class FixCache {
   /** Opens (or creates) the cache. Throws `E_CACHE` when the folder cannot be used. */
-  constructor(dir?: string | undefined | null)
+  constructor(dir?: string | undefined | null, url?: string | undefined | null)
+  /**
+   * Uploads what this worker learned to the fleet and pulls what the fleet learned, now
+   * (the cache also does it by itself). Rejects with `E_CACHE` when the server cannot be
+   * reached; nothing is lost, the next sync sends it. Without a fleet, catches up with
+   * other processes sharing the folder.
+   */
+  sync(): Promise<void>
   /** The cache's folder. */
   get dir(): string
   /**

@@ -8,7 +8,7 @@ use napi::bindgen_prelude::{Either, PromiseRaw};
 use napi::{Env, Unknown};
 use napi_derive::napi;
 use selfheal::ErrorKind;
-use selfheal::cache::{FixCache as Api, FixContext};
+use selfheal::cache::{FixCache as Api, FixContext, FleetOptions, fleet_url};
 use serde_json::Value;
 
 use crate::convert::{snake_keys, to_json};
@@ -17,6 +17,11 @@ use crate::errors::{self, Result};
 
 /// The fix cache in folder `dir` (default: `$SELFHEAL_CACHE_DIR`, else the platform's cache
 /// folder), shared safely by processes. Give it to a `Healer` to reuse and learn fixes.
+///
+/// With `url` (default: `$SELFHEAL_CACHE_URL`), a PostgreSQL database such as
+/// `postgres://user@host/db`, the folder mirrors a fleet-wide cache: lookups stay local, what
+/// this worker learns is uploaded in the background (queued while the server is down) and
+/// what other workers learn arrives within moments.
 #[napi]
 pub struct FixCache {
     pub(crate) inner: Api,
@@ -31,14 +36,27 @@ fn cache_error(path: &std::path::Path, error: std::io::Error) -> napi::Error {
 impl FixCache {
     /// Opens (or creates) the cache. Throws `E_CACHE` when the folder cannot be used.
     #[napi(constructor)]
-    pub fn new(dir: Option<String>) -> Result<Self> {
+    pub fn new(dir: Option<String>, url: Option<String>) -> Result<Self> {
         let dir = match dir {
             Some(dir) => PathBuf::from(dir),
             None => Api::default_dir().map_err(errors::to_js)?,
         };
+        let mut builder = Api::builder();
+        if let Some(url) = fleet_url(url) {
+            builder = builder.fleet(url, FleetOptions::default());
+        }
         let inner =
-            napi::bindgen_prelude::block_on(Api::open(dir.clone())).map_err(errors::to_js)?;
+            napi::bindgen_prelude::block_on(builder.open(dir.clone())).map_err(errors::to_js)?;
         Ok(FixCache { inner, dir })
+    }
+
+    /// Uploads what this worker learned to the fleet and pulls what the fleet learned, now
+    /// (the cache also does it by itself). Rejects with `E_CACHE` when the server cannot be
+    /// reached; nothing is lost, the next sync sends it. Without a fleet, catches up with
+    /// other processes sharing the folder.
+    #[napi]
+    pub async fn sync(&self) -> Result<()> {
+        self.inner.sync().await.map_err(errors::to_js)
     }
 
     /// The cache's folder.

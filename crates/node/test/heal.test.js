@@ -280,3 +280,42 @@ test('a fix learned by heal is served from the cache, exported and imported', as
   assert.deepEqual(await other.import(exported), { read: 1, added: 1 })
   assert.notEqual(await other.lookup(diagnostic.toJSON()), null)
 })
+
+/** A fresh database on the fleet test server (`SELFHEAL_TEST_PG_URL`), or null without one. */
+function fleetDatabase(name) {
+  const admin = process.env.SELFHEAL_TEST_PG_URL
+  if (!admin) {
+    // Only a developer's machine may lack the server: in CI its absence is a failure.
+    assert.ok(!process.env.CI, 'CI must run the fleet tests: SELFHEAL_TEST_PG_URL is not set')
+    return null
+  }
+  const database = `selfheal_node_${name}_${process.pid}`
+  for (const statement of [`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`, `CREATE DATABASE ${database}`]) {
+    const psql = spawnSync('psql', [admin, '-qc', statement], { encoding: 'utf8' })
+    assert.equal(psql.status, 0, psql.stderr)
+  }
+  return `${admin.slice(0, admin.lastIndexOf('/'))}/${database}`
+}
+
+test('a fix learned by one worker heals another through the fleet cache', async (t) => {
+  const url = fleetDatabase('fleet')
+  if (!url) return t.skip('SELFHEAL_TEST_PG_URL is not set (.ci/run starts a server)')
+  const model = new HouseModel()
+  const learner = new selfheal.FixCache(join(scratch, 'fleet-a'), url)
+  const learned = await new selfheal.Healer({ provider: model, cache: learner, config: QUICK }).heal(project(), STEPS)
+  assert.equal(learned.outcome, 'healed')
+  await learner.sync()
+
+  // Another worker, its own folder, no model: the fleet's fix heals its project.
+  const other = new selfheal.FixCache(join(scratch, 'fleet-b'), url)
+  await other.sync()
+  const healed = await new selfheal.Healer({ cache: other, config: QUICK }).heal(project(), STEPS)
+  assert.equal(healed.outcome, 'healed')
+  assert.equal(healed.attempts.at(-1).source, 'cache')
+  assert.equal(model.requests.length, 1)
+
+  // An unreachable fleet: the cache works from its folder; a sync says why it failed.
+  const offline = new selfheal.FixCache(join(scratch, 'fleet-c'), 'postgres://selfheal@127.0.0.1:1/nowhere')
+  assert.equal((await offline.stats()).fixes, 0)
+  await assert.rejects(offline.sync(), { code: 'E_CACHE', message: /fleet store/ })
+})

@@ -5,7 +5,7 @@ use std::io::{BufReader, BufWriter, Write};
 use std::path::PathBuf;
 
 use pyo3::prelude::*;
-use selfheal::cache::{FixCache as Api, FixContext};
+use selfheal::cache::{FixCache as Api, FixContext, FleetOptions, fleet_url};
 
 use crate::convert::{deserialize, serialize};
 use crate::diagnostics::diagnostic_from;
@@ -17,6 +17,11 @@ pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
 
 /// The fix cache in folder `dir` (default: `$SELFHEAL_CACHE_DIR`, else the platform's cache
 /// folder), shared safely by processes. Give it to a `Healer` to reuse and learn fixes.
+///
+/// With `url` (default: `$SELFHEAL_CACHE_URL`), a PostgreSQL database such as
+/// `postgres://user@host/db`, the folder mirrors a fleet-wide cache: lookups stay local, what
+/// this worker learns is uploaded in the background (queued while the server is down) and
+/// what other workers learn arrives within moments.
 #[pyclass(frozen, module = "selfheal")]
 pub(crate) struct FixCache {
     pub(crate) inner: Api,
@@ -35,14 +40,26 @@ fn block_on<T: Send>(
 #[pymethods]
 impl FixCache {
     #[new]
-    #[pyo3(signature = (dir = None))]
-    fn new(py: Python<'_>, dir: Option<PathBuf>) -> PyResult<Self> {
+    #[pyo3(signature = (dir = None, *, url = None))]
+    fn new(py: Python<'_>, dir: Option<PathBuf>, url: Option<String>) -> PyResult<Self> {
         let dir = match dir {
             Some(dir) => dir,
             None => Api::default_dir().map_err(errors::to_py)?,
         };
-        let inner = block_on(py, Api::open(dir.clone()))?;
+        let mut builder = Api::builder();
+        if let Some(url) = fleet_url(url) {
+            builder = builder.fleet(url, FleetOptions::default());
+        }
+        let inner = block_on(py, builder.open(dir.clone()))?;
         Ok(FixCache { inner, dir })
+    }
+
+    /// Uploads what this worker learned to the fleet and pulls what the fleet learned, now
+    /// (the cache also does it by itself). Raises `CacheError` when the server cannot be
+    /// reached; nothing is lost, the next sync sends it. Without a fleet, catches up with
+    /// other processes sharing the folder.
+    fn sync(&self, py: Python<'_>) -> PyResult<()> {
+        block_on(py, self.inner.sync())
     }
 
     /// The cache's folder.

@@ -32,6 +32,16 @@ use super::{ErrorSignature, Retention};
 use crate::fix::FixProposal;
 use crate::{Error, Result};
 
+/// The environment variable naming the fleet's database when a host does not.
+pub const FLEET_URL_VAR: &str = "SELFHEAL_CACHE_URL";
+
+/// The fleet database URL: the one given, else [`FLEET_URL_VAR`]'s (unset or empty: none).
+pub fn fleet_url(given: Option<String>) -> Option<String> {
+    given
+        .or_else(|| std::env::var(FLEET_URL_VAR).ok())
+        .filter(|url| !url.is_empty())
+}
+
 /// How a mirror keeps up with the fleet.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FleetOptions {

@@ -31,7 +31,7 @@ pub use fix_cache::{
 };
 pub use index::IndexConfig;
 #[cfg(feature = "fleet")]
-pub use mirror::{FleetMirror, FleetOptions, FleetStatus, SyncReport};
+pub use mirror::{FLEET_URL_VAR, FleetMirror, FleetOptions, FleetStatus, SyncReport, fleet_url};
 pub use openai_embedder::OpenAiEmbedder;
 pub use signature::{ErrorSignature, FilterKey};
 pub use sqlite::{Durability, SqliteStore};
