@@ -31,6 +31,7 @@ pub mod heal;
 pub mod json;
 pub mod llm;
 mod millis;
+pub mod observe;
 pub mod parse;
 pub mod redact;
 pub mod workspace;

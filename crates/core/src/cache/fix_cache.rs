@@ -248,11 +248,11 @@ impl FixCacheBuilder {
     }
 
     /// Opens the embedded store in `dir` (created when missing).
-    pub async fn open(mut self, dir: impl AsRef<Path>) -> Result<FixCache> {
+    pub async fn open(self, dir: impl AsRef<Path>) -> Result<FixCache> {
         let path = dir.as_ref().join(STORE_FILE);
         let durability = self.config.durability;
         #[cfg(feature = "fleet")]
-        if let Some((url, options)) = self.fleet.take() {
+        if let Some((url, options)) = self.fleet.clone() {
             let mirror = super::FleetMirror::open(path, &url, durability, options).await?;
             return self.store(Arc::new(mirror)).await;
         }

@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+use tracing::{Instrument, info_span};
 
 use super::config::HealConfig;
 use super::event::{Event, EventSink};
@@ -20,6 +22,7 @@ use crate::fix::{
     MissingNames, ToolFix, ToolSuggestions, UnusedBindings,
 };
 use crate::llm::{self, Meter, Metered, Provider, StreamEvent};
+use crate::observe::{self, HealthMonitor, Phase};
 use crate::parse::ParserSet;
 use crate::workspace::{Snapshot, Workspace};
 use crate::{Category, Diagnostic, Error, Result};
@@ -87,6 +90,7 @@ pub struct Healer {
     cache: Option<FixCache>,
     config: HealConfig,
     on_escalation: Option<Arc<EscalationHandler>>,
+    monitor: Option<Arc<HealthMonitor>>,
 }
 
 impl Healer {
@@ -103,7 +107,14 @@ impl Healer {
             cache: None,
             config: HealConfig::default(),
             on_escalation: None,
+            monitor: None,
         }
+    }
+
+    /// Counts every finished run in `monitor` (see [`HealthMonitor`]).
+    pub fn monitor(mut self, monitor: Arc<HealthMonitor>) -> Self {
+        self.monitor = Some(monitor);
+        self
     }
 
     /// Asks `provider` for fixes.
@@ -175,23 +186,41 @@ impl Healer {
         events: &dyn EventSink,
         cancel: impl Future<Output = ()> + Send,
     ) -> Result<HealReport> {
-        let mut run = Run::new(self, workspace, plan, events)?;
-        let ended = {
-            let attempts = tokio::time::timeout(self.config.budget.time, run.attempts());
-            tokio::select! {
-                biased;
-                () = cancel => Ended::Cancelled,
-                ran = attempts => match ran {
-                    Ok(ran) => {
-                        ran?;
-                        Ended::Ran
-                    }
-                    Err(_) => Ended::OutOfTime,
-                },
+        let span = info_span!("heal_run", run = %run_id(), steps = plan.steps.len());
+        async {
+            let mut run = Run::new(self, workspace, plan, events)?;
+            let ended = {
+                let attempts = tokio::time::timeout(self.config.budget.time, run.attempts());
+                tokio::select! {
+                    biased;
+                    () = cancel => Ended::Cancelled,
+                    ran = attempts => match ran {
+                        Ok(ran) => {
+                            ran?;
+                            Ended::Ran
+                        }
+                        Err(_) => Ended::OutOfTime,
+                    },
+                }
+            };
+            let report = run.finish(ended)?;
+            observe::record_run(&report);
+            if let Some(monitor) = &self.monitor {
+                monitor.record(&report);
             }
-        };
-        run.finish(ended)
+            Ok(report)
+        }
+        .instrument(span)
+        .await
     }
+}
+
+/// A run's id for its spans: random, so that runs of many processes stay apart.
+fn run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(Instant::now().elapsed().as_nanos());
+    format!("{:016x}", hasher.finish())
 }
 
 /// How the attempts ended.
@@ -294,7 +323,7 @@ impl<'a> Run<'a> {
             builder: healer.builder.clone(),
             provider,
             meter,
-            report: empty_report(),
+            report: HealReport::empty(),
             started: Instant::now(),
             initial: workspace.snapshot()?,
             before_attempt: None,
@@ -306,6 +335,7 @@ impl<'a> Run<'a> {
     }
 
     fn emit(&self, event: Event) {
+        observe::record_event(&event);
         self.events.event(event);
     }
 
@@ -319,12 +349,15 @@ impl<'a> Run<'a> {
             steps: self.plan.steps.iter().map(|s| s.name.clone()).collect(),
         });
         let first = Instant::now();
-        let build = self.build(1).await?;
+        let build = self
+            .build(1)
+            .instrument(info_span!("attempt", attempt = 1))
+            .await?;
         let mut diagnostics = build.diagnostics;
         self.report.attempts.push(AttemptReport {
             errors: errors(&diagnostics).count(),
             duration: first.elapsed(),
-            ..attempt_report(1)
+            ..AttemptReport::numbered(1)
         });
         self.report.diagnostics = diagnostics.clone();
         if build.green {
@@ -336,6 +369,7 @@ impl<'a> Run<'a> {
         let mut jitter = Jitter::new(self.config().jitter_seed);
         let mut same_errors = 1;
         loop {
+            let span = info_span!("attempt", attempt = attempt + 1);
             let leading = errors(&diagnostics).next().cloned();
             let category = leading.as_ref().map_or(Category::Unknown, |d| d.category);
             let of_category = by_category.entry(category).or_default();
@@ -358,7 +392,9 @@ impl<'a> Run<'a> {
                         self.emit(Event::Backoff { delay });
                         tokio::time::sleep(delay).await;
                     }
-                    self.trial(&diagnostics, leading, attempt + 1).await?
+                    (self.trial(&diagnostics, leading, attempt + 1))
+                        .instrument(span.clone())
+                        .await?
                 }
                 Err(reason) => Err(reason),
             };
@@ -375,7 +411,11 @@ impl<'a> Run<'a> {
                 },
             };
             attempt += 1;
-            match self.test(trial, &diagnostics, attempt).await? {
+            match self
+                .test(trial, &diagnostics, attempt)
+                .instrument(span)
+                .await?
+            {
                 Tested::Green(after) => {
                     self.report.diagnostics = after;
                     self.report.outcome = Outcome::Healed;
@@ -483,7 +523,7 @@ impl<'a> Run<'a> {
         let started = Instant::now();
         let snapshot = self.workspace.snapshot()?;
         self.before_attempt = Some(snapshot.clone());
-        let mut report = attempt_report(attempt);
+        let mut report = AttemptReport::numbered(attempt);
         let mut files = Vec::new();
         let mut switched_from = None;
         match &trial {
@@ -492,9 +532,18 @@ impl<'a> Run<'a> {
                 (report.source, report.by) = (Some(candidate.source), candidate.by.clone());
                 let applied = match &candidate.unusable {
                     Some(why) => Err(why.clone()),
-                    None => (self.workspace)
-                        .apply(&candidate.proposal, &self.config().apply)
-                        .map_err(|error| format!("could not be applied: {error}")),
+                    None => {
+                        let _phase = Phase::start("apply");
+                        let _span = info_span!(
+                            "apply",
+                            source = %candidate.source,
+                            by = candidate.by.as_deref().unwrap_or("")
+                        )
+                        .entered();
+                        (self.workspace)
+                            .apply(&candidate.proposal, &self.config().apply)
+                            .map_err(|error| format!("could not be applied: {error}"))
+                    }
                 };
                 match applied {
                     Ok(applied) => {
@@ -511,6 +560,7 @@ impl<'a> Run<'a> {
                         report.diff = applied.diff();
                     }
                     Err(why) => {
+                        observe::record_fix(candidate.source, "unusable");
                         self.failed(candidate, why.clone()).await?;
                         report.apply_error = Some(why);
                         report.errors = errors(diagnostics).count();
@@ -559,6 +609,9 @@ impl<'a> Run<'a> {
                 }
                 self.kept.push(*candidate);
             }
+            if let Some(source) = report.source {
+                observe::record_fix(source, "kept");
+            }
             self.report
                 .fixes
                 .extend(report.source.map(|source| KeptFix {
@@ -573,7 +626,14 @@ impl<'a> Run<'a> {
             }
         } else {
             // A change is kept only when it removed an error and made nothing worse.
-            self.workspace.restore(&snapshot)?;
+            {
+                let _phase = Phase::start("rollback");
+                let _span = info_span!("rollback", attempt).entered();
+                self.workspace.restore(&snapshot)?;
+            }
+            if let Some(source) = report.source {
+                observe::record_fix(source, "rolled_back");
+            }
             if let Some((old_plan, old_builder)) = switched_from {
                 if let Some(plan) = old_plan {
                     self.plan = plan;
@@ -630,15 +690,24 @@ impl<'a> Run<'a> {
                 attempt,
                 step: step.name.clone(),
             });
-            let output = (self.builder)
-                .run_step(self.workspace.root(), step, &sink)
-                .await?;
+            let output = {
+                let _phase = Phase::start("build");
+                (self.builder)
+                    .run_step(self.workspace.root(), step, &sink)
+                    .instrument(info_span!("build_step", attempt, step = %step.name))
+                    .await?
+            };
             self.emit(Event::StepFinished {
                 step: step.name.clone(),
                 success: output.success(),
                 duration: output.duration,
             });
-            (build.diagnostics).extend(self.healer.parsers.parse(&output.log.text));
+            {
+                let _phase = Phase::start("parse");
+                let text = &output.log.text;
+                let _span = info_span!("parse", step = %step.name, bytes = text.len()).entered();
+                (build.diagnostics).extend(self.healer.parsers.parse(text));
+            }
             build.timed_out |= output.timed_out;
             if !output.success() {
                 build.green = false;
@@ -687,7 +756,13 @@ impl<'a> Run<'a> {
                 plan: &self.plan,
                 builder: self.builder.as_ref(),
             };
-            if let Some(proposal) = fixer.propose(&input).await?
+            let proposed = {
+                let _phase = Phase::start("fixer");
+                (fixer.propose(&input))
+                    .instrument(info_span!("fixer", fixer = fixer.name()))
+                    .await?
+            };
+            if let Some(proposal) = proposed
                 && !self.lessons.failed.contains(&digest(&proposal))
             {
                 self.emit(Event::FixerApplied {
@@ -702,7 +777,20 @@ impl<'a> Run<'a> {
             }
         }
         if let Some(cache) = self.healer.cache_for(target) {
-            match cache.lookup(target, &config.context).await? {
+            let span = info_span!(
+                "cache_lookup",
+                tool = %target.tool,
+                category = target.category.as_str(),
+                code = target.code.as_deref().unwrap_or("")
+            );
+            let found = {
+                let _phase = Phase::start("cache_lookup");
+                cache
+                    .lookup(target, &config.context)
+                    .instrument(span)
+                    .await?
+            };
+            match found {
                 Some(hit) => {
                     self.emit(Event::CacheHit {
                         fix: hit.fix.id,
@@ -734,7 +822,19 @@ impl<'a> Run<'a> {
                 events.event(Event::LlmDelta { text: text.clone() });
             }
         });
-        let completion = match streamed.await {
+        let span = info_span!(
+            "llm_call",
+            provider = provider.name(),
+            model = provider.default_model()
+        );
+        let streamed = {
+            let _phase = Phase::start("llm_call");
+            streamed.instrument(span).await
+        };
+        if streamed.is_err() {
+            observe::record_llm_failure(provider.name());
+        }
+        let completion = match streamed {
             Ok(completion) => completion,
             Err(Error::Budget(exceeded)) => {
                 return Ok(Err(StopReason::Budget {
@@ -848,7 +948,7 @@ impl<'a> Run<'a> {
         self.report.usage = used.usage;
         self.report.cost_usd = used.cost_usd;
         self.report.duration = self.started.elapsed();
-        let report = std::mem::replace(&mut self.report, empty_report());
+        let report = std::mem::replace(&mut self.report, HealReport::empty());
         self.emit(match outcome {
             Outcome::Healed | Outcome::AlreadyGreen => Event::Healed {
                 attempts,
@@ -905,35 +1005,6 @@ impl Healer {
             && !candidate.proposal.edits.is_empty();
         let target = candidate.target.as_ref().filter(|_| teaches)?;
         Some((self.cache_for(target)?, target))
-    }
-}
-
-fn attempt_report(number: u32) -> AttemptReport {
-    AttemptReport {
-        number,
-        source: None,
-        by: None,
-        diff: String::new(),
-        rolled_back: false,
-        apply_error: None,
-        errors: 0,
-        new: 0,
-        fixed: 0,
-        persisting: 0,
-        duration: Duration::ZERO,
-    }
-}
-
-fn empty_report() -> HealReport {
-    HealReport {
-        outcome: Outcome::Failed,
-        attempts: Vec::new(),
-        diagnostics: Vec::new(),
-        fixes: Vec::new(),
-        usage: llm::Usage::default(),
-        cost_usd: 0.0,
-        escalation: None,
-        duration: Duration::ZERO,
     }
 }
 

@@ -122,3 +122,51 @@ pub struct HealReport {
     #[serde(with = "crate::millis")]
     pub duration: Duration,
 }
+
+impl Outcome {
+    /// Its name as serialized (`healed`, `already_green`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Healed => "healed",
+            Outcome::AlreadyGreen => "already_green",
+            Outcome::Escalated => "escalated",
+            Outcome::Failed => "failed",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl AttemptReport {
+    /// Attempt `number` before anything happened in it.
+    pub(crate) fn numbered(number: u32) -> AttemptReport {
+        AttemptReport {
+            number,
+            source: None,
+            by: None,
+            diff: String::new(),
+            rolled_back: false,
+            apply_error: None,
+            errors: 0,
+            new: 0,
+            fixed: 0,
+            persisting: 0,
+            duration: Duration::ZERO,
+        }
+    }
+}
+
+impl HealReport {
+    /// A run before anything happened in it.
+    pub(crate) fn empty() -> HealReport {
+        HealReport {
+            outcome: Outcome::Failed,
+            attempts: Vec::new(),
+            diagnostics: Vec::new(),
+            fixes: Vec::new(),
+            usage: Usage::default(),
+            cost_usd: 0.0,
+            escalation: None,
+            duration: Duration::ZERO,
+        }
+    }
+}

@@ -60,6 +60,8 @@ struct Shared {
     config: BreakerConfig,
     clock: Arc<dyn Clock>,
     state: Mutex<Circuit>,
+    /// The guarded provider's name, for the metrics of transitions.
+    provider: String,
 }
 
 #[derive(Debug)]
@@ -109,8 +111,8 @@ impl CircuitBreaker {
         clock: Arc<dyn Clock>,
     ) -> Self {
         CircuitBreaker {
-            inner,
             shared: Arc::new(Shared {
+                provider: inner.name().to_string(),
                 config,
                 clock,
                 state: Mutex::new(Circuit {
@@ -120,6 +122,7 @@ impl CircuitBreaker {
                     probes: 0,
                 }),
             }),
+            inner,
         }
     }
 
@@ -155,6 +158,7 @@ impl Shared {
             }
             circuit.state = BreakerState::HalfOpen;
             circuit.probes = 0;
+            crate::observe::record_transition(provider, "half_open");
         }
         match circuit.state {
             BreakerState::HalfOpen if circuit.probes >= self.config.half_open_probes.max(1) => {
@@ -179,6 +183,9 @@ impl Shared {
         }
         match outcome {
             Outcome::Success => {
+                if circuit.state != BreakerState::Closed {
+                    crate::observe::record_transition(&self.provider, "closed");
+                }
                 circuit.state = BreakerState::Closed;
                 circuit.failures = 0;
                 circuit.opened_at = None;
@@ -188,6 +195,7 @@ impl Shared {
                 let trips = admission == Admission::Probe
                     || circuit.failures >= self.config.failure_threshold.max(1);
                 if trips && circuit.state != BreakerState::Open {
+                    crate::observe::record_transition(&self.provider, "open");
                     circuit.state = BreakerState::Open;
                     circuit.opened_at = Some(now);
                 }

@@ -125,6 +125,13 @@ impl Retry {
                 return None;
             }
         }
+        crate::observe::record_retry(self.inner.name());
+        tracing::debug!(
+            provider = self.inner.name(),
+            retry,
+            wait_ms = wait.as_millis() as u64,
+            "retrying a model call"
+        );
         Some(wait)
     }
 }
