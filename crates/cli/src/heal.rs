@@ -67,6 +67,13 @@ pub(crate) struct HealArgs {
     /// Never install packages the code imports but the project does not declare.
     #[arg(long)]
     no_install: bool,
+    /// Serve the run's metrics in Prometheus' text format at http://ADDR/metrics while it runs.
+    #[arg(long, value_name = "ADDR")]
+    metrics_addr: Option<std::net::SocketAddr>,
+    /// Write the run's spans (the run, each attempt, build step, parse, fixer, cache lookup,
+    /// model call, apply and rollback, with their timings) to FILE as JSON lines.
+    #[arg(long, value_name = "FILE")]
+    trace_json: Option<PathBuf>,
     /// Print the report as JSON on standard output (progress still goes to standard error).
     #[arg(long)]
     json: bool,
@@ -93,6 +100,13 @@ pub(crate) fn run(args: HealArgs) -> crate::Outcome {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    if let Some(path) = &args.trace_json {
+        crate::observe::trace_json(path)?;
+    }
+    if let Some(address) = args.metrics_addr {
+        let _runtime = runtime.enter();
+        crate::observe::serve_metrics(address)?;
+    }
     let report = runtime.block_on(heal(&args)).map_err(|e| e.to_string())?;
     let mut out = io::BufWriter::new(io::stdout().lock());
     let written = if args.json {

@@ -11,6 +11,7 @@ mod check;
 mod doctor;
 mod heal;
 mod json_repair;
+mod observe;
 mod parse;
 mod progress;
 mod render;
@@ -29,7 +30,7 @@ enum Command {
     /// Runs the steps in DIR; while one fails, looks a fix up in the fix cache or asks the
     /// model, applies it (undoing it when it makes things worse) and builds again. Exits 0 when
     /// the build is green, 1 when it could not be healed, 2 on a usage or setup error.
-    Heal(heal::HealArgs),
+    Heal(Box<heal::HealArgs>),
     /// Parse a build log into structured diagnostics.
     ///
     /// Reads FILE (or standard input for `-` or no FILE) and prints what went wrong: as JSON
@@ -69,7 +70,7 @@ type Outcome = Result<ExitCode, String>;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Heal(args) => heal::run(args),
+        Command::Heal(args) => heal::run(*args),
         Command::Parse(args) => parse::run(args),
         Command::JsonRepair(args) => json_repair::run(args),
         Command::Doctor(args) => doctor::run(args),

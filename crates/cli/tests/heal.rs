@@ -258,3 +258,85 @@ fn a_recorded_run_replays_without_the_model() {
     assert!(String::from_utf8_lossy(&other.stderr).contains("cassette"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `GET /metrics` on `address`, or `None` while nothing answers there.
+fn scrape(address: &str) -> Option<String> {
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    stream
+        .write_all(
+            format!("GET /metrics HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+#[test]
+fn metrics_are_served_while_a_heal_runs_and_spans_are_written_as_json_lines() {
+    let dir = project("observe");
+    let (url, _) = model(&typo_fix().to_string());
+    let address = {
+        let free = TcpListener::bind("127.0.0.1:0").expect("a port");
+        free.local_addr().expect("address").to_string()
+    };
+    let trace = dir.join("trace.jsonl");
+    let app = dir.join("app");
+    // Each build takes a second: the run lasts long enough to be scraped while it runs.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_selfheal"));
+    command
+        .args([
+            "heal",
+            app.to_str().expect("utf-8"),
+            "--step",
+            "sleep 1; python3 main.py",
+        ])
+        .args(["--no-cache", "--metrics-addr", &address])
+        .args(["--trace-json", trace.to_str().expect("utf-8")])
+        .env("OPENAI_BASE_URL", &url)
+        .env("OPENAI_API_KEY", "sk-cli-secret")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = command.spawn().expect("selfheal starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let scraped = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no metrics while the run went on"
+        );
+        match scrape(&address) {
+            Some(page) if page.contains("selfheal_build_step_seconds") => break page,
+            _ => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+    };
+    let output = child.wait_with_output().expect("selfheal ends");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(scraped.starts_with("HTTP/1.1 200"), "{scraped}");
+    assert!(
+        scraped.contains("# TYPE selfheal_build_step_seconds"),
+        "{scraped}"
+    );
+    assert!(
+        scraped.contains("selfheal_diagnostics_total{category=\"runtime\",severity=\"error\"} 1"),
+        "{scraped}"
+    );
+
+    let lines = std::fs::read_to_string(&trace).expect("the trace file");
+    assert!(!lines.contains("sk-cli-secret"), "a secret in the trace");
+    let spans: Vec<serde_json::Value> = (lines.lines())
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .filter(|line: &serde_json::Value| line["fields"]["message"] == "close")
+        .collect();
+    let named = |name: &str| spans.iter().filter(|s| s["span"]["name"] == name).count();
+    assert_eq!(named("heal_run"), 1, "{lines}");
+    assert_eq!(named("build_step"), 2);
+    assert_eq!(named("llm_call"), 1);
+    assert_eq!(named("apply"), 1);
+    let _ = std::fs::remove_dir_all(dir);
+}
