@@ -142,9 +142,27 @@ where
     }
 }
 
-/// `(fixes, sum of uses, sum of successes)` on the server, after folding what is pending.
+/// `(fixes, sum of uses, sum of successes)` on the server, after folding what is pending
+/// (workers fold when no other worker is folding: counts settle shortly after the last upload).
 async fn server_counts(url: &str) -> (i64, i64, i64) {
     let client = connect(url).await;
+    let mut store = FleetStore::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        (store.fold(&Retention::default()).await).unwrap_or_else(|e| panic!("{e}"));
+        let pending: i64 = client
+            .query_one("SELECT count(*) FROM selfheal_uses", &[])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .get(0);
+        if pending == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{pending} uses never folded");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let row = client
         .query_one(
             "SELECT count(*), coalesce(sum(uses), 0)::int8, coalesce(sum(successes), 0)::int8
@@ -528,6 +546,11 @@ async fn fleet_counts_deprecate_and_prune_for_every_worker() {
             .unwrap_or_else(|e| panic!("{e}"));
     }
     b.sync().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        server_counts(&url).await,
+        (2, 12, 2),
+        "B's failures are counted"
+    );
     a.sync().await.unwrap_or_else(|e| panic!("{e}"));
     let deprecated = |cache: FixCache| async move {
         cache
