@@ -108,6 +108,8 @@ pub enum Event {
         files: Vec<String>,
         /// How each patch was found.
         matches: Vec<PatchMatch>,
+        /// The changes as a unified diff.
+        diff: String,
     },
     /// A fix was undone.
     FixRolledBack {

@@ -550,14 +550,15 @@ impl<'a> Run<'a> {
                         files = (applied.changes.iter())
                             .map(|c| c.path.as_str().to_string())
                             .collect();
+                        report.diff = applied.diff();
                         self.emit(Event::FixApplied {
                             attempt,
                             source: candidate.source,
                             by: candidate.by.clone(),
                             files: files.clone(),
                             matches: applied.matches.iter().map(|(_, how)| *how).collect(),
+                            diff: report.diff.clone(),
                         });
-                        report.diff = applied.diff();
                     }
                     Err(why) => {
                         observe::record_fix(candidate.source, "unusable");

@@ -1,0 +1,6 @@
+def greet(name):
+    greeting = f"Hello, {name}!"
+    print(greting)
+
+
+greet("world")
