@@ -86,6 +86,39 @@ pub struct Health {
     pub alerts: Vec<String>,
 }
 
+impl Health {
+    /// Sets the `selfheal_health_*` gauges to these figures (figures not known yet are left out).
+    fn publish(&self) {
+        use metrics::gauge;
+        let status = match self.status {
+            HealthStatus::Healthy => 0.0,
+            HealthStatus::Degraded => 1.0,
+            HealthStatus::Critical => 2.0,
+        };
+        gauge!("selfheal_health_status").set(status);
+        gauge!("selfheal_health_runs").set(self.runs as f64);
+        gauge!("selfheal_health_failure_rate").set(self.failure_rate);
+        gauge!("selfheal_health_timeout_rate").set(self.timeout_rate);
+        gauge!("selfheal_health_escalation_rate").set(self.escalation_rate);
+        gauge!("selfheal_health_mean_duration_seconds").set(self.mean_duration_secs);
+        for (name, value) in [
+            (
+                "selfheal_health_mean_recovery_seconds",
+                self.mean_recovery_secs,
+            ),
+            (
+                "selfheal_health_p90_recovery_seconds",
+                self.p90_recovery_secs,
+            ),
+            ("selfheal_health_cache_hit_rate", self.cache_hit_rate),
+        ] {
+            if let Some(value) = value {
+                gauge!(name).set(value);
+            }
+        }
+    }
+}
+
 /// Sliding-window figures over finished runs: feed it reports ([`record`](Self::record), or
 /// give it to a [`Healer`](crate::heal::Healer) with `monitor`) and ask for
 /// [`health`](Self::health) whenever a host wants to show or serve it.
@@ -140,7 +173,10 @@ impl HealthMonitor {
         self
     }
 
-    /// Counts a finished run.
+    /// Counts a finished run, and publishes the figures as gauges for a scraper
+    /// (`selfheal_health_status` 0 healthy / 1 degraded / 2 critical, `…_failure_rate`,
+    /// `…_timeout_rate`, `…_escalation_rate`, `…_mean_duration_seconds`,
+    /// `…_mean_recovery_seconds`, `…_p90_recovery_seconds`, `…_cache_hit_rate`, `…_runs`).
     pub fn record(&self, report: &HealReport) {
         if report.outcome == Outcome::Cancelled {
             return;
@@ -163,6 +199,8 @@ impl HealthMonitor {
             runs.pop_front();
         }
         self.forget_old(&mut runs, now);
+        drop(runs);
+        self.health().publish();
     }
 
     /// The figures now.
@@ -314,6 +352,33 @@ mod tests {
         // Cancelled runs are not counted.
         health.record(&report(Outcome::Cancelled, 1, &[]));
         assert_eq!(health.health().runs, 5);
+    }
+
+    #[test]
+    fn the_figures_are_published_as_gauges_for_a_scraper() {
+        let recorder = metrics_util::debugging::DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        let clock = VirtualClock::new();
+        metrics::with_local_recorder(&recorder, || {
+            let health = monitor(&clock);
+            health.record(&report(Outcome::Healed, 10, &[FixSource::Cache]));
+            health.record(&report(Outcome::Failed, 30, &[]));
+        });
+        let gauges: std::collections::HashMap<String, f64> = (snapshotter.snapshot().into_vec())
+            .into_iter()
+            .filter_map(|(key, _, _, value)| match value {
+                metrics_util::debugging::DebugValue::Gauge(value) => {
+                    Some((key.key().name().to_string(), value.into_inner()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(gauges["selfheal_health_status"], 2.0, "{gauges:?}");
+        assert_eq!(gauges["selfheal_health_runs"], 2.0);
+        assert_eq!(gauges["selfheal_health_timeout_rate"], 0.5);
+        assert_eq!(gauges["selfheal_health_mean_duration_seconds"], 20.0);
+        assert_eq!(gauges["selfheal_health_mean_recovery_seconds"], 10.0);
+        assert_eq!(gauges["selfheal_health_cache_hit_rate"], 1.0);
     }
 
     #[test]
