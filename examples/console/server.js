@@ -25,6 +25,12 @@ const PROJECTS = [
     steps: ['python3 main.py'],
   },
   {
+    id: 'typo',
+    title: 'Python: a typo no fixer can place (a model helps)',
+    dir: join(__dirname, 'projects', 'typo'),
+    steps: ['python3 main.py'],
+  },
+  {
     id: 'ledger',
     title: 'Rust: a ledger with three compiler errors',
     dir: join(__dirname, '..', 'broken', 'ledger'),

@@ -4,6 +4,7 @@
 const $ = (id) => document.getElementById(id)
 let source = null
 let run = null
+let spent = { calls: 0, input: 0, output: 0, usd: 0 }
 
 function add(parent, tag, className, text) {
   const element = document.createElement(tag)
@@ -59,8 +60,14 @@ const handlers = {
     $('reply').textContent += e.text
   },
   llm_response: (e) => {
-    const cost = e.costUsd == null ? '' : `, $${e.costUsd.toFixed(4)}`
-    $('usage').textContent = `${e.provider} ${e.model}: ${e.usage.inputTokens} + ${e.usage.outputTokens} tokens${cost}`
+    spent = {
+      calls: spent.calls + 1,
+      input: spent.input + e.usage.inputTokens,
+      output: spent.output + e.usage.outputTokens,
+      usd: spent.usd + (e.costUsd || 0),
+    }
+    const calls = spent.calls === 1 ? '1 call' : `${spent.calls} calls`
+    $('usage').textContent = `${e.provider} ${e.model}, ${calls}: ${spent.input} + ${spent.output} tokens, $${spent.usd.toFixed(4)}`
   },
   fix_applied: (e) => {
     const card = add($('fixes'), 'div', 'fix')
@@ -102,6 +109,7 @@ async function startRun(event) {
   event.preventDefault()
   for (const id of ['output', 'diagnostics', 'timeline', 'fixes', 'reply']) $(id).replaceChildren()
   $('usage').textContent = 'no model call'
+  spent = { calls: 0, input: 0, output: 0, usd: 0 }
   const response = await fetch('/api/runs', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

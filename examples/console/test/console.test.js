@@ -14,16 +14,17 @@ const { after, before, test } = require('node:test')
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium'
 const ARTIFACTS = process.env.SELFHEAL_ARTIFACTS || join(__dirname, '..', 'test-artifacts')
 
-let server
+const consoles = []
 let url
 let browser
 const cache = mkdtempSync(join(tmpdir(), 'selfheal-console-test-'))
 
-/** Starts the console on a free port; resolves with its address. */
-function startConsole() {
-  const env = { ...process.env, SELFHEAL_CACHE_DIR: cache }
+/** Starts a console on a free port (with a model when `model` has env vars); resolves with its address. */
+function startConsole(model = {}) {
+  const env = { ...process.env, SELFHEAL_CACHE_DIR: mkdtempSync(join(cache, 'run-')) }
   for (const name of ['ANTHROPIC_API_KEY', 'OPENAI_API_KEY', 'OPENAI_BASE_URL', 'GEMINI_API_KEY']) delete env[name]
-  server = spawn(process.execPath, [join(__dirname, '..', 'server.js'), '--port', '0'], { env })
+  const server = spawn(process.execPath, [join(__dirname, '..', 'server.js'), '--port', '0'], { env: { ...env, ...model } })
+  consoles.push(server)
   return new Promise((resolve, reject) => {
     let seen = ''
     server.stdout.on('data', (chunk) => {
@@ -45,7 +46,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close()
-  server?.kill()
+  for (const server of consoles) server.kill()
   rmSync(cache, { recursive: true, force: true })
 })
 
@@ -92,5 +93,34 @@ test('the cancel button stops a run and says so', async (t) => {
   assert.equal(await page.locator('#outcome').textContent(), 'cancelled')
   assert.ok(await page.locator('#heal').isEnabled())
   await page.screenshot({ path: join(ARTIFACTS, 'console-cancelled.png'), fullPage: true })
+  await page.close()
+})
+
+test('with a model: its reply streams in, a fix that fixes nothing is rolled back, tokens and cost show', async (t) => {
+  if (needsChromium(t)) return
+  const { OpenAIServer, sseCompletion } = require('../../../crates/node/test/support')
+  const model = await new OpenAIServer().start()
+  t.after(() => model.close())
+  const fix = (replace) => JSON.stringify({ analysis: 'the name is misspelled', fixes: [{ file: 'main.py', action: 'patch', search: '    print(mesage)', replace }] })
+  model.replies.push(sseCompletion(`First try:\n\`\`\`json\n${fix('    print(mesage.upper())')}\n\`\`\``))
+  model.replies.push(sseCompletion(`Second try:\n\`\`\`json\n${fix('    print(mesage_text)')}\n\`\`\``))
+  const withModel = await startConsole({ OPENAI_BASE_URL: model.baseURL, OPENAI_API_KEY: 'sk-console-test' })
+
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } })
+  await page.goto(withModel)
+  assert.match(await page.locator('#model').textContent(), /openai/)
+  await page.selectOption('#project', 'typo')
+  await page.click('#heal')
+  await page.waitForSelector('#outcome.healed', { timeout: 60_000 })
+
+  const fixes = page.locator('#fixes .fix')
+  assert.equal(await fixes.count(), 2)
+  assert.match(await fixes.nth(0).textContent(), /from the llm[\s\S]*rolled back: fixed nothing/)
+  assert.ok(await fixes.nth(0).evaluate((card) => card.classList.contains('rolled-back')))
+  assert.match(await fixes.nth(1).textContent(), /\+\s+print\(mesage_text\)/)
+  assert.match(await page.locator('#reply').textContent(), /Second try/)
+  assert.match(await page.locator('#usage').textContent(), /2 calls: 180 \+ 66 tokens, \$0\.\d{4}/)
+  assert.equal(model.requests.length, 2)
+  await page.screenshot({ path: join(ARTIFACTS, 'console-model.png'), fullPage: true })
   await page.close()
 })

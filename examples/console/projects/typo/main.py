@@ -1,0 +1,6 @@
+def greet():
+    print(mesage)
+
+
+mesage_text = "Hello from the console!"
+greet()
