@@ -11,7 +11,7 @@ use serde_json::json;
 
 mod observed;
 mod support;
-use observed::{KEY, completion, fix_reply, heal_twice, project, runtime};
+use observed::{KEY, completion, heal_twice, project, runtime};
 use support::{Reply, Server};
 
 /// `name{label=value,…}` → value, for counters; histograms by their sample count.
@@ -40,15 +40,7 @@ fn snapshot(recorder: &DebuggingRecorder) -> HashMap<String, u64> {
 fn a_run_is_counted_by_outcome_source_category_cache_and_model() {
     let dir = project("metrics");
     let recorder = DebuggingRecorder::new();
-    let outcomes = metrics::with_local_recorder(&recorder, || {
-        runtime().block_on(async {
-            let server = Server::start().await;
-            server.push(fix_reply());
-            let provider = OpenAi::compatible(format!("{}/v1", server.url()), Some(KEY.into()))
-                .unwrap_or_else(|e| panic!("{e}"));
-            heal_twice(&dir, Arc::new(provider)).await
-        })
-    });
+    let outcomes = metrics::with_local_recorder(&recorder, || runtime().block_on(heal_twice(&dir)));
     assert_eq!(outcomes, [Outcome::Healed, Outcome::Healed]);
     let metrics = snapshot(&recorder);
     let get = |name: &str| metrics.get(name).copied().unwrap_or(0);

@@ -5,13 +5,11 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use selfheal::llm::OpenAi;
 use serde_json::Value;
 
 mod observed;
 mod support;
-use observed::{KEY, fix_reply, heal_twice, project, runtime};
-use support::Server;
+use observed::{KEY, heal_twice, project, runtime};
 
 /// Collects what a JSON subscriber writes.
 #[derive(Clone, Default)]
@@ -42,15 +40,7 @@ fn spans_carry_the_fields_an_operator_filters_on_and_no_secret() {
         .with_max_level(tracing::Level::DEBUG)
         .with_writer(move || writer.clone())
         .finish();
-    tracing::subscriber::with_default(subscriber, || {
-        runtime().block_on(async {
-            let server = Server::start().await;
-            server.push(fix_reply());
-            let provider = OpenAi::compatible(format!("{}/v1", server.url()), Some(KEY.into()))
-                .unwrap_or_else(|e| panic!("{e}"));
-            heal_twice(&dir, Arc::new(provider)).await
-        })
-    });
+    tracing::subscriber::with_default(subscriber, || runtime().block_on(heal_twice(&dir)));
     let text = String::from_utf8(lines.0.lock().unwrap_or_else(|e| e.into_inner()).clone())
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(!text.contains(KEY), "a secret in the trace");

@@ -1,5 +1,5 @@
 export * from './native'
-import type { Anthropic, CompleteOptions, Completion, DockerBuilder, FixCache, LocalBuilder, Gemini, HealConfig, HealEvent, HealReport, HostParser, OpenAI, StepFields } from './native'
+import type { Anthropic, CompleteOptions, Completion, DockerBuilder, FixCache, HealthMonitor, LocalBuilder, Gemini, HealConfig, HealEvent, HealReport, HostParser, OpenAI, StepFields } from './native'
 
 /** The kind of a `SelfHealError`. */
 export type ErrorCode =
@@ -75,6 +75,8 @@ export interface HealerOptions {
   customFormats?: HostParser[]
   /** Called with the report of a run that escalates, before `heal` resolves with it. */
   onEscalation?: (report: HealReport) => unknown
+  /** Counts every finished run (see `HealthMonitor`). */
+  monitor?: HealthMonitor
 }
 
 export interface HealOptions {

@@ -219,7 +219,7 @@ class Healer {
 
   #onEscalation
 
-  constructor({ provider, builder, cache, config, fixers, customFormats, onEscalation } = {}) {
+  constructor({ provider, builder, cache, config, fixers, customFormats, onEscalation, monitor } = {}) {
     if (onEscalation !== undefined && typeof onEscalation !== 'function') {
       throw new TypeError('onEscalation is a function')
     }
@@ -235,7 +235,7 @@ class Healer {
     })
     try {
       this.#core = new native.HealerCore(provider && toProvider(provider), builtInBuilder ? builder : undefined, run, parsers,
-        (customFormats ?? []).map(nameOf), cache, config, fixers)
+        (customFormats ?? []).map(nameOf), cache, config, fixers, monitor)
     } catch (error) {
       throw adopt(error)
     }
@@ -361,6 +361,7 @@ function parse(log, options = {}) {
 exports.SelfHealError = SelfHealError
 exports.Diagnostic = guardClass(native.Diagnostic)
 exports.FixCache = guardClass(native.FixCache)
+exports.HealthMonitor = guardClass(native.HealthMonitor)
 exports.Anthropic = guardClass(native.Anthropic)
 exports.OpenAI = guardClass(native.OpenAI)
 exports.Gemini = guardClass(native.Gemini)

@@ -372,7 +372,7 @@ export declare class HealerCore {
    * `provider`: a built-in provider, or a JavaScript `complete` (with `hostName` and
    * `hostModel`); `config`: heal settings; `fixers`: names from `defaultFixers()`.
    */
-  constructor(provider?: Anthropic | OpenAI | Gemini | Fallback | HostedProvider | null, builder?: LocalBuilder | DockerBuilder | null, hostRun?: ((payload: string) => Promise<string>) | null, hostParsers?: Array<(payload: string) => Promise<string>> | null, parserNames?: string[] | null, cache?: FixCache | null, config?: HealConfig | null, fixers?: string[] | null)
+  constructor(provider?: Anthropic | OpenAI | Gemini | Fallback | HostedProvider | null, builder?: LocalBuilder | DockerBuilder | null, hostRun?: ((payload: string) => Promise<string>) | null, hostParsers?: Array<(payload: string) => Promise<string>> | null, parserNames?: string[] | null, cache?: FixCache | null, config?: HealConfig | null, fixers?: string[] | null, monitor?: HealthMonitor | null)
   /**
    * Starts healing `workspace` with `steps` (shell lines or step objects); `run` is the id
    * host callbacks are made with.
@@ -394,6 +394,25 @@ export declare class HealRun {
    * the run has ended.
    */
   nextEvents(): Promise<HealEvent[]>
+}
+
+/**
+ * Sliding-window figures over the runs of the healers it is given to (`new Healer({ monitor
+ * })`): failure, timeout and escalation rates, mean duration, mean and p90 recovery time, cache
+ * hit rate, and a `status` — `healthy`, `degraded` or `critical` by seed 004's thresholds
+ * (failure rate 25 % / 50 %, timeout rate 10 % / 20 %, mean duration 120 s / 240 s).
+ */
+export declare class HealthMonitor {
+  /**
+   * Over the runs that ended in the last `window` seconds (default 3600). Throws `E_CONFIG`
+   * for a window that is not a positive number.
+   */
+  constructor(window?: number | undefined | null)
+  /**
+   * The figures now: `{ status, runs, failureRate, timeoutRate, escalationRate,
+   * meanDurationSecs, meanRecoverySecs, p90RecoverySecs, cacheHitRate, alerts }`.
+   */
+  health(): Record<string, unknown>
 }
 
 /**

@@ -843,6 +843,7 @@ module.exports.FixCache = nativeBinding.FixCache
 module.exports.Gemini = nativeBinding.Gemini
 module.exports.HealerCore = nativeBinding.HealerCore
 module.exports.HealRun = nativeBinding.HealRun
+module.exports.HealthMonitor = nativeBinding.HealthMonitor
 module.exports.HostedProvider = nativeBinding.HostedProvider
 module.exports.LocalBuilder = nativeBinding.LocalBuilder
 module.exports.OpenAI = nativeBinding.OpenAI

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use selfheal::build::{BuildPlan, BuildStep, LocalBuilder};
 use selfheal::cache::FixCache;
 use selfheal::heal::{Healer, Outcome};
-use selfheal::llm::Provider;
+use selfheal::llm::{OpenAi, Provider};
 use selfheal::observe::{HealthMonitor, HealthStatus};
 use selfheal::workspace::Workspace;
 use serde_json::json;
 
-use crate::support::{Reply, openai_stream, quick_heal_config};
+use crate::support::{Reply, Server, openai_stream, quick_heal_config};
 
 const BROKEN: &str = "def greet():\n    print(mesage)\n\nmesage_text = 'hi'\ngreet()\n";
 pub(crate) const KEY: &str = "sk-observe-secret";
@@ -25,7 +25,7 @@ pub(crate) fn project(name: &str) -> PathBuf {
     dir
 }
 
-pub(crate) fn fix_reply() -> Reply {
+fn fix_reply() -> Reply {
     let fix = json!({"file": "main.py", "action": "patch",
                      "search": "    print(mesage)", "replace": "    print(mesage_text)"});
     Reply::sse(
@@ -53,8 +53,14 @@ pub(crate) fn runtime() -> tokio::runtime::Runtime {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Heals the project twice: by the model, then (broken again) from the cache.
-pub(crate) async fn heal_twice(dir: &Path, provider: Arc<dyn Provider>) -> Vec<Outcome> {
+/// Heals the project twice: by a model on 127.0.0.1, then (broken again) from the cache.
+pub(crate) async fn heal_twice(dir: &Path) -> Vec<Outcome> {
+    let server = Server::start().await;
+    server.push(fix_reply());
+    let provider: Arc<dyn Provider> = Arc::new(
+        OpenAi::compatible(format!("{}/v1", server.url()), Some(KEY.into()))
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
     let monitor = Arc::new(HealthMonitor::new(std::time::Duration::from_secs(60)));
     let healer = Healer::new(LocalBuilder::new())
         .provider(provider)

@@ -21,6 +21,7 @@ use crate::convert::{snake_keys, to_json};
 use crate::diagnostics::diagnostic_from;
 use crate::errors::{self, Result};
 use crate::host::{HostFunction, RUN, ask, current_run};
+use crate::observe::HealthMonitor;
 use crate::providers::{AnyProvider, provider_of};
 
 /// A builder written in JavaScript: `run(step, workspace)` called through `index.js`, its whole
@@ -89,7 +90,7 @@ impl HealerCore {
     /// `hostModel`); `config`: heal settings; `fixers`: names from `defaultFixers()`.
     #[napi(
         constructor,
-        ts_args_type = "provider?: Anthropic | OpenAI | Gemini | Fallback | HostedProvider | null, builder?: LocalBuilder | DockerBuilder | null, hostRun?: ((payload: string) => Promise<string>) | null, hostParsers?: Array<(payload: string) => Promise<string>> | null, parserNames?: string[] | null, cache?: FixCache | null, config?: HealConfig | null, fixers?: string[] | null"
+        ts_args_type = "provider?: Anthropic | OpenAI | Gemini | Fallback | HostedProvider | null, builder?: LocalBuilder | DockerBuilder | null, hostRun?: ((payload: string) => Promise<string>) | null, hostParsers?: Array<(payload: string) => Promise<string>> | null, parserNames?: string[] | null, cache?: FixCache | null, config?: HealConfig | null, fixers?: string[] | null, monitor?: HealthMonitor | null"
     )]
     #[allow(clippy::too_many_arguments)] // positional: only `index.js` calls it
     pub fn new(
@@ -101,6 +102,7 @@ impl HealerCore {
         cache: Option<&FixCache>,
         config: Option<Value>,
         fixers: Option<Vec<String>>,
+        monitor: Option<&HealthMonitor>,
     ) -> Result<Self> {
         let mut healer = match (&builder, host_run) {
             (Some(builder), _) => heal::Healer::new(builder_of(builder)),
@@ -121,6 +123,9 @@ impl HealerCore {
         }
         if let Some(cache) = cache {
             healer = healer.cache(cache.inner.clone());
+        }
+        if let Some(monitor) = monitor {
+            healer = healer.monitor(Arc::clone(&monitor.inner));
         }
         if let Some(config) = config {
             let options: HealOptions = serde_json::from_value(snake_keys(config))

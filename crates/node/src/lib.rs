@@ -14,4 +14,5 @@ pub mod cache;
 pub mod diagnostics;
 pub mod healer;
 pub mod host;
+pub mod observe;
 pub mod providers;

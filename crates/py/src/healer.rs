@@ -23,6 +23,7 @@ use crate::convert::{from_python, name_of, serialize, to_python};
 use crate::diagnostics::{Diagnostic, parsers_from};
 use crate::errors;
 use crate::host::Scope;
+use crate::observe::HealthMonitor;
 use crate::pending::{self, Deliver, Pending};
 use crate::providers::provider_from;
 
@@ -65,7 +66,7 @@ pub(crate) struct Healer {
 #[pymethods]
 impl Healer {
     #[new]
-    #[pyo3(signature = (provider = None, builder = None, cache = None, config = None, fixers = None, parsers = None, on_escalation = None))]
+    #[pyo3(signature = (provider = None, builder = None, cache = None, config = None, fixers = None, parsers = None, on_escalation = None, monitor = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         provider: Option<&Bound<'_, PyAny>>,
@@ -75,6 +76,7 @@ impl Healer {
         fixers: Option<Vec<String>>,
         parsers: Option<&Bound<'_, PyList>>,
         on_escalation: Option<Py<PyAny>>,
+        monitor: Option<&Bound<'_, HealthMonitor>>,
     ) -> PyResult<Self> {
         let mut healer = match builder {
             Some(builder) => heal::Healer::new(builder_from(builder)?),
@@ -85,6 +87,9 @@ impl Healer {
         }
         if let Some(cache) = cache {
             healer = healer.cache(cache.get().inner.clone());
+        }
+        if let Some(monitor) = monitor {
+            healer = healer.monitor(Arc::clone(&monitor.get().inner));
         }
         if let Some(config) = config {
             healer = healer.config(config_from(config)?);

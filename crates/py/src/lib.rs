@@ -13,6 +13,7 @@ mod diagnostics;
 mod errors;
 mod healer;
 mod host;
+mod observe;
 mod pending;
 mod providers;
 
@@ -29,6 +30,7 @@ fn selfheal_native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     builders::register(module)?;
     cache::register(module)?;
     healer::register(module)?;
+    observe::register(module)?;
     pending::register(module)?;
     Ok(())
 }

@@ -333,3 +333,20 @@ def test_a_program_exits_cleanly_the_moment_its_last_await_resolves(tmp_path: Pa
         project.mkdir()
         ran = subprocess.run([sys.executable, str(script), str(project)], capture_output=True, timeout=60)
         assert (ran.returncode, ran.stdout) == (0, b"healed\n"), ran.stderr
+
+
+def test_a_health_monitor_counts_the_runs_of_its_healers(tmp_path: Path) -> None:
+    with pytest.raises(selfheal.ConfigError, match="window"):
+        selfheal.HealthMonitor(-1)
+    monitor = selfheal.HealthMonitor(600)
+    assert monitor.health()["status"] == "healthy"
+    healed = Project(tmp_path / "healed")
+    healer = selfheal.Healer(provider=FixingProvider(), config=QUICK, monitor=monitor)
+    assert healer.heal_sync(healed.root, healed.steps).outcome == "healed"
+    stuck = Project(tmp_path / "stuck")
+    alone = selfheal.Healer(config={**QUICK, "max_attempts": 2}, monitor=monitor)
+    assert alone.heal_sync(stuck.root, stuck.steps).outcome == "escalated"
+    health = monitor.health()
+    assert (health["runs"], health["failure_rate"], health["status"]) == (2, 0.5, "critical")
+    assert health["alerts"] == ["failure rate 50% ≥ critical 50%"]
+    assert health["mean_recovery_secs"] > 0

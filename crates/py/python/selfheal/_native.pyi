@@ -294,6 +294,12 @@ class FixCache:
     def export(self, path: PathLike) -> int: ...
     def import_(self, path: PathLike) -> ImportReport: ...
 
+class HealthMonitor:
+    """Sliding-window figures over the runs of the healers it is given to."""
+
+    def __init__(self, window: float = 3600.0) -> None: ...
+    def health(self) -> Dict[str, Any]: ...
+
 class Event:
     """One thing that happened during a heal run; its fields are attributes."""
 
@@ -382,6 +388,7 @@ class Healer:
         fixers: Optional[Sequence[str]] = None,
         parsers: Optional[List[CustomFormat]] = None,
         on_escalation: Optional[Callable[[HealReport], object]] = None,
+        monitor: Optional[HealthMonitor] = None,
     ) -> None: ...
     def start(
         self,
