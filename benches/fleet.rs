@@ -97,16 +97,15 @@ async fn seeded(admin: &str) -> String {
         let mut batch = Vec::with_capacity(5_000);
         for i in start..start + 5_000 {
             let error = diagnostic(i);
-            let fix = FleetFix::new(
-                &ErrorSignature::of(&error),
-                &error.message,
-                &FixContext::default(),
-                &proposal(i),
-                &LexicalEmbedder::default().id(),
-                &embedding(&error).await,
-                stats,
-            )
-            .expect("a fix");
+            let learned = NewFix {
+                signature: ErrorSignature::of(&error),
+                example: error.message.clone(),
+                context: FixContext::default(),
+                proposal: proposal(i),
+                embedder: LexicalEmbedder::default().id(),
+                embedding: embedding(&error).await,
+            };
+            let fix = FleetFix::new(&learned, stats).expect("a fix");
             batch.push(fix);
         }
         // Counts reach the fleet as uses, one each.
@@ -215,17 +214,9 @@ fn fleet(c: &mut Criterion) {
                         embedder: LexicalEmbedder::default().id(),
                         embedding: rt.block_on(embedding(&error)),
                     };
-                    let digest = FleetFix::new(
-                        &fix.signature,
-                        &fix.example,
-                        &fix.context,
-                        &fix.proposal,
-                        &fix.embedder,
-                        &fix.embedding,
-                        FixStats::default(),
-                    )
-                    .expect("a fix")
-                    .digest as u64;
+                    let digest = FleetFix::new(&fix, FixStats::default())
+                        .expect("a fix")
+                        .digest as u64;
                     total += rt.block_on(async {
                         let start = Instant::now();
                         a.record_success(fix, 1_700_000_000, &Retention::default())

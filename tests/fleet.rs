@@ -323,22 +323,7 @@ async fn a_change_that_commits_late_is_not_skipped() {
         .get(0);
 
     let (fast, _) = fixes(1).remove(0);
-    let fast = FleetFix::new(
-        &fast.signature,
-        &fast.example,
-        &fast.context,
-        &fast.proposal,
-        &fast.embedder,
-        &fast.embedding,
-        FixStats {
-            uses: 0,
-            successes: 0,
-            failures: 0,
-            created_at: 0,
-            last_used: 0,
-        },
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let fast = FleetFix::new(&fast, FixStats::default()).unwrap_or_else(|e| panic!("{e}"));
     let ids = recorder
         .upload(7, &[fast], &[], &Retention::default())
         .await
@@ -368,16 +353,7 @@ async fn an_upload_repeated_after_a_lost_reply_counts_nothing_twice() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let (new, stats) = fixes(1).remove(0);
-    let fix = FleetFix::new(
-        &new.signature,
-        &new.example,
-        &new.context,
-        &new.proposal,
-        &new.embedder,
-        &new.embedding,
-        stats,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let fix = FleetFix::new(&new, stats).unwrap_or_else(|e| panic!("{e}"));
     let uses: Vec<FleetUse> = (1..=3)
         .map(|seq| FleetUse {
             seq,

@@ -31,6 +31,7 @@ use tokio_postgres::types::Type;
 use tokio_postgres::{AsyncMessage, Client, IsolationLevel, NoTls, Transaction};
 
 use super::entry::{FixContext, FixStats, digest};
+use super::store::NewFix;
 use super::{ErrorSignature, Retention};
 use crate::fix::FixProposal;
 use crate::{Error, Result};
@@ -181,16 +182,16 @@ pub struct FleetFix {
 }
 
 impl FleetFix {
-    /// A fix from its parts, not uploaded yet.
-    pub fn new(
-        signature: &ErrorSignature,
-        example: &str,
-        context: &FixContext,
-        proposal: &FixProposal,
-        embedder: &str,
-        embedding: &[f32],
-        stats: FixStats,
-    ) -> Result<FleetFix> {
+    /// A fix as a worker learned it, with its counts, not uploaded yet.
+    pub fn new(fix: &NewFix, stats: FixStats) -> Result<FleetFix> {
+        let NewFix {
+            signature,
+            example,
+            context,
+            proposal,
+            embedder,
+            embedding,
+        } = fix;
         let json = |value: std::result::Result<String, serde_json::Error>| {
             value.map_err(|e| Error::Cache(format!("fleet store: a fix is not serializable: {e}")))
         };
@@ -200,10 +201,10 @@ impl FleetFix {
             digest: digest(proposal) as i64,
             signature_hash: signature.hash as i64,
             signature: json(serde_json::to_string(signature))?,
-            example: example.to_string(),
+            example: example.clone(),
             context: json(serde_json::to_string(context))?,
             proposal: json(serde_json::to_string(proposal))?,
-            embedder: embedder.to_string(),
+            embedder: embedder.clone(),
             embedding: embedding.iter().flat_map(|x| x.to_le_bytes()).collect(),
             stats,
             deprecated: false,
@@ -705,15 +706,15 @@ async fn migrate_v1_fixes(transaction: &Transaction<'_>) -> Result<()> {
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
-        let mut fix = FleetFix::new(
-            &record.signature,
-            &record.example,
-            &record.context,
-            &record.proposal,
-            row.get(2),
-            &vector,
-            record.stats,
-        )?;
+        let learned = NewFix {
+            signature: record.signature,
+            example: record.example,
+            context: record.context,
+            proposal: record.proposal,
+            embedder: row.get(2),
+            embedding: vector,
+        };
+        let mut fix = FleetFix::new(&learned, record.stats)?;
         fix.deprecated = row.get(4);
         fix.example = fix.example.replace('\0', "\u{fffd}");
         transaction
