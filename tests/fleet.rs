@@ -687,6 +687,13 @@ struct Cluster {
 impl Cluster {
     /// Initializes and starts a cluster; `None` (after saying why) without PostgreSQL.
     fn start(test: &str) -> Option<Cluster> {
+        let cluster = Cluster::init(test)?;
+        cluster.up();
+        Some(cluster)
+    }
+
+    /// Initializes a cluster without starting it.
+    fn init(test: &str) -> Option<Cluster> {
         let Some(bin) = std::fs::read_dir("/usr/lib/postgresql")
             .ok()
             .into_iter()
@@ -726,8 +733,99 @@ impl Cluster {
                 "--no-sync",
             ]);
         });
-        cluster.up();
         Some(cluster)
+    }
+
+    /// Accepts only TLS connections, with a server certificate for 127.0.0.1 signed by a CA of
+    /// its own; returns the CA's certificate file.
+    fn require_tls(&self) -> PathBuf {
+        let tls = self.dir.join("tls");
+        std::fs::create_dir_all(&tls).unwrap_or_else(|e| panic!("{e}"));
+        let openssl = |args: &[&str]| {
+            self.run(Command::new("openssl").current_dir(&tls).args(args));
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=selfheal test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ]);
+        std::fs::write(
+            tls.join("server.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.crt",
+        ]);
+        let data = self.dir.join("data");
+        let mut conf = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::io::Write::write_all(
+            &mut conf,
+            format!(
+                "ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
+                tls.join("server.crt").display(),
+                tls.join("server.key").display()
+            )
+            .as_bytes(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "hostssl all all 127.0.0.1/32 trust\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        if rustix::process::geteuid().is_root() {
+            self.run(
+                Command::new("chown")
+                    .args(["-R", "postgres"])
+                    .arg(&self.dir),
+            );
+        }
+        self.run(Command::new("chmod").arg("600").arg(tls.join("server.key")));
+        tls.join("ca.crt")
     }
 
     fn url(&self) -> String {
@@ -874,4 +972,39 @@ async fn a_server_killed_mid_sync_loses_and_duplicates_nothing() {
     );
     drop((a, b));
     std::fs::remove_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_accepts_only_tls_is_reached_with_sslmode_require() {
+    let Some(cluster) = Cluster::init("tls") else {
+        return;
+    };
+    let ca = cluster.require_tls();
+    cluster.up();
+    let url = format!("{}?sslmode=require", cluster.url());
+    let dir = temp_dir("tls-workers");
+    let worker = |role: &str, ca: Option<&Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_selfheal-fleet-worker"));
+        command.args([url.as_str(), &dir.join(role).to_string_lossy(), role]);
+        match ca {
+            Some(ca) => command.env("PGSSLROOTCERT", ca),
+            None => command.env_remove("PGSSLROOTCERT"),
+        };
+        command.output().unwrap_or_else(|e| panic!("{e}"))
+    };
+    // The server's certificate is verified: against an unknown CA the upload fails.
+    let untrusted = worker("learn", None);
+    assert!(!untrusted.status.success());
+    let why = String::from_utf8_lossy(&untrusted.stderr);
+    assert!(
+        why.contains("certificate") || why.contains("Certificate"),
+        "{why}"
+    );
+
+    let learned = worker("learn", Some(&ca));
+    assert!(learned.status.success(), "{learned:?}");
+    let served = worker("serve", Some(&ca));
+    assert!(served.status.success(), "{served:?}");
+    assert!(String::from_utf8_lossy(&served.stdout).contains("useState"));
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -19,16 +19,19 @@
 //! Writers announce changes with `NOTIFY selfheal_fixes`; a [`FleetStore`] exposes them as
 //! [`FleetStore::changed`] so a mirror syncs at once instead of at its next poll.
 
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Notify;
 use tokio_postgres::binary_copy::BinaryCopyOutStream;
+use tokio_postgres::config::SslMode;
 use tokio_postgres::types::Type;
-use tokio_postgres::{AsyncMessage, Client, IsolationLevel, NoTls, Transaction};
+use tokio_postgres::{AsyncMessage, Client, Connection, IsolationLevel, NoTls, Transaction};
 
 use super::entry::{FixContext, FixStats, digest};
 use super::store::NewFix;
@@ -141,7 +144,14 @@ const FIX_TYPES: [Type; 16] = [
 ];
 
 fn fleet_error(error: tokio_postgres::Error) -> Error {
-    Error::Cache(format!("fleet store: {error}"))
+    // The cause (a refused connection, an untrusted certificate) is in the source chain.
+    let mut message = format!("fleet store: {error}");
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    Error::Cache(message)
 }
 
 /// Where a worker's last pull stopped (a transaction id): changes from it on are fetched next
@@ -289,12 +299,16 @@ pub fn parse_url(url: &str) -> Result<tokio_postgres::Config> {
 
 impl FleetStore {
     /// Connects to `url` (`postgres://user@host:port/db`), brings the schema up to date and
-    /// listens for other writers' changes.
+    /// listens for other writers' changes. With `?sslmode=require` the connection uses TLS and
+    /// the server's certificate is verified (see [`FleetStore::connect_with`]).
     pub async fn connect(url: &str) -> Result<Self> {
         FleetStore::connect_with(&parse_url(url)?).await
     }
 
-    /// [`FleetStore::connect`] with a parsed configuration.
+    /// [`FleetStore::connect`] with a parsed configuration. `sslmode=require` connects with
+    /// TLS, verifying the server's certificate against the CA certificates in `$PGSSLROOTCERT`
+    /// (libpq's variable) or, without it, the platform's roots; other modes connect in plain
+    /// text.
     pub async fn connect_with(config: &tokio_postgres::Config) -> Result<Self> {
         FleetStore::connect_notifying(config, Arc::new(Notify::new())).await
     }
@@ -304,18 +318,15 @@ impl FleetStore {
         config: &tokio_postgres::Config,
         announced: Arc<Notify>,
     ) -> Result<Self> {
-        let (mut client, mut connection) = config.connect(NoTls).await.map_err(fleet_error)?;
-        let announce = Arc::clone(&announced);
-        tokio::spawn(async move {
-            let mut messages = futures_util::stream::poll_fn(|cx| connection.poll_message(cx));
-            while let Some(Ok(message)) = messages.next().await {
-                if let AsyncMessage::Notification(_) = message {
-                    announce.notify_one();
-                }
-            }
-            // A closed connection is news too: whoever waits finds the store closed.
-            announce.notify_one();
-        });
+        let mut client = if config.get_ssl_mode() == SslMode::Require {
+            let (client, connection) = config.connect(tls()?).await.map_err(fleet_error)?;
+            tokio::spawn(drive(connection, Arc::clone(&announced)));
+            client
+        } else {
+            let (client, connection) = config.connect(NoTls).await.map_err(fleet_error)?;
+            tokio::spawn(drive(connection, Arc::clone(&announced)));
+            client
+        };
         migrate(&mut client).await?;
         client
             .batch_execute(&format!("LISTEN {CHANNEL}"))
@@ -569,6 +580,62 @@ impl FleetStore {
         transaction.commit().await.map_err(fleet_error)?;
         Ok(removed)
     }
+}
+
+/// Runs a connection, waking `announce` on every notification and when the connection ends
+/// (whoever waits then finds the store closed).
+async fn drive<S, T>(mut connection: Connection<S, T>, announce: Arc<Notify>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut messages = futures_util::stream::poll_fn(|cx| connection.poll_message(cx));
+    while let Some(Ok(message)) = messages.next().await {
+        if let AsyncMessage::Notification(_) = message {
+            announce.notify_one();
+        }
+    }
+    announce.notify_one();
+}
+
+/// TLS for `sslmode=require`: the server's certificate is verified against the certificates in
+/// `$PGSSLROOTCERT` (libpq's variable) when it is set, else against the platform's roots.
+fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    match std::env::var_os("PGSSLROOTCERT").filter(|path| !path.is_empty()) {
+        Some(path) => {
+            let unreadable = |e: &dyn std::fmt::Display| {
+                Error::Config(format!(
+                    "fleet cache TLS: PGSSLROOTCERT {}: {e}",
+                    Path::new(&path).display()
+                ))
+            };
+            for certificate in CertificateDer::pem_file_iter(&path).map_err(|e| unreadable(&e))? {
+                let certificate = certificate.map_err(|e| unreadable(&e))?;
+                roots.add(certificate).map_err(|e| unreadable(&e))?;
+            }
+        }
+        None => {
+            // Certificates the platform cannot read are skipped, as browsers do.
+            let found = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(found.certs);
+        }
+    }
+    if roots.is_empty() {
+        return Err(Error::Config(
+            "fleet cache TLS: no root certificate to verify the server with (set PGSSLROOTCERT)"
+                .into(),
+        ));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Config(format!("fleet cache TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 async fn send(pages: &tokio::sync::mpsc::Sender<Vec<FleetFix>>, page: Vec<FleetFix>) -> Result<()> {
