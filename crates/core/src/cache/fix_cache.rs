@@ -615,6 +615,7 @@ impl FixCache {
         if sync
             .last
             .is_some_and(|last| last.elapsed() < self.inner.config.sync_interval)
+            && !self.inner.store.news_since(sync.revision)
         {
             return Ok(());
         }

@@ -17,6 +17,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -112,6 +113,8 @@ struct Shared {
     wake: Arc<Notify>,
     /// The retention rules the cache last wrote with; folds apply them server-side.
     retention: Mutex<Retention>,
+    /// The local revision of the last change a pull applied.
+    pulled: AtomicI64,
     status: Mutex<FleetStatus>,
 }
 
@@ -140,6 +143,7 @@ impl FleetMirror {
             fleet: tokio::sync::Mutex::new(None),
             wake: Arc::new(Notify::new()),
             retention: Mutex::new(Retention::default()),
+            pulled: AtomicI64::new(0),
             status: Mutex::new(FleetStatus::default()),
         });
         tokio::spawn(keep_in_sync(Arc::downgrade(&shared)));
@@ -280,14 +284,19 @@ impl Shared {
             let mut pulled = 0;
             while let Some(page) = arriving.recv().await {
                 pulled += page.len();
-                self.local.with(move |c| apply_page(c, page)).await?;
+                let revision = self.local.with(move |c| apply_page(c, page)).await?;
+                self.pulled.fetch_max(revision, Ordering::Release);
             }
             Ok(pulled)
         };
         let (end, pulled) = tokio::try_join!(pull, apply)?;
         report.pulled = pulled;
         if end.cursor != cursor || !end.removed.is_empty() {
-            report.removed = self.local.with(move |c| finish_pull(c, end)).await?;
+            let (removed, revision) = self.local.with(move |c| finish_pull(c, end)).await?;
+            report.removed = removed;
+            if let Some(revision) = revision {
+                self.pulled.fetch_max(revision, Ordering::Release);
+            }
         }
         Ok(report)
     }
@@ -454,7 +463,7 @@ fn read_cursor(connection: &mut Connection) -> rusqlite::Result<ChangeCursor> {
 
 /// Applies pulled fixes in one transaction. The fleet's counters replace the local ones, plus
 /// what this worker journaled and has not uploaded yet.
-fn apply_page(connection: &mut Connection, page: Vec<FleetFix>) -> rusqlite::Result<()> {
+fn apply_page(connection: &mut Connection, page: Vec<FleetFix>) -> rusqlite::Result<Revision> {
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let revision: Revision = next_revision(&transaction)?;
     let mut pending: HashMap<(i64, i64), (u32, u32, u32)> = HashMap::new();
@@ -509,16 +518,22 @@ fn apply_page(connection: &mut Connection, page: Vec<FleetFix>) -> rusqlite::Res
             ])?;
         }
     }
-    transaction.commit()
+    transaction.commit()?;
+    Ok(revision)
 }
 
 /// Ends a pull: drops the fixes the fleet removed and saves the cursor. Returns how many were
 /// dropped.
-fn finish_pull(connection: &mut Connection, end: PullEnd) -> rusqlite::Result<usize> {
+fn finish_pull(
+    connection: &mut Connection,
+    end: PullEnd,
+) -> rusqlite::Result<(usize, Option<Revision>)> {
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut dropped = 0;
+    let mut took = None;
     if !end.removed.is_empty() {
         let revision = next_revision(&transaction)?;
+        took = Some(revision);
         let mut remove =
             transaction.prepare_cached("DELETE FROM fixes WHERE fleet_id = ?1 RETURNING id")?;
         let mut tombstone =
@@ -537,7 +552,7 @@ fn finish_pull(connection: &mut Connection, end: PullEnd) -> rusqlite::Result<us
         [end.cursor.0 as i64],
     )?;
     transaction.commit()?;
-    Ok(dropped)
+    Ok((dropped, took))
 }
 
 #[async_trait::async_trait]
@@ -612,5 +627,9 @@ impl FixStore for FleetMirror {
 
     async fn sync(&self) -> Result<()> {
         self.shared.sync().await.map(|_| ())
+    }
+
+    fn news_since(&self, revision: Revision) -> bool {
+        self.shared.pulled.load(Ordering::Acquire) > revision
     }
 }

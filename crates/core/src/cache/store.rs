@@ -140,4 +140,12 @@ pub trait FixStore: Send + Sync + fmt::Debug {
     async fn sync(&self) -> Result<()> {
         Ok(())
     }
+
+    /// A cheap hint, asked before every lookup: whether the store knows it holds changes after
+    /// `revision` (a mirror that just pulled some). `false` leaves catching up to the cache's
+    /// [`sync_interval`](super::CacheConfig::sync_interval).
+    fn news_since(&self, revision: Revision) -> bool {
+        let _ = revision;
+        false
+    }
 }
