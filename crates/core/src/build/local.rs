@@ -1,10 +1,4 @@
 //! Build steps as local processes.
-//!
-//! Each step runs in its own process group with stdin closed. When the step's first process
-//! exits, or its time is up, or the caller drops the future, the whole group is ended: `SIGTERM`,
-//! a grace period, then `SIGKILL`. So a build that starts a dev server in the background, or
-//! forks a daemon, leaves nothing running. (A process that makes itself a new session with
-//! `setsid` leaves the group; only a container catches those.)
 
 use std::path::Path;
 use std::process::Stdio;
@@ -19,7 +13,13 @@ use super::plan::working_dir;
 use super::{BuildStep, Builder, CaptureConfig, EnvPolicy, LineSink, OutputStream, StepOutput};
 use crate::{Error, Result};
 
-/// Runs build steps as local processes. See the [module docs](self).
+/// Runs build steps as local processes.
+///
+/// Each step runs in its own process group with stdin closed. When the step's first process
+/// exits, or its time is up, or the caller drops the future, the whole group is ended: `SIGTERM`,
+/// a grace period, then `SIGKILL`. So a build that starts a dev server in the background, or
+/// forks a daemon, leaves nothing running. (A process that makes itself a new session with
+/// `setsid` leaves the group; only a container catches those.)
 ///
 /// ```no_run
 /// use std::time::Duration;

@@ -1,10 +1,5 @@
 //! [`ImportPaths`]: a relative import that leads nowhere (`Cannot find module './http'`) is
 //! pointed at the project file that has that name — or, failing that, the closest name.
-//!
-//! The tools name the missing path and the importing file but not the fix; the project's own
-//! files hold it. A candidate must be a module file (or a folder's `index`) of the importer's
-//! kind; the one whose name matches best wins, the nearer folder breaking ties, and a tie that
-//! remains leaves the import alone rather than guess.
 
 use std::sync::LazyLock;
 
@@ -15,7 +10,12 @@ use super::fixer::{FixInput, Fixer, Safety};
 use super::{FixProposal, RelativePath};
 use crate::{Diagnostic, Result, Severity};
 
-/// Repairs relative imports of JavaScript and TypeScript modules; see the [module docs](self).
+/// Repairs relative imports of JavaScript and TypeScript modules.
+///
+/// The tools name the missing path and the importing file but not the fix; the project's own
+/// files hold it. A candidate must be a module file (or a folder's `index`) of the importer's
+/// kind; the one whose name matches best wins, the nearer folder breaking ties, and a tie that
+/// remains leaves the import alone rather than guess.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ImportPaths;
 

@@ -1,6 +1,4 @@
-//! [`JsonFiles`]: a JSON file a tool cannot parse (npm's `EJSONPARSE` on `package.json`, a
-//! `.json` file named by a syntax error) is repaired with the same recovery that reads model
-//! replies: trailing commas, comments, single quotes, missing commas.
+//! The [`JsonFiles`] fixer.
 
 use super::fixer::{FixInput, Fixer, Safety};
 use super::{Edit, FixProposal};
@@ -8,8 +6,10 @@ use crate::json::{self, Hint};
 use crate::workspace::Workspace;
 use crate::{Category, Diagnostic, Result, Severity};
 
-/// Repairs JSON files the build cannot parse; see the [module docs](self). The repaired file
-/// keeps its keys in order and is written with two-space indentation (npm's own).
+/// Repairs JSON files the build cannot parse (npm's `EJSONPARSE` on `package.json`, a `.json`
+/// file named by a syntax error) with the same recovery that reads model replies: trailing
+/// commas, comments, single quotes, missing commas. The repaired file keeps its keys in order
+/// and is written with two-space indentation (npm's own).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JsonFiles;
 

@@ -1,17 +1,6 @@
 //! [`MissingDependencies`]: a package the code imports but the project does not declare
 //! (`Cannot find module 'dayjs'`, `ModuleNotFoundError: No module named 'yaml'`) is declared
 //! and installed, through the build's builder, so that it lands where the build looks.
-//!
-//! - npm (or pnpm / yarn, by the lockfile): `npm install <package>` writes `package.json` and
-//!   the lockfile; a package that is installed but has no types (TS2307) gets `@types/<name>`
-//!   as a dev dependency.
-//! - pip: the distribution (`yaml` is `PyYAML`, `cv2` is `opencv-python` …) is added to
-//!   `requirements.txt` (created when the project declares nothing else) and installed with
-//!   the project's `.venv` Python when it has one.
-//!
-//! Nothing is proposed when the install fails (no registry, no such package): the proposal is
-//! what a successful install changed. A name that is a module of the project itself, or of the
-//! language's standard library, is not a dependency and is left to the other fixers.
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
@@ -25,7 +14,18 @@ use crate::build::BuildStep;
 use crate::workspace::Workspace;
 use crate::{Diagnostic, Result, Severity};
 
-/// Declares and installs imported packages the project lacks; see the [module docs](self).
+/// Declares and installs imported packages the project lacks.
+///
+/// - npm (or pnpm / yarn, by the lockfile): `npm install <package>` writes `package.json` and
+///   the lockfile; a package that is installed but has no types (TS2307) gets `@types/<name>`
+///   as a dev dependency.
+/// - pip: the distribution (`yaml` is `PyYAML`, `cv2` is `opencv-python` …) is added to
+///   `requirements.txt` (created when the project declares nothing else) and installed with
+///   the project's `.venv` Python when it has one.
+///
+/// Nothing is proposed when the install fails (no registry, no such package): the proposal is
+/// what a successful install changed. A name that is a module of the project itself, or of the
+/// language's standard library, is not a dependency and is left to the other fixers.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MissingDependencies;
 

@@ -1,19 +1,6 @@
 //! [`MissingNames`]: a name the code uses but never defines or imports (`Cannot find name
 //! 'formatDate'`, `NameError: name 'json' is not defined`, `ReferenceError: totl is not
 //! defined`) gets the import or the spelling it was missing.
-//!
-//! In order, the first that fits:
-//! 1. a well-known import: Python's standard library (`json`, `Path`, `defaultdict`, `Optional`
-//!    …), Node's built-in modules, React and its hooks (the seed's "React used but not
-//!    imported");
-//! 2. the project module that exports the name (TypeScript/JavaScript `export`s and
-//!    `module.exports`, Python top-level definitions), the nearest one when several do and
-//!    none when that is a tie;
-//! 3. the closest name the file itself uses, when one is clearly closest (a typo that the tool
-//!    offered no "did you mean" for).
-//!
-//! Imports are written in the file's style (merged into an import of the same module, quotes,
-//! semicolons, `require` in CommonJS files).
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
@@ -28,7 +15,20 @@ use super::{FixProposal, RelativePath};
 use crate::workspace::Workspace;
 use crate::{Diagnostic, Result, Severity};
 
-/// Imports or respells names the code uses without defining; see the [module docs](self).
+/// Imports or respells names the code uses without defining.
+///
+/// In order, the first that fits:
+/// 1. a well-known import: Python's standard library (`json`, `Path`, `defaultdict`, `Optional`
+///    …), Node's built-in modules, React and its hooks (the seed's "React used but not
+///    imported");
+/// 2. the project module that exports the name (TypeScript/JavaScript `export`s and
+///    `module.exports`, Python top-level definitions), the nearest one when several do and
+///    none when that is a tie;
+/// 3. the closest name the file itself uses, when one is clearly closest (a typo that the tool
+///    offered no "did you mean" for).
+///
+/// Imports are written in the file's style (merged into an import of the same module, quotes,
+/// semicolons, `require` in CommonJS files).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MissingNames;
 

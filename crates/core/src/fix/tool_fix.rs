@@ -1,18 +1,18 @@
 //! [`ToolFix`]: a linter's own fixer (`eslint --fix`, `ruff check --fix`), run the way the build
 //! runs the linter; what it changed becomes the proposal.
-//!
-//! The fixer finds the linter's invocation in the build plan (`npx eslint .`,
-//! `"$TOOLS/.bin/eslint" --max-warnings 0 src`, `python -m ruff check .`), adds the fix flags
-//! right after the program, and runs that through the build's own builder — so it finds the
-//! same tool, configuration and container. The workspace is put back afterwards: the changes
-//! come back as edits, applied and tested by the heal loop like any other fix.
 
 use super::FixProposal;
 use super::fixer::{FixInput, Fixer, Safety};
 use crate::Result;
 use crate::build::{BuildStep, Command, quoted};
 
-/// A linter's fixer; see the [module docs](self).
+/// A linter's fixer.
+///
+/// The fixer finds the linter's invocation in the build plan (`npx eslint .`,
+/// `"$TOOLS/.bin/eslint" --max-warnings 0 src`, `python -m ruff check .`), adds the fix flags
+/// right after the program, and runs that through the build's own builder — so it finds the
+/// same tool, configuration and container. The workspace is put back afterwards: the changes
+/// come back as edits, applied and tested by the heal loop like any other fix.
 #[derive(Debug, Clone)]
 pub struct ToolFix {
     name: &'static str,

@@ -2,13 +2,6 @@
 //! `noUnusedLocals`/`noUnusedParameters`, ruff's and flake8's F401/F841, ESLint's
 //! `no-unused-vars`) is removed when removing it cannot change what the code does, and
 //! underscored where the tools accept that as "unused on purpose".
-//!
-//! - an unused import: the name leaves its import statement, and the statement goes when it
-//!   imported nothing else;
-//! - an unused parameter or destructured array element (TypeScript, JavaScript): `_name`;
-//! - an unused local assigned a side-effect-free value (`const y = 2;`): the declaration goes;
-//!   one assigned a call keeps it;
-//! - an unused Python local (F841): `_name`, which keeps the call that produced it.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -21,7 +14,14 @@ use super::imports::Language;
 use super::{FixProposal, RelativePath};
 use crate::{Diagnostic, Result, Severity};
 
-/// Removes or underscores unused bindings; see the [module docs](self).
+/// Removes or underscores unused bindings.
+///
+/// - an unused import: the name leaves its import statement, and the statement goes when it
+///   imported nothing else;
+/// - an unused parameter or destructured array element (TypeScript, JavaScript): `_name`;
+/// - an unused local assigned a side-effect-free value (`const y = 2;`): the declaration goes;
+///   one assigned a call keeps it;
+/// - an unused Python local (F841): `_name`, which keeps the call that produced it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UnusedBindings;
 

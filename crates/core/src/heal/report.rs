@@ -28,7 +28,7 @@ pub enum Outcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FixSource {
-    /// A deterministic fixer (see [`AttemptReport::fixer`]).
+    /// A deterministic fixer (see [`AttemptReport::by`]).
     Fixer,
     /// A fix that worked before, from the fix cache.
     Cache,

@@ -1,4 +1,4 @@
-//! The heal loop's metrics, through the [`metrics`] facade (see the table in the module above).
+//! The heal loop's metrics, through the [`metrics`](::metrics) facade (see the table in the module above).
 
 use std::time::Instant;
 

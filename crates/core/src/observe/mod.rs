@@ -7,7 +7,7 @@
 //! `reason`). Fields hold names, numbers and categories only: never prompts, file contents,
 //! keys or URLs.
 //!
-//! **Metrics** (the [`metrics`] facade; nothing is exported unless the host installs a
+//! **Metrics** (the [`metrics`](::metrics) facade; nothing is exported unless the host installs a
 //! recorder, e.g. `metrics-exporter-prometheus`):
 //!
 //! | name | kind | labels |

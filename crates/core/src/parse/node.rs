@@ -16,7 +16,7 @@
 //! ```
 //!
 //! The location is the top frame of the stack inside the project (not `node:` internals or
-//! `node_modules`), else the thrown-at header; an ESM "imported from <file>" names the file.
+//! `node_modules`), else the thrown-at header; an ESM "imported from `<file>`" names the file.
 
 use super::classify::{self, lazy_regex};
 use super::{Line, ParserSession, Sink, number};
