@@ -514,6 +514,8 @@ async fn fleet_counts_deprecate_and_prune_for_every_worker() {
     a.record_success(&error, &context, &bad)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    // Uploaded now (the background sync may not have run yet), so that B has both fixes.
+    a.sync().await.unwrap_or_else(|e| panic!("{e}"));
     // B sees the bad fix fail, again and again: the fleet deprecates it.
     b.sync().await.unwrap_or_else(|e| panic!("{e}"));
     for _ in 0..10 {
