@@ -16,8 +16,8 @@
 //! seen, every one from it on is looked at again next time. Rows may come twice; applying a
 //! change is idempotent. Pulls stream rows with binary `COPY`.
 //!
-//! Writers announce changes with `NOTIFY selfheal_fixes`; a [`FleetStore`] exposes them as
-//! [`FleetStore::changed`] so a mirror syncs at once instead of at its next poll.
+//! Writers announce changes with `NOTIFY selfheal_fixes`; a mirror listens, so that it syncs at
+//! once instead of at its next poll.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -275,7 +275,6 @@ pub struct PullEnd {
 /// A connection to the fleet's PostgreSQL database.
 pub struct FleetStore {
     client: Client,
-    announced: Arc<Notify>,
 }
 
 impl std::fmt::Debug for FleetStore {
@@ -298,8 +297,7 @@ pub fn parse_url(url: &str) -> Result<tokio_postgres::Config> {
 }
 
 impl FleetStore {
-    /// Connects to `url` (`postgres://user@host:port/db`), brings the schema up to date and
-    /// listens for other writers' changes. With `?sslmode=require` the connection uses TLS and
+    /// Connects to `url` (`postgres://user@host:port/db`) and brings the schema up to date. With `?sslmode=require` the connection uses TLS and
     /// the server's certificate is verified (see [`FleetStore::connect_with`]).
     pub async fn connect(url: &str) -> Result<Self> {
         FleetStore::connect_with(&parse_url(url)?).await
@@ -332,20 +330,12 @@ impl FleetStore {
             .batch_execute(&format!("LISTEN {CHANNEL}"))
             .await
             .map_err(fleet_error)?;
-        Ok(FleetStore { client, announced })
+        Ok(FleetStore { client })
     }
 
     /// Whether the connection is gone (the server went away); a closed store only fails.
     pub fn is_closed(&self) -> bool {
         self.client.is_closed()
-    }
-
-    /// Resolves when a writer has announced a change (since the last call, or now), or when
-    /// the connection closes.
-    pub async fn changed(&self) {
-        if !self.is_closed() {
-            self.announced.notified().await;
-        }
     }
 
     /// Uploads what `worker` learned: creates the `fixes` the server lacks (the fleet assigns

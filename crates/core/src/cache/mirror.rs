@@ -336,11 +336,7 @@ fn enlist(connection: &mut Connection) -> rusqlite::Result<i64> {
 
 /// A random positive id.
 fn new_worker_id() -> i64 {
-    use std::hash::{BuildHasher, Hash, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    std::process::id().hash(&mut hasher);
-    std::time::SystemTime::now().hash(&mut hasher);
-    (hasher.finish() >> 1) as i64
+    (crate::llm::random_u64() >> 1) as i64
 }
 
 /// A batch of the journal: its uses, the fixes among them the fleet has not given an id yet,

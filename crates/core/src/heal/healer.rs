@@ -217,10 +217,7 @@ impl Healer {
 
 /// A run's id for its spans: random, so that runs of many processes stay apart.
 fn run_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(Instant::now().elapsed().as_nanos());
-    format!("{:016x}", hasher.finish())
+    format!("{:016x}", llm::random_u64())
 }
 
 /// How the attempts ended.

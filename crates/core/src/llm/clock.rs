@@ -150,6 +150,15 @@ impl Jitter {
     }
 }
 
+/// A random number, from the standard library's per-process random hash keys: for ids that
+/// must differ between runs and processes (not for anything secret).
+pub(crate) fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+}
+
 impl Default for Jitter {
     fn default() -> Self {
         Jitter::from_entropy()

@@ -52,6 +52,7 @@ use futures_util::StreamExt;
 
 pub use anthropic::Anthropic;
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
+pub(crate) use clock::random_u64;
 pub use clock::{Clock, Jitter, SystemClock, VirtualClock};
 pub use error::{ProviderError, ProviderErrorKind};
 pub use fallback::Fallback;
