@@ -2,10 +2,12 @@
 //! no network, copy-in/copy-back, Dockerfile builds parsed into diagnostics, and nothing left
 //! behind. The test image is made from the host's static busybox, without any registry.
 //!
-//! When no engine answers, every test says so loudly and passes: `.ci/run` starts one.
+//! Without an engine the tests that need one are reported ignored, with the reason (in CI they
+//! fail): `.ci/run` starts one.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
@@ -18,21 +20,34 @@ use selfheal::build::{
     BuildStep, Builder, CaptureConfig, Discard, DockerBuilder, ImageBuild, WorkspaceMode,
 };
 use selfheal::parse::ParserSet;
+use selfheal_test_harness::{Need, trial};
 
 const IMAGE: &str = "selfheal-test-busybox:1";
+
+fn main() -> ExitCode {
+    let engine = Need::docker_engine();
+    selfheal_test_harness::run(vec![
+        trial!(async exit_codes_and_output_are_captured).needs(&engine),
+        trial!(async a_step_past_its_timeout_is_stopped_and_removed).needs(&engine),
+        trial!(async dropping_the_future_removes_the_container).needs(&engine),
+        trial!(async running_out_of_memory_under_64_mib_is_reported).needs(&engine),
+        trial!(async steps_have_no_network_unless_asked).needs(&engine),
+        trial!(async copy_mode_copies_the_workspace_in_and_the_changes_back).needs(&engine),
+        trial!(async a_failing_dockerfile_build_becomes_a_diagnostic_and_leaves_no_image)
+            .needs(&engine),
+        trial!(async a_dockerfile_build_keeps_its_image_only_when_asked).needs(&engine),
+        trial!(async an_unreachable_engine_is_a_typed_error),
+    ])
+}
 
 /// Image builds are compared against the engine's whole image list: one at a time.
 static IMAGES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// A builder for `test`, or `None` (after saying why, loudly) when no engine answers.
-async fn builder(test: &str) -> Option<DockerBuilder> {
-    let builder = match DockerBuilder::connect(IMAGE).await {
-        Ok(builder) => builder,
-        Err(e) => {
-            eprintln!("\n*** SKIPPED {test}: no Docker engine ({e}) ***\n");
-            return None;
-        }
-    };
+/// A builder for `test`, the test image imported first when the engine lacks it.
+async fn builder(test: &str) -> DockerBuilder {
+    let builder = DockerBuilder::connect(IMAGE)
+        .await
+        .unwrap_or_else(|e| panic!("no Docker engine: {e}"));
     static IMPORTED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
     IMPORTED
         .get_or_init(|| async {
@@ -42,15 +57,13 @@ async fn builder(test: &str) -> Option<DockerBuilder> {
             }
         })
         .await;
-    Some(
-        builder
-            .label("dev.selfheal.test", test)
-            .stop_grace(Duration::from_secs(1))
-            .capture(CaptureConfig {
-                run_dir: std::env::temp_dir().join(format!("selfheal-docker-runs-{test}")),
-                ..CaptureConfig::default()
-            }),
-    )
+    builder
+        .label("dev.selfheal.test", test)
+        .stop_grace(Duration::from_secs(1))
+        .capture(CaptureConfig {
+            run_dir: std::env::temp_dir().join(format!("selfheal-docker-runs-{test}")),
+            ..CaptureConfig::default()
+        })
 }
 
 async fn docker() -> Docker {
@@ -159,11 +172,8 @@ async fn image_ids() -> HashSet<String> {
         .collect()
 }
 
-#[tokio::test]
 async fn exit_codes_and_output_are_captured() {
-    let Some(builder) = builder("exit").await else {
-        return;
-    };
+    let builder = builder("exit").await;
     let ws = workspace("exit");
     std::fs::write(ws.join("input.txt"), "from the host\n").unwrap_or_else(|e| panic!("{e}"));
     let step = BuildStep::shell(
@@ -198,11 +208,8 @@ async fn exit_codes_and_output_are_captured() {
     let _ = std::fs::remove_dir_all(&ws);
 }
 
-#[tokio::test]
 async fn a_step_past_its_timeout_is_stopped_and_removed() {
-    let Some(builder) = builder("timeout").await else {
-        return;
-    };
+    let builder = builder("timeout").await;
     let ws = workspace("timeout");
     let step =
         BuildStep::shell("hangs", "echo started; sleep 300").timeout(Duration::from_millis(800));
@@ -223,11 +230,8 @@ async fn a_step_past_its_timeout_is_stopped_and_removed() {
     let _ = std::fs::remove_dir_all(&ws);
 }
 
-#[tokio::test]
 async fn dropping_the_future_removes_the_container() {
-    let Some(builder) = builder("cancel").await else {
-        return;
-    };
+    let builder = builder("cancel").await;
     let ws = workspace("cancel");
     let step = BuildStep::shell("hangs", "sleep 300");
     let run = builder.run_step(&ws, &step, &Discard);
@@ -240,11 +244,8 @@ async fn dropping_the_future_removes_the_container() {
     let _ = std::fs::remove_dir_all(&ws);
 }
 
-#[tokio::test]
 async fn running_out_of_memory_under_64_mib_is_reported() {
-    let Some(builder) = builder("oom").await else {
-        return;
-    };
+    let builder = builder("oom").await;
     let ws = workspace("oom");
     let step = BuildStep::argv(
         "hog",
@@ -262,11 +263,8 @@ async fn running_out_of_memory_under_64_mib_is_reported() {
     let _ = std::fs::remove_dir_all(&ws);
 }
 
-#[tokio::test]
 async fn steps_have_no_network_unless_asked() {
-    let Some(builder) = builder("network").await else {
-        return;
-    };
+    let builder = builder("network").await;
     let ws = workspace("network");
     let probe = BuildStep::shell(
         "probe",
@@ -299,11 +297,8 @@ async fn steps_have_no_network_unless_asked() {
     let _ = std::fs::remove_dir_all(&ws);
 }
 
-#[tokio::test]
 async fn copy_mode_copies_the_workspace_in_and_the_changes_back() {
-    let Some(builder) = builder("copy").await else {
-        return;
-    };
+    let builder = builder("copy").await;
     let ws = workspace("copy");
     std::fs::create_dir_all(ws.join("src")).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(ws.join("src/app.ts"), "let a = 1;\n").unwrap_or_else(|e| panic!("{e}"));
@@ -334,11 +329,8 @@ async fn copy_mode_copies_the_workspace_in_and_the_changes_back() {
     let _ = std::fs::remove_dir_all(&ws);
 }
 
-#[tokio::test]
 async fn a_failing_dockerfile_build_becomes_a_diagnostic_and_leaves_no_image() {
-    let Some(builder) = builder("dockerfile").await else {
-        return;
-    };
+    let builder = builder("dockerfile").await;
     let _one_at_a_time = IMAGES.lock().await;
     let before = image_ids().await;
     let ws = workspace("dockerfile");
@@ -415,11 +407,8 @@ async fn a_failing_dockerfile_build_becomes_a_diagnostic_and_leaves_no_image() {
     let _ = std::fs::remove_dir_all(&ws);
 }
 
-#[tokio::test]
 async fn a_dockerfile_build_keeps_its_image_only_when_asked() {
-    let Some(builder) = builder("keep").await else {
-        return;
-    };
+    let builder = builder("keep").await;
     let _one_at_a_time = IMAGES.lock().await;
     let before = image_ids().await;
     let ws = workspace("keep");
@@ -460,7 +449,6 @@ async fn a_dockerfile_build_keeps_its_image_only_when_asked() {
     let _ = std::fs::remove_dir_all(&ws);
 }
 
-#[tokio::test]
 async fn an_unreachable_engine_is_a_typed_error() {
     for host in ["unix:///nonexistent/docker.sock", "tcp://127.0.0.1:1"] {
         let result = DockerBuilder::connect_to(host, IMAGE).await.map(|_| ());

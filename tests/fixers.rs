@@ -3,10 +3,24 @@
 //! python, node and ruff, and a missing package installed from the npm registry.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use selfheal::build::{BuildPlan, BuildStep, LocalBuilder};
 use selfheal::heal::{FixSource, Healer, Outcome};
 use selfheal::workspace::Workspace;
+use selfheal_test_harness::{Need, trial, which};
+
+fn main() -> ExitCode {
+    let ruff = Need::program("ruff", "pip install ruff; scripts/test installs it");
+    selfheal_test_harness::run(vec![
+        trial!(async a_require_that_misses_its_folder_is_pointed_at_the_module_that_exists),
+        trial!(async ruff_fixes_what_it_reported_and_the_lint_passes).needs(&ruff),
+        trial!(async names_used_without_import_are_imported_from_the_standard_library_and_the_project),
+        trial!(async a_misspelled_variable_node_names_no_fix_for_is_respelled_and_a_project_export_required),
+        trial!(async an_unused_local_that_ruff_only_removes_unsafely_is_underscored_and_keeps_its_call).needs(&ruff),
+        trial!(async a_package_imported_but_not_declared_is_declared_and_installed_from_the_registry),
+    ])
+}
 
 struct Project {
     dir: PathBuf,
@@ -49,7 +63,6 @@ async fn heal(project: &Project, steps: &[(&str, &str)]) -> selfheal::heal::Heal
         .unwrap()
 }
 
-#[tokio::test]
 async fn a_require_that_misses_its_folder_is_pointed_at_the_module_that_exists() {
     let project = Project::new(
         "require",
@@ -73,11 +86,8 @@ async fn a_require_that_misses_its_folder_is_pointed_at_the_module_that_exists()
     );
 }
 
-#[tokio::test]
 async fn ruff_fixes_what_it_reported_and_the_lint_passes() {
-    // `.ci/run` installs ruff; without it this test cannot say anything.
-    let ruff =
-        which("ruff").expect("ruff is needed on PATH (pip install ruff; .ci/run installs it)");
+    let ruff = which("ruff").expect("ruff on PATH");
     let project = Project::new(
         "ruff",
         &[(
@@ -100,7 +110,6 @@ async fn ruff_fixes_what_it_reported_and_the_lint_passes() {
     assert!(project.read("slug.py").contains("import re"));
 }
 
-#[tokio::test]
 async fn names_used_without_import_are_imported_from_the_standard_library_and_the_project() {
     let project = Project::new(
         "py-names",
@@ -127,7 +136,6 @@ async fn names_used_without_import_are_imported_from_the_standard_library_and_th
     assert!(main.contains("from slug.text import slugify\n"), "{main}");
 }
 
-#[tokio::test]
 async fn a_misspelled_variable_node_names_no_fix_for_is_respelled_and_a_project_export_required() {
     let project = Project::new(
         "js-names",
@@ -155,10 +163,8 @@ async fn a_misspelled_variable_node_names_no_fix_for_is_respelled_and_a_project_
     );
 }
 
-#[tokio::test]
 async fn an_unused_local_that_ruff_only_removes_unsafely_is_underscored_and_keeps_its_call() {
-    let ruff =
-        which("ruff").expect("ruff is needed on PATH (pip install ruff; .ci/run installs it)");
+    let ruff = which("ruff").expect("ruff on PATH");
     let project = Project::new(
         "unused",
         &[(
@@ -179,7 +185,6 @@ async fn an_unused_local_that_ruff_only_removes_unsafely_is_underscored_and_keep
     assert!(project.read("report.py").contains("    _count = load()\n"));
 }
 
-#[tokio::test]
 async fn a_package_imported_but_not_declared_is_declared_and_installed_from_the_registry() {
     let project = Project::new(
         "npm-dependency",
@@ -206,11 +211,4 @@ async fn a_package_imported_but_not_declared_is_declared_and_installed_from_the_
         "{manifest}"
     );
     assert!(project.read("package-lock.json").contains("is-number"));
-}
-
-fn which(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
 }

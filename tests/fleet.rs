@@ -6,13 +6,13 @@
 //!
 //! The server comes from `SELFHEAL_TEST_PG_URL` (`.ci/run` starts a throwaway cluster on
 //! 127.0.0.1); each test works in a database of its own. The kill test starts a cluster of its
-//! own from the installed PostgreSQL binaries. Without a server (outside CI) every test says so
-//! loudly and passes.
+//! own from the installed PostgreSQL binaries. Without them (outside CI) the tests that need them
+//! are reported ignored, with the reason.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use selfheal::Diagnostic;
@@ -23,24 +23,47 @@ use selfheal::cache::{
 };
 use selfheal::fix::FixProposal;
 use selfheal::parse::ParserSet;
+use selfheal_test_harness::{Need, trial};
 use tokio_postgres::NoTls;
 
-/// Says why a test cannot run here; in CI that is a failure.
-fn skip(test: &str, why: &str) {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must run the fleet tests: {why}"
+fn main() -> ExitCode {
+    let server = Need::env("SELFHEAL_TEST_PG_URL", ".ci/run starts a server");
+    let cluster = Need::new(
+        postgres_programs()
+            .is_none()
+            .then(|| "PostgreSQL is not installed (/usr/lib/postgresql/*/bin)".into()),
     );
-    eprintln!("\n*** SKIPPED {test}: {why} ***\n");
+    let openssl = Need::program("openssl", "apt install openssl");
+    selfheal_test_harness::run(vec![
+        trial!(async(threads = 2) a_fix_learned_by_one_worker_process_is_served_by_another).needs(&server),
+        trial!(async(threads = 2) eight_workers_recording_uses_at_once_lose_no_count).needs(&server),
+        trial!(async(threads = 2) a_change_that_commits_late_is_not_skipped).needs(&server),
+        trial!(async(threads = 2) an_upload_repeated_after_a_lost_reply_counts_nothing_twice).needs(&server),
+        trial!(async(threads = 2) concurrent_workers_migrate_once).needs(&server),
+        trial!(async(threads = 2) a_database_of_schema_1_is_migrated_with_its_fixes).needs(&server),
+        trial!(async(threads = 2) fleet_counts_deprecate_and_prune_for_every_worker).needs(&server),
+        trial!(async(threads = 2) a_worker_cut_off_keeps_learning_and_uploads_when_the_server_returns).needs(&server),
+        trial!(async(threads = 2) a_server_killed_mid_sync_loses_and_duplicates_nothing).needs(&cluster),
+        trial!(async(threads = 2) a_server_that_accepts_only_tls_is_reached_with_sslmode_require).needs(&cluster).needs(&openssl),
+    ])
 }
 
-/// A fresh database on the test server, as a URL; `None` (after saying why) without a server.
-async fn database(test: &str) -> Option<String> {
-    let Ok(admin) = std::env::var("SELFHEAL_TEST_PG_URL") else {
-        skip(test, "SELFHEAL_TEST_PG_URL is not set");
-        return None;
-    };
-    Some(fresh_database(&admin, test).await)
+/// A fresh database on the test server, as a URL.
+async fn database(test: &str) -> String {
+    let admin = std::env::var("SELFHEAL_TEST_PG_URL").expect("SELFHEAL_TEST_PG_URL");
+    fresh_database(&admin, test).await
+}
+
+/// The newest installed PostgreSQL's programs (`initdb`, `pg_ctl`, `postgres`).
+fn postgres_programs() -> Option<PathBuf> {
+    std::fs::read_dir("/usr/lib/postgresql")
+        .ok()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|version| version.path().join("bin"))
+        .filter(|bin| bin.join("initdb").exists())
+        .max()
 }
 
 async fn fresh_database(admin: &str, test: &str) -> String {
@@ -187,11 +210,8 @@ async fn pull_all(store: &mut FleetStore, since: ChangeCursor) -> (Vec<FleetFix>
     (all, end.unwrap_or_else(|e| panic!("{e}")))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fix_learned_by_one_worker_process_is_served_by_another() {
-    let Some(url) = database("processes").await else {
-        return;
-    };
+    let url = database("processes").await;
     let dir = temp_dir("processes");
     let spawn = |role: &str| {
         Command::new(env!("CARGO_BIN_EXE_selfheal-fleet-worker"))
@@ -239,11 +259,8 @@ async fn a_fix_learned_by_one_worker_process_is_served_by_another() {
     std::fs::remove_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_workers_recording_uses_at_once_lose_no_count() {
-    let Some(url) = database("counts").await else {
-        return;
-    };
+    let url = database("counts").await;
     let dir = temp_dir("counts");
     let error = parse("src/a.ts(1,1): error TS2304: Cannot find name 'x'.\n");
     let fix = proposal("shared");
@@ -295,11 +312,8 @@ async fn eight_workers_recording_uses_at_once_lose_no_count() {
     std::fs::remove_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_that_commits_late_is_not_skipped() {
-    let Some(url) = database("late_commit").await else {
-        return;
-    };
+    let url = database("late_commit").await;
     let mut reader = FleetStore::connect(&url)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -344,11 +358,8 @@ async fn a_change_that_commits_late_is_not_skipped() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_repeated_after_a_lost_reply_counts_nothing_twice() {
-    let Some(url) = database("repeat").await else {
-        return;
-    };
+    let url = database("repeat").await;
     let mut store = FleetStore::connect(&url)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -379,11 +390,8 @@ async fn an_upload_repeated_after_a_lost_reply_counts_nothing_twice() {
     assert_eq!(server_counts(&url).await, (1, 4, 4));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_workers_migrate_once() {
-    let Some(url) = database("migrate").await else {
-        return;
-    };
+    let url = database("migrate").await;
     let connects = (0..6).map(|_| {
         let url = url.clone();
         tokio::spawn(async move { FleetStore::connect(&url).await.map(|_| ()) })
@@ -404,11 +412,8 @@ async fn concurrent_workers_migrate_once() {
     assert_eq!(versions, [2]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_of_schema_1_is_migrated_with_its_fixes() {
-    let Some(url) = database("schema_1").await else {
-        return;
-    };
+    let url = database("schema_1").await;
     // A database as version 1 left it: one opaque record per fix.
     let error = parse("src/App.tsx(3,10): error TS2304: Cannot find name 'useState'.\n");
     let fix = proposal("import { useState }");
@@ -495,11 +500,8 @@ async fn a_database_of_schema_1_is_migrated_with_its_fixes() {
     std::fs::remove_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_counts_deprecate_and_prune_for_every_worker() {
-    let Some(url) = database("retention").await else {
-        return;
-    };
+    let url = database("retention").await;
     let dir = temp_dir("retention");
     let (a, b) = (
         worker(&url, &dir.join("a")).await,
@@ -612,11 +614,8 @@ impl Relay {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_cut_off_keeps_learning_and_uploads_when_the_server_returns() {
-    let Some(url) = database("offline").await else {
-        return;
-    };
+    let url = database("offline").await;
     let config: tokio_postgres::Config = url.parse().unwrap_or_else(|e| panic!("{e}"));
     let port = config.get_ports().first().copied().unwrap_or(5432);
     let mut relay = Relay::start(SocketAddr::from(([127, 0, 0, 1], port))).await;
@@ -687,30 +686,16 @@ struct Cluster {
 }
 
 impl Cluster {
-    /// Initializes and starts a cluster; `None` (after saying why) without PostgreSQL.
-    fn start(test: &str) -> Option<Cluster> {
-        let cluster = Cluster::init(test)?;
+    /// Initializes and starts a cluster.
+    fn start(test: &str) -> Cluster {
+        let cluster = Cluster::init(test);
         cluster.up();
-        Some(cluster)
+        cluster
     }
 
     /// Initializes a cluster without starting it.
-    fn init(test: &str) -> Option<Cluster> {
-        let Some(bin) = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|version| version.path().join("bin"))
-            .filter(|bin| bin.join("initdb").exists())
-            .max()
-        else {
-            skip(
-                test,
-                "PostgreSQL is not installed (/usr/lib/postgresql/*/bin)",
-            );
-            return None;
-        };
+    fn init(test: &str) -> Cluster {
+        let bin = postgres_programs().expect("PostgreSQL's programs");
         let dir = temp_dir(test);
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -735,7 +720,7 @@ impl Cluster {
                 "--no-sync",
             ]);
         });
-        Some(cluster)
+        cluster
     }
 
     /// Accepts only TLS connections, with a server certificate for 127.0.0.1 signed by a CA of
@@ -894,12 +879,9 @@ impl Drop for Cluster {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_mid_sync_loses_and_duplicates_nothing() {
     const FIXES: usize = 20_000;
-    let Some(cluster) = Cluster::start("killed") else {
-        return;
-    };
+    let cluster = Cluster::start("killed");
     let url = cluster.url();
     let dir = temp_dir("killed-workers");
     let small_batches = FleetOptions {
@@ -976,11 +958,8 @@ async fn a_server_killed_mid_sync_loses_and_duplicates_nothing() {
     std::fs::remove_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_accepts_only_tls_is_reached_with_sslmode_require() {
-    let Some(cluster) = Cluster::init("tls") else {
-        return;
-    };
+    let cluster = Cluster::init("tls");
     let ca = cluster.require_tls();
     cluster.up();
     let url = format!("{}?sslmode=require", cluster.url());

@@ -2,8 +2,21 @@
 
 mod common;
 
+use std::process::ExitCode;
+
 use common::selfheal;
+use selfheal_test_harness::trial;
 use serde_json::{Value, json};
+
+fn main() -> ExitCode {
+    let fleet = common::fleet_server();
+    selfheal_test_harness::run(vec![
+        trial!(imported_fixes_are_found_for_a_log_with_their_score_parts),
+        trial!(export_round_trips_and_prune_forgets_old_fixes),
+        trial!(cache_sync_shares_fixes_between_machines_through_the_fleet).needs(&fleet),
+        trial!(a_bad_import_line_is_named_and_the_default_folder_comes_from_the_environment),
+    ])
+}
 
 fn cache_dir(name: &str) -> std::path::PathBuf {
     let dir =
@@ -42,7 +55,6 @@ fn exported_fix() -> String {
     .to_string()
 }
 
-#[test]
 fn imported_fixes_are_found_for_a_log_with_their_score_parts() {
     let dir = cache_dir("lookup");
     let dir_arg = dir.to_str().expect("utf-8 path");
@@ -88,7 +100,6 @@ fn imported_fixes_are_found_for_a_log_with_their_score_parts() {
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 
-#[test]
 fn export_round_trips_and_prune_forgets_old_fixes() {
     let dir = cache_dir("export");
     let dir_arg = dir.to_str().expect("utf-8 path");
@@ -126,11 +137,8 @@ fn export_round_trips_and_prune_forgets_old_fixes() {
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 
-#[test]
 fn cache_sync_shares_fixes_between_machines_through_the_fleet() {
-    let Some(fleet) = common::fleet_database("sync") else {
-        return;
-    };
+    let fleet = common::fleet_database("sync");
     let (a, b) = (cache_dir("fleet-a"), cache_dir("fleet-b"));
     let arg = |dir: &std::path::Path| dir.to_str().expect("utf-8 path").to_string();
     let (a_arg, b_arg) = (arg(&a), arg(&b));
@@ -192,7 +200,6 @@ fn cache_sync_shares_fixes_between_machines_through_the_fleet() {
     }
 }
 
-#[test]
 fn a_bad_import_line_is_named_and_the_default_folder_comes_from_the_environment() {
     let dir = cache_dir("env");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_selfheal"))

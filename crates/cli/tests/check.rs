@@ -2,8 +2,24 @@
 
 mod common;
 
+use std::process::ExitCode;
+
 use common::selfheal;
+use selfheal_test_harness::{Need, trial};
 use serde_json::Value;
+
+fn main() -> ExitCode {
+    let image = Need::docker_image(IMAGE, ".ci/run makes it");
+    selfheal_test_harness::run(vec![
+        trial!(a_failing_step_is_reported_with_its_diagnostics_and_stops_the_plan),
+        trial!(passing_steps_exit_0_and_timeouts_are_failures),
+        trial!(usage_and_infrastructure_errors_exit_2),
+        trial!(steps_run_in_a_container_with_limits).needs(&image),
+    ])
+}
+
+/// The host's static busybox as an image.
+const IMAGE: &str = "selfheal-test-busybox:1";
 
 fn project(name: &str) -> std::path::PathBuf {
     let dir =
@@ -23,7 +39,6 @@ fn json(output: &std::process::Output) -> Value {
     })
 }
 
-#[test]
 fn a_failing_step_is_reported_with_its_diagnostics_and_stops_the_plan() {
     let dir = project("fail");
     std::fs::write(
@@ -86,7 +101,6 @@ fn a_failing_step_is_reported_with_its_diagnostics_and_stops_the_plan() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
 fn passing_steps_exit_0_and_timeouts_are_failures() {
     let dir = project("pass");
     let root = dir.to_str().expect("utf-8 path");
@@ -123,7 +137,6 @@ fn passing_steps_exit_0_and_timeouts_are_failures() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
 fn usage_and_infrastructure_errors_exit_2() {
     let dir = project("usage");
     let root = dir.to_str().expect("utf-8 path");
@@ -152,21 +165,8 @@ fn usage_and_infrastructure_errors_exit_2() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
 fn steps_run_in_a_container_with_limits() {
-    let image = "selfheal-test-busybox:1";
-    let engine = std::process::Command::new("docker")
-        .args(["image", "inspect", image])
-        .output();
-    match engine {
-        Ok(out) if out.status.success() => {}
-        _ => {
-            eprintln!(
-                "\n*** SKIPPED steps_run_in_a_container_with_limits: no Docker engine or no {image} (.ci/run makes it) ***\n"
-            );
-            return;
-        }
-    }
+    let image = IMAGE;
     let dir = project("docker");
     std::fs::write(dir.join("input.txt"), "hello\n").expect("input");
     let root = dir.to_str().expect("utf-8 path");

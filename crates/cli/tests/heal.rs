@@ -4,11 +4,24 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, ExitCode};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use selfheal_test_harness::trial;
+
 mod common;
+
+fn main() -> ExitCode {
+    let fleet = common::fleet_server();
+    selfheal_test_harness::run(vec![
+        trial!(a_broken_project_is_healed_through_the_model_and_reported_as_json),
+        trial!(a_fix_learned_on_one_machine_heals_on_another_through_the_fleet_cache).needs(&fleet),
+        trial!(without_a_model_or_a_cached_fix_it_says_what_is_left_and_exits_1),
+        trial!(a_recorded_run_replays_without_the_model),
+        trial!(metrics_are_served_while_a_heal_runs_and_spans_are_written_as_json_lines),
+    ])
+}
 
 const BROKEN: &str = "def greet():\n    print(mesage)\n\nmesage_text = 'hi'\ngreet()\n";
 
@@ -115,7 +128,6 @@ fn heal(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     command.output().expect("selfheal runs")
 }
 
-#[test]
 fn a_broken_project_is_healed_through_the_model_and_reported_as_json() {
     let dir = project("model");
     let fix = typo_fix();
@@ -144,11 +156,8 @@ fn a_broken_project_is_healed_through_the_model_and_reported_as_json() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[test]
 fn a_fix_learned_on_one_machine_heals_on_another_through_the_fleet_cache() {
-    let Some(fleet) = common::fleet_database("heal") else {
-        return;
-    };
+    let fleet = common::fleet_database("heal");
     let dir = project("fleet");
     let (url, requests) = model(&typo_fix().to_string());
     let app = dir.join("app");
@@ -190,7 +199,6 @@ fn a_fix_learned_on_one_machine_heals_on_another_through_the_fleet_cache() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[test]
 fn without_a_model_or_a_cached_fix_it_says_what_is_left_and_exits_1() {
     let dir = project("none");
     let app = dir.join("app");
@@ -213,7 +221,6 @@ fn without_a_model_or_a_cached_fix_it_says_what_is_left_and_exits_1() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[test]
 fn a_recorded_run_replays_without_the_model() {
     let dir = project("cassette");
     let fix = typo_fix();
@@ -273,7 +280,6 @@ fn scrape(address: &str) -> Option<String> {
     Some(response)
 }
 
-#[test]
 fn metrics_are_served_while_a_heal_runs_and_spans_are_written_as_json_lines() {
     let dir = project("observe");
     let (url, _) = model(&typo_fix().to_string());

@@ -3,6 +3,8 @@
 use std::io::Write;
 use std::process::{Child, Command, Output, Stdio};
 
+use selfheal_test_harness::Need;
+
 /// Starts `selfheal` with piped standard streams.
 #[allow(dead_code)] // Each test file uses its own subset of the helpers.
 pub(crate) fn spawn(args: &[&str]) -> Child {
@@ -30,18 +32,10 @@ pub(crate) fn selfheal(args: &[&str], stdin: &[u8]) -> Output {
     output
 }
 
-/// A fresh database on the fleet test server (`SELFHEAL_TEST_PG_URL`), as a URL; `None`
-/// (after saying why) without one, which only a developer's machine may lack.
+/// A fresh database on the fleet test server (`SELFHEAL_TEST_PG_URL`), as a URL.
 #[allow(dead_code)]
-pub(crate) fn fleet_database(test: &str) -> Option<String> {
-    let Ok(admin) = std::env::var("SELFHEAL_TEST_PG_URL") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the fleet tests: SELFHEAL_TEST_PG_URL is not set"
-        );
-        eprintln!("\n*** SKIPPED {test}: SELFHEAL_TEST_PG_URL is not set ***\n");
-        return None;
-    };
+pub(crate) fn fleet_database(test: &str) -> String {
+    let admin = std::env::var("SELFHEAL_TEST_PG_URL").expect("SELFHEAL_TEST_PG_URL");
     let name = format!("selfheal_cli_{test}_{}", std::process::id());
     for statement in [
         format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
@@ -54,5 +48,13 @@ pub(crate) fn fleet_database(test: &str) -> Option<String> {
         assert!(psql.status.success(), "{psql:?}");
     }
     let (base, _) = admin.rsplit_once('/').unwrap_or((&admin, ""));
-    Some(format!("{base}/{name}"))
+    format!("{base}/{name}")
+}
+
+/// The fleet test server and `psql`, for the tests that need them.
+#[allow(dead_code)]
+pub(crate) fn fleet_server() -> Need {
+    let server = Need::env("SELFHEAL_TEST_PG_URL", ".ci/run starts a server");
+    let psql = Need::program("psql", "apt install postgresql-client");
+    Need::new(server.missing().or(psql.missing()).map(str::to_string))
 }
