@@ -10,7 +10,9 @@ use selfheal::cache::FixCache;
 use selfheal::heal::{
     Budget, Event, FixSource, HealConfig, HealReport, Healer, Outcome, StopReason, event_channel,
 };
-use selfheal::llm::OpenAi;
+use selfheal::llm::{
+    self, Completion, CompletionRequest, OpenAi, Provider, ProviderError, ProviderErrorKind,
+};
 use selfheal::workspace::Workspace;
 use serde_json::json;
 
@@ -382,6 +384,61 @@ async fn cancelling_undoes_the_attempt_in_progress_and_reports_it() {
     );
     let events = events.lock().unwrap();
     assert!(matches!(events.last(), Some(Event::Cancelled)));
+}
+
+/// A host's model client that stops the run and then fails the call, as a host does when its
+/// user closes the tab: the stop comes first, the error reaches the loop right after.
+struct Quits {
+    stop: Arc<tokio::sync::Notify>,
+}
+
+impl Quits {
+    fn answer(stop: &tokio::sync::Notify) -> selfheal::Result<Completion> {
+        stop.notify_one();
+        Err(ProviderError::new("host", ProviderErrorKind::Other, "the user closed the tab").into())
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for Quits {
+    fn name(&self) -> &str {
+        "host"
+    }
+
+    fn default_model(&self) -> &str {
+        "host-1"
+    }
+
+    async fn complete(&self, _: &CompletionRequest) -> selfheal::Result<Completion> {
+        Quits::answer(&self.stop)
+    }
+
+    fn stream(&self, _: CompletionRequest) -> llm::EventStream {
+        let stop = Arc::clone(&self.stop);
+        llm::stream_whole(async move { Quits::answer(&stop) })
+    }
+}
+
+#[tokio::test]
+async fn a_run_stopped_by_a_callback_that_then_fails_ends_cancelled_every_time() {
+    let project = Project::new("stopped");
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let healer = Healer::new(LocalBuilder::new())
+        .provider(Arc::new(Quits {
+            stop: Arc::clone(&stop),
+        }))
+        .config(quick_heal_config());
+    let workspace = Workspace::open(project.app()).unwrap();
+    // The model is asked with no await between its failure and the end of the attempts: the
+    // stop must win even though the loop sees the error in the same poll.
+    for _ in 0..20 {
+        let report = healer
+            .heal_until(&workspace, &plan(), &|_| {}, stop.notified())
+            .await
+            .unwrap();
+        assert_eq!(report.outcome, Outcome::Cancelled, "{report:#?}");
+        assert_eq!(project.main(), BROKEN);
+    }
 }
 
 #[tokio::test]

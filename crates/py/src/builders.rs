@@ -267,7 +267,7 @@ impl Api for PythonBuilder {
             Err(error) => {
                 let reason = Python::attach(|py| error.value(py).to_string());
                 if let Some(scope) = scope {
-                    scope.fail_and_yield(error).await;
+                    scope.fail(error);
                 }
                 return Err(Error::Build {
                     step: step.name.clone(),

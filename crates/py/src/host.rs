@@ -44,20 +44,14 @@ impl Scope {
         SCOPE.scope(scope, future).await
     }
 
-    /// Keeps the first exception and stops the run.
+    /// Keeps the first exception and stops the run (which then ends cancelled, even when the
+    /// failed call reaches the loop first).
     pub(crate) fn fail(&self, error: PyErr) {
         self.failure
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get_or_insert(error);
         self.stop.notify_one();
-    }
-
-    /// [`fail`](Scope::fail) from inside the run: yields once, so that the run sees it is
-    /// stopped before it goes on with the error the callback's caller gets.
-    pub(crate) async fn fail_and_yield(&self, error: PyErr) {
-        self.fail(error);
-        tokio::task::yield_now().await;
     }
 
     /// Calls a host's plain handler (`on_event`, `on_escalation`) with `value`; an exception

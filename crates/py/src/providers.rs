@@ -385,7 +385,7 @@ impl PythonProvider {
             Err(error) => {
                 let message = Python::attach(|py| error.value(py).to_string());
                 if let Some(scope) = scope {
-                    scope.fail_and_yield(error).await;
+                    scope.fail(error);
                 }
                 Err(Error::Provider(ProviderError::new(
                     &hosted.name,

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::FutureExt;
 use tracing::{Instrument, info_span};
 
 use super::config::HealConfig;
@@ -191,10 +192,16 @@ impl Healer {
             let mut run = Run::new(self, workspace, plan, events)?;
             let ended = {
                 let attempts = tokio::time::timeout(self.config.budget.time, run.attempts());
+                let mut cancel = std::pin::pin!(cancel);
                 tokio::select! {
                     biased;
-                    () = cancel => Ended::Cancelled,
+                    () = &mut cancel => Ended::Cancelled,
                     ran = attempts => match ran {
+                        // A cancellation asked for before the attempts ended wins, even when
+                        // they ended in the same poll: a host that stops the run from a
+                        // callback and then fails that call has the loop see the failure
+                        // right after the stop, whatever the threads' timing.
+                        _ if (&mut cancel).now_or_never().is_some() => Ended::Cancelled,
                         Ok(ran) => {
                             ran?;
                             Ended::Ran
