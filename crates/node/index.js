@@ -3,7 +3,25 @@
 // as `SelfHealError`s, and the `Healer`, whose JavaScript half holds what JavaScript does best:
 // options objects, `AbortSignal`, async iteration, callback errors rethrown as they were.
 
-const native = require('./native.js')
+const native = loadNative()
+
+/**
+ * The addon: `selfheal.<platform>.node` next to this file (a build from source), or the
+ * platform package npm installed with this one (`selfheal-linux-x64-gnu`, …).
+ */
+function loadNative() {
+  try {
+    return require('./native.js')
+  } catch (error) {
+    throw new Error(
+      `selfheal has no native addon for ${process.platform}-${process.arch}: no prebuilt platform package ` +
+        'is installed for it, and none was built from source. Build it from source in a clone of the ' +
+        'repository (Rust 1.89 or newer; a few minutes): `cd crates/node && npm install && npm run build`, ' +
+        'then install that folder.',
+      { cause: error },
+    )
+  }
+}
 
 /** Every error selfheal throws; `code` tells the kind (`E_PROVIDER`, `E_CONFIG`, …). */
 class SelfHealError extends Error {

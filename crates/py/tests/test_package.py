@@ -1,12 +1,19 @@
-"""The package as shipped: stubs, docstrings, typed examples that run."""
+"""The package as shipped: stubs, docstrings, typed examples that run, and the wheel installed
+where no Rust toolchain is."""
 
 from __future__ import annotations
 
 import ast
 import inspect
+import os
+import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
+from typing import Dict
+
+import pytest
 
 import selfheal
 from conftest import REPO
@@ -80,3 +87,57 @@ def test_the_heal_example_heals_the_bundled_rust_project() -> None:
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert b"healed after" in ran.stdout
     assert b"+    let mut book = Ledger::new();" in ran.stdout
+
+
+def built_packages() -> Path:
+    """The folder scripts/package built into (scripts/test sets SELFHEAL_DIST)."""
+    folder = os.environ.get("SELFHEAL_DIST")
+    if not folder:
+        if os.environ.get("CI"):
+            pytest.fail("CI must test the built packages: SELFHEAL_DIST is not set")
+        pytest.skip("SELFHEAL_DIST is not set (scripts/test builds the packages into it)")
+    return Path(folder)
+
+
+def without_rust() -> Dict[str, str]:
+    """This environment with every folder that holds cargo or rustc taken off PATH."""
+    folders = os.environ["PATH"].split(os.pathsep)
+    kept = [f for f in folders if not any(os.path.exists(os.path.join(f, t)) for t in ("cargo", "rustc"))]
+    return {**os.environ, "PATH": os.pathsep.join(kept)}
+
+
+def test_the_wheel_installs_without_a_rust_toolchain_and_the_examples_run(tmp_path: Path) -> None:
+    dist = built_packages()
+    wheels = sorted(dist.glob(f"selfheal-{selfheal.__version__}-cp39-abi3-*.whl"))
+    assert len(wheels) == 1, sorted(p.name for p in dist.iterdir())
+    if sys.platform == "linux":
+        assert "-manylinux_2_28_" in wheels[0].name, "linked against an old glibc, as checked by maturin"
+    env = without_rust()
+    assert shutil.which("cargo", path=env["PATH"]) is None
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
+    python = str(tmp_path / "venv" / "bin" / "python")
+    installed = subprocess.run([python, "-m", "pip", "install", "--no-index", "--disable-pip-version-check",
+                                str(wheels[0])], env=env, capture_output=True, text=True, timeout=300)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+
+    def run(name: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([python, str(EXAMPLES / name)], input=stdin, env=env, capture_output=True,
+                              cwd=tmp_path, timeout=600)
+
+    healed = run("own_model.py")
+    assert healed.returncode == 0, healed.stdout + healed.stderr
+    assert healed.stdout.startswith(b"healed: 1 request(s)")
+    parsed = run("parse_log.py", (REPO / "tests/fixtures/parsers/tsc/config-npm/log.txt").read_bytes())
+    assert b"2 diagnostics: 2 configuration" in parsed.stdout, parsed.stderr
+    where = subprocess.run([python, "-c", "import selfheal; print(selfheal.__file__)"], env=env,
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert where.stdout.startswith(str(tmp_path / "venv")), where.stdout + where.stderr
+
+
+def test_the_source_distribution_holds_what_a_build_from_source_needs() -> None:
+    sdist = built_packages() / f"selfheal-{selfheal.__version__}.tar.gz"
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    for needed in ("pyproject.toml", "Cargo.toml", "Cargo.lock", "crates/core/src/lib.rs", "crates/py/src/lib.rs",
+                   "python/selfheal/__init__.py", "LICENSE-MIT", "LICENSE-APACHE"):
+        assert needed in names, needed

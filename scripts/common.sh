@@ -1,0 +1,36 @@
+# Sourced by scripts/test and scripts/package: where build output and tools live — outside the
+# clone, so that a returning machine builds warm — and how the tools get there.
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/selfheal-target}"
+# `napi build` always passes --target; with the host's triple set for every tool, cargo, maturin
+# and napi build into the same folder and share what they compiled.
+CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}"
+export CARGO_BUILD_TARGET
+tools="${SELFHEAL_TOOLS:-$HOME/.cache/selfheal-ci-tools}"
+
+# The Python tools of scripts/tools.txt in "$tools/venv", installed again when the list changes.
+python_tools() {
+  local venv="$tools/venv" stamp
+  stamp=$(sha256sum scripts/tools.txt | cut -c1-16)
+  if [ "$(cat "$venv/.selfheal-tools" 2>/dev/null)" != "$stamp" ]; then
+    echo "--- Python tools into $venv (scripts/tools.txt)"
+    python3 -m venv "$venv" &&
+      "$venv/bin/pip" install -q --disable-pip-version-check -r scripts/tools.txt &&
+      echo "$stamp" >"$venv/.selfheal-tools" || return 1
+  fi
+  export PATH="$venv/bin:$PATH"
+}
+
+# The Node package's development tools (napi-rs' CLI, TypeScript) from its package-lock.json.
+node_tools() {
+  [ -x crates/node/node_modules/.bin/napi ] && return 0
+  echo "--- Node tools into crates/node/node_modules (package-lock.json)"
+  # `npm install --no-save` rather than `npm ci`: a registry mirror that only serves this
+  # platform's optional packages leaves the others out of the lock file, which `npm ci` refuses.
+  (cd crates/node && npm install --no-save --no-audit --no-fund --loglevel=error)
+}
+
+# The workspace's version, which every package carries.
+workspace_version() {
+  sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml
+}
