@@ -4,8 +4,8 @@
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/selfheal-target}"
 # `napi build` always passes --target; with the host's triple set for every tool, cargo, maturin
 # and napi build into the same folder and share what they compiled.
-CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-$(rustc -vV | sed -n 's/^host: //p')}"
-export CARGO_BUILD_TARGET
+CARGO_BUILD_TARGET="${CARGO_BUILD_TARGET:-$(rustc -vV 2>/dev/null | sed -n 's/^host: //p')}"
+[ -n "$CARGO_BUILD_TARGET" ] && export CARGO_BUILD_TARGET
 tools="${SELFHEAL_TOOLS:-$HOME/.cache/selfheal-ci-tools}"
 
 # The Python tools of scripts/tools.txt in "$tools/venv", installed again when the list changes.
