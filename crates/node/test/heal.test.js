@@ -250,9 +250,11 @@ test('aborting during a fix attempt undoes it: the workspace is back at its last
 })
 
 test('a callback throwing a SelfHealError E_CANCELLED ends the run as cancelled', async () => {
-  const provider = { complete: () => { throw new selfheal.SelfHealError('the user closed the tab', 'E_CANCELLED') } }
-  const report = await new selfheal.Healer({ provider, config: QUICK }).heal(project(), STEPS)
-  assert.equal(report.outcome, 'cancelled')
+  const closed = () => { throw new selfheal.SelfHealError('the user closed the tab', 'E_CANCELLED') }
+  for (const complete of [closed, async () => closed()]) {
+    const report = await new selfheal.Healer({ provider: { complete }, config: QUICK }).heal(project(), STEPS)
+    assert.equal(report.outcome, 'cancelled', complete.toString())
+  }
 })
 
 test('a fix learned by heal is served from the cache, exported and imported', async () => {
