@@ -21,13 +21,17 @@ python_tools() {
   export PATH="$venv/bin:$PATH"
 }
 
-# The Node package's development tools (napi-rs' CLI, TypeScript) from its package-lock.json.
+# The Node package's development tools (napi-rs' CLI, TypeScript) from its package-lock.json,
+# installed again when the lock file changes.
 node_tools() {
-  [ -x crates/node/node_modules/.bin/napi ] && return 0
-  echo "--- Node tools into crates/node/node_modules (package-lock.json)"
+  local modules=crates/node/node_modules stamp
+  stamp=$(sha256sum crates/node/package-lock.json | cut -c1-16)
+  [ "$(cat "$modules/.selfheal-tools" 2>/dev/null)" = "$stamp" ] && return 0
+  echo "--- Node tools into $modules (package-lock.json)"
   # `npm install --no-save` rather than `npm ci`: a registry mirror that only serves this
   # platform's optional packages leaves the others out of the lock file, which `npm ci` refuses.
-  (cd crates/node && npm install --no-save --no-audit --no-fund --loglevel=error)
+  (cd crates/node && npm install --no-save --no-audit --no-fund --loglevel=error) &&
+    echo "$stamp" >"$modules/.selfheal-tools"
 }
 
 # The workspace's version, which every package carries.
