@@ -11,7 +11,7 @@ use selfheal::cache::FixCache;
 use selfheal::cassette::{Recorder, Replay};
 use selfheal::heal::{Budget, HealConfig, HealReport, Healer, Outcome, default_fixers};
 use selfheal::llm::{Anthropic, Gemini, OpenAi, Provider, ProviderExt};
-use selfheal::workspace::Workspace;
+use selfheal::workspace::{Protected, Workspace};
 
 use crate::check::{ContainerArgs, builder, plan};
 use crate::finish_output;
@@ -67,6 +67,11 @@ pub(crate) struct HealArgs {
     /// Never install packages the code imports but the project does not declare.
     #[arg(long)]
     no_install: bool,
+    /// Let fixes change a protected class of files: `tests` (tests and their configuration),
+    /// `ci` (CI configuration), `build-scripts` (code that runs at install or build time:
+    /// package.json scripts, build.rs, setup.py, .npmrc, …); repeat for more.
+    #[arg(long, value_name = "CLASS", value_parser = parse_protected)]
+    allow: Vec<Protected>,
     /// Serve the run's metrics in Prometheus' text format at http://ADDR/metrics while it runs.
     #[arg(long, value_name = "ADDR")]
     metrics_addr: Option<std::net::SocketAddr>,
@@ -84,6 +89,10 @@ pub(crate) struct HealArgs {
     /// Replay a recorded cassette instead of running tools and calling the model.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["cache", "docker", "provider", "model"])]
     replay: Option<PathBuf>,
+}
+
+fn parse_protected(name: &str) -> Result<Protected, String> {
+    name.parse().map_err(|e: Error| e.to_string())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -138,7 +147,7 @@ async fn heal(args: &HealArgs) -> Result<HealReport, Error> {
         }
         (None, None) => (builder(&args.container).await?, provider(args)?),
     };
-    let mut healer = Healer::new(builder).config(HealConfig {
+    let mut config = HealConfig {
         budget: Budget {
             attempts: args.max_attempts.max(1),
             time: Duration::from_secs(args.timeout.max(1)),
@@ -146,7 +155,9 @@ async fn heal(args: &HealArgs) -> Result<HealReport, Error> {
             usd: args.max_usd,
         },
         ..HealConfig::default()
-    });
+    };
+    config.apply.policy.allow.extend(args.allow.iter().copied());
+    let mut healer = Healer::new(builder).config(config);
     if let Some(provider) = provider {
         healer = healer.provider(provider);
     }

@@ -63,7 +63,10 @@ fn imported_fixes_are_found_for_a_log_with_their_score_parts() {
         &["cache", "--dir", dir_arg, "import", "--json"],
         line.as_bytes(),
     );
-    assert_eq!(stdout_json(&imported), json!({"read": 1, "added": 1}));
+    assert_eq!(
+        stdout_json(&imported),
+        json!({"read": 1, "added": 1, "refused": 0})
+    );
 
     let log = "src/Form.tsx(8,12): error TS2304: Cannot find name 'useEffect'.\n\
                src/Form.tsx(9,1): error TS2322: Type 'string' is not assignable to type 'number'.\n";
@@ -154,7 +157,10 @@ fn cache_sync_shares_fixes_between_machines_through_the_fleet() {
         ],
         exported_fix().as_bytes(),
     );
-    assert_eq!(stdout_json(&imported), json!({"read": 1, "added": 1}));
+    assert_eq!(
+        stdout_json(&imported),
+        json!({"read": 1, "added": 1, "refused": 0})
+    );
 
     let synced = stdout_json(&selfheal(
         &[

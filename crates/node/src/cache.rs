@@ -125,12 +125,13 @@ impl FixCache {
         Ok(u32::try_from(written).unwrap_or(u32::MAX))
     }
 
-    /// Reads fixes written by `export`; resolves to `{ read, added }` (the others were merged
-    /// into fixes with the same edits). A line that cannot be read fails the import before
-    /// anything of its batch is stored.
+    /// Reads fixes written by `export`; resolves to `{ read, added, refused }` (the others
+    /// were merged into fixes with the same edits; `refused`: left out, the edit policy refuses
+    /// them). A line that cannot be read fails the import before anything of its batch is
+    /// stored.
     #[napi(
         js_name = "import",
-        ts_return_type = "Promise<{ read: number; added: number }>"
+        ts_return_type = "Promise<{ read: number; added: number; refused: number }>"
     )]
     pub async fn import_from(&self, path: String) -> Result<Value> {
         let path = PathBuf::from(path);

@@ -279,7 +279,7 @@ test('a fix learned by heal is served from the cache, exported and imported', as
   const exported = join(scratch, 'fixes.jsonl')
   assert.equal(await cache.export(exported), 1)
   const other = new selfheal.FixCache(join(scratch, 'other'))
-  assert.deepEqual(await other.import(exported), { read: 1, added: 1 })
+  assert.deepEqual(await other.import(exported), { read: 1, added: 1, refused: 0 })
   assert.notEqual(await other.lookup(diagnostic.toJSON()), null)
 })
 

@@ -110,9 +110,10 @@ impl FixCache {
         Ok(written)
     }
 
-    /// Reads fixes written by `export`; returns `{"read": n, "added": m}` (the others were
-    /// merged into fixes with the same edits). A line that cannot be read fails the import
-    /// before anything of its batch is stored.
+    /// Reads fixes written by `export`; returns `{"read": n, "added": m, "refused": r}` (the
+    /// others were merged into fixes with the same edits; `refused`: left out, the edit policy
+    /// refuses them). A line that cannot be read fails the import before anything of its batch
+    /// is stored.
     fn import_<'py>(&self, py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyAny>> {
         let file = File::open(&path)
             .map_err(|e| CacheError::new_err(format!("{}: {e}", path.display())))?;

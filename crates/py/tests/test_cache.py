@@ -40,9 +40,9 @@ def test_a_learned_fix_is_looked_up_exported_and_imported(tmp_path: Path) -> Non
     exported = tmp_path / "fixes.jsonl"
     assert cache.export(exported) == 1
     other = selfheal.FixCache(tmp_path / "other")
-    assert other.import_(exported) == {"read": 1, "added": 1}
+    assert other.import_(exported) == {"read": 1, "added": 1, "refused": 0}
     assert other.lookup(broken[0]) is not None
-    assert other.import_(exported) == {"read": 1, "added": 0}
+    assert other.import_(exported) == {"read": 1, "added": 0, "refused": 0}
     assert other.prune() == 0
     assert repr(other) == f"<FixCache {tmp_path / 'other'}>"
 

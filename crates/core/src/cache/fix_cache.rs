@@ -15,6 +15,7 @@ use super::store::{Changes, FixRecord, FixStore, NewFix, RecordVector, Revision}
 use super::{CacheConfig, Embedder, ErrorSignature, LexicalEmbedder};
 use crate::fix::FixProposal;
 use crate::llm::{Clock, SystemClock};
+use crate::workspace::EditPolicy;
 use crate::{Diagnostic, Error, Result};
 
 /// The file of the embedded store inside a cache folder.
@@ -201,12 +202,14 @@ pub struct ExportedFix {
 }
 
 /// What an import did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct ImportReport {
     /// Fixes read.
     pub read: usize,
     /// Of which new to this cache (the others were merged into fixes with the same edits).
     pub added: usize,
+    /// Of which left out: the edit policy refuses them (see [`storable`]).
+    pub refused: usize,
 }
 
 /// Builds a [`FixCache`] with another embedder, settings or clock.
@@ -383,8 +386,9 @@ impl FixCache {
         ranked.truncate(limit);
         let mut hits = Vec::with_capacity(ranked.len());
         for (id, score) in ranked {
-            // A fix pruned by another process since the last sync is skipped.
-            if let Some(fix) = self.inner.store.get(id).await? {
+            // A fix pruned by another process since the last sync is skipped, and so is one
+            // the edit policy refuses (a store written by an older version, a hostile worker).
+            if let Some(fix) = (self.inner.store.get(id).await?).filter(|f| storable(&f.proposal)) {
                 let matched = if fix.signature.hash == signature.hash {
                     Match::Exact
                 } else {
@@ -421,6 +425,7 @@ impl FixCache {
         context: &FixContext,
         proposal: &FixProposal,
     ) -> Result<FixId> {
+        refuse_unstorable(proposal)?;
         let signature = ErrorSignature::of(diagnostic);
         let known = (self.read().index)
             .vector(signature.filter.partition(), signature.hash)
@@ -458,6 +463,7 @@ impl FixCache {
         diagnostic: &Diagnostic,
         proposal: &FixProposal,
     ) -> Result<()> {
+        refuse_unstorable(proposal)?;
         let signature = ErrorSignature::of(diagnostic);
         let stored = (self.inner.store)
             .record_failure(
@@ -558,7 +564,7 @@ impl FixCache {
     /// this cache's embedder. A line that cannot be read fails the import before anything of
     /// its batch is stored, naming the line.
     pub async fn import(&self, input: &mut (dyn BufRead + Send)) -> Result<ImportReport> {
-        let mut report = ImportReport { read: 0, added: 0 };
+        let mut report = ImportReport::default();
         let mut batch = Vec::with_capacity(IMPORT_BATCH);
         let mut line = String::new();
         let mut number = 0;
@@ -569,10 +575,14 @@ impl FixCache {
             if !done && !line.trim().is_empty() {
                 let fix: ExportedFix = serde_json::from_str(&line)
                     .map_err(|e| Error::invalid_input(format!("import line {number}: {e}")))?;
-                batch.push(fix);
+                report.read += 1;
+                if storable(&fix.proposal) {
+                    batch.push(fix);
+                } else {
+                    report.refused += 1;
+                }
             }
             if batch.len() == IMPORT_BATCH || (done && !batch.is_empty()) {
-                report.read += batch.len();
                 report.added += self.import_batch(std::mem::take(&mut batch)).await?;
             }
             if done {
@@ -938,4 +948,24 @@ fn write_state(inner: &Inner) -> RwLockWriteGuard<'_, State> {
         .state
         .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Whether the cache may keep, serve and share `proposal`: the default [`EditPolicy`]'s rules
+/// that paths and sizes decide accept it. Whoever wrote a store or an export — an older version,
+/// another worker of the fleet — a fix these refuse is never recorded, imported or served; and
+/// whatever the cache serves is checked again, in full, when the heal loop applies it.
+pub fn storable(proposal: &FixProposal) -> bool {
+    EditPolicy::default().refusals_by_path(proposal).is_empty()
+}
+
+fn refuse_unstorable(proposal: &FixProposal) -> Result<()> {
+    let refusals = EditPolicy::default().refusals_by_path(proposal);
+    if refusals.is_empty() {
+        return Ok(());
+    }
+    let each: Vec<String> = refusals.iter().map(ToString::to_string).collect();
+    Err(Error::invalid_input(format!(
+        "the fix cache does not keep a fix the edit policy refuses: {}",
+        each.join("; ")
+    )))
 }

@@ -488,6 +488,11 @@ fn apply_page(connection: &mut Connection, page: Vec<FleetFix>) -> rusqlite::Res
              deprecated = excluded.deprecated, fleet_id = excluded.fleet_id",
         )?;
         for fix in &page {
+            // A fix the edit policy refuses is not kept, whichever worker uploaded it.
+            let proposal = serde_json::from_str::<crate::fix::FixProposal>(&fix.proposal);
+            if !proposal.is_ok_and(|proposal| super::storable(&proposal)) {
+                continue;
+            }
             let (uses, successes, failures) = pending
                 .get(&(fix.partition, fix.digest))
                 .copied()

@@ -27,7 +27,7 @@ pub(crate) use entry::digest;
 pub use entry::{CachedFix, FixContext, FixId, FixStats};
 pub use fix_cache::{
     CacheHit, CacheStats, ExportedFix, FixCache, FixCacheBuilder, ImportReport, Match, STORE_FILE,
-    Score,
+    Score, storable,
 };
 pub use index::IndexConfig;
 #[cfg(feature = "fleet")]

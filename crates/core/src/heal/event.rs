@@ -11,7 +11,7 @@ use crate::build::OutputStream;
 use crate::cache::FixId;
 use crate::fix::Safety;
 use crate::llm::Usage;
-use crate::workspace::PatchMatch;
+use crate::workspace::{PatchMatch, Refusal};
 
 /// One thing that happened during a heal run, in order. Serialized with an `event` tag
 /// (`{"event": "step_started", ...}`).
@@ -110,6 +110,18 @@ pub enum Event {
         matches: Vec<PatchMatch>,
         /// The changes as a unified diff.
         diff: String,
+    },
+    /// The edit policy refused a fix: nothing of it was written (see
+    /// [`EditPolicy`](crate::workspace::EditPolicy)).
+    FixRefused {
+        /// The attempt it was for.
+        attempt: u32,
+        /// Where it came from.
+        source: FixSource,
+        /// The fixer or fallback strategy that made it.
+        by: Option<String>,
+        /// Each refused edit (or the whole proposal) with the rule.
+        refusals: Vec<Refusal>,
     },
     /// A fix was undone.
     FixRolledBack {

@@ -25,7 +25,7 @@ use crate::fix::{
 use crate::llm::{self, Meter, Metered, Provider, StreamEvent};
 use crate::observe::{self, HealthMonitor, Phase};
 use crate::parse::ParserSet;
-use crate::workspace::{Snapshot, Workspace};
+use crate::workspace::{ApplyError, Refusal, Snapshot, Workspace};
 use crate::{Category, Diagnostic, Error, Result};
 
 /// Called with the final report of a run that escalated.
@@ -266,6 +266,23 @@ struct Lessons {
     tried: Vec<PreviousAttempt>,
     /// Their digests: a proposal is never tried twice.
     failed: HashSet<u64>,
+}
+
+impl Lessons {
+    /// `proposal` did not work, for the reason `why`.
+    fn learn(&mut self, proposal: &FixProposal, why: String) {
+        self.failed.insert(digest(proposal));
+        self.tried.push(summary(proposal, why));
+    }
+}
+
+/// What the model is told of a refused proposal.
+fn refused(refusals: &[Refusal]) -> String {
+    let each: Vec<String> = refusals.iter().map(ToString::to_string).collect();
+    format!(
+        "refused by the edit policy, nothing was written: {}; fix the cause in the files a fix may change",
+        each.join("; ")
+    )
 }
 
 /// The result of one build.
@@ -535,7 +552,7 @@ impl<'a> Run<'a> {
             Trial::Fix(candidate) => {
                 (report.source, report.by) = (Some(candidate.source), candidate.by.clone());
                 let applied = match &candidate.unusable {
-                    Some(why) => Err(why.clone()),
+                    Some(why) => Err((why.clone(), Vec::new())),
                     None => {
                         let _phase = Phase::start("apply");
                         let _span = info_span!(
@@ -544,9 +561,15 @@ impl<'a> Run<'a> {
                             by = candidate.by.as_deref().unwrap_or("")
                         )
                         .entered();
-                        (self.workspace)
-                            .apply(&candidate.proposal, &self.config().apply)
-                            .map_err(|error| format!("could not be applied: {error}"))
+                        match (self.workspace).apply(&candidate.proposal, &self.config().apply) {
+                            Ok(applied) => Ok(applied),
+                            Err(ApplyError::Refused(refusals)) => {
+                                Err((refused(&refusals), refusals))
+                            }
+                            Err(error) => {
+                                Err((format!("could not be applied: {error}"), Vec::new()))
+                            }
+                        }
                     }
                 };
                 match applied {
@@ -564,10 +587,23 @@ impl<'a> Run<'a> {
                             diff: report.diff.clone(),
                         });
                     }
-                    Err(why) => {
-                        observe::record_fix(candidate.source, "unusable");
-                        self.failed(candidate, why.clone()).await?;
+                    Err((why, refusals)) => {
+                        if refusals.is_empty() {
+                            observe::record_fix(candidate.source, "unusable");
+                            self.failed(candidate, why.clone()).await?;
+                        } else {
+                            observe::record_fix(candidate.source, "refused");
+                            self.emit(Event::FixRefused {
+                                attempt,
+                                source: candidate.source,
+                                by: candidate.by.clone(),
+                                refusals: refusals.clone(),
+                            });
+                            // Never tested, so not a failure for the cache: only a lesson.
+                            self.lessons.learn(&candidate.proposal, why.clone());
+                        }
                         report.apply_error = Some(why);
+                        report.refused = refusals;
                         report.errors = errors(diagnostics).count();
                         report.persisting = report.errors;
                         report.duration = started.elapsed();
@@ -870,8 +906,7 @@ impl<'a> Run<'a> {
     /// A fix that did not work: never tried again this run, never proposed again for its
     /// error, and told to the next prompt.
     async fn failed(&mut self, candidate: &Candidate, why: String) -> Result<()> {
-        self.lessons.failed.insert(digest(&candidate.proposal));
-        self.lessons.tried.push(summary(&candidate.proposal, why));
+        self.lessons.learn(&candidate.proposal, why);
         match self.healer.cache_to_teach(candidate) {
             Some((cache, target)) => cache.record_failure(target, &candidate.proposal).await,
             None => Ok(()),
@@ -1007,7 +1042,8 @@ impl Healer {
     /// proposal teaches nothing.
     fn cache_to_teach<'c>(&self, candidate: &'c Candidate) -> Option<(&FixCache, &'c Diagnostic)> {
         let teaches = matches!(candidate.source, FixSource::Cache | FixSource::Llm)
-            && !candidate.proposal.edits.is_empty();
+            && !candidate.proposal.edits.is_empty()
+            && crate::cache::storable(&candidate.proposal);
         let target = candidate.target.as_ref().filter(|_| teaches)?;
         Some((self.cache_for(target)?, target))
     }

@@ -11,6 +11,7 @@ use super::HealConfig;
 use crate::build::{BuildPlan, BuildStep};
 use crate::cache::FixContext;
 use crate::fix::Safety;
+use crate::workspace::Protected;
 use crate::{Error, Result};
 
 /// Settings over [`HealConfig::default`].
@@ -49,6 +50,15 @@ pub struct HealOptions {
     pub context: Option<FixContext>,
     /// The least trusted deterministic fixers that may run: `safe`, `likely` or `unsafe`.
     pub fixer_safety: Option<Safety>,
+    /// Protected classes of files fixes may change: `tests`, `ci`, `build-scripts` (see
+    /// [`Protected`]).
+    pub allow: Option<Vec<Protected>>,
+    /// Edits one fix may hold.
+    pub max_edits: Option<usize>,
+    /// Bytes a file a fix edits may have.
+    pub max_file_bytes: Option<u64>,
+    /// Bytes of text one fix's edits may hold.
+    pub max_proposal_bytes: Option<u64>,
 }
 
 fn seconds(name: &str, value: f64) -> Result<Duration> {
@@ -86,6 +96,11 @@ impl HealOptions {
         if let Some(safety) = self.fixer_safety {
             config.fixer_safety = safety;
         }
+        let policy = &mut config.apply.policy;
+        policy.allow.extend(self.allow.iter().flatten().copied());
+        policy.max_edits = self.max_edits.unwrap_or(policy.max_edits);
+        policy.max_file_bytes = self.max_file_bytes.unwrap_or(policy.max_file_bytes);
+        policy.max_proposal_bytes = self.max_proposal_bytes.unwrap_or(policy.max_proposal_bytes);
         Ok(config)
     }
 }
@@ -211,6 +226,29 @@ mod tests {
         assert!(config.keep_partial);
         assert_eq!(config.context.dependencies["react"], "18.3.1");
         assert_eq!(config.budget.time, HealConfig::default().budget.time);
+        assert!(
+            config.apply.policy.allow.is_empty(),
+            "nothing protected is allowed by default"
+        );
+
+        let allowed: HealOptions = serde_json::from_value(serde_json::json!({
+            "allow": ["tests", "build-scripts"], "max_edits": 7,
+        }))
+        .unwrap();
+        let policy = allowed.config().unwrap().apply.policy;
+        assert_eq!(
+            policy.allow.into_iter().collect::<Vec<_>>(),
+            [Protected::Tests, Protected::BuildScripts]
+        );
+        assert_eq!(policy.max_edits, 7);
+        let unknown_class =
+            serde_json::from_value::<HealOptions>(serde_json::json!({"allow": ["everything"]}));
+        assert!(
+            unknown_class
+                .unwrap_err()
+                .to_string()
+                .contains("expected one of `tests`, `ci`, `build-scripts`")
+        );
 
         let unknown = serde_json::from_value::<HealOptions>(serde_json::json!({"attempts": 2}));
         assert!(

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::StopReason;
 use crate::Diagnostic;
 use crate::llm::Usage;
+use crate::workspace::Refusal;
 
 /// How a heal run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -64,6 +65,8 @@ pub struct AttemptReport {
     pub rolled_back: bool,
     /// Why the fix could not be applied, when it could not.
     pub apply_error: Option<String>,
+    /// What the edit policy refused of the fix, when it refused it (nothing was written).
+    pub refused: Vec<Refusal>,
     /// Errors after the attempt.
     pub errors: usize,
     /// Errors that appeared, went away and stayed, against the previous build.
@@ -146,6 +149,7 @@ impl AttemptReport {
             diff: String::new(),
             rolled_back: false,
             apply_error: None,
+            refused: Vec::new(),
             errors: 0,
             new: 0,
             fixed: 0,

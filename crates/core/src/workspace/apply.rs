@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::patch::{self, Closest, Fuzzy, PatchMatch};
+use super::policy::{EditPolicy, Refusal, Rule};
 use super::{Workspace, WorkspaceError};
 use crate::fix::{Edit, FixProposal, RelativePath};
 
@@ -18,6 +19,8 @@ pub struct ApplyOptions {
     pub fuzzy_window: u32,
     /// The least similarity (`0.0..=1.0`) a fuzzy match needs.
     pub fuzzy_threshold: f32,
+    /// What a fix may change; a proposal with any edit it refuses is refused whole.
+    pub policy: EditPolicy,
 }
 
 impl Default for ApplyOptions {
@@ -26,6 +29,7 @@ impl Default for ApplyOptions {
             partial: false,
             fuzzy_window: 40,
             fuzzy_threshold: 0.8,
+            policy: EditPolicy::default(),
         }
     }
 }
@@ -113,6 +117,9 @@ fn did_you_mean(closest: &Option<Closest>) -> String {
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ApplyError {
+    /// The edit policy refuses it; nothing was written (and nothing read past the limits).
+    #[error("refused: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Refused(Vec<Refusal>),
     /// Some edits cannot be applied; nothing was written.
     #[error("{} of the proposal's edits cannot be applied: {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Edits(Vec<EditFailure>),
@@ -128,9 +135,10 @@ struct Planned {
 }
 
 impl Workspace {
-    /// Applies `proposal`: every edit is worked out in memory first, and nothing is written
-    /// unless all of them work (see [`ApplyOptions::partial`]). Each file is written atomically;
-    /// if a write fails, the files already written are put back.
+    /// Applies `proposal`: the [`EditPolicy`] of `options` is checked first, every edit is
+    /// worked out in memory, and nothing is written unless the policy accepts the result and
+    /// all the edits work (see [`ApplyOptions::partial`]). Each file is written atomically; if
+    /// a write fails, the files already written are put back.
     ///
     /// `create` of an existing file and `replace` of a missing one both set the file's text;
     /// deleting a missing file does nothing.
@@ -143,6 +151,12 @@ impl Workspace {
             window: options.fuzzy_window,
             threshold: options.fuzzy_threshold,
         };
+        let policy = &options.policy;
+        let mut refusals = self.refusals(proposal, policy);
+        if !refusals.is_empty() {
+            return Err(ApplyError::Refused(refusals));
+        }
+        let largest = policy.max_file_bytes.min(self.max_snapshot_file);
         let mut files: BTreeMap<RelativePath, Planned> = BTreeMap::new();
         let mut applied = Applied::default();
         for (index, edit) in proposal.edits.iter().enumerate() {
@@ -153,6 +167,16 @@ impl Workspace {
                 problem,
             };
             if !files.contains_key(path) {
+                if let Some(bytes) = self.size(path).filter(|bytes| *bytes > largest) {
+                    refusals.push(Refusal {
+                        path: Some(path.clone()),
+                        rule: Rule::FileTooLarge {
+                            bytes,
+                            max: largest,
+                        },
+                    });
+                    continue;
+                }
                 match self.read(path) {
                     Ok(before) => {
                         let after = before.clone();
@@ -198,6 +222,19 @@ impl Workspace {
                 }
             }
         }
+        for (path, file) in &files {
+            if file.before != file.after {
+                refusals.extend(policy.change_refusals(
+                    path,
+                    file.before.as_deref(),
+                    file.after.as_deref(),
+                    self.max_snapshot_file,
+                ));
+            }
+        }
+        if !refusals.is_empty() {
+            return Err(ApplyError::Refused(refusals));
+        }
         if !applied.failures.is_empty() && !options.partial {
             return Err(ApplyError::Edits(applied.failures));
         }
@@ -224,6 +261,14 @@ impl Workspace {
             }
         }
         Ok(())
+    }
+
+    /// The size of the file at `path`, when there is one to read.
+    fn size(&self, path: &RelativePath) -> Option<u64> {
+        let resolved = self.resolve(path).ok()?;
+        std::fs::metadata(resolved)
+            .ok()
+            .map(|metadata| metadata.len())
     }
 
     /// Writes the file's text, or removes it for `None`.

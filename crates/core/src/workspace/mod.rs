@@ -39,6 +39,7 @@
 
 mod apply;
 mod patch;
+mod policy;
 mod snapshot;
 
 use std::fs;
@@ -49,16 +50,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use apply::{Applied, ApplyError, ApplyOptions, EditFailure, EditProblem, FileChange};
 pub use patch::{Closest, PatchMatch};
+pub use policy::{EditPolicy, Protected, Refusal, Rule};
 pub use snapshot::Snapshot;
 
 use crate::fix::{PathError, RelativePath};
 
-/// Folders a snapshot leaves out by default: dependencies, build output and version control,
-/// which a fix never edits and which can be huge.
+/// Folders a snapshot leaves out by default (compared without case): dependencies, build
+/// output and version control, which can be huge — and which a fix therefore never edits (see
+/// [`EditPolicy`]). Every folder holding a `pyvenv.cfg` (a virtualenv) is left out too.
 pub const DEFAULT_IGNORED: &[&str] = &[
     ".git",
     ".hg",
     ".svn",
+    ".jj",
+    ".bzr",
     "node_modules",
     "target",
     ".venv",
@@ -70,6 +75,14 @@ pub const DEFAULT_IGNORED: &[&str] = &[
     ".next",
     ".turbo",
     ".cache",
+    "dist",
+    ".nuxt",
+    ".svelte-kit",
+    ".output",
+    ".vercel",
+    ".parcel-cache",
+    ".tox",
+    ".nox",
 ];
 
 /// Why a workspace path or file operation was refused or failed.
@@ -148,13 +161,21 @@ impl Workspace {
         Ok(workspace)
     }
 
-    /// Replaces the folder names snapshots leave out (default: [`DEFAULT_IGNORED`]).
+    /// Replaces the folder names snapshots leave out, and fixes may not edit (default:
+    /// [`DEFAULT_IGNORED`]).
     pub fn ignoring<I, S>(mut self, names: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
         self.ignored = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the largest file a snapshot keeps (default 16 MiB). A larger file is never restored,
+    /// so a fix may not edit it; one created since a snapshot is removed by its restore.
+    pub fn snapshot_limit(mut self, bytes: u64) -> Self {
+        self.max_snapshot_file = bytes;
         self
     }
 
@@ -290,9 +311,10 @@ impl Workspace {
 
     /// Removes temporary files left by writes that a crash interrupted.
     fn remove_leftovers(&self) -> Result<(), WorkspaceError> {
-        self.walk(&mut |path, _| {
-            let leftover = (path.file_name().and_then(|n| n.to_str()))
-                .is_some_and(|name| name.starts_with(TEMPORARY_PREFIX));
+        self.walk(&mut |path, metadata| {
+            let leftover = metadata.is_file()
+                && (path.file_name().and_then(|n| n.to_str()))
+                    .is_some_and(|name| name.starts_with(TEMPORARY_PREFIX));
             if leftover {
                 let _ = fs::remove_file(path);
             }
@@ -303,8 +325,10 @@ impl Workspace {
     /// Every regular file under the root outside ignored folders, sorted.
     pub fn files(&self) -> Result<Vec<RelativePath>, WorkspaceError> {
         let mut files = Vec::new();
-        self.walk(&mut |path, _| {
-            files.extend(self.relative(path));
+        self.walk(&mut |path, metadata| {
+            if metadata.is_file() {
+                files.extend(self.relative(path));
+            }
             Ok(())
         })?;
         files.sort();
@@ -320,7 +344,8 @@ impl Workspace {
     ) -> Result<Vec<(RelativePath, String)>, WorkspaceError> {
         let mut texts = Vec::new();
         self.walk(&mut |path, metadata| {
-            let Some(relative) = self.relative(path).filter(|r| keep(r)) else {
+            let Some(relative) = (self.relative(path)).filter(|r| metadata.is_file() && keep(r))
+            else {
                 return Ok(());
             };
             if metadata.len() <= max_bytes
@@ -334,8 +359,8 @@ impl Workspace {
         Ok(texts)
     }
 
-    /// Calls `visit` with every regular file under the root outside ignored folders, in a
-    /// stable order; symbolic links are not followed.
+    /// Calls `visit` with every regular file and folder under the root outside the folders
+    /// snapshots leave out, in a stable order; symbolic links are not followed.
     fn walk(
         &self,
         visit: &mut dyn FnMut(&Path, &fs::Metadata) -> Result<(), WorkspaceError>,
@@ -358,8 +383,8 @@ impl Workspace {
                     continue;
                 };
                 if metadata.is_dir() {
-                    let name = entry.file_name();
-                    if !self.ignored.iter().any(|ignored| name == ignored.as_str()) {
+                    if !self.leaves_out(&path, &entry.file_name().to_string_lossy()) {
+                        visit(&path, &metadata)?;
                         folders.push(path);
                     }
                 } else if metadata.is_file() {

@@ -1,6 +1,6 @@
 //! [`Snapshot`]: the workspace's files at one moment, to go back to and to diff against.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 
 use similar::TextDiff;
@@ -8,12 +8,13 @@ use similar::TextDiff;
 use super::{Workspace, WorkspaceError};
 use crate::fix::{Edit, RelativePath};
 
-/// The workspace's files (outside ignored folders) at one moment.
+/// The workspace's files and folders (outside the folders snapshots leave out) at one moment.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
     files: BTreeMap<RelativePath, Vec<u8>>,
-    /// Files too large to keep: never restored, never removed.
-    too_large: Vec<RelativePath>,
+    /// Files too large to keep: never restored (a fix may not edit them), never removed.
+    too_large: BTreeSet<RelativePath>,
+    folders: BTreeSet<RelativePath>,
 }
 
 impl Snapshot {
@@ -34,15 +35,19 @@ impl Snapshot {
 }
 
 impl Workspace {
-    /// The files as they are now.
+    /// The files and folders as they are now.
     pub fn snapshot(&self) -> Result<Snapshot, WorkspaceError> {
         let mut snapshot = Snapshot::default();
         self.walk(&mut |path, metadata| {
             let Some(relative) = self.relative(path) else {
                 return Ok(());
             };
+            if metadata.is_dir() {
+                snapshot.folders.insert(relative);
+                return Ok(());
+            }
             if metadata.len() > self.max_snapshot_file {
-                snapshot.too_large.push(relative);
+                snapshot.too_large.insert(relative);
                 return Ok(());
             }
             let content = fs::read(path).map_err(|e| WorkspaceError::io(relative.as_str(), e))?;
@@ -53,11 +58,12 @@ impl Workspace {
     }
 
     /// Puts the files back as they were in `snapshot`: changed files get their old content,
-    /// files created since are removed, removed files come back. Returns the paths it touched.
+    /// files created since (of any size) are removed, removed files come back, and folders
+    /// created since are removed once empty. Returns the files it touched.
     pub fn restore(&self, snapshot: &Snapshot) -> Result<Vec<RelativePath>, WorkspaceError> {
         let now = self.snapshot()?;
         let mut touched = Vec::new();
-        for path in now.files.keys() {
+        for path in now.files.keys().chain(&now.too_large) {
             if !snapshot.files.contains_key(path) && !snapshot.too_large.contains(path) {
                 self.remove(path)?;
                 touched.push(path.clone());
@@ -67,6 +73,13 @@ impl Workspace {
             if now.files.get(path) != Some(content) {
                 self.write(path, content)?;
                 touched.push(path.clone());
+            }
+        }
+        // Deepest first: a folder's subfolders sort after it.
+        for folder in now.folders.iter().rev() {
+            if !snapshot.folders.contains(folder) {
+                // Not empty: it holds what the snapshot does not cover (a build's output).
+                let _ = fs::remove_dir(self.root.join(folder.as_path()));
             }
         }
         touched.sort();

@@ -266,3 +266,319 @@ fn a_snapshot_restores_edits_new_files_and_deleted_files_and_diffs_against_now()
     assert_eq!(workspace.diff(&before).unwrap(), "");
     assert!(folder.root().join("node_modules/dep/index.js").exists());
 }
+
+fn create(file: &str, content: &str) -> Edit {
+    Edit::Create {
+        path: path(file),
+        content: content.into(),
+    }
+}
+
+/// The rules of the refusals of applying `edits` with `options`; nothing may have been written.
+fn refused(workspace: &Workspace, edits: Vec<Edit>, options: &ApplyOptions) -> Vec<Rule> {
+    let before = workspace.snapshot().unwrap();
+    let result = workspace.apply(&proposal(edits), options);
+    assert_eq!(workspace.snapshot().unwrap(), before, "nothing is written");
+    match result {
+        Err(ApplyError::Refused(refusals)) => refusals.into_iter().map(|r| r.rule).collect(),
+        other => panic!("not refused: {other:?}"),
+    }
+}
+
+#[test]
+fn version_control_and_folders_no_snapshot_covers_are_never_edited() {
+    let folder = Folder::new("uncovered");
+    fs::create_dir_all(folder.root().join(".git")).unwrap();
+    fs::write(folder.root().join(".git/config"), "[core]\n").unwrap();
+    fs::create_dir_all(folder.root().join("env/lib")).unwrap();
+    fs::write(folder.root().join("env/pyvenv.cfg"), "home = /usr\n").unwrap();
+    let workspace = Workspace::open(folder.root()).unwrap();
+    let everything = ApplyOptions {
+        policy: Protected::ALL
+            .into_iter()
+            .fold(EditPolicy::default(), EditPolicy::allowing),
+        ..ApplyOptions::default()
+    };
+    for (file, rule) in [
+        (".git/config", Rule::VersionControl),
+        (".GIT/hooks/pre-commit", Rule::VersionControl),
+        ("vendor/lib/.git", Rule::VersionControl),
+        ("sub/.hg/hgrc", Rule::VersionControl),
+        ("x/.jj/repo", Rule::VersionControl),
+        (
+            "node_modules/.bin/python3",
+            Rule::Uncovered {
+                folder: "node_modules".into(),
+            },
+        ),
+        (
+            "Node_Modules/x.js",
+            Rule::Uncovered {
+                folder: "Node_Modules".into(),
+            },
+        ),
+        (
+            "packages/app/.venv/lib/site.py",
+            Rule::Uncovered {
+                folder: "packages/app/.venv".into(),
+            },
+        ),
+        (
+            "env/lib/sitecustomize.py",
+            Rule::Uncovered {
+                folder: "env".into(),
+            },
+        ),
+        (
+            "target/debug/build.sh",
+            Rule::Uncovered {
+                folder: "target".into(),
+            },
+        ),
+        (
+            "src/app\u{202E}st.ts",
+            Rule::InvisibleCharacter { code: 0x202E },
+        ),
+        (
+            "src/a\u{200B}pp.ts",
+            Rule::InvisibleCharacter { code: 0x200B },
+        ),
+    ] {
+        assert_eq!(
+            refused(&workspace, vec![create(file, "x\n")], &everything),
+            vec![rule],
+            "{file}"
+        );
+    }
+    // One refused edit refuses the whole proposal.
+    let rules = refused(
+        &workspace,
+        vec![create("src/ok.ts", "x\n"), create(".git/config", "x\n")],
+        &everything,
+    );
+    assert_eq!(rules, vec![Rule::VersionControl]);
+    assert!(!folder.root().join("src/ok.ts").exists());
+}
+
+#[test]
+fn protected_classes_are_refused_unless_the_host_allows_them() {
+    let folder = Folder::new("protected");
+    fs::write(
+        folder.root().join("package.json"),
+        "{\"name\": \"app\", \"scripts\": {\"build\": \"tsc\"}, \"dependencies\": {}}\n",
+    )
+    .unwrap();
+    fs::write(
+        folder.root().join("pyproject.toml"),
+        "[project]\nname = \"app\"\n\n[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n",
+    )
+    .unwrap();
+    fs::create_dir_all(folder.root().join("tests")).unwrap();
+    fs::write(
+        folder.root().join("tests/test_sum.py"),
+        "assert 1 + 1 == 2\n",
+    )
+    .unwrap();
+    let workspace = Workspace::open(folder.root()).unwrap();
+    let defaults = ApplyOptions::default();
+    let class = |rules: Vec<Rule>| -> Vec<Protected> {
+        (rules.into_iter())
+            .map(|rule| match rule {
+                Rule::Protected { class, .. } => class,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+    for (edit, want) in [
+        (create("tests/test_new.py", "x = 1\n"), Protected::Tests),
+        (
+            Edit::Delete {
+                path: path("tests/test_sum.py"),
+            },
+            Protected::Tests,
+        ),
+        (patch("tests/test_sum.py", "== 2", "== 3"), Protected::Tests),
+        (create("conftest.py", "x = 1\n"), Protected::Tests),
+        (create("src/App.test.tsx", "x\n"), Protected::Tests),
+        (create("src/__tests__/a.js", "x\n"), Protected::Tests),
+        (create("pkg/sum_test.go", "x\n"), Protected::Tests),
+        (create("vitest.config.ts", "x\n"), Protected::Tests),
+        (create("jest.setup.js", "x\n"), Protected::Tests),
+        (create(".github/workflows/ci.yml", "x\n"), Protected::Ci),
+        (create(".gitlab-ci.yml", "x\n"), Protected::Ci),
+        (
+            create("build.rs", "fn main() {}\n"),
+            Protected::BuildScripts,
+        ),
+        (
+            create("crates/x/build.rs", "fn main() {}\n"),
+            Protected::BuildScripts,
+        ),
+        (create("setup.py", "x\n"), Protected::BuildScripts),
+        (create(".npmrc", "x\n"), Protected::BuildScripts),
+        (create(".yarnrc.yml", "x\n"), Protected::BuildScripts),
+        (create(".husky/pre-commit", "x\n"), Protected::BuildScripts),
+        (create(".cargo/config.toml", "x\n"), Protected::BuildScripts),
+        (
+            patch(
+                "package.json",
+                "\"build\": \"tsc\"",
+                "\"build\": \"tsc\", \"postinstall\": \"node x.js\"",
+            ),
+            Protected::BuildScripts,
+        ),
+        (
+            patch(
+                "package.json",
+                "\"build\": \"tsc\"",
+                "\"build\": \"echo build ok\"",
+            ),
+            Protected::BuildScripts,
+        ),
+        (
+            patch(
+                "pyproject.toml",
+                "hatchling.build\"",
+                "backend\"\nbackend-path = [\".\"]",
+            ),
+            Protected::BuildScripts,
+        ),
+        (
+            patch(
+                "pyproject.toml",
+                "[project]",
+                "[tool.pytest.ini_options]\naddopts = \"-p no:x\"\n\n[project]",
+            ),
+            Protected::Tests,
+        ),
+    ] {
+        let shown = format!("{edit:?}");
+        assert_eq!(
+            class(refused(&workspace, vec![edit.clone()], &defaults)),
+            vec![want],
+            "{shown}"
+        );
+        let allowed = ApplyOptions {
+            policy: EditPolicy::default().allowing(want),
+            ..ApplyOptions::default()
+        };
+        let before = workspace.snapshot().unwrap();
+        workspace
+            .apply(&proposal(vec![edit]), &allowed)
+            .unwrap_or_else(|e| panic!("{shown}: {e}"));
+        workspace.restore(&before).unwrap();
+    }
+    // The rest of package.json and pyproject.toml is a fix's to change.
+    workspace
+        .apply(
+            &proposal(vec![
+                patch(
+                    "package.json",
+                    "\"dependencies\": {}",
+                    "\"dependencies\": {\"dayjs\": \"^1.11.0\"}",
+                ),
+                patch(
+                    "pyproject.toml",
+                    "name = \"app\"",
+                    "name = \"app\"\ndependencies = [\"pyyaml\"]",
+                ),
+                create("src/testing_utils.ts", "export {}\n"),
+                create("src/latest.ts", "export {}\n"),
+            ]),
+            &defaults,
+        )
+        .unwrap();
+}
+
+#[test]
+fn limits_refuse_a_proposal_before_anything_is_read_or_written() {
+    let folder = Folder::new("limits");
+    let workspace = Workspace::open(folder.root()).unwrap();
+    let policy = EditPolicy {
+        max_edits: 3,
+        max_file_bytes: 1000,
+        max_proposal_bytes: 2500,
+        ..EditPolicy::default()
+    };
+    let options = ApplyOptions {
+        policy,
+        ..ApplyOptions::default()
+    };
+    let many: Vec<Edit> = (0..100_000)
+        .map(|i| create(&format!("src/f{i}.ts"), ""))
+        .collect();
+    assert_eq!(
+        refused(&workspace, many, &options),
+        vec![Rule::TooManyEdits {
+            count: 100_000,
+            max: 3
+        }]
+    );
+    assert!(!folder.root().join("src/f0.ts").exists());
+    assert_eq!(
+        refused(
+            &workspace,
+            vec![create("src/big.ts", &"x".repeat(1001))],
+            &options
+        ),
+        vec![Rule::FileTooLarge {
+            bytes: 1001,
+            max: 1000
+        }]
+    );
+    assert_eq!(
+        refused(
+            &workspace,
+            vec![
+                create("src/a.ts", &"x".repeat(900)),
+                create("src/b.ts", &"x".repeat(900)),
+                create("src/c.ts", &"x".repeat(900))
+            ],
+            &options
+        ),
+        vec![Rule::ProposalTooLarge {
+            bytes: 2700,
+            max: 2500
+        }]
+    );
+    // A file already larger than the limit is not read, let alone written.
+    fs::write(folder.root().join("src/huge.ts"), "y".repeat(5000)).unwrap();
+    assert_eq!(
+        refused(&workspace, vec![patch("src/huge.ts", "y", "z")], &options),
+        vec![Rule::FileTooLarge {
+            bytes: 5000,
+            max: 1000
+        }]
+    );
+}
+
+#[test]
+fn a_restore_removes_what_was_created_since_of_any_size_and_the_new_folders() {
+    let folder = Folder::new("complete");
+    fs::write(folder.root().join("src/app.ts"), "export {}\n").unwrap();
+    let workspace = Workspace::open(folder.root()).unwrap().snapshot_limit(64);
+    let before = workspace.snapshot().unwrap();
+    fs::create_dir_all(folder.root().join("src/deep/er/still")).unwrap();
+    fs::write(
+        folder.root().join("src/deep/er/still/big.bin"),
+        vec![7u8; 1000],
+    )
+    .unwrap();
+    fs::write(folder.root().join("huge.log"), vec![b'x'; 500]).unwrap();
+    fs::create_dir_all(folder.root().join("out/node_modules/x")).unwrap();
+    fs::write(folder.root().join("out/node_modules/x/index.js"), "1\n").unwrap();
+    workspace.restore(&before).unwrap();
+    assert!(
+        !folder.root().join("huge.log").exists(),
+        "a large new file is removed"
+    );
+    assert!(
+        !folder.root().join("src/deep").exists(),
+        "new folders are removed"
+    );
+    assert!(
+        folder.root().join("out/node_modules/x/index.js").exists(),
+        "what no snapshot covers is left alone"
+    );
+    assert_eq!(workspace.snapshot().unwrap().len(), before.len());
+}

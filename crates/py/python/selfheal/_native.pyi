@@ -273,6 +273,7 @@ class DockerBuilder(Builder):
 class ImportReport(TypedDict):
     read: int
     added: int
+    refused: int
 
 class FixContext(TypedDict, total=False):
     language: Optional[str]
