@@ -149,6 +149,22 @@ export interface HealConfig {
   jitterSeed?: number
   context?: FixContext
   fixerSafety?: 'safe' | 'likely' | 'unsafe'
+  /** Protected classes of files fixes may change (default: none). */
+  allow?: Array<'tests' | 'ci' | 'build-scripts'>
+  /** Edits one fix may hold (default 100). */
+  maxEdits?: number
+  /** Bytes a file a fix edits may have (default 4 MiB). */
+  maxFileBytes?: number
+  /** Bytes of text one fix's edits may hold (default 8 MiB). */
+  maxProposalBytes?: number
+}
+
+/** An edit (or a whole fix, without `path`) the edit policy refused, and the rule. */
+export interface Refusal {
+  path: string | null
+  /** `version_control`, `uncovered`, `invisible_character`, `protected`, `too_many_edits`, `proposal_too_large`, `file_too_large`. */
+  rule: string
+  [field: string]: unknown
 }
 
 /** How a heal run ended. */
@@ -163,6 +179,8 @@ export interface AttemptReport {
   diff: string | null
   rolledBack: boolean
   applyError: string | null
+  /** What the edit policy refused of the fix (nothing of it was written). */
+  refused: Refusal[]
   errors: number
   new: number
   fixed: number
@@ -190,7 +208,7 @@ export interface HealReport {
 /**
  * One thing that happened during a heal run: `kind` names it (`run_started`, `step_started`,
  * `output_line`, `step_finished`, `diagnostics`, `fixer_applied`, `cache_hit`, `cache_miss`,
- * `llm_request`, `llm_delta`, `llm_response`, `fix_applied`, `fix_rolled_back`,
+ * `llm_request`, `llm_delta`, `llm_response`, `fix_applied`, `fix_refused`, `fix_rolled_back`,
  * `attempt_finished`, `backoff`, `fallback`, and last `healed`, `escalated`, `failed` or
  * `cancelled`); the other fields depend on it.
  */
@@ -341,11 +359,12 @@ export declare class FixCache {
   /** Writes every cached fix to `path` as JSON lines; resolves to how many. */
   export(path: string): Promise<number>
   /**
-   * Reads fixes written by `export`; resolves to `{ read, added }` (the others were merged
-   * into fixes with the same edits). A line that cannot be read fails the import before
-   * anything of its batch is stored.
+   * Reads fixes written by `export`; resolves to `{ read, added, refused }` (the others
+   * were merged into fixes with the same edits; `refused`: left out, the edit policy refuses
+   * them). A line that cannot be read fails the import before anything of its batch is
+   * stored.
    */
-  import(path: string): Promise<{ read: number; added: number }>
+  import(path: string): Promise<{ read: number; added: number; refused: number }>
 }
 
 /**

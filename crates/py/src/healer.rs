@@ -295,7 +295,7 @@ impl Run {
 /// One thing that happened during a heal run. `kind` names it (`run_started`,
 /// `step_started`, `output_line`, `step_finished`, `diagnostics`, `fixer_applied`,
 /// `cache_hit`, `cache_miss`, `llm_request`, `llm_delta`, `llm_response`, `fix_applied`,
-/// `fix_rolled_back`, `attempt_finished`, `backoff`, `fallback`, and last `healed`,
+/// `fix_refused`, `fix_rolled_back`, `attempt_finished`, `backoff`, `fallback`, and last `healed`,
 /// `escalated`, `failed` or `cancelled`); its fields are attributes (`event.attempt`,
 /// `event.line`) and `to_dict()` has them all with `"event": kind`.
 #[pyclass(frozen, module = "selfheal")]
@@ -397,7 +397,8 @@ impl HealReport {
         matches!(self.inner.outcome, Outcome::Healed | Outcome::AlreadyGreen)
     }
     /// Every attempt, the first build included: dicts with `number`, `source`, `by`, `diff`,
-    /// `rolled_back`, `apply_error`, `errors`, `new`, `fixed`, `persisting`, `duration`.
+    /// `rolled_back`, `apply_error`, `refused`, `errors`, `new`, `fixed`, `persisting`,
+    /// `duration`.
     #[getter]
     fn attempts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         serialize(py, &self.inner.attempts)

@@ -318,6 +318,7 @@ class Attempt(TypedDict):
     diff: str
     rolled_back: bool
     apply_error: Optional[str]
+    refused: List[Dict[str, Any]]
     errors: int
     new: int
     fixed: int
@@ -378,6 +379,10 @@ class HealConfig(TypedDict, total=False):
     jitter_seed: int
     context: FixContext
     fixer_safety: Literal["safe", "likely", "unsafe"]
+    allow: List[Literal["tests", "ci", "build-scripts"]]
+    max_edits: int
+    max_file_bytes: int
+    max_proposal_bytes: int
 
 class Healer:
     def __init__(
