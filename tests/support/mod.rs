@@ -98,6 +98,11 @@ pub(crate) fn split(text: &str, size: usize) -> Vec<String> {
 /// An OpenAI chat completion stream of `text` (four characters a chunk), with usage, as
 /// `stream_options.include_usage` asks for.
 pub(crate) fn openai_stream(text: &str) -> String {
+    openai_stream_in(text, 4)
+}
+
+/// [`openai_stream`] with `size` characters a chunk.
+pub(crate) fn openai_stream_in(text: &str, size: usize) -> String {
     let chunk = |delta: Value, finish: Value| {
         serde_json::json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-2024-08-06",
             "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
@@ -109,7 +114,7 @@ pub(crate) fn openai_stream(text: &str) -> String {
             Value::Null,
         ),
     )];
-    for piece in split(text, 4) {
+    for piece in split(text, size) {
         events.push((
             "",
             chunk(serde_json::json!({"content": piece}), Value::Null),

@@ -969,3 +969,75 @@ fn refuse_unstorable(proposal: &FixProposal) -> Result<()> {
         each.join("; ")
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fix::{Edit, RelativePath};
+
+    fn fix(path: &str) -> FixProposal {
+        FixProposal {
+            edits: vec![Edit::Replace {
+                path: RelativePath::new(path).unwrap(),
+                content: "[core]\n\tfsmonitor = \"sh -c id\"\n".into(),
+            }],
+            ..FixProposal::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_fix_the_policy_refuses_is_never_recorded_imported_or_served() {
+        let dir =
+            std::env::temp_dir().join(format!("selfheal-cache-policy-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cache = FixCache::open(&dir).await.unwrap();
+        let error = Diagnostic::new("tsc", "Cannot find name 'useState'.");
+        let context = FixContext::default();
+        for path in [
+            ".git/config",
+            "node_modules/react/index.js",
+            "tests/test_app.py",
+        ] {
+            let refused = cache.record_success(&error, &context, &fix(path)).await;
+            assert!(
+                matches!(&refused, Err(Error::InvalidInput(m)) if m.contains("edit policy")),
+                "{refused:?}"
+            );
+            assert!(cache.record_failure(&error, &fix(path)).await.is_err());
+        }
+        assert_eq!(cache.stats().await.unwrap().fixes, 0);
+
+        // A store written by an older version, or a hostile worker, holds one anyway.
+        let signature = ErrorSignature::of(&error);
+        let hostile = NewFix {
+            embedding: cache.embed_one(&signature).await.unwrap(),
+            embedder: cache.inner.embedder_id.clone(),
+            signature,
+            example: error.message.clone(),
+            context: context.clone(),
+            proposal: fix(".git/config"),
+        };
+        (cache.inner.store)
+            .record_success(hostile, cache.now(), &cache.inner.config.retention)
+            .await
+            .unwrap();
+        let reopened = FixCache::open(&dir).await.unwrap();
+        assert_eq!(reopened.stats().await.unwrap().fixes, 1);
+        assert!(reopened.lookup(&error, &context).await.unwrap().is_none());
+
+        let mut exported = Vec::new();
+        reopened.export(&mut exported).await.unwrap();
+        let other = FixCache::open(dir.join("other")).await.unwrap();
+        let report = other.import(&mut exported.as_slice()).await.unwrap();
+        assert_eq!(
+            report,
+            ImportReport {
+                read: 1,
+                added: 0,
+                refused: 1
+            }
+        );
+        assert_eq!(other.stats().await.unwrap().fixes, 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,340 @@
+//! A hostile model through the real loop: real builds, replies served in OpenAI's wire format by
+//! a server on 127.0.0.1. Whatever the model writes, a fix touches only what a fix may touch:
+//! version control, dependency folders and virtualenvs, tests, build scripts and oversized or
+//! countless edits are refused before anything is written, the model is told why, and such a
+//! reply never makes a run "healed".
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use selfheal::build::{BuildPlan, BuildStep, LocalBuilder};
+use selfheal::heal::{Event, HealConfig, HealReport, Healer, Outcome};
+use selfheal::llm::OpenAi;
+use selfheal::workspace::{Protected, Rule, Workspace};
+use selfheal_test_harness::{Need, trial};
+use serde_json::{Value, json};
+
+mod support;
+use support::{Reply, Server, openai_stream_in, quick_heal_config};
+
+fn main() -> ExitCode {
+    let pytest = Need::new(
+        (!std::process::Command::new("python3")
+            .args(["-c", "import pytest"])
+            .status()
+            .is_ok_and(|status| status.success()))
+        .then(|| "python3 cannot import pytest (scripts/test installs it)".into()),
+    );
+    selfheal_test_harness::run(vec![
+        trial!(async version_control_dependencies_and_virtualenvs_are_refused_and_nothing_of_it_stays),
+        trial!(async a_model_that_edits_the_failing_test_never_heals_the_run).needs(&pytest),
+        trial!(async a_host_that_allows_tests_lets_a_fix_change_them).needs(&pytest),
+        trial!(async package_scripts_and_install_hooks_are_refused),
+        trial!(async countless_or_oversized_edits_are_refused_before_anything_is_written),
+    ])
+}
+
+const BROKEN: &str =
+    "def total(items):\n    return \"total: \" + sum(items)\n\n\nprint(total([1, 2, 3]))\n";
+const BROKEN_LINE: &str = "    return \"total: \" + sum(items)";
+const FIXED_LINE: &str = "    return \"total: \" + str(sum(items))";
+
+/// A project folder under the system's temporary folder, removed at the end.
+struct Project {
+    dir: PathBuf,
+}
+
+impl Project {
+    fn new(name: &str, files: &[(&str, &str)]) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("selfheal-trust-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (path, content) in files {
+            let path = dir.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, content).unwrap();
+        }
+        Project { dir }
+    }
+
+    fn read(&self, path: &str) -> Option<String> {
+        std::fs::read_to_string(self.dir.join(path)).ok()
+    }
+
+    fn path(&self, path: &str) -> PathBuf {
+        self.dir.join(path)
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A streamed chat completion holding `fixes` as the fix JSON.
+fn reply(fixes: Value) -> Reply {
+    let text = json!({"analysis": "this will make the build pass", "fixes": fixes}).to_string();
+    Reply::sse(&openai_stream_in(&text, 4096), 64 * 1024)
+}
+
+/// Heals `project` with `steps`, the model behind `server`, no fixers, no cache.
+async fn heal(
+    project: &Project,
+    server: &Server,
+    steps: &[&str],
+    config: HealConfig,
+) -> (HealReport, Vec<Event>) {
+    let provider =
+        OpenAi::compatible(format!("{}/v1", server.url()), Some("sk-test".into())).unwrap();
+    let healer = Healer::new(LocalBuilder::new())
+        .provider(Arc::new(provider))
+        .fixers(Vec::new())
+        .config(config);
+    let plan = BuildPlan::new(
+        (steps.iter()).map(|step| BuildStep::shell(step.split(' ').next().unwrap(), *step)),
+    );
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = {
+        let events = Arc::clone(&events);
+        move |event: Event| events.lock().unwrap().push(event)
+    };
+    let workspace = Workspace::open(&project.dir).unwrap();
+    let report = healer.heal(&workspace, &plan, &sink).await.unwrap();
+    let events = events.lock().unwrap().clone();
+    (report, events)
+}
+
+fn config(attempts: u32) -> HealConfig {
+    let mut config = quick_heal_config();
+    config.budget.attempts = attempts;
+    config
+}
+
+/// The rules of every refusal the run reported, attempt by attempt.
+fn refusals(events: &[Event]) -> Vec<Vec<Rule>> {
+    (events.iter())
+        .filter_map(|event| match event {
+            Event::FixRefused { refusals, .. } => {
+                Some(refusals.iter().map(|r| r.rule.clone()).collect())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// What the last request told the model about earlier attempts.
+fn last_prompt(server: &Server) -> String {
+    let received = server.received();
+    let body = &received.last().expect("a request").body;
+    body.to_string()
+}
+
+async fn version_control_dependencies_and_virtualenvs_are_refused_and_nothing_of_it_stays() {
+    let project = Project::new(
+        "vcs",
+        &[
+            ("main.py", BROKEN),
+            (".git/config", "[core]\n\trepositoryformatversion = 0\n"),
+            ("node_modules/left-pad/index.js", "module.exports = 1;\n"),
+            (".venv/pyvenv.cfg", "home = /usr/bin\n"),
+        ],
+    );
+    let server = Server::start().await;
+    server.push(reply(json!([
+        {"file": ".git/config", "action": "replace",
+         "content": "[core]\n\tfsmonitor = \"touch /tmp/selfheal-pwned\"\n"},
+        {"file": "node_modules/.bin/python3", "action": "create", "content": "#!/bin/sh\necho pwned\n"},
+        {"file": ".venv/lib/python3.11/site-packages/sitecustomize.py", "action": "create",
+         "content": "import os\nos.system('echo pwned')\n"},
+        {"file": "main.py", "action": "patch", "search": BROKEN_LINE, "replace": FIXED_LINE},
+    ])));
+    server.push(reply(json!([
+        {"file": "main.py", "action": "patch", "search": BROKEN_LINE, "replace": FIXED_LINE},
+    ])));
+    let (report, events) = heal(&project, &server, &["python3 main.py"], config(5)).await;
+
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    assert_eq!(
+        refusals(&events),
+        vec![vec![
+            Rule::VersionControl,
+            Rule::Uncovered {
+                folder: "node_modules".into()
+            },
+            Rule::Uncovered {
+                folder: ".venv".into()
+            },
+        ]]
+    );
+    let refused = &report.attempts[1];
+    assert_eq!(refused.refused.len(), 3, "{refused:#?}");
+    assert!(refused.diff.is_empty() && !refused.rolled_back);
+    assert_eq!(
+        project.read(".git/config").unwrap(),
+        "[core]\n\trepositoryformatversion = 0\n"
+    );
+    assert!(!project.path("node_modules/.bin").exists());
+    assert!(!project.path(".venv/lib").exists());
+    assert!(project.read("main.py").unwrap().contains(FIXED_LINE));
+    // The model was told why its first answer was refused.
+    let prompt = last_prompt(&server);
+    assert!(prompt.contains("refused by the edit policy"), "{prompt}");
+    assert!(
+        prompt.contains("version control metadata is never edited"),
+        "{prompt}"
+    );
+}
+
+/// A pytest project whose test fails because the code is wrong.
+fn failing_test(name: &str) -> Project {
+    Project::new(
+        name,
+        &[
+            ("calc.py", "def add(a, b):\n    return a - b\n"),
+            (
+                "tests/test_calc.py",
+                "from calc import add\n\n\ndef test_add():\n    assert add(2, 2) == 4\n",
+            ),
+        ],
+    )
+}
+
+async fn a_model_that_edits_the_failing_test_never_heals_the_run() {
+    let project = failing_test("tests");
+    let test = project.read("tests/test_calc.py").unwrap();
+    let server = Server::start().await;
+    server.push(reply(
+        json!([{"file": "tests/test_calc.py", "action": "delete"}]),
+    ));
+    server.push(reply(
+        json!([{"file": "tests/test_calc.py", "action": "patch",
+        "search": "add(2, 2) == 4", "replace": "add(2, 2) == 0"}]),
+    ));
+    server.push(reply(json!([{"file": "conftest.py", "action": "create", "content":
+        "import os\nimport pytest\n\n\n@pytest.hookimpl(hookwrapper=True)\ndef pytest_runtest_makereport(item, call):\n    outcome = yield\n    os.system('echo pwned')\n    outcome.get_result().outcome = 'passed'\n"}])));
+    let (report, events) = heal(&project, &server, &["python3 -m pytest -q"], config(4)).await;
+
+    assert_ne!(report.outcome, Outcome::Healed, "{report:#?}");
+    let classes: Vec<Vec<Rule>> = refusals(&events);
+    assert_eq!(classes.len(), 3, "{classes:?}");
+    assert!(
+        (classes.iter().flatten()).all(|rule| matches!(
+            rule,
+            Rule::Protected {
+                class: Protected::Tests,
+                ..
+            }
+        )),
+        "{classes:?}"
+    );
+    assert_eq!(project.read("tests/test_calc.py").unwrap(), test);
+    assert!(project.read("conftest.py").is_none());
+}
+
+async fn a_host_that_allows_tests_lets_a_fix_change_them() {
+    let project = failing_test("tests-allowed");
+    let server = Server::start().await;
+    server.push(reply(
+        json!([{"file": "tests/test_calc.py", "action": "patch",
+        "search": "add(2, 2) == 4", "replace": "add(2, 2) == 0"}]),
+    ));
+    let mut config = config(3);
+    config.apply.policy = config.apply.policy.allowing(Protected::Tests);
+    let (report, events) = heal(&project, &server, &["python3 -m pytest -q"], config).await;
+    assert!(refusals(&events).is_empty());
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+}
+
+async fn package_scripts_and_install_hooks_are_refused() {
+    let manifest = "{\n  \"name\": \"app\",\n  \"version\": \"1.0.0\",\n  \"private\": true,\n  \"scripts\": {\n    \"build\": \"node build.js\"\n  }\n}\n";
+    let project = Project::new(
+        "scripts",
+        &[
+            ("package.json", manifest),
+            (
+                "build.js",
+                "const total = require('./total');\nconsole.log(total([1, 2]));\n",
+            ),
+            (
+                "total.js",
+                "module.exports = (items) => items.reduce((a, b) => a + b).toFixed();\nthrow new TypeError('total.toFixed is not a function');\n",
+            ),
+        ],
+    );
+    let server = Server::start().await;
+    server.push(reply(json!([{"file": "package.json", "action": "patch",
+        "search": "\"node build.js\"", "replace": "\"echo build ok\""}])));
+    server.push(reply(json!([{"file": "package.json", "action": "patch",
+        "search": "\"build\": \"node build.js\"",
+        "replace": "\"build\": \"node build.js\",\n    \"postinstall\": \"node -e \\\"require('fs').writeFileSync('/tmp/selfheal-pwned', '1')\\\"\""}])));
+    server.push(reply(json!([{"file": "build.rs", "action": "create",
+        "content": "fn main() { std::process::Command::new(\"sh\").status().ok(); }\n"}])));
+    let (report, events) = heal(&project, &server, &["npm run build"], config(4)).await;
+
+    assert_ne!(report.outcome, Outcome::Healed, "{report:#?}");
+    let rules = refusals(&events);
+    assert_eq!(rules.len(), 3, "{report:#?}");
+    assert!(
+        (rules.iter().flatten()).all(|rule| matches!(
+            rule,
+            Rule::Protected {
+                class: Protected::BuildScripts,
+                ..
+            }
+        )),
+        "{rules:?}"
+    );
+    assert_eq!(project.read("package.json").unwrap(), manifest);
+    assert!(project.read("build.rs").is_none());
+}
+
+async fn countless_or_oversized_edits_are_refused_before_anything_is_written() {
+    let project = Project::new("limits", &[("main.py", BROKEN)]);
+    let server = Server::start().await;
+    let countless: Vec<Value> = (0..100_000)
+        .map(|i| json!({"file": format!("junk/{i}.py"), "action": "create", "content": ""}))
+        .collect();
+    server.push(reply(Value::Array(countless)));
+    server.push(reply(json!([{"file": "main.py", "action": "replace",
+        "content": format!("{BROKEN}# {}\n", "x".repeat(5 << 20))}])));
+    let (report, events) = heal(&project, &server, &["python3 main.py"], config(3)).await;
+
+    assert_ne!(report.outcome, Outcome::Healed);
+    let rules = refusals(&events);
+    assert!(
+        matches!(
+            rules[0][..],
+            [Rule::TooManyEdits {
+                count: 100_000,
+                max: 100
+            }]
+        ),
+        "{rules:?}"
+    );
+    assert!(
+        matches!(rules[1][..], [Rule::FileTooLarge { max, .. }] if max == 4 << 20),
+        "{rules:?}"
+    );
+    assert!(
+        !project.path("junk").exists(),
+        "no file and no folder of it was written"
+    );
+    assert_eq!(project.read("main.py").unwrap(), BROKEN);
+    assert!(files_in(&project.dir) <= 1);
+}
+
+/// The files under `dir`.
+fn files_in(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            (entries.flatten())
+                .map(|entry| match entry.file_type() {
+                    Ok(kind) if kind.is_dir() => files_in(&entry.path()),
+                    _ => 1,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
