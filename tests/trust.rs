@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         trial!(async a_host_that_allows_tests_lets_a_fix_change_them).needs(&pytest),
         trial!(async package_scripts_and_install_hooks_are_refused),
         trial!(async countless_or_oversized_edits_are_refused_before_anything_is_written),
+        trial!(async a_huge_reply_is_read_to_the_cap_and_counts_as_unusable),
     ])
 }
 
@@ -299,7 +300,10 @@ async fn countless_or_oversized_edits_are_refused_before_anything_is_written() {
     server.push(reply(Value::Array(countless)));
     server.push(reply(json!([{"file": "main.py", "action": "replace",
         "content": format!("{BROKEN}# {}\n", "x".repeat(5 << 20))}])));
-    let (report, events) = heal(&project, &server, &["python3 main.py"], config(3)).await;
+    // Read whole (the reply cap is the next test's): what the edit policy does with it.
+    let mut config = config(3);
+    config.max_reply_bytes = 64 << 20;
+    let (report, events) = heal(&project, &server, &["python3 main.py"], config).await;
 
     assert_ne!(report.outcome, Outcome::Healed);
     let rules = refusals(&events);
@@ -337,4 +341,37 @@ fn files_in(dir: &Path) -> usize {
                 .sum()
         })
         .unwrap_or(0)
+}
+
+async fn a_huge_reply_is_read_to_the_cap_and_counts_as_unusable() {
+    let project = Project::new("reply-cap", &[("main.py", BROKEN)]);
+    let server = Server::start().await;
+    let endless = format!(
+        "{{\"analysis\": \"{}",
+        "very long analysis ".repeat(1 << 20)
+    );
+    server.push(Reply::sse(&openai_stream_in(&endless, 4096), 64 * 1024));
+    server.push(reply(json!([
+        {"file": "main.py", "action": "patch", "search": BROKEN_LINE, "replace": FIXED_LINE},
+    ])));
+    let mut config = config(4);
+    config.max_reply_bytes = 1 << 20;
+    let (report, events) = heal(&project, &server, &["python3 main.py"], config).await;
+
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    let cut = report.attempts[1]
+        .apply_error
+        .as_deref()
+        .unwrap_or_default();
+    assert!(cut.contains("passed 1048576 bytes"), "{cut}");
+    let streamed: usize = (events.iter())
+        .map(|event| match event {
+            Event::LlmDelta { text } => text.len(),
+            _ => 0,
+        })
+        .sum();
+    assert!(
+        streamed <= (1 << 20) + 8192,
+        "{streamed} bytes of a 19 MiB reply reached the host"
+    );
 }

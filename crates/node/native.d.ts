@@ -157,6 +157,8 @@ export interface HealConfig {
   maxFileBytes?: number
   /** Bytes of text one fix's edits may hold (default 8 MiB). */
   maxProposalBytes?: number
+  /** Bytes of a model's reply read at most (default 2 MiB); a longer reply is cut off and unusable. */
+  maxReplyBytes?: number
 }
 
 /** An edit (or a whole fix, without `path`) the edit policy refused, and the rule. */

@@ -58,6 +58,9 @@ pub struct HealConfig {
     pub keep_partial: bool,
     /// Model prices, for the report's cost and the dollar budget.
     pub prices: PriceTable,
+    /// Bytes of a model's reply read at most (default 2 MiB): the stream is dropped at the cap,
+    /// and the reply counts as unusable.
+    pub max_reply_bytes: usize,
 }
 
 impl Default for HealConfig {
@@ -72,6 +75,7 @@ impl Default for HealConfig {
             jitter_seed: None,
             keep_partial: false,
             prices: PriceTable::defaults(),
+            max_reply_bytes: 2 << 20,
         }
     }
 }

@@ -4,9 +4,10 @@
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use futures_util::FutureExt;
+use futures_util::{FutureExt, StreamExt};
 use tracing::{Instrument, info_span};
 
 use super::config::HealConfig;
@@ -858,7 +859,26 @@ impl<'a> Run<'a> {
             estimated_tokens: prompt.estimated_tokens,
         });
         let events = self.events;
-        let streamed = llm::collect_observed(provider.stream(prompt.to_request()), |event| {
+        // Reading stops at the cap: the rest of an endless or huge reply is never received.
+        let cap = self.config().max_reply_bytes;
+        let mut received = 0usize;
+        let over_cap = Arc::new(AtomicBool::new(false));
+        let capped = {
+            let over_cap = Arc::clone(&over_cap);
+            provider
+                .stream(prompt.to_request())
+                .take_while(move |event| {
+                    if let StreamEvent::Text(text) = event {
+                        received = received.saturating_add(text.len());
+                    }
+                    let within = received <= cap;
+                    if !within {
+                        over_cap.store(true, Ordering::Relaxed);
+                    }
+                    std::future::ready(within)
+                })
+        };
+        let streamed = llm::collect_observed(Box::pin(capped), |event| {
             if let StreamEvent::Text(text) = event {
                 events.event(Event::LlmDelta { text: text.clone() });
             }
@@ -872,6 +892,14 @@ impl<'a> Run<'a> {
             let _phase = Phase::start("llm_call");
             streamed.instrument(span).await
         };
+        if over_cap.load(Ordering::Relaxed) {
+            return Ok(Ok(Candidate {
+                unusable: Some(format!(
+                    "the reply passed {cap} bytes and was cut off; answer with smaller edits"
+                )),
+                ..candidate(FixProposal::default(), FixSource::Llm)
+            }));
+        }
         if streamed.is_err() {
             observe::record_llm_failure(provider.name());
         }

@@ -59,6 +59,8 @@ pub struct HealOptions {
     pub max_file_bytes: Option<u64>,
     /// Bytes of text one fix's edits may hold.
     pub max_proposal_bytes: Option<u64>,
+    /// Bytes of a model's reply read at most.
+    pub max_reply_bytes: Option<usize>,
 }
 
 fn seconds(name: &str, value: f64) -> Result<Duration> {
@@ -101,6 +103,7 @@ impl HealOptions {
         policy.max_edits = self.max_edits.unwrap_or(policy.max_edits);
         policy.max_file_bytes = self.max_file_bytes.unwrap_or(policy.max_file_bytes);
         policy.max_proposal_bytes = self.max_proposal_bytes.unwrap_or(policy.max_proposal_bytes);
+        config.max_reply_bytes = self.max_reply_bytes.unwrap_or(config.max_reply_bytes);
         Ok(config)
     }
 }

@@ -14,6 +14,8 @@ use crate::{Error, Result};
 
 /// Bodies kept in errors are cut to this many bytes.
 const MAX_ERROR_BODY: usize = 64 * 1024;
+/// A whole (not streamed) answer longer than this is refused: no model answers with more.
+const MAX_RESPONSE_BODY: usize = 16 * 1024 * 1024;
 
 /// The process-wide client: connection pools are shared by every provider that does not bring
 /// its own.
@@ -73,9 +75,10 @@ pub(crate) async fn send(
         return Ok(response);
     }
     let headers = response.headers().clone();
-    let raw = response.bytes().await.unwrap_or_default();
-    let cut = &raw[..raw.len().min(MAX_ERROR_BODY)];
-    let text = String::from_utf8_lossy(cut).into_owned();
+    let (raw, _) = read_capped(response, MAX_ERROR_BODY)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&raw).into_owned();
     let parsed: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
     let described = describe(&parsed);
     let mut error = ProviderError {
@@ -96,21 +99,39 @@ pub(crate) async fn send(
     Err(error.into())
 }
 
-/// Reads a whole JSON body.
+/// Reads a whole JSON body, of [`MAX_RESPONSE_BODY`] bytes at most.
 pub(crate) async fn read_json(provider: &str, response: reqwest::Response) -> Result<Value> {
-    let raw = response
-        .bytes()
+    let (raw, cut) = read_capped(response, MAX_RESPONSE_BODY)
         .await
         .map_err(|e| transport_error(provider, &e))?;
-    serde_json::from_slice(&raw).map_err(|e| {
-        let mut error = ProviderError::new(
-            provider,
-            ProviderErrorKind::MalformedResponse,
-            format!("the response is not JSON: {e}"),
-        );
+    let malformed = |message: String| {
+        let mut error = ProviderError::new(provider, ProviderErrorKind::MalformedResponse, message);
         error.body = Some(String::from_utf8_lossy(&raw[..raw.len().min(MAX_ERROR_BODY)]).into());
         Error::from(error)
-    })
+    };
+    if cut {
+        return Err(malformed(format!(
+            "the response is longer than {MAX_RESPONSE_BODY} bytes"
+        )));
+    }
+    serde_json::from_slice(&raw).map_err(|e| malformed(format!("the response is not JSON: {e}")))
+}
+
+/// The body's first `max` bytes, and whether there was more (which is not read).
+async fn read_capped(
+    mut response: reqwest::Response,
+    max: usize,
+) -> std::result::Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(piece) = response.chunk().await? {
+        let room = max - body.len();
+        if piece.len() > room {
+            body.extend_from_slice(&piece[..room]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&piece);
+    }
+    Ok((body, false))
 }
 
 /// The SSE events of a streaming response; transport failures and oversized lines end it with

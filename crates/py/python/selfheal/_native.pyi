@@ -383,6 +383,7 @@ class HealConfig(TypedDict, total=False):
     max_edits: int
     max_file_bytes: int
     max_proposal_bytes: int
+    max_reply_bytes: int
 
 class Healer:
     def __init__(
