@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         trial!(async package_scripts_and_install_hooks_are_refused),
         trial!(async countless_or_oversized_edits_are_refused_before_anything_is_written),
         trial!(async a_huge_reply_is_read_to_the_cap_and_counts_as_unusable),
+        trial!(async a_fix_being_written_when_time_runs_out_is_stopped_and_undone),
     ])
 }
 
@@ -374,4 +375,27 @@ async fn a_huge_reply_is_read_to_the_cap_and_counts_as_unusable() {
         streamed <= (1 << 20) + 8192,
         "{streamed} bytes of a 19 MiB reply reached the host"
     );
+}
+
+async fn a_fix_being_written_when_time_runs_out_is_stopped_and_undone() {
+    let project = Project::new("deadline", &[("main.py", BROKEN)]);
+    let server = Server::start().await;
+    let many: Vec<Value> = (0..30_000)
+        .map(|i| json!({"file": format!("junk/{}/{i}.py", i % 100), "action": "create", "content": "x = 1\n"}))
+        .collect();
+    server.push(reply(Value::Array(many)));
+    let mut config = config(3);
+    config.apply.policy.max_edits = 100_000;
+    config.budget.time = std::time::Duration::from_secs(2);
+    let started = std::time::Instant::now();
+    let (report, _) = heal(&project, &server, &["python3 main.py"], config).await;
+    let took = started.elapsed();
+
+    assert_eq!(report.outcome, Outcome::Failed, "out of time: {report:#?}");
+    assert!(took.as_secs() < 12, "a 2 s run took {took:?}");
+    assert!(
+        !project.path("junk").exists(),
+        "the fix being written was stopped and undone"
+    );
+    assert_eq!(project.read("main.py").unwrap(), BROKEN);
 }

@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use futures_util::{FutureExt, StreamExt};
@@ -26,7 +26,7 @@ use crate::fix::{
 use crate::llm::{self, Meter, Metered, Provider, StreamEvent};
 use crate::observe::{self, HealthMonitor, Phase};
 use crate::parse::ParserSet;
-use crate::workspace::{ApplyError, Refusal, Snapshot, Workspace};
+use crate::workspace::{Applied, ApplyError, Refusal, Snapshot, Workspace};
 use crate::{Category, Diagnostic, Error, Result};
 
 /// Called with the final report of a run that escalated.
@@ -317,6 +317,26 @@ struct Run<'a> {
     strategies_tried: Vec<bool>,
     /// Set once the run has put the workspace where it should end.
     settled: bool,
+    /// Shared with the thread applying a fix, if one is.
+    writes: Arc<Writes>,
+}
+
+/// How a run and the thread applying its fix take turns with the workspace.
+#[derive(Default)]
+struct Writes {
+    /// Held while a fix is applied.
+    lock: Mutex<()>,
+    /// Set when the run ends: an application in progress stops between two edits.
+    stop: AtomicBool,
+}
+
+impl Writes {
+    /// Stops an application in progress and waits for it: the workspace is then the run's
+    /// alone to restore, until the guard is dropped.
+    fn stop(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.lock.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl<'a> Run<'a> {
@@ -353,6 +373,7 @@ impl<'a> Run<'a> {
             lessons: Lessons::default(),
             strategies_tried: vec![false; healer.strategies.len()],
             settled: false,
+            writes: Arc::default(),
         })
     }
 
@@ -556,13 +577,12 @@ impl<'a> Run<'a> {
                     Some(why) => Err((why.clone(), Vec::new())),
                     None => {
                         let _phase = Phase::start("apply");
-                        let _span = info_span!(
+                        let span = info_span!(
                             "apply",
                             source = %candidate.source,
                             by = candidate.by.as_deref().unwrap_or("")
-                        )
-                        .entered();
-                        match (self.workspace).apply(&candidate.proposal, &self.config().apply) {
+                        );
+                        match self.apply(&candidate.proposal, span).await? {
                             Ok(applied) => Ok(applied),
                             Err(ApplyError::Refused(refusals)) => {
                                 Err((refused(&refusals), refusals))
@@ -711,6 +731,29 @@ impl<'a> Run<'a> {
         self.report.attempts.push(report);
         self.before_attempt = None;
         Ok(tested)
+    }
+
+    /// Applies `proposal` on a blocking thread, off the async runtime; a run that ends
+    /// meanwhile stops it between two edits and waits for it before it restores anything.
+    async fn apply(
+        &self,
+        proposal: &FixProposal,
+        span: tracing::Span,
+    ) -> Result<std::result::Result<Applied, ApplyError>> {
+        let (workspace, proposal) = (self.workspace.clone(), proposal.clone());
+        let (options, writes) = (self.config().apply.clone(), Arc::clone(&self.writes));
+        // The thread gets the caller's subscriber: a span closed where another one is the
+        // default would never close its parents.
+        let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
+        tokio::task::spawn_blocking(move || {
+            tracing::dispatcher::with_default(&dispatch, move || {
+                let _writing = writes.lock.lock().unwrap_or_else(PoisonError::into_inner);
+                let _entered = span.entered();
+                workspace.apply_until(&proposal, &options, &writes.stop)
+            })
+        })
+        .await
+        .map_err(|e| Error::Io(Arc::new(std::io::Error::other(e))))
     }
 
     /// Runs the plan and parses what it printed.
@@ -978,6 +1021,8 @@ impl<'a> Run<'a> {
     /// Puts the workspace where the run should leave it, completes the report, and sends the
     /// last event.
     fn finish(mut self, ended: Ended) -> Result<HealReport> {
+        let writes = Arc::clone(&self.writes);
+        let _writing = writes.stop();
         match ended {
             Ended::Ran => {}
             Ended::OutOfTime => self.report.outcome = Outcome::Failed,
@@ -1047,6 +1092,7 @@ impl Drop for Run<'_> {
         if !self.settled
             && let Some(snapshot) = &self.before_attempt
         {
+            let _writing = self.writes.stop();
             let _ = self.workspace.restore(snapshot);
         }
     }

@@ -1,6 +1,7 @@
 //! Applying a [`FixProposal`] to a workspace: all of it or nothing.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
@@ -126,6 +127,10 @@ pub enum ApplyError {
     /// Writing failed; the files already written were put back.
     #[error(transparent)]
     Workspace(#[from] WorkspaceError),
+    /// Stopped before the end (see [`Workspace::apply_until`]); the files already written
+    /// were put back.
+    #[error("stopped before every edit was written; the files written were put back")]
+    Stopped,
 }
 
 /// A file as an application sees it: as it was, and as the edits so far leave it.
@@ -147,6 +152,17 @@ impl Workspace {
         proposal: &FixProposal,
         options: &ApplyOptions,
     ) -> Result<Applied, ApplyError> {
+        self.apply_until(proposal, options, &AtomicBool::new(false))
+    }
+
+    /// [`apply`](Workspace::apply), stopping when `stop` is set: it is checked between edits
+    /// and between the files written, and the files already written are then put back.
+    pub fn apply_until(
+        &self,
+        proposal: &FixProposal,
+        options: &ApplyOptions,
+        stop: &AtomicBool,
+    ) -> Result<Applied, ApplyError> {
         let fuzzy = Fuzzy {
             window: options.fuzzy_window,
             threshold: options.fuzzy_threshold,
@@ -160,6 +176,9 @@ impl Workspace {
         let mut files: BTreeMap<RelativePath, Planned> = BTreeMap::new();
         let mut applied = Applied::default();
         for (index, edit) in proposal.edits.iter().enumerate() {
+            if stop.load(Ordering::Relaxed) {
+                return Err(ApplyError::Stopped);
+            }
             let path = edit.path();
             let fail = |problem| EditFailure {
                 index,
@@ -246,14 +265,21 @@ impl Workspace {
                 after: file.after,
             })
             .collect();
-        self.write_changes(&applied.changes)?;
+        self.write_changes(&applied.changes, stop)?;
         Ok(applied)
     }
 
-    /// Writes the changes; on a failure, puts back the files already written.
-    fn write_changes(&self, changes: &[FileChange]) -> Result<(), WorkspaceError> {
+    /// Writes the changes; on a failure, or when `stop` is set, puts back the files already
+    /// written.
+    fn write_changes(&self, changes: &[FileChange], stop: &AtomicBool) -> Result<(), ApplyError> {
         for (done, change) in changes.iter().enumerate() {
-            if let Err(error) = self.set(&change.path, change.after.as_deref()) {
+            let written = match stop.load(Ordering::Relaxed) {
+                true => Err(ApplyError::Stopped),
+                false => {
+                    (self.set(&change.path, change.after.as_deref())).map_err(ApplyError::from)
+                }
+            };
+            if let Err(error) = written {
                 for written in changes[..done].iter().rev() {
                     let _ = self.set(&written.path, written.before.as_deref());
                 }

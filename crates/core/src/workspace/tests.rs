@@ -582,3 +582,14 @@ fn a_restore_removes_what_was_created_since_of_any_size_and_the_new_folders() {
     );
     assert_eq!(workspace.snapshot().unwrap().len(), before.len());
 }
+
+#[test]
+fn a_stopped_application_writes_nothing() {
+    let folder = Folder::new("stopped");
+    let workspace = Workspace::open(folder.root()).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(true);
+    let edits = proposal(vec![create("src/a.ts", "a\n"), create("src/b.ts", "b\n")]);
+    let result = workspace.apply_until(&edits, &ApplyOptions::default(), &stop);
+    assert!(matches!(result, Err(ApplyError::Stopped)), "{result:?}");
+    assert!(!folder.root().join("src/a.ts").exists());
+}
