@@ -340,3 +340,36 @@ test('a HealthMonitor counts the runs of the healers it is given to', async () =
   assert.equal(health.cacheHitRate, 0)
   assert.ok(health.meanRecoverySecs > 0)
 })
+
+test('the edit policy refuses what a fix may not touch unless the host allows it', async () => {
+  const root = project()
+  mkdirSync(join(root, '.git'))
+  writeFileSync(join(root, '.git', 'config'), '[core]\n')
+  mkdirSync(join(root, 'tests'))
+  writeFileSync(join(root, 'tests', 'test_main.py'), 'def test_it():\n    assert True\n')
+  const hostile = [{ file: '.git/config', action: 'replace', content: '[core]\n\tfsmonitor = id\n' }]
+  const deleteTest = [{ file: 'tests/test_main.py', action: 'delete' }]
+  const scripted = (...replies) => ({
+    prompts: [],
+    complete(request) {
+      this.prompts.push(request.messages.at(-1).content)
+      return JSON.stringify({ analysis: 'make it pass', fixes: replies.shift() })
+    },
+  })
+  const provider = scripted(hostile, deleteTest)
+  const kinds = []
+  const report = await new selfheal.Healer({ provider, config: { ...QUICK, maxAttempts: 3 } })
+    .heal(root, STEPS, { onEvent: (event) => kinds.push(event.kind) })
+
+  assert.notEqual(report.outcome, 'healed')
+  assert.equal(kinds.filter((kind) => kind === 'fix_refused').length, 2)
+  assert.deepEqual(report.attempts.slice(1).map((a) => a.refused.map((r) => r.rule)), [['version_control'], ['protected']])
+  assert.equal(report.attempts[2].refused[0].class, 'tests')
+  assert.equal(readFileSync(join(root, '.git', 'config'), 'utf8'), '[core]\n')
+  assert.ok(provider.prompts[1].includes('refused by the edit policy'))
+
+  const allowed = await new selfheal.Healer({ provider: scripted(deleteTest), config: { ...QUICK, maxAttempts: 2, allow: ['tests'] } })
+    .heal(root, STEPS)
+  assert.deepEqual(allowed.attempts[1].refused, [])
+  assert.throws(() => new selfheal.Healer({ provider, config: { allow: ['everything'] } }), { code: 'E_CONFIG' })
+})

@@ -4,6 +4,7 @@ provider against a loopback server, events, cancellation and callback exceptions
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import threading
@@ -350,3 +351,52 @@ def test_a_health_monitor_counts_the_runs_of_its_healers(tmp_path: Path) -> None
     assert (health["runs"], health["failure_rate"], health["status"]) == (2, 0.5, "critical")
     assert health["alerts"] == ["failure rate 50% ≥ critical 50%"]
     assert health["mean_recovery_secs"] > 0
+
+
+class ScriptedProvider:
+    """A host's model client that answers with the given fixes, one reply per request."""
+
+    def __init__(self, *replies: List[Dict[str, Any]]) -> None:
+        self.replies = list(replies)
+        self.prompts: List[str] = []
+
+    def complete(self, request: selfheal.Request) -> str:
+        self.prompts.append(request.prompt)
+        return json.dumps({"analysis": "make it pass", "fixes": self.replies.pop(0)})
+
+
+async def test_the_edit_policy_refuses_what_a_fix_may_not_touch_unless_the_host_allows_it(
+    project: Project,
+) -> None:
+    (project.root / ".git").mkdir()
+    (project.root / ".git" / "config").write_text("[core]\n")
+    (project.root / "tests").mkdir()
+    (project.root / "tests" / "test_main.py").write_text("def test_it():\n    assert True\n")
+    hostile = [{"file": ".git/config", "action": "replace", "content": "[core]\n\tfsmonitor = id\n"}]
+    delete_test = [{"file": "tests/test_main.py", "action": "delete"}]
+    provider = ScriptedProvider(hostile, delete_test)
+    events: List[str] = []
+    healer = selfheal.Healer(provider=provider, config={**QUICK, "max_attempts": 3})
+
+    async with healer.stream(project.root, project.steps) as stream:
+        async for event in stream:
+            events.append(event.kind)
+    report = stream.report
+    assert report is not None
+
+    assert report.outcome != "healed"
+    assert events.count("fix_refused") == 2
+    rules = [[r["rule"] for r in a["refused"]] for a in report.attempts[1:]]
+    assert rules == [["version_control"], ["protected"]], report.attempts
+    assert report.attempts[2]["refused"][0]["class"] == "tests"
+    assert (project.root / ".git" / "config").read_text() == "[core]\n"
+    assert (project.root / "tests" / "test_main.py").exists()
+    assert "refused by the edit policy" in provider.prompts[1]
+
+    # A host that allows tests lets such a fix through; version control stays refused.
+    config = {**QUICK, "max_attempts": 2, "allow": ["tests"]}
+    allowed = selfheal.Healer(provider=ScriptedProvider(delete_test), config=config)
+    report = await allowed.heal(project.root, project.steps)
+    assert report.attempts[1]["refused"] == []
+    with pytest.raises(selfheal.ConfigError, match="everything"):
+        selfheal.Healer(provider=provider, config={"allow": ["everything"]})
