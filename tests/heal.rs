@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use selfheal::build::{BuildPlan, BuildStep, LocalBuilder};
 use selfheal::cache::FixCache;
+use selfheal::fix::FixInput;
 use selfheal::heal::{
-    Budget, Event, FixSource, HealConfig, HealReport, Healer, Outcome, StopReason, event_channel,
+    Budget, Event, Fallback, FixSource, HealConfig, HealReport, Healer, Outcome, StopReason,
+    Strategy, event_channel,
 };
 use selfheal::llm::{
     self, Completion, CompletionRequest, OpenAi, Provider, ProviderError, ProviderErrorKind,
@@ -485,8 +487,9 @@ async fn events_stream_to_the_end_and_the_last_one_ends_the_run() {
         events.last(),
         Some(Event::Healed {
             attempts: 2,
-            already_green: false
-        })
+            already_green: false,
+            changed_plan
+        }) if changed_plan.is_empty()
     ));
     assert_eq!(events.iter().filter(|e| e.is_last()).count(), 1);
     let json = serde_json::to_value(&events).unwrap();
@@ -521,7 +524,8 @@ async fn out_of_tokens_the_run_escalates_without_calling_the_model_and_tells_the
 }
 
 #[tokio::test]
-async fn when_fixes_run_out_a_fallback_strategy_changes_how_the_project_installs() {
+async fn npm_ci_without_a_lockfile_is_healed_by_writing_the_lockfile_so_the_plan_passes_as_written()
+{
     let project = Project::new("fallback");
     std::fs::write(
         project.app().join("package.json"),
@@ -543,11 +547,91 @@ async fn when_fixes_run_out_a_fallback_strategy_changes_how_the_project_installs
     };
     let report = healer.heal(&workspace, &plan, &sink).await.unwrap();
     assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    assert!(report.changed_plan.is_empty());
     let last = report.attempts.last().unwrap();
     assert_eq!(last.source, Some(FixSource::Fallback));
-    assert_eq!(last.by.as_deref(), Some("alternative-install"));
+    assert_eq!(last.by.as_deref(), Some("lockfile-regeneration"));
+    assert!(project.app().join("package-lock.json").is_file());
     assert!(events.lock().unwrap().iter().any(|e| matches!(
         e,
-        Event::Fallback { strategy, .. } if strategy == "alternative-install"
+        Event::Fallback { strategy, .. } if strategy == "lockfile-regeneration"
     )));
+}
+
+/// A host's strategy that runs another command instead of the failing step.
+struct OtherCommand;
+
+#[async_trait::async_trait]
+impl Strategy for OtherCommand {
+    fn name(&self) -> &str {
+        "other-command"
+    }
+
+    fn applies_to(&self, _: selfheal::Category) -> bool {
+        true
+    }
+
+    async fn fallback(&self, input: &FixInput<'_>) -> selfheal::Result<Option<Fallback>> {
+        let mut plan = input.plan.clone();
+        plan.steps[0].command = selfheal::build::Command::Shell("python3 -c 'print(1)'".into());
+        Ok(Some(Fallback::Plan(plan)))
+    }
+}
+
+#[tokio::test]
+async fn a_build_that_passes_only_with_a_changed_plan_is_not_reported_healed() {
+    let project = Project::new("changed-plan");
+    let healer = Healer::new(LocalBuilder::new())
+        .strategies(vec![Arc::new(OtherCommand)])
+        .fixers(Vec::new())
+        .config(quick_heal_config());
+    let (report, events) = heal(&project, &healer).await;
+    assert_eq!(
+        report.outcome,
+        Outcome::HealedWithChangedPlan,
+        "{report:#?}"
+    );
+    assert_eq!(
+        report.changed_plan,
+        ["step `run`: `python3 main.py` became `python3 -c 'print(1)'`"]
+    );
+    assert!(matches!(
+        events.last(),
+        Some(Event::Healed { changed_plan, .. }) if changed_plan.len() == 1
+    ));
+    assert_eq!(project.main(), BROKEN, "nothing of the project changed");
+}
+
+#[tokio::test]
+async fn conflicting_peer_dependencies_are_healed_by_npms_own_setting_in_npmrc() {
+    let project = Project::new("peer-deps");
+    // react-dom 17 declares react 17 as its peer; the app has react 18.
+    std::fs::write(
+        project.app().join("package.json"),
+        "{\"name\": \"peers\", \"version\": \"1.0.0\", \"private\": true,\n \"dependencies\": {\"react\": \"18.3.1\", \"react-dom\": \"17.0.2\"}}\n",
+    )
+    .unwrap();
+    let healer = Healer::new(LocalBuilder::new())
+        .fixers(Vec::new())
+        .config(quick_heal_config());
+    let workspace = Workspace::open(project.app()).unwrap();
+    let plan = BuildPlan::new([BuildStep::shell(
+        "install",
+        "npm install --no-audit --no-fund",
+    )]);
+    let report = healer.heal(&workspace, &plan, &|_| {}).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    let last = report.attempts.last().unwrap();
+    assert_eq!(last.by.as_deref(), Some("legacy-peer-deps"));
+    assert!(
+        last.diff.contains("+legacy-peer-deps=true"),
+        "{}",
+        last.diff
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.app().join(".npmrc")).unwrap(),
+        "legacy-peer-deps=true\n"
+    );
+    assert!(report.changed_plan.is_empty(), "the plan as written passes");
+    let _ = std::fs::remove_dir_all(project.app().join("node_modules"));
 }

@@ -170,7 +170,7 @@ export interface Refusal {
 }
 
 /** How a heal run ended. */
-export type Outcome = 'healed' | 'already_green' | 'escalated' | 'failed' | 'cancelled'
+export type Outcome = 'healed' | 'healed_with_changed_plan' | 'already_green' | 'escalated' | 'failed' | 'cancelled'
 
 /** One attempt of a run, the first build included. */
 export interface AttemptReport {
@@ -203,6 +203,8 @@ export interface HealReport {
   costUsd: number
   /** For an escalated run: why, what is left, and what a person should do next. */
   escalation: { reason: string; diagnostics: DiagnosticFields[]; nextAction: string } | null
+  /** What fallbacks changed of the plan or the builder for the build to pass (outcome `healed_with_changed_plan`). */
+  changedPlan: string[]
   /** Milliseconds. */
   duration: number
 }

@@ -128,6 +128,7 @@ pub(crate) fn run(args: HealArgs) -> crate::Outcome {
     finish_output(written.and_then(|()| out.flush()))?;
     Ok(match report.outcome {
         Outcome::Healed | Outcome::AlreadyGreen => ExitCode::SUCCESS,
+        Outcome::HealedWithChangedPlan => ExitCode::from(3),
         Outcome::Cancelled => ExitCode::from(130),
         _ => ExitCode::from(1),
     })
@@ -248,6 +249,9 @@ fn provider(args: &HealArgs) -> Result<Option<Arc<dyn Provider>>, Error> {
 fn summary(out: &mut impl Write, report: &HealReport) -> io::Result<()> {
     let outcome = match report.outcome {
         Outcome::Healed => "healed",
+        Outcome::HealedWithChangedPlan => {
+            "not healed as written: it passes only with a changed plan"
+        }
         Outcome::AlreadyGreen => "already green",
         Outcome::Escalated => "not healed: escalated",
         Outcome::Failed => "not healed: out of time",
@@ -275,6 +279,12 @@ fn summary(out: &mut impl Write, report: &HealReport) -> io::Result<()> {
             writeln!(out, "  {place}: {}", diagnostic.message)?;
         }
         writeln!(out, "next: {}", escalation.next_action)?;
+    }
+    if !report.changed_plan.is_empty() {
+        writeln!(out, "\nthe plan passes only with these changes:")?;
+        for change in &report.changed_plan {
+            writeln!(out, "  {change}")?;
+        }
     }
     Ok(())
 }

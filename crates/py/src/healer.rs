@@ -376,8 +376,8 @@ impl Event {
     }
 }
 
-/// How a heal run ended: `outcome` (`healed`, `already_green`, `escalated`, `failed`,
-/// `cancelled`), every attempt, the diagnostics left, the fixes kept, model usage and cost,
+/// How a heal run ended: `outcome` (`healed`, `healed_with_changed_plan`, `already_green`,
+/// `escalated`, `failed`, `cancelled`), every attempt, the diagnostics left, the fixes kept, model usage and cost,
 /// and for an escalation what a person taking over needs.
 #[pyclass(frozen, module = "selfheal")]
 pub(crate) struct HealReport {
@@ -386,12 +386,13 @@ pub(crate) struct HealReport {
 
 #[pymethods]
 impl HealReport {
-    /// `healed`, `already_green`, `escalated`, `failed` or `cancelled`.
+    /// `healed`, `healed_with_changed_plan`, `already_green`, `escalated`, `failed` or
+    /// `cancelled`.
     #[getter]
     fn outcome(&self) -> String {
         name_of(&self.inner.outcome)
     }
-    /// True when the build is green (`healed` or `already_green`).
+    /// True when the host's plan, as written, passes (`healed` or `already_green`).
     #[getter]
     fn ok(&self) -> bool {
         matches!(self.inner.outcome, Outcome::Healed | Outcome::AlreadyGreen)
@@ -430,6 +431,12 @@ impl HealReport {
     #[getter]
     fn escalation<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         serialize(py, &self.inner.escalation)
+    }
+    /// What fallbacks changed of the plan or the builder for the build to pass (outcome
+    /// `healed_with_changed_plan`), in words.
+    #[getter]
+    fn changed_plan(&self) -> Vec<String> {
+        self.inner.changed_plan.clone()
     }
     /// Seconds the run took.
     #[getter]

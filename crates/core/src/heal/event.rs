@@ -160,6 +160,9 @@ pub enum Event {
         attempts: u32,
         /// Whether it was green from the start.
         already_green: bool,
+        /// What fallbacks changed of the plan or the builder for it to pass (empty: the plan
+        /// as written passes).
+        changed_plan: Vec<String>,
     },
     /// The run gave up and handed over to a person (the last event of a run that did).
     Escalated {

@@ -14,19 +14,19 @@ use super::config::HealConfig;
 use super::event::{Event, EventSink};
 use super::policy::StopReason;
 use super::report::{AttemptReport, EscalationReport, FixSource, HealReport, KeptFix, Outcome};
-use super::strategy::{Fallback, Strategy, default_strategies};
+use super::strategy::{Fallback, Strategy, ToolSetting, default_strategies};
 use super::tracking::{Delta, errors};
 use crate::build::{BuildPlan, Builder, OutputStream};
 use crate::cache::{FixCache, digest};
 use crate::fix::prompt::{PreviousAttempt, PromptBuilder};
 use crate::fix::{
-    CargoSuggestions, FixInput, FixProposal, Fixer, ImportPaths, JsonFiles, MissingDependencies,
-    MissingNames, ToolFix, ToolSuggestions, UnusedBindings,
+    CargoSuggestions, Edit, FixInput, FixProposal, Fixer, ImportPaths, JsonFiles,
+    MissingDependencies, MissingNames, RelativePath, ToolFix, ToolSuggestions, UnusedBindings,
 };
 use crate::llm::{self, Meter, Metered, Provider, StreamEvent};
 use crate::observe::{self, HealthMonitor, Phase};
 use crate::parse::ParserSet;
-use crate::workspace::{Applied, ApplyError, Refusal, Snapshot, Workspace};
+use crate::workspace::{Applied, ApplyError, Protected, Refusal, Snapshot, Workspace};
 use crate::{Category, Diagnostic, Error, Result};
 
 /// Called with the final report of a run that escalated.
@@ -244,6 +244,9 @@ struct Candidate {
     target: Option<Diagnostic>,
     /// Why the reply it was read from holds no usable fix, when it does not.
     unusable: Option<String>,
+    /// The tool setting it writes, when it is one of selfheal's own strategies': the edit
+    /// policy lets it change that file, which no proposal may.
+    setting: Option<ToolSetting>,
 }
 
 /// What an attempt tries.
@@ -461,8 +464,13 @@ impl<'a> Run<'a> {
             {
                 Tested::Green(after) => {
                     self.report.diagnostics = after;
-                    self.report.outcome = Outcome::Healed;
-                    self.learn().await?;
+                    if self.report.changed_plan.is_empty() {
+                        self.report.outcome = Outcome::Healed;
+                        self.learn().await?;
+                    } else {
+                        // The fixes turned green only another plan: nothing to teach.
+                        self.report.outcome = Outcome::HealedWithChangedPlan;
+                    }
                     return Ok(());
                 }
                 Tested::Kept(after) => {
@@ -532,14 +540,32 @@ impl<'a> Run<'a> {
                 attempt,
                 strategy: strategy.clone(),
             });
-            return Ok(Some(match fallback {
-                Fallback::Fix(proposal) => Trial::Fix(Box::new(Candidate {
+            let fix = |proposal, setting| {
+                Trial::Fix(Box::new(Candidate {
                     proposal,
                     source: FixSource::Fallback,
-                    by: Some(strategy),
+                    by: Some(strategy.clone()),
                     target: None,
                     unusable: None,
-                })),
+                    setting,
+                }))
+            };
+            return Ok(Some(match fallback {
+                Fallback::Fix(proposal) => fix(proposal, None),
+                Fallback::Setting(setting) => {
+                    let path = RelativePath::new(setting.file())
+                        .map_err(|e| Error::invalid_input(e.to_string()))?;
+                    let current = self.workspace.read(&path)?;
+                    let Some(content) = setting.written_into(current.as_deref()) else {
+                        continue;
+                    };
+                    let proposal = FixProposal {
+                        analysis: format!("`{}` in {}", setting.line(), setting.file()),
+                        edits: vec![Edit::Replace { path, content }],
+                        ..FixProposal::default()
+                    };
+                    fix(proposal, Some(setting))
+                }
                 Fallback::Plan(plan) => Trial::Switch {
                     strategy,
                     plan: Some(plan),
@@ -582,7 +608,7 @@ impl<'a> Run<'a> {
                             source = %candidate.source,
                             by = candidate.by.as_deref().unwrap_or("")
                         );
-                        match self.apply(&candidate.proposal, span).await? {
+                        match self.apply(candidate, span).await? {
                             Ok(applied) => Ok(applied),
                             Err(ApplyError::Refused(refusals)) => {
                                 Err((refused(&refusals), refusals))
@@ -674,6 +700,18 @@ impl<'a> Run<'a> {
             if let Some(source) = report.source {
                 observe::record_fix(source, "kept");
             }
+            if let Some((old_plan, old_builder)) = &switched_from {
+                let strategy = report.by.as_deref().unwrap_or("a fallback");
+                if let Some(old) = old_plan {
+                    self.report
+                        .changed_plan
+                        .extend(plan_changes(old, &self.plan));
+                }
+                if old_builder.is_some() {
+                    (self.report.changed_plan)
+                        .push(format!("the builder was replaced by {strategy}"));
+                }
+            }
             self.report
                 .fixes
                 .extend(report.source.map(|source| KeptFix {
@@ -733,15 +771,19 @@ impl<'a> Run<'a> {
         Ok(tested)
     }
 
-    /// Applies `proposal` on a blocking thread, off the async runtime; a run that ends
+    /// Applies the candidate's proposal on a blocking thread, off the async runtime; a run that ends
     /// meanwhile stops it between two edits and waits for it before it restores anything.
     async fn apply(
         &self,
-        proposal: &FixProposal,
+        candidate: &Candidate,
         span: tracing::Span,
     ) -> Result<std::result::Result<Applied, ApplyError>> {
-        let (workspace, proposal) = (self.workspace.clone(), proposal.clone());
-        let (options, writes) = (self.config().apply.clone(), Arc::clone(&self.writes));
+        let (workspace, proposal) = (self.workspace.clone(), candidate.proposal.clone());
+        let (mut options, writes) = (self.config().apply.clone(), Arc::clone(&self.writes));
+        if candidate.setting.is_some() {
+            // Its one line, made by selfheal from a closed list: never a proposal's text.
+            options.policy = options.policy.allowing(Protected::BuildScripts);
+        }
         // The thread gets the caller's subscriber: a span closed where another one is the
         // default would never close its parents.
         let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
@@ -829,6 +871,7 @@ impl<'a> Run<'a> {
             by: None,
             target: Some(target.clone()),
             unusable: None,
+            setting: None,
         };
         let config = self.config();
         for fixer in &self.healer.fixers {
@@ -1031,7 +1074,7 @@ impl<'a> Run<'a> {
         let outcome = self.report.outcome;
         let attempts = self.report.attempts.len() as u32;
         let (back_to, reason) = match outcome {
-            Outcome::Healed | Outcome::AlreadyGreen => (None, ""),
+            Outcome::Healed | Outcome::HealedWithChangedPlan | Outcome::AlreadyGreen => (None, ""),
             Outcome::Cancelled => (
                 self.before_attempt.as_ref(),
                 "cancelled: the attempt in progress is undone",
@@ -1063,10 +1106,13 @@ impl<'a> Run<'a> {
         self.report.duration = self.started.elapsed();
         let report = std::mem::replace(&mut self.report, HealReport::empty());
         self.emit(match outcome {
-            Outcome::Healed | Outcome::AlreadyGreen => Event::Healed {
-                attempts,
-                already_green: outcome == Outcome::AlreadyGreen,
-            },
+            Outcome::Healed | Outcome::HealedWithChangedPlan | Outcome::AlreadyGreen => {
+                Event::Healed {
+                    attempts,
+                    already_green: outcome == Outcome::AlreadyGreen,
+                    changed_plan: report.changed_plan.clone(),
+                }
+            }
             Outcome::Escalated => Event::Escalated {
                 reason: (report.escalation.as_ref())
                     .map_or(StopReason::MaxAttempts { attempts }, |e| e.reason.clone()),
@@ -1133,6 +1179,19 @@ fn signatures(diagnostics: &[Diagnostic]) -> Vec<&str> {
         .collect();
     set.sort_unstable();
     set
+}
+
+/// The steps of `new` whose command is not the one `old` had, in words.
+fn plan_changes(old: &BuildPlan, new: &BuildPlan) -> Vec<String> {
+    (old.steps.iter().zip(&new.steps))
+        .filter(|(before, after)| before.command != after.command)
+        .map(|(before, after)| {
+            format!(
+                "step `{}`: `{}` became `{}`",
+                before.name, before.command, after.command
+            )
+        })
+        .collect()
 }
 
 /// A proposal and its outcome, for the next prompt.

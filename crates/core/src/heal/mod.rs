@@ -21,5 +21,5 @@ pub use healer::{EscalationHandler, Healer, default_fixers, fixers_named};
 pub use options::{CommandSpec, HealOptions, StepFields, StepSpec};
 pub use policy::{AttemptPolicy, StopReason};
 pub use report::{AttemptReport, EscalationReport, FixSource, HealReport, KeptFix, Outcome};
-pub use strategy::{Fallback, Strategy};
+pub use strategy::{Fallback, Strategy, ToolSetting};
 pub use tracking::Delta;

@@ -13,8 +13,12 @@ use crate::workspace::Refusal;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
-    /// The build was failing and is green now.
+    /// The build was failing, and the host's plan, exactly as written, passes now on the
+    /// project as left.
     Healed,
+    /// The build passes only as a fallback changed it — another command for a step, another
+    /// builder (see [`HealReport::changed_plan`]); the plan as written still fails.
+    HealedWithChangedPlan,
     /// The build was green to begin with; nothing was changed.
     AlreadyGreen,
     /// The run gave up and handed over to a person (see [`HealReport::escalation`]).
@@ -121,6 +125,9 @@ pub struct HealReport {
     pub cost_usd: f64,
     /// Set when the run escalated.
     pub escalation: Option<EscalationReport>,
+    /// What the fallbacks that were kept changed of the plan or the builder, in words
+    /// (`step \`install\`: \`npm ci\` became \`npm install\``): the build passes only so.
+    pub changed_plan: Vec<String>,
     /// How long the run took.
     #[serde(with = "crate::millis")]
     pub duration: Duration,
@@ -131,6 +138,7 @@ impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Healed => "healed",
+            Outcome::HealedWithChangedPlan => "healed_with_changed_plan",
             Outcome::AlreadyGreen => "already_green",
             Outcome::Escalated => "escalated",
             Outcome::Failed => "failed",
@@ -170,6 +178,7 @@ impl HealReport {
             usage: Usage::default(),
             cost_usd: 0.0,
             escalation: None,
+            changed_plan: Vec::new(),
             duration: Duration::ZERO,
         }
     }

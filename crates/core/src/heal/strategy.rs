@@ -3,18 +3,24 @@
 //! before it hands over to a person.
 //!
 //! A [`Strategy`] applies to some error categories and offers a [`Fallback`]: edits (a fresh
-//! lockfile, a simpler Dockerfile, the last green files), another build plan (another way to
-//! install), or another builder (more memory and CPU). The run tests a fallback like a fix:
-//! kept when it removes an error and makes nothing worse, undone otherwise. Each strategy is
-//! tried at most once per run, in the healer's order; resource scaling goes first for resource
-//! errors, before any fix. Escalation to a person is what is left when none applies.
+//! lockfile, a simpler Dockerfile, the last green files), a documented tool setting written into
+//! the project (npm's `legacy-peer-deps`), another build plan (another way to install), or
+//! another builder (more memory and CPU). The run tests a fallback like a fix: kept when it
+//! removes an error and makes nothing worse, undone otherwise. Each strategy is tried at most
+//! once per run, in the healer's order; resource scaling goes first for resource errors, before
+//! any fix. Escalation to a person is what is left when none applies.
+//!
+//! A build that passes only with another plan or builder does not count as healed: the run
+//! ends [`HealedWithChangedPlan`](super::Outcome::HealedWithChangedPlan), naming the changes.
+//! Where a tool has a setting for what a forgiving command does, the setting is written into
+//! the project instead, so that the plan as written passes.
 
 use std::sync::Arc;
 
 use crate::build::{BuildPlan, BuildStep, Builder, Command};
 use crate::fix::{Edit, FixInput, FixProposal, RelativePath};
 use crate::workspace::Snapshot;
-use crate::{Category, Result};
+use crate::{Category, Result, Subcategory};
 
 /// A way out when fixing errors one by one does not work; see the [module docs](self).
 #[async_trait::async_trait]
@@ -33,6 +39,8 @@ pub trait Strategy: Send + Sync {
 pub enum Fallback {
     /// Edits to the workspace.
     Fix(FixProposal),
+    /// A tool setting, written into the project by selfheal itself.
+    Setting(ToolSetting),
     /// Build with this plan from now on.
     Plan(BuildPlan),
     /// Build with this builder from now on.
@@ -43,18 +51,61 @@ impl std::fmt::Debug for Fallback {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Fallback::Fix(proposal) => f.debug_tuple("Fix").field(proposal).finish(),
+            Fallback::Setting(setting) => f.debug_tuple("Setting").field(setting).finish(),
             Fallback::Plan(plan) => f.debug_tuple("Plan").field(plan).finish(),
             Fallback::Builder(_) => f.write_str("Builder(..)"),
         }
     }
 }
 
+/// A documented setting of a tool that makes it as forgiving as a command-line flag would,
+/// kept in the project. Only selfheal's own strategies write one, and only its one line: the
+/// edit policy protects these files from every proposal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ToolSetting {
+    /// `legacy-peer-deps=true` in `.npmrc`: npm installs despite conflicting peer dependencies,
+    /// as `npm install --legacy-peer-deps` does.
+    NpmLegacyPeerDeps,
+}
+
+impl ToolSetting {
+    /// The file that holds it.
+    pub fn file(self) -> &'static str {
+        match self {
+            ToolSetting::NpmLegacyPeerDeps => ".npmrc",
+        }
+    }
+
+    /// Its line.
+    pub fn line(self) -> &'static str {
+        match self {
+            ToolSetting::NpmLegacyPeerDeps => "legacy-peer-deps=true",
+        }
+    }
+
+    /// The file's text with the setting added, or `None` when it is there already.
+    pub fn written_into(self, text: Option<&str>) -> Option<String> {
+        let text = text.unwrap_or_default();
+        if text.lines().any(|line| line.trim() == self.line()) {
+            return None;
+        }
+        let separator = if text.is_empty() || text.ends_with('\n') {
+            ""
+        } else {
+            "\n"
+        };
+        Some(format!("{text}{separator}{}\n", self.line()))
+    }
+}
+
 /// The strategies a healer uses unless told otherwise: [`ResourceScaling`] (×2),
-/// [`LockfileRegeneration`], [`AlternativeInstall`].
+/// [`LockfileRegeneration`], [`LegacyPeerDeps`], [`AlternativeInstall`].
 pub fn default_strategies() -> Vec<Arc<dyn Strategy>> {
     vec![
         Arc::new(ResourceScaling::new(2.0)),
         Arc::new(LockfileRegeneration),
+        Arc::new(LegacyPeerDeps),
         Arc::new(AlternativeInstall),
     ]
 }
@@ -88,9 +139,11 @@ impl Strategy for ResourceScaling {
     }
 }
 
-/// Dependency errors: the project's lockfiles deleted and written again from the manifest by
-/// their own package manager, run through the build's builder (npm, pnpm, yarn, Cargo,
-/// Poetry, uv). Nothing is offered when the package manager is missing or fails.
+/// Dependency and configuration errors: the project's lockfiles deleted and written again from
+/// the manifest by their own package manager, run through the build's builder (npm, pnpm, yarn,
+/// Cargo, Poetry, uv), and `package-lock.json` written for a plan that runs `npm ci` without
+/// one.
+/// Nothing is offered when the package manager is missing or fails.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LockfileRegeneration;
 
@@ -116,8 +169,10 @@ impl Strategy for LockfileRegeneration {
         "lockfile-regeneration"
     }
 
+    /// Dependency errors, and configuration ones (`npm ci` without a lockfile is a usage
+    /// error to npm).
     fn applies_to(&self, category: Category) -> bool {
-        category == Category::Dependency
+        matches!(category, Category::Dependency | Category::Configuration)
     }
 
     async fn fallback(&self, input: &FixInput<'_>) -> Result<Option<Fallback>> {
@@ -127,7 +182,9 @@ impl Strategy for LockfileRegeneration {
             let Ok(path) = RelativePath::new(file) else {
                 continue;
             };
-            if !input.workspace.resolve(&path).is_ok_and(|p| p.is_file()) {
+            // `npm ci` needs a lockfile: one is written for a project that has none.
+            let wanted = *file == "package-lock.json" && runs(input.plan, "npm", &["ci"]);
+            if !wanted && !input.workspace.resolve(&path).is_ok_and(|p| p.is_file()) {
                 continue;
             }
             let step = BuildStep {
@@ -158,9 +215,57 @@ impl Strategy for LockfileRegeneration {
     }
 }
 
-/// Dependency and configuration errors: the plan's install commands in their more forgiving form — `npm ci`
-/// becomes `npm install`, `npm install` accepts conflicting peer dependencies
-/// (`--legacy-peer-deps`), yarn and pnpm may update a frozen lockfile.
+/// Conflicting peer dependencies (npm's `ERESOLVE`) in a plan that installs with npm:
+/// `legacy-peer-deps=true` written into the project's `.npmrc` (the setting that
+/// `--legacy-peer-deps` stands for), so that the plan as written installs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LegacyPeerDeps;
+
+#[async_trait::async_trait]
+impl Strategy for LegacyPeerDeps {
+    fn name(&self) -> &str {
+        "legacy-peer-deps"
+    }
+
+    fn applies_to(&self, category: Category) -> bool {
+        matches!(category, Category::Dependency | Category::Configuration)
+    }
+
+    async fn fallback(&self, input: &FixInput<'_>) -> Result<Option<Fallback>> {
+        let setting = ToolSetting::NpmLegacyPeerDeps;
+        let conflict =
+            (input.diagnostics.iter()).any(|d| d.subcategory == Subcategory::PeerDependency);
+        if !conflict || !runs(input.plan, "npm", &["install", "i", "ci"]) {
+            return Ok(None);
+        }
+        let current = RelativePath::new(setting.file())
+            .ok()
+            .and_then(|path| input.workspace.read(&path).ok().flatten());
+        Ok(setting
+            .written_into(current.as_deref())
+            .map(|_| Fallback::Setting(setting)))
+    }
+}
+
+/// Whether a step of `plan` runs `program` with one of `subcommands`.
+fn runs(plan: &BuildPlan, program: &str, subcommands: &[&str]) -> bool {
+    plan.steps.iter().any(|step| match &step.command {
+        Command::Shell(line) => {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            (words.windows(2)).any(|pair| pair[0] == program && subcommands.contains(&pair[1]))
+        }
+        Command::Argv(argv) => {
+            argv.first().is_some_and(|p| p == program)
+                && argv
+                    .get(1)
+                    .is_some_and(|s| subcommands.contains(&s.as_str()))
+        }
+    })
+}
+
+/// Dependency and configuration errors: the plan's install commands in their more forgiving
+/// form — `npm ci` becomes `npm install`, yarn and pnpm may update a frozen lockfile. A build
+/// that passes so has a changed plan, and the run says so.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AlternativeInstall;
 
@@ -199,27 +304,12 @@ fn forgiving_install(line: &str) -> Option<String> {
     let mut i = 0;
     while i < words.len() {
         let (word, next) = (words[i], words.get(i + 1).copied());
-        let command_ends = |from: usize| {
-            (from..words.len())
-                .find(|&k| matches!(words[k], "&&" | "||" | ";" | "|"))
-                .unwrap_or(words.len())
-        };
         match (word, next) {
             ("npm", Some("ci")) => {
                 out.extend(["npm", "install"]);
                 i += 2;
                 changed = true;
                 continue;
-            }
-            ("npm", Some("install" | "i")) => {
-                let end = command_ends(i);
-                if !words[i..end].contains(&"--legacy-peer-deps") {
-                    out.extend(words[i..end].iter().copied());
-                    out.push("--legacy-peer-deps");
-                    i = end;
-                    changed = true;
-                    continue;
-                }
             }
             ("--frozen-lockfile" | "--immutable", _) => {
                 let manager = (out.iter().rev())
@@ -347,12 +437,8 @@ mod tests {
                 "npm ci && npm run build",
                 Some("npm install && npm run build"),
             ),
-            ("npm install", Some("npm install --legacy-peer-deps")),
-            (
-                "npm i react && tsc",
-                Some("npm i react --legacy-peer-deps && tsc"),
-            ),
-            ("npm install --legacy-peer-deps", None),
+            ("npm install", None),
+            ("npm i react && tsc", None),
             ("yarn install --frozen-lockfile", Some("yarn install")),
             (
                 "pnpm install --frozen-lockfile",

@@ -8,7 +8,7 @@ the logic is the Rust crate ``selfheal``; this package is its Python face::
 
     healer = selfheal.Healer(provider=selfheal.OpenAI(), cache=selfheal.FixCache())
     report = await healer.heal("./generated-app", ["npx tsc --noEmit", "npm test"])
-    print(report.outcome)  # "healed", "already_green", "escalated", "failed" or "cancelled"
+    print(report.outcome)  # "healed", "already_green", "escalated", … (see HealReport.outcome)
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ __version__: str
 
 Category = Literal["dependency", "syntax", "type", "runtime", "resource", "configuration", "network", "unknown"]
 Severity = Literal["critical", "error", "warning"]
-Outcome = Literal["healed", "already_green", "escalated", "failed", "cancelled"]
+Outcome = Literal["healed", "healed_with_changed_plan", "already_green", "escalated", "failed", "cancelled"]
 FixSource = Literal["fixer", "cache", "llm", "fallback"]
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -355,6 +355,8 @@ class HealReport:
     def cost_usd(self) -> float: ...
     @property
     def escalation(self) -> Optional[Escalation]: ...
+    @property
+    def changed_plan(self) -> List[str]: ...
     @property
     def duration(self) -> float: ...
     def to_dict(self) -> Dict[str, Any]: ...
