@@ -29,7 +29,11 @@ fn main() -> ExitCode {
     selfheal_test_harness::run(vec![
         trial!(async version_control_dependencies_and_virtualenvs_are_refused_and_nothing_of_it_stays),
         trial!(async a_model_that_edits_the_failing_test_never_heals_the_run).needs(&pytest),
-        trial!(async a_host_that_allows_tests_lets_a_fix_change_them).needs(&pytest),
+        trial!(async a_host_that_allows_tests_lets_a_fix_change_them_and_the_report_says_so)
+            .needs(&pytest),
+        trial!(async removing_an_assertion_is_never_a_fix_even_where_tests_are_allowed)
+            .needs(&pytest),
+        trial!(async verify_steps_must_pass_and_what_they_use_is_locked).needs(&pytest),
         trial!(async package_scripts_and_install_hooks_are_refused),
         trial!(async countless_or_oversized_edits_are_refused_before_anything_is_written),
         trial!(async a_huge_reply_is_read_to_the_cap_and_counts_as_unusable),
@@ -235,7 +239,7 @@ async fn a_model_that_edits_the_failing_test_never_heals_the_run() {
     assert!(project.read("conftest.py").is_none());
 }
 
-async fn a_host_that_allows_tests_lets_a_fix_change_them() {
+async fn a_host_that_allows_tests_lets_a_fix_change_them_and_the_report_says_so() {
     let project = failing_test("tests-allowed");
     let server = Server::start().await;
     server.push(reply(
@@ -247,6 +251,68 @@ async fn a_host_that_allows_tests_lets_a_fix_change_them() {
     let (report, events) = heal(&project, &server, &["python3 -m pytest -q"], config).await;
     assert!(refusals(&events).is_empty());
     assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    let changed: Vec<(&str, Protected)> = (report.protected_changes.iter())
+        .map(|change| (change.path.as_str(), change.class))
+        .collect();
+    assert_eq!(changed, [("tests/test_calc.py", Protected::Tests)]);
+}
+
+async fn removing_an_assertion_is_never_a_fix_even_where_tests_are_allowed() {
+    let project = failing_test("assertion");
+    let test = project.read("tests/test_calc.py").unwrap();
+    let server = Server::start().await;
+    server.push(reply(
+        json!([{"file": "tests/test_calc.py", "action": "patch",
+        "search": "    assert add(2, 2) == 4", "replace": "    add(2, 2)"}]),
+    ));
+    server.push(reply(
+        json!([{"file": "tests/test_calc.py", "action": "replace", "content": ""}]),
+    ));
+    let mut config = config(3);
+    config.apply.policy = config.apply.policy.allowing(Protected::Tests);
+    let (report, _) = heal(&project, &server, &["python3 -m pytest -q"], config).await;
+
+    assert_ne!(report.outcome, Outcome::Healed, "{report:#?}");
+    assert_eq!(report.attempts.len(), 3, "{report:#?}");
+    assert!(
+        (report.attempts[1..].iter()).all(|attempt| attempt.rolled_back && attempt.diff.is_empty()),
+        "{report:#?}"
+    );
+    assert_eq!(project.read("tests/test_calc.py").unwrap(), test);
+    let told = last_prompt(&server);
+    assert!(
+        told.contains("removing tests or assertions is not a fix"),
+        "{told}"
+    );
+}
+
+async fn verify_steps_must_pass_and_what_they_use_is_locked() {
+    let project = failing_test("verify");
+    let server = Server::start().await;
+    server.push(reply(
+        json!([{"file": "tests/test_calc.py", "action": "patch",
+        "search": "add(2, 2) == 4", "replace": "add(2, 2) == 0"}]),
+    ));
+    server.push(reply(json!([{"file": "calc.py", "action": "patch",
+        "search": "return a - b", "replace": "return a + b"}])));
+    let mut config = config(4);
+    // Even a host that allows tests: what a verify step uses stays locked.
+    config.apply.policy = config.apply.policy.allowing(Protected::Tests);
+    config.verify = vec![BuildStep::shell(
+        "verify",
+        "python3 -m pytest -q tests/test_calc.py",
+    )];
+    let (report, events) = heal(&project, &server, &["python3 -c 'import calc'"], config).await;
+
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    assert_eq!(
+        refusals(&events),
+        vec![vec![Rule::Locked {
+            locked: "tests/test_calc.py".into()
+        }]]
+    );
+    assert!(project.read("calc.py").unwrap().contains("return a + b"));
+    assert!(project.read("tests/test_calc.py").unwrap().contains("== 4"));
 }
 
 async fn package_scripts_and_install_hooks_are_refused() {

@@ -159,6 +159,8 @@ export interface HealConfig {
   maxProposalBytes?: number
   /** Bytes of a model's reply read at most (default 2 MiB); a longer reply is cut off and unusable. */
   maxReplyBytes?: number
+  /** Steps that must pass too once the plan passes; no fix may change the files they name, nor tests. */
+  verify?: Array<string | StepFields>
 }
 
 /** An edit (or a whole fix, without `path`) the edit policy refused, and the rule. */
@@ -203,6 +205,8 @@ export interface HealReport {
   costUsd: number
   /** For an escalated run: why, what is left, and what a person should do next. */
   escalation: { reason: string; diagnostics: DiagnosticFields[]; nextAction: string } | null
+  /** The protected files the kept fixes changed, where the host allowed their class. */
+  protectedChanges: Array<{ attempt: number; path: string; class: 'tests' | 'ci' | 'build-scripts' }>
   /** What fallbacks changed of the plan or the builder for the build to pass (outcome `healed_with_changed_plan`). */
   changedPlan: string[]
   /** Milliseconds. */

@@ -72,6 +72,10 @@ pub(crate) struct HealArgs {
     /// package.json scripts, build.rs, setup.py, .npmrc, …); repeat for more.
     #[arg(long, value_name = "CLASS", value_parser = parse_protected)]
     allow: Vec<Protected>,
+    /// A shell command that must pass too once the steps pass (a test suite); no fix may
+    /// change the files it names, nor tests. Repeat for more.
+    #[arg(long = "verify", value_name = "CMD")]
+    verify: Vec<String>,
     /// Serve the run's metrics in Prometheus' text format at http://ADDR/metrics while it runs.
     #[arg(long, value_name = "ADDR")]
     metrics_addr: Option<std::net::SocketAddr>,
@@ -158,6 +162,7 @@ async fn heal(args: &HealArgs) -> Result<HealReport, Error> {
         ..HealConfig::default()
     };
     config.apply.policy.allow.extend(args.allow.iter().copied());
+    config.verify = plan(&args.verify, args.step_timeout).steps;
     let mut healer = Healer::new(builder).config(config);
     if let Some(provider) = provider {
         healer = healer.provider(provider);

@@ -438,6 +438,12 @@ impl HealReport {
     fn changed_plan(&self) -> Vec<String> {
         self.inner.changed_plan.clone()
     }
+    /// The protected files the kept fixes changed, where the host allowed their class: dicts
+    /// with `attempt`, `path`, `class`.
+    #[getter]
+    fn protected_changes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        serialize(py, &self.inner.protected_changes)
+    }
     /// Seconds the run took.
     #[getter]
     fn duration(&self) -> f64 {

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::policy::AttemptPolicy;
+use crate::build::BuildStep;
 use crate::cache::FixContext;
 use crate::fix::Safety;
 use crate::llm::PriceTable;
@@ -61,6 +62,10 @@ pub struct HealConfig {
     /// Bytes of a model's reply read at most (default 2 MiB): the stream is dropped at the cap,
     /// and the reply counts as unusable.
     pub max_reply_bytes: usize,
+    /// Steps that must pass too once the plan passes (a test suite, say). No fix may change
+    /// the files and folders they name, nor tests whatever the policy allows; without verify
+    /// steps, a fix that deletes or empties a test file or removes assertions is never kept.
+    pub verify: Vec<BuildStep>,
 }
 
 impl Default for HealConfig {
@@ -76,6 +81,7 @@ impl Default for HealConfig {
             keep_partial: false,
             prices: PriceTable::defaults(),
             max_reply_bytes: 2 << 20,
+            verify: Vec::new(),
         }
     }
 }

@@ -4,19 +4,22 @@
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Instant;
 
 use futures_util::{FutureExt, StreamExt};
+use regex::Regex;
 use tracing::{Instrument, info_span};
 
 use super::config::HealConfig;
 use super::event::{Event, EventSink};
 use super::policy::StopReason;
-use super::report::{AttemptReport, EscalationReport, FixSource, HealReport, KeptFix, Outcome};
+use super::report::{
+    AttemptReport, EscalationReport, FixSource, HealReport, KeptFix, Outcome, ProtectedChange,
+};
 use super::strategy::{Fallback, Strategy, ToolSetting, default_strategies};
 use super::tracking::{Delta, errors};
-use crate::build::{BuildPlan, Builder, OutputStream};
+use crate::build::{BuildPlan, Builder, Command, OutputStream};
 use crate::cache::{FixCache, digest};
 use crate::fix::prompt::{PreviousAttempt, PromptBuilder};
 use crate::fix::{
@@ -26,7 +29,10 @@ use crate::fix::{
 use crate::llm::{self, Meter, Metered, Provider, StreamEvent};
 use crate::observe::{self, HealthMonitor, Phase};
 use crate::parse::ParserSet;
-use crate::workspace::{Applied, ApplyError, Protected, Refusal, Snapshot, Workspace};
+use crate::workspace::{
+    Applied, ApplyError, ApplyOptions, FileChange, Protected, Refusal, Snapshot, Workspace,
+    protected_classes,
+};
 use crate::{Category, Diagnostic, Error, Result};
 
 /// Called with the final report of a run that escalated.
@@ -322,6 +328,9 @@ struct Run<'a> {
     settled: bool,
     /// Shared with the thread applying a fix, if one is.
     writes: Arc<Writes>,
+    /// How fixes are applied in this run: the healer's options, with what its verify steps
+    /// use locked.
+    apply_options: ApplyOptions,
 }
 
 /// How a run and the thread applying its fix take turns with the workspace.
@@ -377,6 +386,7 @@ impl<'a> Run<'a> {
             strategies_tried: vec![false; healer.strategies.len()],
             settled: false,
             writes: Arc::default(),
+            apply_options: verified(&healer.config, workspace),
         })
     }
 
@@ -594,6 +604,7 @@ impl<'a> Run<'a> {
         self.before_attempt = Some(snapshot.clone());
         let mut report = AttemptReport::numbered(attempt);
         let mut files = Vec::new();
+        let mut protected = Vec::new();
         let mut switched_from = None;
         match &trial {
             Trial::Rebuild => {}
@@ -633,6 +644,27 @@ impl<'a> Run<'a> {
                             matches: applied.matches.iter().map(|(_, how)| *how).collect(),
                             diff: report.diff.clone(),
                         });
+                        protected = protected_changes(attempt, &applied.changes);
+                        let weakening = (self.config().verify.is_empty())
+                            .then(|| weakens_tests(&applied.changes))
+                            .flatten();
+                        if let Some(why) = weakening {
+                            self.workspace.restore(&snapshot)?;
+                            self.emit(Event::FixRolledBack {
+                                attempt,
+                                reason: why.clone(),
+                            });
+                            observe::record_fix(candidate.source, "rolled_back");
+                            self.failed(candidate, why).await?;
+                            report.rolled_back = true;
+                            report.diff = String::new();
+                            report.errors = errors(diagnostics).count();
+                            report.persisting = report.errors;
+                            report.duration = started.elapsed();
+                            self.report.attempts.push(report);
+                            self.before_attempt = None;
+                            return Ok(Tested::Undone);
+                        }
                     }
                     Err((why, refusals)) => {
                         if refusals.is_empty() {
@@ -712,6 +744,7 @@ impl<'a> Run<'a> {
                         .push(format!("the builder was replaced by {strategy}"));
                 }
             }
+            self.report.protected_changes.append(&mut protected);
             self.report
                 .fixes
                 .extend(report.source.map(|source| KeptFix {
@@ -779,7 +812,7 @@ impl<'a> Run<'a> {
         span: tracing::Span,
     ) -> Result<std::result::Result<Applied, ApplyError>> {
         let (workspace, proposal) = (self.workspace.clone(), candidate.proposal.clone());
-        let (mut options, writes) = (self.config().apply.clone(), Arc::clone(&self.writes));
+        let (mut options, writes) = (self.apply_options.clone(), Arc::clone(&self.writes));
         if candidate.setting.is_some() {
             // Its one line, made by selfheal from a closed list: never a proposal's text.
             options.policy = options.policy.allowing(Protected::BuildScripts);
@@ -812,7 +845,8 @@ impl<'a> Run<'a> {
             timed_out: false,
             diagnostics: Vec::new(),
         };
-        for step in &self.plan.steps {
+        // The verify steps run once every step of the plan has passed.
+        for step in self.plan.steps.iter().chain(&self.config().verify) {
             self.emit(Event::StepStarted {
                 attempt,
                 step: step.name.clone(),
@@ -1085,6 +1119,7 @@ impl<'a> Run<'a> {
             ),
             _ => {
                 self.report.fixes.clear();
+                self.report.protected_changes.clear();
                 (
                     Some(&self.initial),
                     "not healed: the workspace is put back as it was",
@@ -1179,6 +1214,88 @@ fn signatures(diagnostics: &[Diagnostic]) -> Vec<&str> {
         .collect();
     set.sort_unstable();
     set
+}
+
+/// The run's apply options: the healer's, with the files and folders the verify steps name
+/// locked, and tests protected whatever the policy allows, when there are verify steps.
+fn verified(config: &HealConfig, workspace: &Workspace) -> ApplyOptions {
+    let mut options = config.apply.clone();
+    if config.verify.is_empty() {
+        return options;
+    }
+    options.policy.allow.remove(&Protected::Tests);
+    for step in &config.verify {
+        let words: Vec<String> = match &step.command {
+            Command::Shell(line) => (line.split_whitespace())
+                .map(|word| word.trim_matches(['"', '\'']).to_string())
+                .collect(),
+            Command::Argv(argv) => argv.clone(),
+        };
+        let named = (words.iter())
+            .filter_map(|word| RelativePath::new(word).ok())
+            .filter(|path| {
+                workspace
+                    .resolve(path)
+                    .is_ok_and(|on_disk| on_disk.exists())
+            });
+        options.policy.locked.extend(named);
+    }
+    options
+}
+
+/// The protected files among `changes` (those the host allowed, since they were applied).
+fn protected_changes(attempt: u32, changes: &[FileChange]) -> Vec<ProtectedChange> {
+    (changes.iter())
+        .flat_map(|change| {
+            let classes = protected_classes(
+                &change.path,
+                change.before.as_deref(),
+                change.after.as_deref(),
+            );
+            classes.into_iter().map(move |class| ProtectedChange {
+                attempt,
+                path: change.path.to_string(),
+                class,
+            })
+        })
+        .collect()
+}
+
+/// Why `changes` weaken the tests, when they do: a test file deleted or emptied, fewer tests
+/// or assertions than before. Never a fix, whatever the build says after it.
+fn weakens_tests(changes: &[FileChange]) -> Option<String> {
+    static CHECKS: LazyLock<Option<Regex>> = LazyLock::new(|| {
+        Regex::new(r"\bassert|\bexpect\s*\(|\.should\b|#\[test\]|\bdef test|(?:^|[^.\w])(?:it|test|describe)\s*\(").ok()
+    });
+    let count = |text: Option<&str>| {
+        (CHECKS.as_ref()).map_or(0, |checks| {
+            checks.find_iter(text.unwrap_or_default()).count()
+        })
+    };
+    let mut before = 0;
+    let mut after = 0;
+    for change in changes {
+        let emptied = change
+            .after
+            .as_deref()
+            .is_none_or(|text| text.trim().is_empty());
+        let classes = protected_classes(
+            &change.path,
+            change.before.as_deref(),
+            change.after.as_deref(),
+        );
+        if emptied && change.before.is_some() && classes.contains(&Protected::Tests) {
+            return Some(format!(
+                "deleting or emptying the test file `{}` is not a fix",
+                change.path
+            ));
+        }
+        before += count(change.before.as_deref());
+        after += count(change.after.as_deref());
+    }
+    (after < before).then(|| {
+        format!("removing tests or assertions is not a fix ({before} before, {after} after)")
+    })
 }
 
 /// The steps of `new` whose command is not the one `old` had, in words.

@@ -20,6 +20,8 @@ pub use event::{Event, EventSender, EventSink, EventStream, event_channel};
 pub use healer::{EscalationHandler, Healer, default_fixers, fixers_named};
 pub use options::{CommandSpec, HealOptions, StepFields, StepSpec};
 pub use policy::{AttemptPolicy, StopReason};
-pub use report::{AttemptReport, EscalationReport, FixSource, HealReport, KeptFix, Outcome};
+pub use report::{
+    AttemptReport, EscalationReport, FixSource, HealReport, KeptFix, Outcome, ProtectedChange,
+};
 pub use strategy::{Fallback, Strategy, ToolSetting};
 pub use tracking::Delta;

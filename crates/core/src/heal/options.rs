@@ -61,6 +61,8 @@ pub struct HealOptions {
     pub max_proposal_bytes: Option<u64>,
     /// Bytes of a model's reply read at most.
     pub max_reply_bytes: Option<usize>,
+    /// Steps that must pass too once the plan passes; no fix may change what they use.
+    pub verify: Option<Vec<StepSpec>>,
 }
 
 fn seconds(name: &str, value: f64) -> Result<Duration> {
@@ -104,6 +106,9 @@ impl HealOptions {
         policy.max_file_bytes = self.max_file_bytes.unwrap_or(policy.max_file_bytes);
         policy.max_proposal_bytes = self.max_proposal_bytes.unwrap_or(policy.max_proposal_bytes);
         config.max_reply_bytes = self.max_reply_bytes.unwrap_or(config.max_reply_bytes);
+        for spec in self.verify.iter().flatten() {
+            config.verify.push(spec.step()?);
+        }
         Ok(config)
     }
 }

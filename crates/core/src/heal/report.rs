@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::StopReason;
 use crate::Diagnostic;
 use crate::llm::Usage;
-use crate::workspace::Refusal;
+use crate::workspace::{Protected, Refusal};
 
 /// How a heal run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -97,6 +97,17 @@ pub struct KeptFix {
     pub files: Vec<String>,
 }
 
+/// A protected file a kept fix changed, because the host allowed its class.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProtectedChange {
+    /// The attempt that made the change.
+    pub attempt: u32,
+    /// The file.
+    pub path: String,
+    /// Its class.
+    pub class: Protected,
+}
+
 /// What a person taking over needs: why the run stopped, what is left, and what to do next.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EscalationReport {
@@ -119,6 +130,8 @@ pub struct HealReport {
     pub diagnostics: Vec<Diagnostic>,
     /// The fixes that stayed, in the order they were made.
     pub fixes: Vec<KeptFix>,
+    /// The protected files the kept fixes changed, where the host allowed their class.
+    pub protected_changes: Vec<ProtectedChange>,
     /// Tokens used by model calls.
     pub usage: Usage,
     /// Their cost in USD (models without a price count nothing).
@@ -178,6 +191,7 @@ impl HealReport {
             usage: Usage::default(),
             cost_usd: 0.0,
             escalation: None,
+            protected_changes: Vec::new(),
             changed_plan: Vec::new(),
             duration: Duration::ZERO,
         }

@@ -50,7 +50,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use apply::{Applied, ApplyError, ApplyOptions, EditFailure, EditProblem, FileChange};
 pub use patch::{Closest, PatchMatch};
-pub use policy::{EditPolicy, Protected, Refusal, Rule};
+pub use policy::{EditPolicy, Protected, Refusal, Rule, protected_classes};
 pub use snapshot::Snapshot;
 
 use crate::fix::{PathError, RelativePath};

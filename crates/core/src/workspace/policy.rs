@@ -89,6 +89,9 @@ pub struct EditPolicy {
     pub max_file_bytes: u64,
     /// Bytes of text in all of a proposal's edits (default 8 MiB).
     pub max_proposal_bytes: u64,
+    /// Files and folders no fix may change, whatever it allows (the heal loop locks the files
+    /// its verify steps name).
+    pub locked: Vec<RelativePath>,
 }
 
 impl Default for EditPolicy {
@@ -98,6 +101,7 @@ impl Default for EditPolicy {
             max_edits: 100,
             max_file_bytes: 4 << 20,
             max_proposal_bytes: 8 << 20,
+            locked: Vec::new(),
         }
     }
 }
@@ -131,6 +135,12 @@ pub enum Rule {
     InvisibleCharacter {
         /// Its code point.
         code: u32,
+    },
+    /// A file the host locked (one its verify steps use).
+    #[error("the host locked it (its verify steps use `{locked}`)")]
+    Locked {
+        /// The locked file or folder.
+        locked: String,
     },
     /// A protected class the host does not allow.
     #[error("{what} is protected ({class}); the host has not allowed fixes to change it")]
@@ -260,6 +270,14 @@ impl EditPolicy {
                 return Some(Rule::Uncovered { folder });
             }
         }
+        if let Some(locked) = (self.locked.iter()).find(|locked| {
+            let locked = locked.as_str();
+            path.as_str() == locked || path.as_str().starts_with(&format!("{locked}/"))
+        }) {
+            return Some(Rule::Locked {
+                locked: locked.to_string(),
+            });
+        }
         let (class, what) = protected_by_path(&components)?;
         (!self.allow.contains(&class)).then(|| Rule::Protected {
             class,
@@ -319,6 +337,29 @@ impl EditPolicy {
             })
             .collect()
     }
+}
+
+/// The protected classes a change to the file at `path` touches (`None`: the file is absent
+/// before or after): by its path, and by the protected parts of `package.json`,
+/// `pyproject.toml` and `setup.cfg`.
+pub fn protected_classes(
+    path: &RelativePath,
+    before: Option<&str>,
+    after: Option<&str>,
+) -> Vec<Protected> {
+    let components: Vec<&str> = path.as_str().split('/').collect();
+    let name = components
+        .last()
+        .copied()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let mut classes: Vec<Protected> = (protected_by_path(&components).into_iter())
+        .chain(protected_parts(&name, before, after))
+        .map(|(class, _)| class)
+        .collect();
+    classes.sort();
+    classes.dedup();
+    classes
 }
 
 /// The bytes of text an edit carries.

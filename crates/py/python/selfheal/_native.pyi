@@ -358,6 +358,8 @@ class HealReport:
     @property
     def changed_plan(self) -> List[str]: ...
     @property
+    def protected_changes(self) -> List[Dict[str, Any]]: ...
+    @property
     def duration(self) -> float: ...
     def to_dict(self) -> Dict[str, Any]: ...
 
@@ -386,6 +388,7 @@ class HealConfig(TypedDict, total=False):
     max_file_bytes: int
     max_proposal_bytes: int
     max_reply_bytes: int
+    verify: List[StepSpec]
 
 class Healer:
     def __init__(
