@@ -2,13 +2,15 @@
 //! fixer (`ruff check --fix`), project-aware fixes (imports, names, unused bindings) checked by
 //! python, node and ruff, and a missing package installed from the npm registry.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use selfheal::build::{BuildPlan, BuildStep, LocalBuilder};
 use selfheal::heal::{FixSource, Healer, Outcome};
 use selfheal::workspace::Workspace;
 use selfheal_test_harness::{Need, trial, which};
+use support::project::Project;
+
+mod support;
 
 fn main() -> ExitCode {
     let ruff = Need::program("ruff", "pip install ruff; scripts/test installs it");
@@ -20,34 +22,6 @@ fn main() -> ExitCode {
         trial!(async an_unused_local_that_ruff_only_removes_unsafely_is_underscored_and_keeps_its_call).needs(&ruff),
         trial!(async a_package_imported_but_not_declared_is_declared_and_installed_from_the_registry),
     ])
-}
-
-struct Project {
-    dir: PathBuf,
-}
-
-impl Project {
-    fn new(name: &str, files: &[(&str, &str)]) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("selfheal-fixers-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        for (path, content) in files {
-            let path = dir.join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, content).unwrap();
-        }
-        Project { dir }
-    }
-
-    fn read(&self, path: &str) -> String {
-        std::fs::read_to_string(self.dir.join(path)).unwrap()
-    }
-}
-
-impl Drop for Project {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 async fn heal(project: &Project, steps: &[(&str, &str)]) -> selfheal::heal::HealReport {
@@ -65,7 +39,7 @@ async fn heal(project: &Project, steps: &[(&str, &str)]) -> selfheal::heal::Heal
 
 async fn a_require_that_misses_its_folder_is_pointed_at_the_module_that_exists() {
     let project = Project::new(
-        "require",
+        "fixers-require",
         &[
             ("src/util/http.js", "exports.get = (url) => `GET ${url}`;\n"),
             (
@@ -82,6 +56,7 @@ async fn a_require_that_misses_its_folder_is_pointed_at_the_module_that_exists()
     assert!(
         project
             .read("src/app.js")
+            .unwrap()
             .contains("require('./util/http')")
     );
 }
@@ -89,7 +64,7 @@ async fn a_require_that_misses_its_folder_is_pointed_at_the_module_that_exists()
 async fn ruff_fixes_what_it_reported_and_the_lint_passes() {
     let ruff = which("ruff").expect("ruff on PATH");
     let project = Project::new(
-        "ruff",
+        "fixers-ruff",
         &[(
             "slug.py",
             "import os\nimport re\n\n\ndef slug(text):\n    return re.sub(r\"[^a-z0-9]+\", \"-\", text.lower()).strip(\"-\")\n",
@@ -106,13 +81,13 @@ async fn ruff_fixes_what_it_reported_and_the_lint_passes() {
         report.attempts.last().unwrap().by.as_deref(),
         Some("ruff --fix")
     );
-    assert!(!project.read("slug.py").contains("import os"));
-    assert!(project.read("slug.py").contains("import re"));
+    assert!(!project.read("slug.py").unwrap().contains("import os"));
+    assert!(project.read("slug.py").unwrap().contains("import re"));
 }
 
 async fn names_used_without_import_are_imported_from_the_standard_library_and_the_project() {
     let project = Project::new(
-        "py-names",
+        "fixers-py-names",
         &[
             ("slug/__init__.py", ""),
             (
@@ -131,14 +106,14 @@ async fn names_used_without_import_are_imported_from_the_standard_library_and_th
         (report.attempts.iter().skip(1)).all(|a| a.by.as_deref() == Some("missing-names")),
         "{report:#?}"
     );
-    let main = project.read("main.py");
+    let main = project.read("main.py").unwrap();
     assert!(main.contains("import json\n"), "{main}");
     assert!(main.contains("from slug.text import slugify\n"), "{main}");
 }
 
 async fn a_misspelled_variable_node_names_no_fix_for_is_respelled_and_a_project_export_required() {
     let project = Project::new(
-        "js-names",
+        "fixers-js-names",
         &[
             (
                 "lib/math.js",
@@ -152,7 +127,7 @@ async fn a_misspelled_variable_node_names_no_fix_for_is_respelled_and_a_project_
     );
     let report = heal(&project, &[("run", "node index.js")]).await;
     assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
-    let index = project.read("index.js");
+    let index = project.read("index.js").unwrap();
     assert!(
         index.contains("const { add } = require('./lib/math');\n"),
         "{index}"
@@ -166,7 +141,7 @@ async fn a_misspelled_variable_node_names_no_fix_for_is_respelled_and_a_project_
 async fn an_unused_local_that_ruff_only_removes_unsafely_is_underscored_and_keeps_its_call() {
     let ruff = which("ruff").expect("ruff on PATH");
     let project = Project::new(
-        "unused",
+        "fixers-unused",
         &[(
             "report.py",
             "def load():\n    print(\"loaded\")\n    return 3\n\n\ndef main():\n    count = load()\n    return 0\n\n\nmain()\n",
@@ -182,12 +157,17 @@ async fn an_unused_local_that_ruff_only_removes_unsafely_is_underscored_and_keep
         report.attempts.last().unwrap().by.as_deref(),
         Some("unused-bindings")
     );
-    assert!(project.read("report.py").contains("    _count = load()\n"));
+    assert!(
+        project
+            .read("report.py")
+            .unwrap()
+            .contains("    _count = load()\n")
+    );
 }
 
 async fn a_package_imported_but_not_declared_is_declared_and_installed_from_the_registry() {
     let project = Project::new(
-        "npm-dependency",
+        "fixers-npm-dependency",
         &[
             (
                 "package.json",
@@ -205,10 +185,16 @@ async fn a_package_imported_but_not_declared_is_declared_and_installed_from_the_
         report.attempts.last().unwrap().by.as_deref(),
         Some("missing-dependencies")
     );
-    let manifest: serde_json::Value = serde_json::from_str(&project.read("package.json")).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&project.read("package.json").unwrap()).unwrap();
     assert!(
         manifest["dependencies"]["is-number"].is_string(),
         "{manifest}"
     );
-    assert!(project.read("package-lock.json").contains("is-number"));
+    assert!(
+        project
+            .read("package-lock.json")
+            .unwrap()
+            .contains("is-number")
+    );
 }

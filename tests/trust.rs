@@ -4,7 +4,7 @@
 //! countless edits are refused before anything is written, the model is told why, and such a
 //! reply never makes a run "healed".
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
@@ -16,6 +16,7 @@ use selfheal_test_harness::{Need, trial};
 use serde_json::{Value, json};
 
 mod support;
+use support::project::Project;
 use support::{Reply, Server, openai_stream_in, quick_heal_config};
 
 fn main() -> ExitCode {
@@ -45,39 +46,6 @@ const BROKEN: &str =
     "def total(items):\n    return \"total: \" + sum(items)\n\n\nprint(total([1, 2, 3]))\n";
 const BROKEN_LINE: &str = "    return \"total: \" + sum(items)";
 const FIXED_LINE: &str = "    return \"total: \" + str(sum(items))";
-
-/// A project folder under the system's temporary folder, removed at the end.
-struct Project {
-    dir: PathBuf,
-}
-
-impl Project {
-    fn new(name: &str, files: &[(&str, &str)]) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("selfheal-trust-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        for (path, content) in files {
-            let path = dir.join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, content).unwrap();
-        }
-        Project { dir }
-    }
-
-    fn read(&self, path: &str) -> Option<String> {
-        std::fs::read_to_string(self.dir.join(path)).ok()
-    }
-
-    fn path(&self, path: &str) -> PathBuf {
-        self.dir.join(path)
-    }
-}
-
-impl Drop for Project {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// A streamed chat completion holding `fixes` as the fix JSON.
 fn reply(fixes: Value) -> Reply {
@@ -139,7 +107,7 @@ fn last_prompt(server: &Server) -> String {
 
 async fn version_control_dependencies_and_virtualenvs_are_refused_and_nothing_of_it_stays() {
     let project = Project::new(
-        "vcs",
+        "trust-vcs",
         &[
             ("main.py", BROKEN),
             (".git/config", "[core]\n\trepositoryformatversion = 0\n"),
@@ -196,7 +164,7 @@ async fn version_control_dependencies_and_virtualenvs_are_refused_and_nothing_of
 /// A pytest project whose test fails because the code is wrong.
 fn failing_test(name: &str) -> Project {
     Project::new(
-        name,
+        &format!("trust-{name}"),
         &[
             ("calc.py", "def add(a, b):\n    return a - b\n"),
             (
@@ -318,7 +286,7 @@ async fn verify_steps_must_pass_and_what_they_use_is_locked() {
 async fn package_scripts_and_install_hooks_are_refused() {
     let manifest = "{\n  \"name\": \"app\",\n  \"version\": \"1.0.0\",\n  \"private\": true,\n  \"scripts\": {\n    \"build\": \"node build.js\"\n  }\n}\n";
     let project = Project::new(
-        "scripts",
+        "trust-scripts",
         &[
             ("package.json", manifest),
             (
@@ -359,7 +327,7 @@ async fn package_scripts_and_install_hooks_are_refused() {
 }
 
 async fn countless_or_oversized_edits_are_refused_before_anything_is_written() {
-    let project = Project::new("limits", &[("main.py", BROKEN)]);
+    let project = Project::new("trust-limits", &[("main.py", BROKEN)]);
     let server = Server::start().await;
     let countless: Vec<Value> = (0..100_000)
         .map(|i| json!({"file": format!("junk/{i}.py"), "action": "create", "content": ""}))
@@ -411,7 +379,7 @@ fn files_in(dir: &Path) -> usize {
 }
 
 async fn a_huge_reply_is_read_to_the_cap_and_counts_as_unusable() {
-    let project = Project::new("reply-cap", &[("main.py", BROKEN)]);
+    let project = Project::new("trust-reply-cap", &[("main.py", BROKEN)]);
     let server = Server::start().await;
     let endless = format!(
         "{{\"analysis\": \"{}",
@@ -444,7 +412,7 @@ async fn a_huge_reply_is_read_to_the_cap_and_counts_as_unusable() {
 }
 
 async fn a_fix_being_written_when_time_runs_out_is_stopped_and_undone() {
-    let project = Project::new("deadline", &[("main.py", BROKEN)]);
+    let project = Project::new("trust-deadline", &[("main.py", BROKEN)]);
     let server = Server::start().await;
     let many: Vec<Value> = (0..30_000)
         .map(|i| json!({"file": format!("junk/{}/{i}.py", i % 100), "action": "create", "content": "x = 1\n"}))

@@ -5,6 +5,8 @@
 // Each test binary uses its own part of the server.
 #![allow(dead_code)]
 
+pub(crate) mod project;
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -658,12 +658,7 @@ impl<'a> Run<'a> {
                             self.failed(candidate, why).await?;
                             report.rolled_back = true;
                             report.diff = String::new();
-                            report.errors = errors(diagnostics).count();
-                            report.persisting = report.errors;
-                            report.duration = started.elapsed();
-                            self.report.attempts.push(report);
-                            self.before_attempt = None;
-                            return Ok(Tested::Undone);
+                            return Ok(self.untested(report, diagnostics, started));
                         }
                     }
                     Err((why, refusals)) => {
@@ -683,12 +678,7 @@ impl<'a> Run<'a> {
                         }
                         report.apply_error = Some(why);
                         report.refused = refusals;
-                        report.errors = errors(diagnostics).count();
-                        report.persisting = report.errors;
-                        report.duration = started.elapsed();
-                        self.report.attempts.push(report);
-                        self.before_attempt = None;
-                        return Ok(Tested::Undone);
+                        return Ok(self.untested(report, diagnostics, started));
                     }
                 }
             }
@@ -802,6 +792,21 @@ impl<'a> Run<'a> {
         self.report.attempts.push(report);
         self.before_attempt = None;
         Ok(tested)
+    }
+
+    /// Ends an attempt whose fix was never built: the errors stay those of the last build.
+    fn untested(
+        &mut self,
+        mut report: AttemptReport,
+        diagnostics: &[Diagnostic],
+        started: Instant,
+    ) -> Tested {
+        report.errors = errors(diagnostics).count();
+        report.persisting = report.errors;
+        report.duration = started.elapsed();
+        self.report.attempts.push(report);
+        self.before_attempt = None;
+        Tested::Undone
     }
 
     /// Applies the candidate's proposal on a blocking thread, off the async runtime; a run that ends
