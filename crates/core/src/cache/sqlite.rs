@@ -241,7 +241,22 @@ fn fault(path: &Path, error: rusqlite::Error) -> Error {
 
 fn configure(connection: &Connection, durability: Durability) -> rusqlite::Result<()> {
     connection.busy_timeout(Duration::from_secs(30))?;
-    connection.pragma_update(None, "journal_mode", "WAL")?;
+    // Turning a new file to WAL needs it to itself: with another process opening it at that
+    // moment, SQLite answers "locked" at once instead of waiting. Wait here instead.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match connection.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(failure, _))
+                if matches!(
+                    failure.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            done => break done?,
+        }
+    }
     let synchronous = match durability {
         Durability::Process => "NORMAL",
         Durability::PowerLoss => "FULL",
