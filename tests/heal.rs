@@ -13,7 +13,8 @@ use selfheal::heal::{
     Strategy, event_channel,
 };
 use selfheal::llm::{
-    self, Completion, CompletionRequest, OpenAi, Provider, ProviderError, ProviderErrorKind,
+    self, Anthropic, Completion, CompletionRequest, OpenAi, Provider, ProviderError,
+    ProviderErrorKind, ProviderExt, RetryPolicy,
 };
 use selfheal::workspace::Workspace;
 use serde_json::json;
@@ -634,4 +635,88 @@ async fn conflicting_peer_dependencies_are_healed_by_npms_own_setting_in_npmrc()
     );
     assert!(report.changed_plan.is_empty(), "the plan as written passes");
     let _ = std::fs::remove_dir_all(project.app().join("node_modules"));
+}
+
+#[tokio::test]
+async fn an_answer_cut_off_mid_stream_costs_an_attempt_not_the_run() {
+    let server = Server::start().await;
+    let project = Project::new("cut-off");
+    let answer = openai_stream(
+        &json!({"fixes": [{"file": "main.py", "action": "patch",
+        "search": "    print(mesage)", "replace": FIXED_LINE}]})
+        .to_string(),
+    );
+    // No retry layer: the first answer breaks off, the next attempt asks again.
+    server.push(Reply::sse_dropped(&answer, 50, answer.len() / 2));
+    server.push(noisy_fix("    print(mesage)", FIXED_LINE));
+    let provider =
+        OpenAi::compatible(format!("{}/v1", server.url()), Some("sk-test".into())).unwrap();
+    let healer = Healer::new(LocalBuilder::new())
+        .provider(Arc::new(provider))
+        .fixers(Vec::new())
+        .config(quick_heal_config());
+    let (report, _) = heal(&project, &healer).await;
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    let cut = report.attempts[1]
+        .apply_error
+        .as_deref()
+        .unwrap_or_default();
+    assert!(cut.starts_with("the model failed for now"), "{cut}");
+    assert!(project.main().contains(FIXED_LINE));
+}
+
+#[tokio::test]
+async fn an_overloaded_answer_is_started_over_by_the_retry_layer_within_the_attempt() {
+    let server = Server::start().await;
+    let project = Project::new("overloaded");
+    let claude = |text: &str| {
+        support::sse_text(&[
+            (
+                "message_start",
+                json!({"type": "message_start", "message": {"model": "claude-sonnet-4-5",
+                    "usage": {"input_tokens": 200, "output_tokens": 1}}}),
+            ),
+            (
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0,
+                    "delta": {"type": "text_delta", "text": text}}),
+            ),
+            (
+                "message_delta",
+                json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                    "usage": {"output_tokens": 30}}),
+            ),
+            ("message_stop", json!({"type": "message_stop"})),
+        ])
+    };
+    let fix = json!({"fixes": [{"file": "main.py", "action": "patch",
+        "search": "    print(mesage)", "replace": FIXED_LINE}]})
+    .to_string();
+    let mut overloaded = claude(&fix[..fix.len() / 2]);
+    overloaded.truncate(overloaded.find("event: message_delta").unwrap());
+    overloaded.push_str(&support::sse_text(&[(
+        "error",
+        json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+    )]));
+    server.push(Reply::sse(&overloaded, 40));
+    server.push(Reply::sse(&claude(&fix), 40));
+    let provider = Anthropic::new("k")
+        .unwrap()
+        .base_url(server.url())
+        .with_retry(RetryPolicy {
+            base_delay: Duration::from_millis(10),
+            ..RetryPolicy::default()
+        });
+    let healer = Healer::new(LocalBuilder::new())
+        .provider(provider)
+        .fixers(Vec::new())
+        .config(quick_heal_config());
+    let (report, events) = heal(&project, &healer).await;
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    assert_eq!(report.attempts.len(), 2, "one model attempt: {report:#?}");
+    assert!(events.iter().any(|event| matches!(
+        event,
+        Event::LlmSwitched { reason, .. } if reason.contains("Overloaded")
+    )));
+    assert_eq!(server.received().len(), 2);
 }

@@ -197,7 +197,7 @@ async fn waits_are_capped_and_deadlines_respected() {
 }
 
 #[tokio::test]
-async fn streams_are_retried_until_text_arrives() {
+async fn streams_are_retried_and_a_failed_answer_is_started_over() {
     let server = Server::start().await;
     let clock = VirtualClock::new();
     server.push(Reply::json(529, anthropic_error("overloaded_error")));
@@ -223,7 +223,8 @@ async fn streams_are_retried_until_text_arrives() {
         }
     );
 
-    // Once text has arrived, a failure is passed on: the stream is not restarted.
+    // A failure after text has arrived starts the answer over: the caller is told to drop
+    // what it has, and gets the whole second answer.
     let server = Server::start().await;
     let full = claude_stream("half an answer");
     server.push(Reply::sse_dropped(
@@ -231,8 +232,44 @@ async fn streams_are_retried_until_text_arrives() {
         16,
         full.find("message_delta").unwrap(),
     ));
+    let mut overloaded = claude_stream("half");
+    overloaded.truncate(overloaded.find("event: message_delta").unwrap());
+    overloaded.push_str(&sse_text(&[("error", anthropic_error("overloaded_error"))]));
+    server.push(Reply::sse(&overloaded, 16));
+    server.push(Reply::sse(&claude_stream("a whole answer"), 13));
+    let mut events = retry(anthropic(&server), &clock).stream(request());
+    let mut restarts = Vec::new();
+    let mut collector = Vec::new();
+    while let Some(event) = events.next().await {
+        if let StreamEvent::Switched { error, .. } = &event {
+            restarts.push(error.as_provider_error().map(|e| e.kind));
+        }
+        collector.push(event);
+    }
+    assert_eq!(
+        restarts,
+        [
+            Some(ProviderErrorKind::Connection),
+            Some(ProviderErrorKind::Overloaded)
+        ]
+    );
+    let completion = collect(Box::pin(futures_util::stream::iter(collector)))
+        .await
+        .unwrap();
+    assert_eq!(completion.text, "a whole answer");
+    assert_eq!(server.received().len(), 3);
+
+    // A failure that is not transient is passed on, text or not.
+    let server = Server::start().await;
+    let mut refused = claude_stream("half");
+    refused.truncate(refused.find("event: message_delta").unwrap());
+    refused.push_str(&sse_text(&[(
+        "error",
+        anthropic_error("invalid_request_error"),
+    )]));
+    server.push(Reply::sse(&refused, 16));
     let result = collect(retry(anthropic(&server), &clock).stream(request())).await;
-    assert!(matches!(result, Err(Error::Provider(e)) if e.kind == ProviderErrorKind::Connection));
+    assert!(matches!(result, Err(Error::Provider(e)) if !e.kind.is_retryable()));
     assert_eq!(server.received().len(), 1);
 }
 

@@ -216,7 +216,7 @@ export interface HealReport {
 /**
  * One thing that happened during a heal run: `kind` names it (`run_started`, `step_started`,
  * `output_line`, `step_finished`, `diagnostics`, `fixer_applied`, `cache_hit`, `cache_miss`,
- * `llm_request`, `llm_delta`, `llm_response`, `fix_applied`, `fix_refused`, `fix_rolled_back`,
+ * `llm_request`, `llm_delta`, `llm_switched`, `llm_response`, `fix_applied`, `fix_refused`, `fix_rolled_back`,
  * `attempt_finished`, `backoff`, `fallback`, and last `healed`, `escalated`, `failed` or
  * `cancelled`); the other fields depend on it.
  */

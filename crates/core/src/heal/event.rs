@@ -85,6 +85,14 @@ pub enum Event {
         /// The text.
         text: String,
     },
+    /// The answer streamed so far is dropped: it failed, and `to` answers anew (the same
+    /// provider asked again, or the next of a fallback chain).
+    LlmSwitched {
+        /// The provider answering now.
+        to: String,
+        /// Why the answer was dropped.
+        reason: String,
+    },
     /// A model answered.
     LlmResponse {
         /// The provider.

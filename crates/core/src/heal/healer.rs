@@ -993,8 +993,11 @@ impl<'a> Run<'a> {
             provider
                 .stream(prompt.to_request())
                 .take_while(move |event| {
-                    if let StreamEvent::Text(text) = event {
-                        received = received.saturating_add(text.len());
+                    match event {
+                        StreamEvent::Text(text) => received = received.saturating_add(text.len()),
+                        // A new answer begins.
+                        StreamEvent::Switched { .. } => received = 0,
+                        _ => {}
                     }
                     let within = received <= cap;
                     if !within {
@@ -1003,10 +1006,13 @@ impl<'a> Run<'a> {
                     std::future::ready(within)
                 })
         };
-        let streamed = llm::collect_observed(Box::pin(capped), |event| {
-            if let StreamEvent::Text(text) = event {
-                events.event(Event::LlmDelta { text: text.clone() });
-            }
+        let streamed = llm::collect_observed(Box::pin(capped), |event| match event {
+            StreamEvent::Text(text) => events.event(Event::LlmDelta { text: text.clone() }),
+            StreamEvent::Switched { to, error } => events.event(Event::LlmSwitched {
+                to: to.clone(),
+                reason: error.to_string(),
+            }),
+            _ => {}
         });
         let span = info_span!(
             "llm_call",
@@ -1033,6 +1039,14 @@ impl<'a> Run<'a> {
             Err(Error::Budget(exceeded)) => {
                 return Ok(Err(StopReason::Budget {
                     detail: exceeded.to_string(),
+                }));
+            }
+            // A transient failure (a dropped connection, an overloaded server) costs this
+            // attempt, not the run: the model is asked again at the next one.
+            Err(error) if transient(&error) => {
+                return Ok(Ok(Candidate {
+                    unusable: Some(format!("the model failed for now: {error}")),
+                    ..candidate(FixProposal::default(), FixSource::Llm)
                 }));
             }
             Err(error) => {
@@ -1301,6 +1315,16 @@ fn weakens_tests(changes: &[FileChange]) -> Option<String> {
     (after < before).then(|| {
         format!("removing tests or assertions is not a fix ({before} before, {after} after)")
     })
+}
+
+/// Whether a model call's failure may pass: every provider of a chain failed transiently, or
+/// the one did.
+fn transient(error: &Error) -> bool {
+    match error {
+        Error::AllProvidersFailed(errors) => errors.iter().all(transient),
+        Error::CircuitOpen { .. } => true,
+        other => other.is_retryable(),
+    }
 }
 
 /// The steps of `new` whose command is not the one `old` had, in words.

@@ -64,7 +64,8 @@ impl RetryPolicy {
 /// `retry-after-ms`, Gemini's `retryDelay`), which is honoured up to
 /// [`RetryPolicy::max_retry_after`]. When the request has a timeout, no attempt starts that
 /// could not have [`RetryPolicy::min_attempt_time`] before it, and each attempt gets the time
-/// that is left. A stream is retried only while it has produced no text.
+/// that is left. A stream that fails after it has produced text is asked again too, after a
+/// [`StreamEvent::Switched`] that tells the caller to drop the text of the failed answer.
 #[derive(Debug, Clone)]
 pub struct Retry {
     inner: Arc<dyn Provider>,
@@ -175,18 +176,22 @@ impl Provider for Retry {
                 let mut answered = false;
                 while let Some(event) = events.next().await {
                     match event {
-                        StreamEvent::Error(error) if !answered => {
+                        StreamEvent::Error(error) => {
                             retry += 1;
-                            match this.next_wait(retry, &error, started, request.timeout) {
-                                Some(wait) => {
-                                    this.clock.sleep(wait).await;
-                                    continue 'attempts;
-                                }
-                                None => {
-                                    yield StreamEvent::Error(error);
-                                    return;
-                                }
+                            let Some(wait) = this.next_wait(retry, &error, started, request.timeout)
+                            else {
+                                yield StreamEvent::Error(error);
+                                return;
+                            };
+                            // Text already passed on belongs to an answer that will not be
+                            // finished: the caller is told to drop it, and the request starts
+                            // over (a dropped connection, an overloaded server mid-answer).
+                            if answered {
+                                let to = this.inner.name().to_string();
+                                yield StreamEvent::Switched { to, error };
                             }
+                            this.clock.sleep(wait).await;
+                            continue 'attempts;
                         }
                         StreamEvent::Text(text) => {
                             answered = true;

@@ -200,8 +200,8 @@ pub struct Completion {
 /// [`StreamEvent::Text`] pieces; [`StreamEvent::Usage`] reports tokens *added* since the last
 /// report (summing every usage event of a stream gives its whole cost, failed attempts
 /// included). It ends with [`StreamEvent::Stop`] or [`StreamEvent::Error`]. When a fallback
-/// moves to another provider in the middle, [`StreamEvent::Switched`] says so: text received
-/// before it belongs to the abandoned answer.
+/// moves to another provider in the middle, or a retry starts a failed answer over,
+/// [`StreamEvent::Switched`] says so: text received before it belongs to the abandoned answer.
 #[derive(Debug, Clone)]
 pub enum StreamEvent {
     /// An attempt begins.
@@ -219,7 +219,8 @@ pub enum StreamEvent {
     Stop(StopReason),
     /// The stream failed; nothing follows.
     Error(Error),
-    /// The answer so far is abandoned: `error` ended it and `to` starts over.
+    /// The answer so far is abandoned: `error` ended it and `to` (another provider, or the same
+    /// one asked again) starts over.
     Switched {
         /// The provider that takes over.
         to: String,
