@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         trial!(passing_steps_exit_0_and_timeouts_are_failures),
         trial!(usage_and_infrastructure_errors_exit_2),
         trial!(steps_run_in_a_container_with_limits).needs(&image),
+        trial!(a_step_gets_what_tools_need_and_none_of_the_hosts_secrets),
     ])
 }
 
@@ -209,5 +210,45 @@ fn steps_run_in_a_container_with_limits() {
         b"",
     );
     assert_eq!(json(&oom)["steps"][0]["oom_killed"], true);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn a_step_gets_what_tools_need_and_none_of_the_hosts_secrets() {
+    let dir = project("env");
+    let root = dir.to_str().expect("utf-8 path");
+    let secrets = [
+        ("OPENAI_API_KEY", "sk-proj-abc123"),
+        ("SUPABASE_SERVICE_ROLE_KEY", "eyJhbGciOi"),
+        ("STRIPE_KEY", "sk_live_123"),
+        ("PGPASSWORD", "hunter2"),
+        ("REDIS_URL", "redis://:hunter2@cache:6379"),
+        ("NPM_CONFIG__AUTH", "dXNlcjpwYXNz"),
+        ("SENTRY_DSN", "https://abc@o1.ingest.sentry.io/1"),
+        ("MYAPP_SESSION_KEY", "s3cr3t"),
+        ("HTTPS_PROXY", "http://user:hunter2@proxy:3128"),
+    ];
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_selfheal"))
+        .args(["check", root, "--verbose", "--step", "env"])
+        .envs(secrets)
+        .env("LC_ALL", "C.UTF-8")
+        .env("npm_config_registry", "http://127.0.0.1:4873/")
+        .output()
+        .expect("selfheal runs");
+    assert_eq!(output.status.code(), Some(0));
+    let seen = String::from_utf8_lossy(&output.stderr);
+    for (name, value) in secrets {
+        assert!(
+            !seen.contains(name) && !seen.contains(value),
+            "{name} reached the step: {seen}"
+        );
+    }
+    for name in [
+        "PATH=",
+        "HOME=",
+        "LC_ALL=C.UTF-8",
+        "npm_config_registry=http://127.0.0.1:4873/",
+    ] {
+        assert!(seen.contains(name), "{name} is missing: {seen}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

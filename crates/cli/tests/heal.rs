@@ -312,7 +312,13 @@ fn metrics_are_served_while_a_heal_runs_and_spans_are_written_as_json_lines() {
             "no metrics while the run went on"
         );
         match scrape(&address) {
-            Some(page) if page.contains("selfheal_build_step_seconds") => break page,
+            // The first build's step and its parsed error, recorded while the run goes on.
+            Some(page)
+                if page.contains("selfheal_build_step_seconds")
+                    && page.contains("selfheal_diagnostics_total") =>
+            {
+                break page;
+            }
             _ => std::thread::sleep(std::time::Duration::from_millis(50)),
         }
     };

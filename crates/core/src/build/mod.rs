@@ -39,7 +39,7 @@ mod plan;
 
 #[cfg(feature = "docker")]
 pub use docker::{DockerBuilder, ImageBuild, ImageBuildOutput, WorkspaceMode};
-pub use env::EnvPolicy;
+pub use env::{DEFAULT_ALLOWED, EnvPolicy};
 pub use local::LocalBuilder;
 pub use output::{CaptureConfig, CompletedStep, Discard, LineSink, Log, OutputStream, StepOutput};
 pub(crate) use plan::quoted;
