@@ -8,7 +8,8 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use selfheal::build::{BuildPlan, BuildStep, LocalBuilder};
+use selfheal::build::{BuildPlan, BuildStep, EnvPolicy, LocalBuilder};
+use selfheal::fix::install::{Install, InstallPolicy, InstallStatus, PackageTool};
 use selfheal::heal::{Event, HealConfig, HealReport, Healer, Outcome};
 use selfheal::llm::OpenAi;
 use selfheal::workspace::{Protected, Rule, Workspace};
@@ -17,6 +18,7 @@ use serde_json::{Value, json};
 
 mod support;
 use support::project::Project;
+use support::registry::{publish_npm, write_sdist, write_wheel};
 use support::{Reply, Server, openai_stream_in, quick_heal_config};
 
 fn main() -> ExitCode {
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
             .is_ok_and(|status| status.success()))
         .then(|| "python3 cannot import pytest (scripts/test installs it)".into()),
     );
+    let npm = Need::program("npm", "Node.js 20 with npm");
     selfheal_test_harness::run(vec![
         trial!(async version_control_dependencies_and_virtualenvs_are_refused_and_nothing_of_it_stays),
         trial!(async a_model_that_edits_the_failing_test_never_heals_the_run).needs(&pytest),
@@ -39,6 +42,11 @@ fn main() -> ExitCode {
         trial!(async countless_or_oversized_edits_are_refused_before_anything_is_written),
         trial!(async a_huge_reply_is_read_to_the_cap_and_counts_as_unusable),
         trial!(async a_fix_being_written_when_time_runs_out_is_stopped_and_undone),
+        trial!(async an_imported_package_installs_without_its_scripts_and_a_name_only_the_log_gives_is_refused).needs(&npm),
+        trial!(async an_install_whose_run_does_not_heal_is_undone_with_its_package_folder).needs(&npm),
+        trial!(async with_installs_off_no_package_manager_runs).needs(&npm),
+        trial!(async pip_installs_wheels_into_the_project_virtualenv_only),
+        trial!(async pip_never_builds_a_source_archive_nor_installs_outside_a_virtualenv),
     ])
 }
 
@@ -432,4 +440,270 @@ async fn a_fix_being_written_when_time_runs_out_is_stopped_and_undone() {
         "the fix being written was stopped and undone"
     );
     assert_eq!(project.read("main.py").unwrap(), BROKEN);
+}
+
+/// Heals `project` with the default fixers and no model, under `install`; returns the report,
+/// the events and every install the run reported.
+async fn heal_without_model(
+    project: &Project,
+    steps: &[&str],
+    install: InstallPolicy,
+) -> (HealReport, Vec<Event>, Vec<Install>) {
+    let mut config = config(4);
+    config.install = install;
+    // The host's own pip settings would override the virtualenv's `pip.conf`.
+    let builder = LocalBuilder::new().env_policy(EnvPolicy::default().deny("PIP_*"));
+    let healer = Healer::new(builder).config(config);
+    let plan = BuildPlan::new(steps.iter().map(|step| {
+        let named = BuildStep::shell(step.split(' ').next().unwrap(), *step);
+        // A linter-like first step that fails goes on to the build.
+        match step.contains("lint") {
+            true => named.continue_on_failure(),
+            false => named,
+        }
+    }));
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = {
+        let events = Arc::clone(&events);
+        move |event: Event| events.lock().unwrap().push(event)
+    };
+    let workspace = Workspace::open(&project.dir).unwrap();
+    let report = healer.heal(&workspace, &plan, &sink).await.unwrap();
+    let events = events.lock().unwrap().clone();
+    let installs = (report.attempts.iter())
+        .flat_map(|attempt| attempt.installs.clone())
+        .collect();
+    (report, events, installs)
+}
+
+/// A project whose `index.js` requires `shiny-pad` (served by `registry`, with a `postinstall`
+/// that would write `marker`) and whose build prints a "missing module" line for
+/// `evil-typo`, which its source never imports.
+async fn npm_project(name: &str) -> (Project, Server, std::path::PathBuf) {
+    let registry = Server::start().await;
+    let marker =
+        std::env::temp_dir().join(format!("selfheal-{name}-marker-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    let hook = format!(
+        "node -e \"require('fs').writeFileSync('{}', 'ran')\"",
+        marker.display()
+    );
+    for package in ["shiny-pad", "evil-typo"] {
+        publish_npm(
+            &registry,
+            package,
+            "1.4.2",
+            json!({"main": "index.js", "scripts": {"preinstall": hook, "postinstall": hook}}),
+            &[(
+                "index.js",
+                "module.exports = (s, n) => String(s).padStart(n, '*');\n",
+            )],
+        );
+    }
+    let cache =
+        std::env::temp_dir().join(format!("selfheal-{name}-npm-cache-{}", std::process::id()));
+    let npmrc = format!(
+        "registry={}/\ncache={}\naudit=false\nfund=false\nupdate-notifier=false\n",
+        registry.url(),
+        cache.display()
+    );
+    let project = Project::new(
+        name,
+        &[
+            (
+                "package.json",
+                "{\n  \"name\": \"app\",\n  \"version\": \"1.0.0\",\n  \"private\": true\n}\n",
+            ),
+            (".npmrc", &npmrc),
+            (
+                "lint.js",
+                "try { require.resolve('shiny-pad'); } catch { \
+                 console.log(\"index.ts(1,20): error TS2307: Cannot find module 'evil-typo' \
+                 or its corresponding type declarations.\"); process.exit(1); }\n",
+            ),
+            (
+                "broken-lint.js",
+                "console.error('lint: 1 problem');\nprocess.exit(1);\n",
+            ),
+            (
+                "index.js",
+                "const pad = require('shiny-pad');\nconsole.log(pad('ok', 4));\n",
+            ),
+        ],
+    );
+    (project, registry, marker)
+}
+
+async fn an_imported_package_installs_without_its_scripts_and_a_name_only_the_log_gives_is_refused()
+{
+    let (project, registry, marker) = npm_project("trust-npm").await;
+    let (report, events, installs) = heal_without_model(
+        &project,
+        &["node lint.js", "node index.js"],
+        InstallPolicy::default(),
+    )
+    .await;
+
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    assert!(!marker.exists(), "an install script ran");
+    let shiny = installs.iter().find(|i| i.package == "shiny-pad");
+    assert!(
+        matches!(shiny, Some(Install { tool: PackageTool::Npm, status: InstallStatus::Installed { version: Some(v) }, .. }) if v == "1.4.2"),
+        "{installs:?}"
+    );
+    let evil = installs.iter().find(|i| i.package == "evil-typo");
+    assert!(
+        matches!(evil, Some(Install { status: InstallStatus::Refused { reason }, .. }) if reason.contains("does not import")),
+        "{installs:?}"
+    );
+    assert!(
+        !registry
+            .received()
+            .iter()
+            .any(|r| r.path.contains("evil-typo")),
+        "the refused name never reached the registry"
+    );
+    assert!(events.iter().any(
+        |e| matches!(e, Event::PackageInstall { install, .. } if install.package == "shiny-pad")
+    ));
+    let manifest = project.read("package.json").unwrap();
+    assert!(manifest.contains("\"shiny-pad\""), "{manifest}");
+    assert!(
+        project
+            .read("package-lock.json")
+            .unwrap()
+            .contains("shiny-pad")
+    );
+}
+
+async fn an_install_whose_run_does_not_heal_is_undone_with_its_package_folder() {
+    let (project, _registry, marker) = npm_project("trust-npm-undo").await;
+    let (report, _, installs) = heal_without_model(
+        &project,
+        &["node index.js", "node broken-lint.js"],
+        InstallPolicy::default(),
+    )
+    .await;
+
+    assert_ne!(report.outcome, Outcome::Healed, "{report:#?}");
+    assert!(
+        installs.iter().any(
+            |i| i.package == "shiny-pad" && matches!(i.status, InstallStatus::Installed { .. })
+        ),
+        "{installs:?}"
+    );
+    assert!(!marker.exists(), "an install script ran");
+    assert!(!project.read("package.json").unwrap().contains("shiny-pad"));
+    assert_eq!(project.read("package-lock.json"), None);
+    assert!(
+        !project.path("node_modules/shiny-pad").exists(),
+        "the added package stayed"
+    );
+}
+
+async fn with_installs_off_no_package_manager_runs() {
+    let (project, registry, _marker) = npm_project("trust-npm-off").await;
+    let (report, _, installs) = heal_without_model(
+        &project,
+        &["node index.js"],
+        InstallPolicy {
+            enabled: false,
+            ..InstallPolicy::default()
+        },
+    )
+    .await;
+
+    assert_ne!(report.outcome, Outcome::Healed);
+    assert!(registry.received().is_empty(), "{:?}", registry.received());
+    assert!(
+        installs.iter().any(|i| i.package == "shiny-pad"
+            && matches!(&i.status, InstallStatus::Refused { reason } if reason.contains("turned off"))),
+        "{installs:?}"
+    );
+    assert!(!project.path("node_modules").exists());
+}
+
+/// A project that imports `shinyconf` (a wheel in a local index folder) and `evilbuild` (only a
+/// source archive there, whose `setup.py` would write `marker`), with or without a virtualenv
+/// whose `pip.conf` points at the folder.
+fn python_project(name: &str, imports: &str, venv: bool) -> (Project, std::path::PathBuf) {
+    let marker =
+        std::env::temp_dir().join(format!("selfheal-{name}-marker-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    let project = Project::new(name, &[("app.py", &format!("{imports}\nprint('ok')\n"))]);
+    let index = project
+        .path("../")
+        .join(format!("selfheal-{name}-index-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&index);
+    std::fs::create_dir_all(&index).unwrap();
+    write_wheel(&index, "shinyconf", "2.0.1", "shinyconf", "VALUE = 1\n");
+    write_sdist(
+        &index,
+        "evilbuild",
+        "1.0",
+        &format!("open({:?}, 'w').write('ran')", marker.display().to_string()),
+    );
+    if venv {
+        let made = std::process::Command::new("python3")
+            .args(["-m", "venv", ".venv"])
+            .current_dir(&project.dir)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        std::fs::write(
+            project.path(".venv/pip.conf"),
+            format!(
+                "[global]\nno-index = true\nfind-links = {}\n",
+                index.display()
+            ),
+        )
+        .unwrap();
+    }
+    (project, marker)
+}
+
+async fn pip_installs_wheels_into_the_project_virtualenv_only() {
+    let (project, _) = python_project("trust-pip", "import shinyconf", true);
+    let (report, _, installs) = heal_without_model(
+        &project,
+        &[".venv/bin/python app.py"],
+        InstallPolicy::default(),
+    )
+    .await;
+
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    assert!(
+        matches!(&installs[..], [Install { tool: PackageTool::Pip, package, status: InstallStatus::Installed { version: Some(v) }, .. }] if package == "shinyconf" && v == "2.0.1"),
+        "{installs:?}"
+    );
+    assert_eq!(
+        project.read("requirements.txt").as_deref(),
+        Some("shinyconf\n")
+    );
+}
+
+async fn pip_never_builds_a_source_archive_nor_installs_outside_a_virtualenv() {
+    let (project, marker) = python_project("trust-pip-sdist", "import evilbuild", true);
+    let (report, _, installs) = heal_without_model(
+        &project,
+        &[".venv/bin/python app.py"],
+        InstallPolicy::default(),
+    )
+    .await;
+    assert_ne!(report.outcome, Outcome::Healed);
+    assert!(!marker.exists(), "setup.py ran");
+    assert!(
+        matches!(&installs[..], [Install { package, status: InstallStatus::Failed, .. }] if package == "evilbuild"),
+        "{installs:?}"
+    );
+
+    let (project, _) = python_project("trust-pip-novenv", "import shinyconf", false);
+    let (report, _, installs) =
+        heal_without_model(&project, &["python3 app.py"], InstallPolicy::default()).await;
+    assert_ne!(report.outcome, Outcome::Healed);
+    assert!(
+        matches!(&installs[..], [Install { package, status: InstallStatus::Refused { reason }, .. }] if package == "shinyconf" && reason.contains("virtualenv")),
+        "{installs:?}"
+    );
+    assert_eq!(project.read("requirements.txt"), None);
 }

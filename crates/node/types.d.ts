@@ -161,6 +161,10 @@ export interface HealConfig {
   maxReplyBytes?: number
   /** Steps that must pass too once the plan passes; no fix may change the files they name, nor tests. */
   verify?: Array<string | StepFields>
+  /** Whether fixes may install packages (default true: only what the source imports, scripts off, pip only into the project's virtualenv); false runs no package manager. */
+  install?: boolean
+  /** The virtualenv pip installs into (default: the project's `.venv` or `venv`). */
+  pythonEnv?: string
 }
 
 /** An edit (or a whole fix, without `path`) the edit policy refused, and the rule. */
@@ -169,6 +173,17 @@ export interface Refusal {
   /** `version_control`, `uncovered`, `invisible_character`, `protected`, `too_many_edits`, `proposal_too_large`, `file_too_large`. */
   rule: string
   [field: string]: unknown
+}
+
+/** A package a fix installed, failed to install, or was refused. */
+export interface Install {
+  tool: 'npm' | 'pnpm' | 'yarn' | 'pip'
+  package: string
+  status: 'installed' | 'failed' | 'refused'
+  /** For `installed`: the version resolved, when it could be read back. */
+  version?: string | null
+  /** For `refused`: why. */
+  reason?: string
 }
 
 /** How a heal run ended. */
@@ -185,6 +200,8 @@ export interface AttemptReport {
   applyError: string | null
   /** What the edit policy refused of the fix (nothing of it was written). */
   refused: Refusal[]
+  /** Packages installed for the fix, or refused, or failed to install. */
+  installs: Install[]
   errors: number
   new: number
   fixed: number
@@ -216,7 +233,7 @@ export interface HealReport {
 /**
  * One thing that happened during a heal run: `kind` names it (`run_started`, `step_started`,
  * `output_line`, `step_finished`, `diagnostics`, `fixer_applied`, `cache_hit`, `cache_miss`,
- * `llm_request`, `llm_delta`, `llm_switched`, `llm_response`, `fix_applied`, `fix_refused`, `fix_rolled_back`,
+ * `llm_request`, `llm_delta`, `llm_switched`, `llm_response`, `package_install`, `fix_applied`, `fix_refused`, `fix_rolled_back`,
  * `attempt_finished`, `backoff`, `fallback`, and last `healed`, `escalated`, `failed` or
  * `cancelled`); the other fields depend on it.
  */

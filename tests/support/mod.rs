@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod project;
+pub(crate) mod registry;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -35,6 +36,8 @@ pub(crate) enum Reply {
     CutBody { body: String, sent: usize },
     /// No answer for `Duration`, then the connection closes.
     Stall(Duration),
+    /// A complete response of any type.
+    Bytes { content_type: String, body: Vec<u8> },
 }
 
 impl Reply {
@@ -154,6 +157,7 @@ impl Received {
 struct State {
     replies: VecDeque<Reply>,
     received: Vec<Received>,
+    routes: std::collections::HashMap<String, Reply>,
 }
 
 /// The server; it stops when dropped.
@@ -187,6 +191,11 @@ impl Server {
 
     pub(crate) fn push(&self, reply: Reply) {
         self.state.lock().unwrap().replies.push_back(reply);
+    }
+
+    /// Answers every request for `path` with `reply`, ahead of the queue.
+    pub(crate) fn route(&self, path: &str, reply: Reply) {
+        (self.state.lock().unwrap().routes).insert(path.to_string(), reply);
     }
 
     pub(crate) fn received(&self) -> Vec<Received> {
@@ -237,12 +246,13 @@ async fn serve(mut socket: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
     let body = serde_json::from_slice(&raw[header_end..]).unwrap_or(Value::Null);
     let reply = {
         let mut state = state.lock().unwrap();
+        let routed = state.routes.get(&path).cloned();
         state.received.push(Received {
             path,
             headers,
             body,
         });
-        state.replies.pop_front()
+        routed.or_else(|| state.replies.pop_front())
     };
     let reply = reply.unwrap_or_else(|| {
         Reply::json(
@@ -299,6 +309,14 @@ async fn serve(mut socket: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
             socket.write_all(&body.as_bytes()[..sent]).await?;
         }
         Reply::Stall(duration) => tokio::time::sleep(duration).await,
+        Reply::Bytes { content_type, body } => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            socket.write_all(head.as_bytes()).await?;
+            socket.write_all(&body).await?;
+        }
     }
     socket.flush().await?;
     socket.shutdown().await

@@ -9,7 +9,7 @@ use std::time::Duration;
 use selfheal::Error;
 use selfheal::cache::FixCache;
 use selfheal::cassette::{Recorder, Replay};
-use selfheal::heal::{Budget, HealConfig, HealReport, Healer, Outcome, default_fixers};
+use selfheal::heal::{Budget, HealConfig, HealReport, Healer, Outcome};
 use selfheal::llm::{Anthropic, Gemini, OpenAi, Provider, ProviderExt};
 use selfheal::workspace::{Protected, Workspace};
 
@@ -64,7 +64,9 @@ pub(crate) struct HealArgs {
     /// Neither look fixes up in the cache nor teach it.
     #[arg(long)]
     no_cache: bool,
-    /// Never install packages the code imports but the project does not declare.
+    /// Never install packages nor run a package manager to fix the build (by default only
+    /// packages the source imports are installed, with install scripts off, and pip only
+    /// into the project's virtualenv).
     #[arg(long)]
     no_install: bool,
     /// Let fixes change a protected class of files: `tests` (tests and their configuration),
@@ -163,17 +165,10 @@ async fn heal(args: &HealArgs) -> Result<HealReport, Error> {
     };
     config.apply.policy.allow.extend(args.allow.iter().copied());
     config.verify = plan(&args.verify, args.step_timeout).steps;
+    config.install.enabled = !args.no_install;
     let mut healer = Healer::new(builder).config(config);
     if let Some(provider) = provider {
         healer = healer.provider(provider);
-    }
-    if args.no_install {
-        let fixers = default_fixers().into_iter();
-        healer = healer.fixers(
-            fixers
-                .filter(|f| f.name() != "missing-dependencies")
-                .collect(),
-        );
     }
     let mut fleet = None;
     if !(args.no_cache || args.record.is_some() || args.replay.is_some()) {

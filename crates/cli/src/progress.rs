@@ -7,6 +7,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use selfheal::Severity;
+use selfheal::fix::install::InstallStatus;
 use selfheal::heal::Event;
 
 /// How often the status line may be redrawn for events that keep no line of their own.
@@ -143,6 +144,20 @@ impl Status {
                 format!("  applied a fix from {from} to {}", files.join(", "))
             }
             Event::FixRolledBack { reason, .. } => format!("  rolled back: {reason}"),
+            Event::PackageInstall { install, .. } => {
+                let (tool, package) = (install.tool, &install.package);
+                match &install.status {
+                    InstallStatus::Installed { version } => format!(
+                        "  {tool} installed {package}{}",
+                        version.as_ref().map_or(String::new(), |v| format!("@{v}"))
+                    ),
+                    InstallStatus::Failed => format!("  {tool} could not install {package}"),
+                    InstallStatus::Refused { reason } => {
+                        format!("  not installing {package}: {reason}")
+                    }
+                    _ => return None,
+                }
+            }
             Event::AttemptFinished {
                 new,
                 fixed,

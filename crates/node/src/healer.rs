@@ -168,8 +168,8 @@ impl HealerCore {
 }
 
 /// The names of the deterministic fixers a `Healer` uses by default, in the order it asks them.
-/// `missing-dependencies` installs packages; leave it out of `fixers` to keep a run off the
-/// network.
+/// `missing-dependencies` installs packages the source imports (scripts off, pip only into
+/// the project's virtualenv); the option `install: false` turns every install off.
 #[napi]
 pub fn default_fixers() -> Vec<String> {
     heal::default_fixers()

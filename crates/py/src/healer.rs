@@ -37,8 +37,8 @@ pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
 }
 
 /// The names of the deterministic fixers a `Healer` uses by default, in the order it asks
-/// them. `missing-dependencies` installs packages; leave it out of `fixers` to keep a run off
-/// the network.
+/// them. `missing-dependencies` installs packages the source imports (scripts off, pip only
+/// into the project's virtualenv); the option `install=False` turns every install off.
 #[pyfunction]
 fn default_fixers() -> Vec<String> {
     heal::default_fixers()
@@ -295,7 +295,7 @@ impl Run {
 /// One thing that happened during a heal run. `kind` names it (`run_started`,
 /// `step_started`, `output_line`, `step_finished`, `diagnostics`, `fixer_applied`,
 /// `cache_hit`, `cache_miss`, `llm_request`, `llm_delta`, `llm_switched`, `llm_response`,
-/// `fix_applied`, `fix_refused`, `fix_rolled_back`, `attempt_finished`, `backoff`, `fallback`, and last `healed`,
+/// `package_install`, `fix_applied`, `fix_refused`, `fix_rolled_back`, `attempt_finished`, `backoff`, `fallback`, and last `healed`,
 /// `escalated`, `failed` or `cancelled`); its fields are attributes (`event.attempt`,
 /// `event.line`) and `to_dict()` has them all with `"event": kind`.
 #[pyclass(frozen, module = "selfheal")]

@@ -1,6 +1,7 @@
 //! [`Fixer`]: a deterministic source of fixes, tried before the fix cache and the model.
 
 use crate::build::{BuildPlan, BuildStep, Builder, Discard, StepOutput};
+use crate::fix::install::Installer;
 use crate::fix::{Edit, FixProposal};
 use crate::workspace::{ApplyOptions, Workspace};
 use crate::{Diagnostic, Result};
@@ -49,6 +50,9 @@ pub struct FixInput<'a> {
     /// What runs the build: a fixer that runs a tool runs it here, so that it finds the tools
     /// (and the container) the build has.
     pub builder: &'a dyn Builder,
+    /// Installs packages for the run, under the host's rules, and records them: a fixer or
+    /// strategy installs through it, never by running a package manager itself.
+    pub installs: &'a Installer,
 }
 
 impl FixInput<'_> {

@@ -4,39 +4,38 @@
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
-use std::time::Duration;
 
 use regex::Regex;
 
+use super::FixProposal;
 use super::fixer::{FixInput, Fixer, Safety};
-use super::{Edit, FixProposal, RelativePath};
-use crate::build::BuildStep;
+use super::install::npm_package;
 use crate::workspace::Workspace;
 use crate::{Diagnostic, Result, Severity};
 
-/// Declares and installs imported packages the project lacks.
+/// Declares and installs imported packages the project lacks, through the run's
+/// [`Installer`](super::install::Installer) — only packages the project's source imports, with
+/// install scripts off, pip only into the project's virtualenv (see [`install`](super::install)).
 ///
-/// - npm (or pnpm / yarn, by the lockfile): `npm install <package>` writes `package.json` and
-///   the lockfile; a package that is installed but has no types (TS2307) gets `@types/<name>`
-///   as a dev dependency.
+/// - npm (or pnpm / yarn, by the lockfile): `npm install --ignore-scripts -- <package>` writes
+///   `package.json` and the lockfile; a package that is installed but has no types (TS2307)
+///   gets `@types/<name>` as a dev dependency.
 /// - pip: the distribution (`yaml` is `PyYAML`, `cv2` is `opencv-python` …) is added to
-///   `requirements.txt` (created when the project declares nothing else) and installed with
-///   the project's `.venv` Python when it has one.
+///   `requirements.txt` (created when the project declares nothing else) and installed as a
+///   wheel into the project's virtualenv.
 ///
-/// Nothing is proposed when the install fails (no registry, no such package): the proposal is
-/// what a successful install changed. A name that is a module of the project itself, or of the
+/// Nothing is proposed when the install fails or is refused: the proposal is what a
+/// successful install changed. A name that is a module of the project itself, or of the
 /// language's standard library, is not a dependency and is left to the other fixers.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MissingDependencies;
 
-/// How long an install may take.
-const INSTALL_TIMEOUT: Duration = Duration::from_secs(300);
-
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Missing {
-    /// An npm package; `types` when only its type declarations are missing.
-    Npm { package: String, types: bool },
-    /// A Python distribution.
+    /// An npm package imported as `specifier`; `types` when only its type declarations are
+    /// missing.
+    Npm { specifier: String, types: bool },
+    /// A top-level Python module.
     Pip(String),
 }
 
@@ -51,53 +50,40 @@ impl Fixer for MissingDependencies {
     }
 
     async fn propose(&self, input: &FixInput<'_>) -> Result<Option<FixProposal>> {
-        let workspace = input.workspace;
         let missing: BTreeSet<Missing> = (input.diagnostics.iter())
             .filter(|d| d.severity <= Severity::Error)
-            .filter_map(|d| missing_dependency(workspace, d))
+            .filter_map(|d| missing_dependency(input.workspace, d))
             .collect();
         let (mut npm, mut npm_types, mut pip) = (Vec::new(), Vec::new(), Vec::new());
         for dependency in missing {
             match dependency {
-                Missing::Npm { package, types } if types => npm_types.push(package),
-                Missing::Npm { package, .. } => npm.push(package),
-                Missing::Pip(distribution) => pip.push(distribution),
+                Missing::Npm { specifier, types } if types => npm_types.push(specifier),
+                Missing::Npm { specifier, .. } => npm.push(specifier),
+                Missing::Pip(module) => pip.push(module),
             }
         }
-        let mut steps = Vec::new();
-        let manager = node_manager(workspace);
-        if !npm.is_empty() {
-            steps.push((manager.install(&npm, false), None));
-        }
-        if !npm_types.is_empty() {
-            steps.push((manager.install(&npm_types, true), None));
-        }
-        if !pip.is_empty() {
-            let declared = declare_pip(workspace, &pip)?;
-            steps.push((pip_install(workspace, &pip), Some(declared)));
-        }
-        // Each install runs on top of the ones that worked (its own declaration added), so
-        // the last one's changes hold them all.
+        // Each install runs on top of the ones that worked, so the last one's changes hold
+        // them all.
+        let installer = input.installs;
         let mut kept = FixProposal::default();
         let mut installed = Vec::new();
-        for (line, declaration) in steps {
-            let step = BuildStep::shell("install missing dependencies", line.clone())
-                .timeout(INSTALL_TIMEOUT);
-            let mut prepare = kept.clone();
-            prepare
-                .edits
-                .extend(declaration.into_iter().flat_map(|d| d.edits));
-            let Some((output, changes)) = input.changes_made_by(&step, Some(&prepare)).await?
-            else {
+        for (list, types) in [(&npm, false), (&npm_types, true)] {
+            if list.is_empty() {
                 continue;
-            };
-            if output.success() && changes != kept.edits {
-                installed.push(line);
+            }
+            if let Some(changes) = installer.npm(input, list, types, &kept).await? {
+                installed.extend(list.iter().cloned());
                 kept.edits = changes;
             }
         }
+        if !pip.is_empty()
+            && let Some(changes) = installer.pip(input, &pip, &kept).await?
+        {
+            installed.extend(pip.iter().cloned());
+            kept.edits = changes;
+        }
         Ok((!kept.edits.is_empty()).then(|| FixProposal {
-            analysis: format!("declared and installed: {}", installed.join("; ")),
+            analysis: format!("declared and installed: {}", installed.join(", ")),
             ..kept
         }))
     }
@@ -120,13 +106,20 @@ fn missing_dependency(workspace: &Workspace, diagnostic: &Diagnostic) -> Option<
         if PYTHON_STANDARD.contains(&module) || is_project_module(workspace, module) {
             return None;
         }
-        return Some(Missing::Pip(distribution(module)));
+        return Some(Missing::Pip(module.to_string()));
     }
     let specifier = NODE.as_ref()?.captures(message)?.get(1)?.as_str();
     if specifier.starts_with(['.', '/', '~', '#']) || specifier.starts_with("node:") {
         return None;
     }
-    let package = npm_package(specifier)?;
+    // A name no registry could hold is passed on too: the installer refuses it, and the
+    // report says so.
+    let Some(package) = npm_package(specifier) else {
+        return Some(Missing::Npm {
+            specifier: specifier.to_string(),
+            types: false,
+        });
+    };
     if NODE_BUILTINS.contains(&package.as_str()) {
         return None;
     }
@@ -141,29 +134,11 @@ fn missing_dependency(workspace: &Workspace, diagnostic: &Diagnostic) -> Option<
     match (installed, types) {
         (true, false) => None,
         (_, true) if package.starts_with('@') => None,
-        (_, true) => Some(Missing::Npm {
-            package: format!("@types/{package}"),
-            types: true,
-        }),
-        (false, _) => Some(Missing::Npm {
-            package,
-            types: false,
+        (_, types) => Some(Missing::Npm {
+            specifier: specifier.to_string(),
+            types,
         }),
     }
-}
-
-/// The package of an import specifier (`lodash/fp` is `lodash`, `@scope/pkg/sub` is
-/// `@scope/pkg`), when it is a valid npm package name.
-fn npm_package(specifier: &str) -> Option<String> {
-    static NAME: LazyLock<Option<Regex>> =
-        LazyLock::new(|| Regex::new(r"^(?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*$").ok());
-    let mut parts = specifier.split('/');
-    let first = parts.next()?;
-    let package = match first.starts_with('@') {
-        true => format!("{first}/{}", parts.next()?),
-        false => first.to_string(),
-    };
-    (NAME.as_ref()?.is_match(&package) && package.len() <= 214).then_some(package)
 }
 
 /// Whether the project itself has a module or package of that name.
@@ -175,123 +150,6 @@ fn is_project_module(workspace: &Workspace, module: &str) -> bool {
             root.join(candidate).is_file() || root.join("src").join(candidate).is_file()
         })
 }
-
-/// The distribution that provides a Python module.
-fn distribution(module: &str) -> String {
-    DISTRIBUTIONS
-        .iter()
-        .find(|(m, _)| *m == module)
-        .map_or_else(|| module.replace('_', "-"), |(_, d)| d.to_string())
-}
-
-/// The Node package manager the project uses, by its lockfile.
-#[derive(Debug, Clone, Copy)]
-enum NodeManager {
-    Npm,
-    Pnpm,
-    Yarn,
-}
-
-fn node_manager(workspace: &Workspace) -> NodeManager {
-    let root = workspace.root();
-    if root.join("pnpm-lock.yaml").is_file() {
-        NodeManager::Pnpm
-    } else if root.join("yarn.lock").is_file() {
-        NodeManager::Yarn
-    } else {
-        NodeManager::Npm
-    }
-}
-
-impl NodeManager {
-    fn install(self, packages: &[String], dev: bool) -> String {
-        let packages = packages.join(" ");
-        match (self, dev) {
-            (NodeManager::Npm, false) => format!("npm install --no-audit --no-fund {packages}"),
-            (NodeManager::Npm, true) => {
-                format!("npm install --no-audit --no-fund --save-dev {packages}")
-            }
-            (NodeManager::Pnpm, false) => format!("pnpm add {packages}"),
-            (NodeManager::Pnpm, true) => format!("pnpm add -D {packages}"),
-            (NodeManager::Yarn, false) => format!("yarn add {packages}"),
-            (NodeManager::Yarn, true) => format!("yarn add -D {packages}"),
-        }
-    }
-}
-
-/// The install command for Python distributions: the project's virtualenv when it has one.
-fn pip_install(workspace: &Workspace, distributions: &[String]) -> String {
-    let python = [".venv/bin/python", "venv/bin/python"]
-        .into_iter()
-        .find(|python| workspace.root().join(python).is_file())
-        .unwrap_or("python3");
-    format!(
-        "{python} -m pip install --disable-pip-version-check -q {}",
-        distributions.join(" ")
-    )
-}
-
-/// `requirements.txt` with the distributions added (created when missing).
-fn declare_pip(workspace: &Workspace, distributions: &[String]) -> Result<FixProposal> {
-    let path =
-        RelativePath::new("requirements.txt").map_err(crate::workspace::WorkspaceError::from)?;
-    let existing = workspace.read(&path)?;
-    let mut content = existing.clone().unwrap_or_default();
-    if !content.is_empty() && !content.ends_with('\n') {
-        content.push('\n');
-    }
-    for distribution in distributions {
-        let declared = content.lines().any(|line| {
-            let name = line
-                .split(['=', '<', '>', '~', '!', '[', ';', ' '])
-                .next()
-                .unwrap_or("");
-            name.eq_ignore_ascii_case(distribution)
-        });
-        if !declared {
-            content.push_str(distribution);
-            content.push('\n');
-        }
-    }
-    let edit = match existing {
-        Some(_) => Edit::Replace { path, content },
-        None => Edit::Create { path, content },
-    };
-    Ok(FixProposal {
-        edits: vec![edit],
-        ..FixProposal::default()
-    })
-}
-
-/// Python modules whose distribution has another name.
-const DISTRIBUTIONS: &[(&str, &str)] = &[
-    ("yaml", "PyYAML"),
-    ("cv2", "opencv-python"),
-    ("PIL", "Pillow"),
-    ("sklearn", "scikit-learn"),
-    ("skimage", "scikit-image"),
-    ("bs4", "beautifulsoup4"),
-    ("dateutil", "python-dateutil"),
-    ("dotenv", "python-dotenv"),
-    ("jwt", "PyJWT"),
-    ("jose", "python-jose"),
-    ("multipart", "python-multipart"),
-    ("slugify", "python-slugify"),
-    ("magic", "python-magic"),
-    ("docx", "python-docx"),
-    ("pptx", "python-pptx"),
-    ("serial", "pyserial"),
-    ("usb", "pyusb"),
-    ("zmq", "pyzmq"),
-    ("git", "GitPython"),
-    ("Crypto", "pycryptodome"),
-    ("OpenSSL", "pyOpenSSL"),
-    ("attr", "attrs"),
-    ("fitz", "PyMuPDF"),
-    ("psycopg2", "psycopg2-binary"),
-    ("MySQLdb", "mysqlclient"),
-    ("google", "protobuf"),
-];
 
 /// Python's standard library (top-level modules), never a dependency to install.
 const PYTHON_STANDARD: &[&str] = &[
@@ -436,31 +294,35 @@ const NODE_BUILTINS: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build::{BuildPlan, Builder, LineSink, StepOutput};
+    use crate::build::{BuildPlan, BuildStep, Builder, LineSink, StepOutput};
+    use crate::fix::Edit;
+    use crate::fix::install::{Install, InstallPolicy, InstallStatus, Installer, PackageTool};
 
-    /// "Installs" by appending the packages a step names to `package.json`.
-    struct Installer;
+    /// "Installs" by appending the packages a step names (after `--`) to `package.json`, and
+    /// remembers the command.
+    #[derive(Default)]
+    struct FakeNpm {
+        commands: std::sync::Mutex<Vec<Vec<String>>>,
+    }
 
     #[async_trait::async_trait]
-    impl Builder for Installer {
+    impl Builder for FakeNpm {
         async fn run_step(
             &self,
             root: &std::path::Path,
             step: &BuildStep,
             _: &dyn LineSink,
         ) -> Result<StepOutput> {
-            let line = step.command.to_string();
+            let argv = step.command.argv();
             let manifest = root.join("package.json");
             let mut text = std::fs::read_to_string(&manifest)?;
-            for package in line
-                .split_whitespace()
-                .skip(2)
-                .filter(|w| !w.starts_with('-'))
-            {
+            let packages = argv.iter().skip_while(|w| *w != "--").skip(1);
+            for package in packages {
                 text.push_str(package);
                 text.push('\n');
             }
             std::fs::write(manifest, text)?;
+            self.commands.lock().unwrap().push(argv);
             Ok(StepOutput {
                 exit_code: Some(0),
                 ..StepOutput::default()
@@ -468,62 +330,215 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_package_and_the_types_of_another_are_both_kept() {
-        let dir = std::env::temp_dir().join(format!("selfheal-deps-both-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("node_modules/left-pad")).unwrap();
-        std::fs::write(dir.join("node_modules/left-pad/package.json"), "{}").unwrap();
-        std::fs::write(dir.join("package.json"), "").unwrap();
-        let workspace = Workspace::open(&dir).unwrap();
-        let diagnostics = [
-            Diagnostic::new(
-                "tsc",
-                "Cannot find module 'dayjs' or its corresponding type declarations.",
-            ),
-            Diagnostic::new(
-                "tsc",
-                "Cannot find module 'left-pad' or its corresponding type declarations.",
-            ),
-        ];
+    struct Scratch(std::path::PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("selfheal-deps-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+
+        fn write(&self, path: &str, text: &str) {
+            let path = self.0.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    async fn propose(
+        dir: &Scratch,
+        builder: &FakeNpm,
+        installer: &Installer,
+        messages: &[&str],
+    ) -> Option<FixProposal> {
+        let workspace = Workspace::open(&dir.0).unwrap();
+        let diagnostics: Vec<Diagnostic> = messages
+            .iter()
+            .map(|m| Diagnostic::new("tsc", *m))
+            .collect();
         let input = FixInput {
             workspace: &workspace,
             diagnostics: &diagnostics,
             plan: &BuildPlan::new([]),
-            builder: &Installer,
+            builder,
+            installs: installer,
         };
-        let proposal = MissingDependencies.propose(&input).await.unwrap().unwrap();
+        MissingDependencies.propose(&input).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_package_and_the_types_of_another_are_both_kept() {
+        let dir = Scratch::new("both");
+        dir.write("node_modules/left-pad/package.json", "{}");
+        dir.write("package.json", "");
+        dir.write(
+            "src/index.ts",
+            "import dayjs from 'dayjs';\nimport pad from \"left-pad\";\n",
+        );
+        let (builder, installer) = (FakeNpm::default(), Installer::default());
+        let proposal = propose(
+            &dir,
+            &builder,
+            &installer,
+            &[
+                "Cannot find module 'dayjs' or its corresponding type declarations.",
+                "Cannot find module 'left-pad' or its corresponding type declarations.",
+            ],
+        )
+        .await;
+        let proposal = proposal.unwrap_or_else(|| panic!("{:?}", installer.take()));
         assert!(
             matches!(&proposal.edits[..], [Edit::Replace { content, .. }] if content == "dayjs\n@types/left-pad\n"),
             "{proposal:?}"
         );
         assert_eq!(
-            std::fs::read_to_string(dir.join("package.json")).unwrap(),
+            std::fs::read_to_string(dir.0.join("package.json")).unwrap(),
             "",
             "put back"
         );
-        let _ = std::fs::remove_dir_all(dir);
+        let commands = builder.commands.lock().unwrap().clone();
+        assert_eq!(
+            commands,
+            [
+                [
+                    "npm",
+                    "install",
+                    "--no-audit",
+                    "--no-fund",
+                    "--ignore-scripts",
+                    "--",
+                    "dayjs"
+                ]
+                .map(String::from)
+                .to_vec(),
+                [
+                    "npm",
+                    "install",
+                    "--no-audit",
+                    "--no-fund",
+                    "--ignore-scripts",
+                    "--save-dev",
+                    "--",
+                    "@types/left-pad"
+                ]
+                .map(String::from)
+                .to_vec(),
+            ]
+        );
+        let installed: Vec<(PackageTool, String)> = (installer.take().into_iter())
+            .map(|i| (i.tool, i.package))
+            .collect();
+        assert_eq!(
+            installed,
+            [
+                (PackageTool::Npm, "dayjs".into()),
+                (PackageTool::Npm, "@types/left-pad".into())
+            ]
+        );
     }
 
-    #[test]
-    fn packages_come_from_specifiers_and_modules_from_their_distribution() {
-        assert_eq!(npm_package("lodash/fp").as_deref(), Some("lodash"));
-        assert_eq!(
-            npm_package("@tanstack/react-query/build").as_deref(),
-            Some("@tanstack/react-query")
+    #[tokio::test]
+    async fn names_only_a_log_line_gives_or_no_registry_could_hold_are_refused() {
+        let dir = Scratch::new("refused");
+        dir.write("package.json", "");
+        dir.write(
+            "index.js",
+            "const a = require('evil.tgz');\nimport('a..b');\n// require('commented-out') is in a comment\n",
         );
-        assert_eq!(npm_package("Bad Name"), None);
-        assert_eq!(distribution("yaml"), "PyYAML");
-        assert_eq!(distribution("typing_extensions"), "typing-extensions");
+        let (builder, installer) = (FakeNpm::default(), Installer::default());
+        let messages = [
+            "Cannot find module 'left-pad'",
+            "Cannot find module 'evil.tgz'",
+            "Cannot find module 'a..b'",
+            "Cannot find module '--registry=http://evil'",
+            "Cannot find module 'git+https://evil/x.git'",
+            "Cannot find module 'npm:left-pad@1'",
+            "Cannot find module 'left-pad@latest'",
+            "Cannot find module 'Left-Pad'",
+        ];
+        assert_eq!(propose(&dir, &builder, &installer, &messages).await, None);
+        assert!(builder.commands.lock().unwrap().is_empty(), "nothing ran");
+        let records = installer.take();
+        assert_eq!(records.len(), messages.len(), "{records:?}");
+        assert!(
+            records
+                .iter()
+                .all(|r| matches!(r.status, InstallStatus::Refused { .. }))
+        );
+        let reason = |package: &str| {
+            (records.iter())
+                .find(|r| r.package == package)
+                .map(|r| match &r.status {
+                    InstallStatus::Refused { reason } => reason.clone(),
+                    other => format!("{other:?}"),
+                })
+                .unwrap_or_default()
+        };
+        assert!(
+            reason("left-pad").contains("does not import"),
+            "{records:?}"
+        );
+        assert!(reason("evil.tgz").contains("not a valid npm package name"));
+        assert!(reason("a..b").contains("not a valid npm package name"));
+    }
+
+    #[tokio::test]
+    async fn with_installs_off_nothing_runs_and_the_record_says_why() {
+        let dir = Scratch::new("off");
+        dir.write("package.json", "");
+        dir.write("index.js", "require('dayjs')\n");
+        let builder = FakeNpm::default();
+        let installer = Installer::new(InstallPolicy {
+            enabled: false,
+            ..InstallPolicy::default()
+        });
+        let proposal = propose(&dir, &builder, &installer, &["Cannot find module 'dayjs'"]).await;
+        assert_eq!(proposal, None);
+        assert!(builder.commands.lock().unwrap().is_empty());
+        assert!(matches!(
+            &installer.take()[..],
+            [Install { status: InstallStatus::Refused { reason }, .. }] if reason.contains("turned off")
+        ));
+    }
+
+    #[tokio::test]
+    async fn pip_without_a_virtualenv_installs_nothing_and_says_so() {
+        let dir = Scratch::new("novenv");
+        dir.write("app.py", "import yaml\n");
+        let (builder, installer) = (FakeNpm::default(), Installer::default());
+        let workspace = Workspace::open(&dir.0).unwrap();
+        let diagnostics = [Diagnostic::new("python", "No module named 'yaml'")];
+        let input = FixInput {
+            workspace: &workspace,
+            diagnostics: &diagnostics,
+            plan: &BuildPlan::new([]),
+            builder: &builder,
+            installs: &installer,
+        };
+        assert_eq!(MissingDependencies.propose(&input).await.unwrap(), None);
+        assert!(builder.commands.lock().unwrap().is_empty());
+        assert!(matches!(
+            &installer.take()[..],
+            [Install { tool: PackageTool::Pip, package, status: InstallStatus::Refused { reason }, .. }]
+                if package == "PyYAML" && reason.contains("virtualenv")
+        ));
+        assert!(!dir.0.join("requirements.txt").exists());
     }
 
     #[test]
     fn project_modules_builtins_and_relative_paths_are_not_dependencies() {
-        let dir = std::env::temp_dir().join(format!("selfheal-deps-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("utils")).unwrap();
-        std::fs::write(dir.join("utils/__init__.py"), "").unwrap();
-        let workspace = Workspace::open(&dir).unwrap();
+        let dir = Scratch::new("modules");
+        dir.write("utils/__init__.py", "");
+        let workspace = Workspace::open(&dir.0).unwrap();
         let missing = |tool: &str, message: &str| {
             missing_dependency(&workspace, &Diagnostic::new(tool, message))
         };
@@ -531,7 +546,7 @@ mod tests {
         assert_eq!(missing("python", "No module named 'json.decoder'"), None);
         assert_eq!(
             missing("python", "No module named 'yaml'"),
-            Some(Missing::Pip("PyYAML".into()))
+            Some(Missing::Pip("yaml".into()))
         );
         assert_eq!(missing("node", "Cannot find module './db'"), None);
         assert_eq!(missing("node", "Cannot find module 'node:fs'"), None);
@@ -539,22 +554,21 @@ mod tests {
         assert_eq!(
             missing(
                 "tsc",
-                "Cannot find module 'dayjs' or its corresponding type declarations."
+                "Cannot find module 'dayjs/plugin/utc' or its corresponding type declarations."
             ),
             Some(Missing::Npm {
-                package: "dayjs".into(),
+                specifier: "dayjs/plugin/utc".into(),
                 types: false
             })
         );
-        std::fs::create_dir_all(dir.join("node_modules/left-pad")).unwrap();
-        std::fs::write(dir.join("node_modules/left-pad/package.json"), "{}").unwrap();
+        dir.write("node_modules/left-pad/package.json", "{}");
         assert_eq!(
             missing(
                 "tsc",
                 "Cannot find module 'left-pad' or its corresponding type declarations."
             ),
             Some(Missing::Npm {
-                package: "@types/left-pad".into(),
+                specifier: "left-pad".into(),
                 types: true
             })
         );
@@ -563,17 +577,5 @@ mod tests {
             None,
             "installed already"
         );
-
-        let declared = declare_pip(&workspace, &["PyYAML".into()]).unwrap();
-        assert!(
-            matches!(&declared.edits[..], [Edit::Create { content, .. }] if content == "PyYAML\n")
-        );
-        std::fs::write(dir.join("requirements.txt"), "pyyaml>=6\nrequests").unwrap();
-        let declared = declare_pip(&workspace, &["PyYAML".into(), "Pillow".into()]).unwrap();
-        assert!(
-            matches!(&declared.edits[..], [Edit::Replace { content, .. }] if content == "pyyaml>=6\nrequests\nPillow\n"),
-            "{declared:?}"
-        );
-        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -30,6 +30,7 @@ mod edited;
 mod fixer;
 mod import_paths;
 mod imports;
+pub mod install;
 mod json_files;
 mod missing_dependencies;
 mod missing_names;

@@ -6,6 +6,7 @@ use super::policy::AttemptPolicy;
 use crate::build::BuildStep;
 use crate::cache::FixContext;
 use crate::fix::Safety;
+use crate::fix::install::InstallPolicy;
 use crate::llm::PriceTable;
 use crate::workspace::ApplyOptions;
 
@@ -66,6 +67,10 @@ pub struct HealConfig {
     /// the files and folders they name, nor tests whatever the policy allows; without verify
     /// steps, a fix that deletes or empties a test file or removes assertions is never kept.
     pub verify: Vec<BuildStep>,
+    /// Whether and where fixes may install packages (default: allowed, only what the
+    /// project's source imports, scripts off, pip only into the project's virtualenv; see
+    /// [`install`](crate::fix::install)).
+    pub install: InstallPolicy,
 }
 
 impl Default for HealConfig {
@@ -82,6 +87,7 @@ impl Default for HealConfig {
             prices: PriceTable::defaults(),
             max_reply_bytes: 2 << 20,
             verify: Vec::new(),
+            install: InstallPolicy::default(),
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::Diagnostic;
 use crate::build::OutputStream;
 use crate::cache::FixId;
 use crate::fix::Safety;
+use crate::fix::install::Install;
 use crate::llm::Usage;
 use crate::workspace::{PatchMatch, Refusal};
 
@@ -92,6 +93,15 @@ pub enum Event {
         to: String,
         /// Why the answer was dropped.
         reason: String,
+    },
+    /// A fixer or fallback installed a package, failed to, or was refused (see
+    /// [`install`](crate::fix::install)).
+    PackageInstall {
+        /// The attempt that tests the fix it is part of.
+        attempt: u32,
+        /// What was installed and how it went.
+        #[serde(flatten)]
+        install: Install,
     },
     /// A model answered.
     LlmResponse {

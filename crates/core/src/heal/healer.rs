@@ -21,6 +21,7 @@ use super::strategy::{Fallback, Strategy, ToolSetting, default_strategies};
 use super::tracking::{Delta, errors};
 use crate::build::{BuildPlan, Builder, Command, OutputStream};
 use crate::cache::{FixCache, digest};
+use crate::fix::install::{Install, Installer};
 use crate::fix::prompt::{PreviousAttempt, PromptBuilder};
 use crate::fix::{
     CargoSuggestions, Edit, FixInput, FixProposal, Fixer, ImportPaths, JsonFiles,
@@ -41,8 +42,8 @@ pub type EscalationHandler = dyn Fn(&HealReport) + Send + Sync;
 /// The deterministic fixers a [`Healer`] starts with, in the order it asks them: the tools' own
 /// suggestions ([`ToolSuggestions`], [`JsonFiles`], [`CargoSuggestions`], [`ToolFix::eslint`],
 /// [`ToolFix::ruff`]), then the project-aware ones ([`ImportPaths`], [`MissingNames`],
-/// [`UnusedBindings`]), then [`MissingDependencies`], which installs packages (leave it out to
-/// keep a run from touching the network or the environment).
+/// [`UnusedBindings`]), then [`MissingDependencies`], which installs packages under the rules
+/// of [`install`](crate::fix::install) ([`HealConfig::install`] turns installs off).
 pub fn default_fixers() -> Vec<Arc<dyn Fixer>> {
     vec![
         Arc::new(ToolSuggestions),
@@ -331,6 +332,10 @@ struct Run<'a> {
     /// How fixes are applied in this run: the healer's options, with what its verify steps
     /// use locked.
     apply_options: ApplyOptions,
+    /// Installs packages for fixers and strategies.
+    installer: Installer,
+    /// The installs made for the fix about to be tested, and then for the one in test.
+    installs: Vec<Install>,
 }
 
 /// How a run and the thread applying its fix take turns with the workspace.
@@ -387,12 +392,32 @@ impl<'a> Run<'a> {
             settled: false,
             writes: Arc::default(),
             apply_options: verified(&healer.config, workspace),
+            installer: Installer::new(healer.config.install.clone()),
+            installs: Vec::new(),
         })
     }
 
     fn emit(&self, event: Event) {
         observe::record_event(&event);
         self.events.event(event);
+    }
+
+    /// Reports the installs made since the last call; they belong to the fix `attempt` tests.
+    fn collect_installs(&mut self, attempt: u32) {
+        for install in self.installer.take() {
+            self.emit(Event::PackageInstall {
+                attempt,
+                install: install.clone(),
+            });
+            self.installs.push(install);
+        }
+    }
+
+    /// Removes what `installs` added to the project, their fix being undone.
+    fn undo_installs(&self, installs: &[Install]) {
+        for install in installs {
+            install.undo(self.workspace.root());
+        }
     }
 
     fn config(&self) -> &'a HealConfig {
@@ -541,8 +566,11 @@ impl<'a> Run<'a> {
                 diagnostics,
                 plan: &self.plan,
                 builder: self.builder.as_ref(),
+                installs: &self.installer,
             };
-            let Some(fallback) = strategy.fallback(&input).await? else {
+            let fallback = strategy.fallback(&input).await?;
+            self.collect_installs(attempt);
+            let Some(fallback) = fallback else {
                 continue;
             };
             let strategy = strategy.name().to_string();
@@ -603,6 +631,7 @@ impl<'a> Run<'a> {
         let snapshot = self.workspace.snapshot()?;
         self.before_attempt = Some(snapshot.clone());
         let mut report = AttemptReport::numbered(attempt);
+        report.installs = self.installs.clone();
         let mut files = Vec::new();
         let mut protected = Vec::new();
         let mut switched_from = None;
@@ -650,6 +679,7 @@ impl<'a> Run<'a> {
                             .flatten();
                         if let Some(why) = weakening {
                             self.workspace.restore(&snapshot)?;
+                            self.undo_installs(&report.installs);
                             self.emit(Event::FixRolledBack {
                                 attempt,
                                 reason: why.clone(),
@@ -662,6 +692,7 @@ impl<'a> Run<'a> {
                         }
                     }
                     Err((why, refusals)) => {
+                        self.undo_installs(&report.installs);
                         if refusals.is_empty() {
                             observe::record_fix(candidate.source, "unusable");
                             self.failed(candidate, why.clone()).await?;
@@ -753,6 +784,7 @@ impl<'a> Run<'a> {
                 let _phase = Phase::start("rollback");
                 let _span = info_span!("rollback", attempt).entered();
                 self.workspace.restore(&snapshot)?;
+                self.undo_installs(&report.installs);
             }
             if let Some(source) = report.source {
                 observe::record_fix(source, "rolled_back");
@@ -791,6 +823,7 @@ impl<'a> Run<'a> {
         report.duration = started.elapsed();
         self.report.attempts.push(report);
         self.before_attempt = None;
+        self.installs.clear();
         Ok(tested)
     }
 
@@ -806,6 +839,7 @@ impl<'a> Run<'a> {
         report.duration = started.elapsed();
         self.report.attempts.push(report);
         self.before_attempt = None;
+        self.installs.clear();
         Tested::Undone
     }
 
@@ -922,6 +956,7 @@ impl<'a> Run<'a> {
                 diagnostics,
                 plan: &self.plan,
                 builder: self.builder.as_ref(),
+                installs: &self.installer,
             };
             let proposed = {
                 let _phase = Phase::start("fixer");
@@ -929,6 +964,7 @@ impl<'a> Run<'a> {
                     .instrument(info_span!("fixer", fixer = fixer.name()))
                     .await?
             };
+            self.collect_installs(attempt);
             if let Some(proposal) = proposed
                 && !self.lessons.failed.contains(&digest(&proposal))
             {
@@ -1126,14 +1162,19 @@ impl<'a> Run<'a> {
         }
         let outcome = self.report.outcome;
         let attempts = self.report.attempts.len() as u32;
-        let (back_to, reason) = match outcome {
-            Outcome::Healed | Outcome::HealedWithChangedPlan | Outcome::AlreadyGreen => (None, ""),
+        // Where the workspace goes back to, and whether that undoes every kept fix too.
+        let (back_to, whole_run, reason) = match outcome {
+            Outcome::Healed | Outcome::HealedWithChangedPlan | Outcome::AlreadyGreen => {
+                (None, false, "")
+            }
             Outcome::Cancelled => (
                 self.before_attempt.as_ref(),
+                false,
                 "cancelled: the attempt in progress is undone",
             ),
             _ if self.config().keep_partial => (
                 self.before_attempt.as_ref(),
+                false,
                 "not healed: the attempt in progress is undone",
             ),
             _ => {
@@ -1141,10 +1182,22 @@ impl<'a> Run<'a> {
                 self.report.protected_changes.clear();
                 (
                     Some(&self.initial),
+                    true,
                     "not healed: the workspace is put back as it was",
                 )
             }
         };
+        // Installs for a fix in test or never tested are undone with it.
+        self.undo_installs(&self.installs);
+        if whole_run {
+            for attempt in &self.report.attempts {
+                self.undo_installs(&attempt.installs);
+            }
+        }
+        // Installs for a fix never tested belong with the build whose errors they were for.
+        if let Some(last) = self.report.attempts.last_mut() {
+            last.installs.append(&mut self.installs);
+        }
         if let Some(snapshot) = back_to
             && !self.workspace.restore(snapshot)?.is_empty()
         {
@@ -1194,6 +1247,7 @@ impl Drop for Run<'_> {
         {
             let _writing = self.writes.stop();
             let _ = self.workspace.restore(snapshot);
+            self.undo_installs(&self.installs);
         }
     }
 }

@@ -63,6 +63,11 @@ pub struct HealOptions {
     pub max_reply_bytes: Option<usize>,
     /// Steps that must pass too once the plan passes; no fix may change what they use.
     pub verify: Option<Vec<StepSpec>>,
+    /// Whether fixes may install packages (default: yes, under the rules of
+    /// [`install`](crate::fix::install)); `false` runs no package manager at all.
+    pub install: Option<bool>,
+    /// The virtualenv pip installs into (default: the project's `.venv` or `venv`).
+    pub python_env: Option<std::path::PathBuf>,
 }
 
 fn seconds(name: &str, value: f64) -> Result<Duration> {
@@ -106,6 +111,8 @@ impl HealOptions {
         policy.max_file_bytes = self.max_file_bytes.unwrap_or(policy.max_file_bytes);
         policy.max_proposal_bytes = self.max_proposal_bytes.unwrap_or(policy.max_proposal_bytes);
         config.max_reply_bytes = self.max_reply_bytes.unwrap_or(config.max_reply_bytes);
+        config.install.enabled = self.install.unwrap_or(config.install.enabled);
+        config.install.python_env = self.python_env.clone().or(config.install.python_env);
         for spec in self.verify.iter().flatten() {
             config.verify.push(spec.step()?);
         }

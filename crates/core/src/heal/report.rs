@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::StopReason;
 use crate::Diagnostic;
+use crate::fix::install::Install;
 use crate::llm::Usage;
 use crate::workspace::{Protected, Refusal};
 
@@ -71,6 +72,8 @@ pub struct AttemptReport {
     pub apply_error: Option<String>,
     /// What the edit policy refused of the fix, when it refused it (nothing was written).
     pub refused: Vec<Refusal>,
+    /// The packages installed for the fix (or refused, or failed to install).
+    pub installs: Vec<Install>,
     /// Errors after the attempt.
     pub errors: usize,
     /// Errors that appeared, went away and stayed, against the previous build.
@@ -171,6 +174,7 @@ impl AttemptReport {
             rolled_back: false,
             apply_error: None,
             refused: Vec::new(),
+            installs: Vec::new(),
             errors: 0,
             new: 0,
             fixed: 0,

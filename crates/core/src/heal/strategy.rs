@@ -143,7 +143,8 @@ impl Strategy for ResourceScaling {
 /// the manifest by their own package manager, run through the build's builder (npm, pnpm, yarn,
 /// Cargo, Poetry, uv), and `package-lock.json` written for a plan that runs `npm ci` without
 /// one.
-/// Nothing is offered when the package manager is missing or fails.
+/// Nothing is offered when the package manager is missing or fails, or when the host turned
+/// installs off ([`InstallPolicy`](crate::fix::install::InstallPolicy)).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LockfileRegeneration;
 
@@ -176,6 +177,9 @@ impl Strategy for LockfileRegeneration {
     }
 
     async fn fallback(&self, input: &FixInput<'_>) -> Result<Option<Fallback>> {
+        if !input.installs.enabled() {
+            return Ok(None);
+        }
         let mut edits: Vec<Edit> = Vec::new();
         let template = input.plan.steps.first();
         for (file, command) in LOCKFILES {
@@ -265,7 +269,8 @@ fn runs(plan: &BuildPlan, program: &str, subcommands: &[&str]) -> bool {
 
 /// Dependency and configuration errors: the plan's install commands in their more forgiving
 /// form — `npm ci` becomes `npm install`, yarn and pnpm may update a frozen lockfile. A build
-/// that passes so has a changed plan, and the run says so.
+/// that passes so has a changed plan, and the run says so. Nothing is offered when the host
+/// turned installs off.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AlternativeInstall;
 
@@ -282,6 +287,9 @@ impl Strategy for AlternativeInstall {
     }
 
     async fn fallback(&self, input: &FixInput<'_>) -> Result<Option<Fallback>> {
+        if !input.installs.enabled() {
+            return Ok(None);
+        }
         let mut plan = input.plan.clone();
         let mut changed = false;
         for step in &mut plan.steps {

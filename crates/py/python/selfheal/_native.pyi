@@ -319,11 +319,19 @@ class Attempt(TypedDict):
     rolled_back: bool
     apply_error: Optional[str]
     refused: List[Dict[str, Any]]
+    installs: List[Install]
     errors: int
     new: int
     fixed: int
     persisting: int
     duration: int
+
+class Install(TypedDict, total=False):
+    tool: Literal["npm", "pnpm", "yarn", "pip"]
+    package: str
+    status: Literal["installed", "failed", "refused"]
+    version: Optional[str]
+    reason: str
 
 class KeptFix(TypedDict):
     attempt: int
@@ -389,6 +397,8 @@ class HealConfig(TypedDict, total=False):
     max_proposal_bytes: int
     max_reply_bytes: int
     verify: List[StepSpec]
+    install: bool
+    python_env: str
 
 class Healer:
     def __init__(

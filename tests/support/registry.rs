@@ -1,0 +1,150 @@
+//! Packages served from 127.0.0.1 the way their registries serve them: npm's package documents
+//! and tarballs (packed by npm itself) on the scripted [`Server`], Python wheels and source
+//! archives in a folder pip reads with `--find-links`.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use super::{Reply, Server};
+
+/// Publishes `name@version` with `files` (`package.json` is written from `manifest`, with the
+/// name and version added) on `server`, an npm registry.
+pub(crate) fn publish_npm(
+    server: &Server,
+    name: &str,
+    version: &str,
+    manifest: Value,
+    files: &[(&str, &str)],
+) {
+    let port = server
+        .url()
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let work = std::env::temp_dir().join(format!("selfheal-pack-{name}-{port}"));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).unwrap();
+    let mut manifest = manifest;
+    manifest["name"] = json!(name);
+    manifest["version"] = json!(version);
+    std::fs::write(work.join("package.json"), manifest.to_string()).unwrap();
+    for (path, text) in files {
+        std::fs::write(work.join(path), text).unwrap();
+    }
+    let packed = Command::new("npm")
+        .args(["pack", "--json", "--ignore-scripts", "--pack-destination"])
+        .arg(&work)
+        .current_dir(&work)
+        .output()
+        .expect("npm runs");
+    assert!(
+        packed.status.success(),
+        "npm pack: {}",
+        String::from_utf8_lossy(&packed.stderr)
+    );
+    let report: Value = serde_json::from_slice(&packed.stdout).expect("npm pack --json");
+    let tarball_name = report[0]["filename"].as_str().unwrap().to_string();
+    let tarball = std::fs::read(work.join(&tarball_name)).unwrap();
+    let tarball_path = format!("/-/{tarball_name}");
+    let mut version_document = manifest.clone();
+    version_document["dist"] = json!({
+        "tarball": format!("{}{tarball_path}", server.url()),
+        "shasum": report[0]["shasum"],
+        "integrity": report[0]["integrity"],
+    });
+    let document = json!({
+        "name": name,
+        "dist-tags": {"latest": version},
+        "versions": {version: version_document},
+    });
+    server.route(
+        &format!("/{name}"),
+        Reply::Bytes {
+            content_type: "application/json".into(),
+            body: document.to_string().into_bytes(),
+        },
+    );
+    server.route(
+        &tarball_path,
+        Reply::Bytes {
+            content_type: "application/octet-stream".into(),
+            body: tarball,
+        },
+    );
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// Writes a wheel of `distribution` `version` holding the module `module` (`text` its
+/// `__init__.py`) into `folder`.
+pub(crate) fn write_wheel(
+    folder: &Path,
+    distribution: &str,
+    version: &str,
+    module: &str,
+    text: &str,
+) {
+    python(
+        r#"
+import base64, hashlib, zipfile, sys
+folder, dist, version, module, text = sys.argv[1:]
+info = f"{dist}-{version}.dist-info"
+files = {
+    f"{module}/__init__.py": text,
+    f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n",
+    f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+record = []
+with zipfile.ZipFile(f"{folder}/{dist}-{version}-py3-none-any.whl", "w") as wheel:
+    for name, content in files.items():
+        data = content.encode()
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{name},sha256={digest},{len(data)}")
+        wheel.writestr(name, data)
+    record.append(f"{info}/RECORD,,")
+    wheel.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
+"#,
+        &[
+            folder.to_str().unwrap(),
+            distribution,
+            version,
+            module,
+            text,
+        ],
+    );
+}
+
+/// Writes a source archive of `distribution` `version` whose `setup.py` runs `setup_code`
+/// first, into `folder`.
+pub(crate) fn write_sdist(folder: &Path, distribution: &str, version: &str, setup_code: &str) {
+    python(
+        r#"
+import io, tarfile, sys
+folder, dist, version, code = sys.argv[1:]
+base = f"{dist}-{version}"
+files = {
+    f"{base}/setup.py": code + f"\nfrom setuptools import setup\nsetup(name={dist!r}, version={version!r})\n",
+    f"{base}/PKG-INFO": f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n",
+}
+with tarfile.open(f"{folder}/{base}.tar.gz", "w:gz") as archive:
+    for name, content in files.items():
+        data = content.encode()
+        entry = tarfile.TarInfo(name)
+        entry.size = len(data)
+        archive.addfile(entry, io.BytesIO(data))
+"#,
+        &[folder.to_str().unwrap(), distribution, version, setup_code],
+    );
+}
+
+fn python(script: &str, args: &[&str]) {
+    let status = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .status()
+        .expect("python3 runs");
+    assert!(status.success());
+}
