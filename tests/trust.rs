@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use selfheal::build::{BuildPlan, BuildStep, EnvPolicy, LocalBuilder};
+use selfheal::cache::FixCache;
+use selfheal::cassette::Recorder;
 use selfheal::fix::install::{Install, InstallPolicy, InstallStatus, PackageTool};
 use selfheal::heal::{Event, HealConfig, HealReport, Healer, Outcome};
 use selfheal::llm::OpenAi;
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         trial!(async with_installs_off_no_package_manager_runs).needs(&npm),
         trial!(async pip_installs_wheels_into_the_project_virtualenv_only),
         trial!(async pip_never_builds_a_source_archive_nor_installs_outside_a_virtualenv),
+        trial!(async a_secret_in_a_log_or_a_credential_file_reaches_no_prompt_event_report_cache_or_cassette).needs(&npm),
     ])
 }
 
@@ -706,4 +709,105 @@ async fn pip_never_builds_a_source_archive_nor_installs_outside_a_virtualenv() {
         "{installs:?}"
     );
     assert_eq!(project.read("requirements.txt"), None);
+}
+
+/// Secrets a build prints, in classes the redactor knows.
+const LOGGED_SECRETS: [&str; 3] = [
+    "s3cretpass",
+    "abc123def456",
+    "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz012345",
+];
+
+async fn a_secret_in_a_log_or_a_credential_file_reaches_no_prompt_event_report_cache_or_cassette() {
+    let project = Project::new(
+        "trust-secrets",
+        &[
+            (
+                "build.js",
+                "const fs = require('fs');\n\
+                 console.log('REDIS_URL=redis://:s3cretpass@cache:6379/0 api_key=abc123def456');\n\
+                 if (!fs.readFileSync('src/app.ts', 'utf8').includes('// fixed')) {\n\
+                 console.log(\"src/app.ts(1,7): error TS2322: Type 'string' is not assignable to type 'number'. \
+                 sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz012345\");\n\
+                 console.log(\".npmrc(1,1): error TS1005: ';' expected.\");\n\
+                 process.exit(1);\n}\n",
+            ),
+            ("src/app.ts", "const n: number = 1; // broken\n"),
+            (
+                ".npmrc",
+                "# npmrc-marker-7Q2\n//registry.example.com/:_authToken=${NPM_TOKEN}\n",
+            ),
+            (".aws/credentials", "[default]\n# aws-marker-9K4\n"),
+        ],
+    );
+    let server = Server::start().await;
+    server.push(reply(json!([
+        {"file": "src/app.ts", "action": "patch", "search": "// broken", "replace": "// fixed"},
+    ])));
+    let cassette = project.path("../selfheal-trust-secrets.cassette");
+    let cache_dir = project.path("../selfheal-trust-secrets-cache");
+    let _ = std::fs::remove_dir_all(&cache_dir);
+    let recorder = Recorder::create(&cassette).unwrap();
+    let provider =
+        OpenAi::compatible(format!("{}/v1", server.url()), Some("sk-test".into())).unwrap();
+    let cache = FixCache::open(&cache_dir).await.unwrap();
+    let healer = Healer::new(recorder.builder(LocalBuilder::new()))
+        .provider(recorder.provider(Arc::new(provider)))
+        .fixers(Vec::new())
+        .cache(cache.clone())
+        .config(config(4));
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = {
+        let events = Arc::clone(&events);
+        move |event: Event| events.lock().unwrap().push(event)
+    };
+    let workspace = Workspace::open(&project.dir).unwrap();
+    let plan = BuildPlan::new([BuildStep::shell("build", "node build.js")]);
+    let report = healer.heal(&workspace, &plan, &sink).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+
+    let prompts: Vec<String> = (server.received().iter())
+        .map(|r| r.body.to_string())
+        .collect();
+    assert_eq!(prompts.len(), 1);
+    let mut exported = Vec::new();
+    assert_eq!(
+        cache.export(&mut exported).await.unwrap(),
+        1,
+        "the fix was cached"
+    );
+    let stores = [
+        ("prompt", prompts.join("\n")),
+        (
+            "events",
+            (events.lock().unwrap().iter())
+                .map(|e| serde_json::to_string(e).unwrap())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        ("report", serde_json::to_string(&report).unwrap()),
+        ("cache", String::from_utf8(exported).unwrap()),
+        ("cassette", std::fs::read_to_string(&cassette).unwrap()),
+    ];
+    for (store, text) in &stores {
+        for secret in LOGGED_SECRETS {
+            assert!(!text.contains(secret), "{store} holds {secret}");
+        }
+        assert!(!text.contains("npmrc-marker-7Q2") && !text.contains("aws-marker-9K4"));
+    }
+    assert!(
+        stores[0].1.contains("[REDACTED:anthropic-key]"),
+        "the error is told"
+    );
+    assert!(
+        stores[1]
+            .1
+            .contains("REDIS_URL=redis://:[REDACTED:url-password]@cache")
+    );
+    assert!(
+        stores[0].1.contains("const n: number"),
+        "the failing file is quoted"
+    );
+    let _ = std::fs::remove_file(&cassette);
+    let _ = std::fs::remove_dir_all(&cache_dir);
 }

@@ -8,6 +8,9 @@
 //! makes the changes to the workspace that the recorded one made (a formatter, `eslint --fix`),
 //! so fixers that run tools behave as they did.
 //!
+//! A cassette never holds a secret: step commands, logs, output lines and error messages are
+//! redacted ([`Redactor::process_wide`]) before they are written.
+//!
 //! A replayed run must ask for what the recorded run asked for: a step whose command differs
 //! from the next recorded one, or one more step or reply than the cassette holds, is an
 //! [`Error::Cassette`] — the run has gone somewhere the recording never went.
@@ -48,6 +51,7 @@ use crate::llm::{
     self, Collector, Completion, CompletionRequest, EventStream, Provider, ProviderError,
     ProviderErrorKind,
 };
+use crate::redact::Redactor;
 use crate::workspace::{ApplyOptions, Workspace};
 use crate::{Error, Result};
 
@@ -153,10 +157,11 @@ impl Builder for RecordingBuilder {
         let workspace = Workspace::open(root)?;
         let before = workspace.snapshot()?;
         let lines = Mutex::new(Vec::new());
+        let redactor = Redactor::process_wide();
         let tee = |stream: OutputStream, line: &str| {
             let mut lines = lines.lock().unwrap_or_else(PoisonError::into_inner);
             if lines.len() < MAX_LINES {
-                lines.push((stream, line.to_string()));
+                lines.push((stream, redactor.redact(line).into_owned()));
             }
             drop(lines);
             sink.line(stream, line);
@@ -164,7 +169,7 @@ impl Builder for RecordingBuilder {
         let ran = self.inner.run_step(root, step, &tee).await;
         let entry = match &ran {
             Ok(output) => Entry::Step {
-                output: Box::new(output.clone()),
+                output: Box::new(redacted(output)),
                 lines: lines.into_inner().unwrap_or_else(PoisonError::into_inner),
                 changes: FixProposal {
                     edits: workspace.edits_since(&before)?,
@@ -172,8 +177,8 @@ impl Builder for RecordingBuilder {
                 },
             },
             Err(error) => Entry::StepError {
-                command: step.command.to_string(),
-                message: error.to_string(),
+                command: redactor.redact(&step.command.to_string()).into_owned(),
+                message: redactor.redact(&error.to_string()).into_owned(),
             },
         };
         self.recorder.write(&entry);
@@ -208,10 +213,23 @@ impl RecordingProvider {
                 provider: self.inner.name().to_string(),
                 error_kind: (error.as_provider_error())
                     .map_or(ProviderErrorKind::Other, |e| e.kind),
-                message: error.to_string(),
+                message: Redactor::process_wide()
+                    .redact(&error.to_string())
+                    .into_owned(),
             },
         });
     }
+}
+
+/// A step's output as a cassette keeps it: secrets redacted from its command and logs.
+fn redacted(output: &StepOutput) -> StepOutput {
+    let redactor = Redactor::process_wide();
+    let mut output = output.clone();
+    output.command = redactor.redact(&output.command).into_owned();
+    for log in [&mut output.log, &mut output.stdout, &mut output.stderr] {
+        log.text = redactor.redact(&log.text).into_owned();
+    }
+    output
 }
 
 #[async_trait::async_trait]
@@ -378,7 +396,10 @@ impl Builder for Replay {
         step: &BuildStep,
         sink: &dyn LineSink,
     ) -> Result<StepOutput> {
-        let command = step.command.to_string();
+        // Recorded commands are redacted: compared so.
+        let command = Redactor::process_wide()
+            .redact(&step.command.to_string())
+            .into_owned();
         let Some(recorded) = self.tape().steps.pop_front() else {
             return Err(Error::Cassette(format!(
                 "the run asked for step `{command}` after the last recorded step"

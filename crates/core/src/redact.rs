@@ -28,6 +28,8 @@ struct Rule {
     kind: &'static str,
     pattern: Regex,
     group: usize,
+    /// Leaves values that read as code (see [`code_like`]).
+    spares_code: bool,
 }
 
 /// Words that make a name secret-looking.
@@ -60,6 +62,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         kind,
         pattern: Regex::new(pattern).expect("built-in redaction pattern"),
         group,
+        spares_code: false,
     };
     vec![
         rule(
@@ -100,8 +103,48 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             1,
         ),
         rule(
+            "sendgrid-key",
+            r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}",
+            0,
+        ),
+        rule("stripe-webhook-secret", r"\bwhsec_[A-Za-z0-9+/=]{20,}", 0),
+        rule("twilio-key", r"\bSK[0-9a-f]{32}\b", 0),
+        rule("mailgun-key", r"\bkey-[0-9a-z]{32}\b", 0),
+        rule(
+            "webhook-url",
+            r"https://(?:hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]+|(?:discord|discordapp)\.com/api/webhooks/[0-9]+/[A-Za-z0-9_-]+)",
+            0,
+        ),
+        // `Authorization: Basic dXNlcjpwYXNz`: base64 of `user:password`.
+        rule(
+            "basic-auth",
+            r#"(?i)\bauthorization["']?\s*[:=]\s*["']?basic\s+([A-Za-z0-9+/]{6,}={0,2})"#,
+            1,
+        ),
+        // Azure connection strings and SAS tokens: `AccountKey=…;`, `SharedAccessKey=…`, `sig=…`.
+        rule(
+            "azure-key",
+            r"(?i)\b(?:AccountKey|SharedAccessKey|SharedAccessSignature)=([^;\s\x22']{8,})",
+            1,
+        ),
+        rule("azure-key", r"[?&]sig=([A-Za-z0-9%+/=]{16,})", 1),
+        // npm's `.npmrc`: `//registry.npmjs.org/:_authToken=…`, `_auth=…`, `_password=…`.
+        rule(
+            "npm-auth",
+            r#"(?i)(?:^|[\s:;'"])_(?:authToken|auth|password)\s*=\s*"?([^\s"]{4,})"#,
+            1,
+        ),
+        // `mysql -uroot -phunter2`: the password glued to `-p`.
+        rule(
+            "mysql-password",
+            r"\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mariadb)\b[^\n]*?\s-p([^\s-][^\s]*)",
+            1,
+        ),
+        // A password in a URL, the user name possibly empty (`redis://:pw@host`); it runs to the
+        // last `@` of the authority, so a password holding an `@` goes whole.
+        rule(
             "url-password",
-            r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]+:([^\s@/]+)@",
+            r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:([^\s/]+)@",
             1,
         ),
         // A string literal assigned to a secret-looking name: `"password": "…"`,
@@ -113,6 +156,18 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             ),
             1,
         ),
+        // Unquoted, any case: `api_key=…`, `aws_secret_access_key = …`, `--password=…` — when
+        // the value looks like a secret, not a name in code (see `code_like`).
+        Rule {
+            spares_code: true,
+            ..rule(
+                "secret-assignment",
+                &format!(
+                    r#"(?i)\b[\w.-]*{SECRET_WORDS}[\w.-]*\s*=\s*([^\s"'`#;,(){{}}\[\]<>]{{4,}})"#
+                ),
+                1,
+            )
+        },
         // An environment assignment: `DB_PASSWORD=…`, `export API_KEY=…`, `TOKEN=… npm test`.
         rule(
             "secret-assignment",
@@ -168,6 +223,19 @@ impl Redactor {
         self
     }
 
+    /// The built-in rules and this process's secret-looking environment values
+    /// ([`with_env_secrets`](Redactor::with_env_secrets)), read once: what selfheal applies to
+    /// everything it stores or sends unless the host gives its own.
+    pub fn process_wide() -> &'static Redactor {
+        static PROCESS: LazyLock<Redactor> = LazyLock::new(|| Redactor::new().with_env_secrets());
+        &PROCESS
+    }
+
+    /// Whether `text` holds anything this redactor would replace.
+    pub fn finds_secret(&self, text: &str) -> bool {
+        matches!(self.redact(text), Cow::Owned(_))
+    }
+
     /// `text` with every secret replaced by `[REDACTED:kind]`.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut text = Cow::Borrowed(text);
@@ -177,28 +245,60 @@ impl Redactor {
             }
         }
         for rule in RULES.iter() {
-            if let Cow::Owned(replaced) = replace(&rule.pattern, rule.group, rule.kind, &text) {
+            if let Cow::Owned(replaced) = replace(rule, &text) {
                 text = Cow::Owned(replaced);
             }
         }
         text
     }
+}
 
-    /// A `.env` file: every assigned value is replaced, whatever its name.
-    pub fn redact_env_file<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        static ASSIGNMENT: LazyLock<Regex> = LazyLock::new(|| {
-            #[allow(clippy::expect_used)]
-            Regex::new(r"(?m)^(\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_.-]*\s*=\s*)(\S.*)$")
-                .expect("built-in .env pattern")
-        });
-        let replaced = ASSIGNMENT.replace_all(text, |caps: &Captures<'_>| {
-            format!("{}[REDACTED:env-value]", &caps[1])
-        });
-        match replaced {
-            Cow::Borrowed(_) => self.redact(text),
-            Cow::Owned(owned) => Cow::Owned(self.redact(&owned).into_owned()),
+/// Whether a file is one that holds credentials by its name — `.npmrc`, `.yarnrc(.yml)`,
+/// `.pypirc`, `.netrc`, `.pgpass`, `.git-credentials`, `.env` and `.env.*`, keys and
+/// certificates (`*.pem`, `*.key`, `*.p12`, `*.pfx`, `id_rsa`, `id_ed25519` …) — or lies in a
+/// folder that does (`.aws/`, `.ssh/`, `.gnupg/`, `.docker/`, `.kube/`, `.azure/`, `gcloud/`).
+/// Such a file is never quoted to a model, whatever a log line says about it.
+pub fn is_credential_file(path: &str) -> bool {
+    let lower = path.replace('\\', "/").to_ascii_lowercase();
+    let mut parts = lower.split('/').filter(|p| !p.is_empty()).peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_some() {
+            let folder = [
+                ".aws", ".ssh", ".gnupg", ".docker", ".kube", ".azure", "gcloud",
+            ];
+            if folder.contains(&part) {
+                return true;
+            }
+            continue;
         }
+        let names = [
+            ".npmrc",
+            ".yarnrc",
+            ".yarnrc.yml",
+            ".pypirc",
+            ".netrc",
+            "_netrc",
+            ".pgpass",
+            ".git-credentials",
+            ".htpasswd",
+            ".dockercfg",
+            "credentials",
+            "credentials.json",
+            "service-account.json",
+        ];
+        let keys = ["id_rsa", "id_dsa", "id_ecdsa", "id_ed25519"];
+        let extensions = [".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".ppk"];
+        return names.contains(&part)
+            || part == ".env"
+            || part.starts_with(".env.")
+            || keys.iter().any(|key| {
+                part.strip_prefix(key).is_some_and(|rest| {
+                    rest.is_empty() || rest.starts_with('.') || rest.starts_with("_sk")
+                })
+            })
+            || extensions.iter().any(|extension| part.ends_with(extension));
     }
+    false
 }
 
 /// True for names like `OPENAI_API_KEY`, `GITHUB_TOKEN`, `DB_PASSWORD`, `AWS_SECRET_ACCESS_KEY`.
@@ -217,16 +317,27 @@ fn secret_name(name: &str) -> bool {
     .any(|word| upper.contains(word))
 }
 
-/// Replaces the secret in every match of `pattern` with `[REDACTED:kind]`: the whole match when
-/// `group` is 0, else the first group from `group` on that took part.
-fn replace<'a>(pattern: &Regex, group: usize, kind: &str, text: &'a str) -> Cow<'a, str> {
-    pattern.replace_all(text, |caps: &Captures<'_>| {
+/// Whether an assigned value reads as code rather than a secret: a name or a dotted path of
+/// letters (`getKey`, `process.env.API_KEY`, `req.body.password`). A secret has a digit or a
+/// symbol somewhere; one of letters alone is rare enough to leave.
+fn code_like(value: &str) -> bool {
+    value
+        .chars()
+        .all(|c| c.is_ascii_alphabetic() || matches!(c, '_' | '.' | '$'))
+}
+
+/// Replaces the secret in every match of the rule's pattern with `[REDACTED:kind]`: the whole
+/// match when its group is 0, else the first group from it on that took part.
+fn replace<'a>(rule: &Rule, text: &'a str) -> Cow<'a, str> {
+    let (group, kind) = (rule.group, rule.kind);
+    rule.pattern.replace_all(text, |caps: &Captures<'_>| {
         let whole = caps.get(0).map_or("", |m| m.as_str());
         let secret = (group..caps.len()).find_map(|g| caps.get(g));
         match secret {
             Some(secret)
                 if group > 0
-                    && TYPE_WORDS.contains(&secret.as_str().to_ascii_lowercase().as_str()) =>
+                    && (TYPE_WORDS.contains(&secret.as_str().to_ascii_lowercase().as_str())
+                        || (rule.spares_code && code_like(secret.as_str()))) =>
             {
                 whole.to_string()
             }
@@ -340,6 +451,107 @@ mod tests {
         }
     }
 
+    /// One line per class of secret a log, a config file or a command line carries, and what
+    /// must be left of it.
+    #[test]
+    fn every_class_of_secret_is_redacted_and_its_name_kept() {
+        for (text, want) in [
+            (
+                "REDIS_URL=redis://:s3cretpass@cache:6379/0",
+                "REDIS_URL=redis://:[REDACTED:url-password]@cache:6379/0",
+            ),
+            (
+                "mongodb://admin:p@ss@w0rd@db.internal:27017/app",
+                "mongodb://admin:[REDACTED:url-password]@db.internal:27017/app",
+            ),
+            (
+                "api_key=abc123def456 node server.js",
+                "api_key=[REDACTED:secret-assignment] node server.js",
+            ),
+            (
+                "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                "aws_secret_access_key = [REDACTED:secret-assignment]",
+            ),
+            (
+                "  --password=hunter2 --host db",
+                "  --password=[REDACTED:secret-assignment] --host db",
+            ),
+            (
+                "Authorization: Basic dXNlcjpodW50ZXIy",
+                "Authorization: Basic [REDACTED:basic-auth]",
+            ),
+            (
+                "curl -H \"authorization: basic YWRtaW46YWRtaW4=\" http://x",
+                "curl -H \"authorization: basic [REDACTED:basic-auth]\" http://x",
+            ),
+            (
+                "//registry.npmjs.org/:_authToken=9f8e7d6c-5b4a-3210-fedc-ba9876543210",
+                "//registry.npmjs.org/:_authToken=[REDACTED:npm-auth]",
+            ),
+            ("_auth = dXNlcjpwYXNz", "_auth = [REDACTED:npm-auth]"),
+            (
+                "mysql -uroot -phunter2 -h db app < dump.sql",
+                "mysql -uroot -p[REDACTED:mysql-password] -h db app < dump.sql",
+            ),
+            (
+                "posting to https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX failed",
+                "posting to [REDACTED:webhook-url] failed",
+            ),
+            (
+                "DefaultEndpointsProtocol=https;AccountName=app;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;EndpointSuffix=core.windows.net",
+                "DefaultEndpointsProtocol=https;AccountName=app;AccountKey=[REDACTED:azure-key];EndpointSuffix=core.windows.net",
+            ),
+            (
+                "GET https://app.blob.core.windows.net/c/x?sv=2022-11-02&sig=abcdEFGH1234ijklMNOP5678%3D",
+                "GET https://app.blob.core.windows.net/c/x?sv=2022-11-02&sig=[REDACTED:azure-key]",
+            ),
+            (
+                "SENDGRID=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",
+                "SENDGRID=[REDACTED:sendgrid-key]",
+            ),
+        ] {
+            assert_eq!(redact(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn credential_files_are_known_by_name_and_folder() {
+        for path in [
+            ".npmrc",
+            "web/.npmrc",
+            ".yarnrc.yml",
+            ".pypirc",
+            ".netrc",
+            ".env",
+            ".env.local",
+            "apps/api/.env.production",
+            ".aws/credentials",
+            ".aws/config",
+            ".ssh/config",
+            "deploy/id_ed25519",
+            "id_rsa.pub",
+            "certs/server.pem",
+            "tls/server.KEY",
+            ".docker/config.json",
+            "/abs/.git-credentials",
+        ] {
+            assert!(is_credential_file(path), "{path}");
+        }
+        for path in [
+            "src/App.tsx",
+            "package.json",
+            "src/vite-env.d.ts",
+            "src/env.ts",
+            "src/id_generator.py",
+            "docs/ssh.md",
+            "keys.ts",
+            "src/keyboard.tsx",
+            ".eslintrc.json",
+        ] {
+            assert!(!is_credential_file(path), "{path}");
+        }
+    }
+
     #[test]
     fn private_keys_whole_or_cut() {
         let key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA1234\nabcd==\n-----END RSA PRIVATE KEY-----";
@@ -368,6 +580,19 @@ mod tests {
             "https://registry.npmjs.org/react",
             "const key = 'id';",
             "skip-ant-colony",
+            "const apiKey = getApiKey();",
+            "password = request.form.password",
+            "let token = localStorage.token",
+            "http://localhost:3000/api/users",
+            "user@example.com wrote: see https://example.com/a@b",
+            "git@github.com:org/repo.git",
+            "Basic configuration loaded",
+            "mysql -u root -p app",
+            "mysql --port 3306 -P 3306 app",
+            "npm warn config _authToken is set in your npmrc",
+            "const SG = 'SG.short.x';",
+            "const key_prefix = 'sk';",
+            "sig=short",
         ] {
             assert_eq!(redact(text), text);
         }
@@ -381,12 +606,6 @@ mod tests {
         assert_eq!(
             redactor.redact("echo correct-horse-battery abc"),
             "echo [REDACTED:secret] abc"
-        );
-        let env =
-            "# local\nNODE_ENV=development\nexport DATABASE_URL=postgres://u:p@h/db\nPORT = 3000\n";
-        assert_eq!(
-            Redactor::new().redact_env_file(env),
-            "# local\nNODE_ENV=[REDACTED:env-value]\nexport DATABASE_URL=[REDACTED:env-value]\nPORT = [REDACTED:env-value]\n"
         );
     }
 

@@ -13,8 +13,9 @@ use super::index::{GraphBuild, Index};
 use super::sqlite::SqliteStore;
 use super::store::{Changes, FixRecord, FixStore, NewFix, RecordVector, Revision};
 use super::{CacheConfig, Embedder, ErrorSignature, LexicalEmbedder};
-use crate::fix::FixProposal;
+use crate::fix::{Edit, FixProposal};
 use crate::llm::{Clock, SystemClock};
+use crate::redact::Redactor;
 use crate::workspace::EditPolicy;
 use crate::{Diagnostic, Error, Result};
 
@@ -436,7 +437,7 @@ impl FixCache {
         };
         let fix = NewFix {
             signature,
-            example: diagnostic.message.clone(),
+            example: redacted(diagnostic.message.clone()),
             context: context.clone(),
             proposal: proposal.clone(),
             embedder: self.inner.embedder_id.clone(),
@@ -804,11 +805,11 @@ impl FixCache {
                 let new = NewFix {
                     // The hash is recomputed: an edited export cannot forge a match.
                     signature: ErrorSignature::from_parts(
-                        fix.signature.text,
+                        redacted(fix.signature.text),
                         fix.signature.filter,
                         fix.signature.file_kind,
                     ),
-                    example: fix.example,
+                    example: redacted(fix.example),
                     context: fix.context,
                     proposal: fix.proposal,
                     embedder: self.inner.embedder_id.clone(),
@@ -954,11 +955,42 @@ fn write_state(inner: &Inner) -> RwLockWriteGuard<'_, State> {
 /// that paths and sizes decide accept it. Whoever wrote a store or an export — an older version,
 /// another worker of the fleet — a fix these refuse is never recorded, imported or served; and
 /// whatever the cache serves is checked again, in full, when the heal loop applies it.
+///
+/// Nor is a fix whose text holds a secret ([`Redactor::process_wide`] finds one in its analysis
+/// or its edits): redacting it would store a broken fix, and keeping it would store the secret.
 pub fn storable(proposal: &FixProposal) -> bool {
-    EditPolicy::default().refusals_by_path(proposal).is_empty()
+    EditPolicy::default().refusals_by_path(proposal).is_empty() && !holds_secret(proposal)
+}
+
+/// Whether the proposal's own text holds a secret.
+fn holds_secret(proposal: &FixProposal) -> bool {
+    let redactor = Redactor::process_wide();
+    let edit_texts = proposal.edits.iter().flat_map(|edit| match edit {
+        Edit::Replace { content, .. } | Edit::Create { content, .. } => vec![content.as_str()],
+        Edit::Patch {
+            search, replace, ..
+        } => vec![search.as_str(), replace.as_str()],
+        Edit::Delete { .. } => Vec::new(),
+    });
+    std::iter::once(proposal.analysis.as_str())
+        .chain(edit_texts)
+        .any(|text| redactor.finds_secret(text))
+}
+
+/// `text` with secrets redacted, as everything the cache writes.
+pub(crate) fn redacted(text: String) -> String {
+    match Redactor::process_wide().redact(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(clean) => clean,
+    }
 }
 
 fn refuse_unstorable(proposal: &FixProposal) -> Result<()> {
+    if holds_secret(proposal) {
+        return Err(Error::invalid_input(
+            "the fix cache does not keep a fix whose text holds a secret",
+        ));
+    }
     let refusals = EditPolicy::default().refusals_by_path(proposal);
     if refusals.is_empty() {
         return Ok(());
@@ -983,6 +1015,59 @@ mod tests {
             }],
             ..FixProposal::default()
         }
+    }
+
+    #[tokio::test]
+    async fn secrets_never_reach_a_row_and_a_fix_holding_one_is_not_kept() {
+        let dir =
+            std::env::temp_dir().join(format!("selfheal-cache-secrets-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cache = FixCache::open(&dir).await.unwrap();
+        let key = "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz012345";
+        let error = Diagnostic::new("node", format!("401 Unauthorized: invalid key {key}"));
+        let context = FixContext::default();
+        let harmless = FixProposal {
+            edits: vec![Edit::Replace {
+                path: RelativePath::new("src/client.ts").unwrap(),
+                content: "export const key = process.env.ANTHROPIC_API_KEY;\n".into(),
+            }],
+            ..FixProposal::default()
+        };
+        cache
+            .record_success(&error, &context, &harmless)
+            .await
+            .unwrap();
+        let leaking = FixProposal {
+            edits: vec![Edit::Replace {
+                path: RelativePath::new("src/client.ts").unwrap(),
+                content: format!("export const key = '{key}';\n"),
+            }],
+            ..FixProposal::default()
+        };
+        assert!(!storable(&leaking));
+        let refused = cache.record_success(&error, &context, &leaking).await;
+        assert!(matches!(&refused, Err(Error::InvalidInput(m)) if m.contains("secret")));
+
+        let mut exported = Vec::new();
+        assert_eq!(cache.export(&mut exported).await.unwrap(), 1);
+        let exported = String::from_utf8(exported).unwrap();
+        assert!(!exported.contains(key), "{exported}");
+        assert!(exported.contains("[REDACTED:anthropic-key]"));
+        assert!(
+            cache.lookup(&error, &context).await.unwrap().is_some(),
+            "the same error still finds its fix"
+        );
+
+        // An export written elsewhere, with the key in its text, is imported redacted.
+        let other = dir.join("other");
+        let importer = FixCache::open(&other).await.unwrap();
+        let raw = exported.replace("[REDACTED:anthropic-key]", key);
+        let report = importer.import(&mut raw.as_bytes()).await.unwrap();
+        assert_eq!(report.added, 1);
+        let mut again = Vec::new();
+        importer.export(&mut again).await.unwrap();
+        assert!(!String::from_utf8(again).unwrap().contains(key));
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[tokio::test]

@@ -358,8 +358,21 @@ impl FleetStore {
             .await
             .map_err(fleet_error)?
             .get(0);
+        // A fix with a secret in its text, or one the edit policy refuses (stored by an older
+        // version), never leaves.
+        let redactor = crate::redact::Redactor::process_wide();
+        let fixes: Vec<&FleetFix> = (fixes.iter())
+            .filter(|fix| {
+                let proposal = serde_json::from_str::<crate::fix::FixProposal>(&fix.proposal);
+                proposal.is_ok_and(|proposal| super::storable(&proposal))
+                    && ![&fix.signature, &fix.example]
+                        .iter()
+                        .any(|text| redactor.finds_secret(text))
+            })
+            .collect();
         if !fixes.is_empty() {
-            let column = |f: fn(&FleetFix) -> i64| fixes.iter().map(f).collect::<Vec<_>>();
+            let column =
+                |f: fn(&FleetFix) -> i64| fixes.iter().map(|fix| f(fix)).collect::<Vec<_>>();
             let text = |f: fn(&FleetFix) -> &str| {
                 // PostgreSQL text cannot hold NUL; JSON text never does, a raw message might.
                 fixes

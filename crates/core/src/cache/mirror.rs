@@ -488,9 +488,14 @@ fn apply_page(connection: &mut Connection, page: Vec<FleetFix>) -> rusqlite::Res
              deprecated = excluded.deprecated, fleet_id = excluded.fleet_id",
         )?;
         for fix in &page {
-            // A fix the edit policy refuses is not kept, whichever worker uploaded it.
+            // A fix the edit policy refuses, or with a secret in its text, is not kept, whichever
+            // worker uploaded it.
             let proposal = serde_json::from_str::<crate::fix::FixProposal>(&fix.proposal);
-            if !proposal.is_ok_and(|proposal| super::storable(&proposal)) {
+            let redactor = crate::redact::Redactor::process_wide();
+            let secret = [&fix.example, &fix.signature]
+                .iter()
+                .any(|text| redactor.finds_secret(text));
+            if secret || !proposal.is_ok_and(|proposal| super::storable(&proposal)) {
                 continue;
             }
             let (uses, successes, failures) = pending

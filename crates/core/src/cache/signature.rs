@@ -13,6 +13,7 @@ use regex::{Captures, Regex};
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostic::Fnv64;
+use crate::redact::Redactor;
 use crate::{Category, Diagnostic, Subcategory};
 
 /// The kind of an error, for finding fixes that worked for the same kind before.
@@ -75,7 +76,8 @@ impl FilterKey {
 impl ErrorSignature {
     /// The signature of a diagnostic.
     pub fn of(diagnostic: &Diagnostic) -> Self {
-        let text = normalize(&diagnostic.message);
+        // Secrets never reach the signature: it is stored, uploaded and embedded.
+        let text = normalize(&Redactor::process_wide().redact(&diagnostic.message));
         let package = (diagnostic.category == Category::Dependency)
             .then(|| package_named_in(&diagnostic.message))
             .flatten();

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use super::RelativePath;
 use crate::Diagnostic;
 use crate::llm::CompletionRequest;
-use crate::redact::Redactor;
+use crate::redact::{Redactor, is_credential_file};
 
 /// A fix tried before that did not work.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,7 +221,7 @@ impl<'a> PromptBuilder<'a> {
                 .map(|(name, file)| (name.as_str(), file));
             let related = related_files(w, &shown, primary, self.max_related);
             for (rank, (name, reason, file)) in related.into_iter().enumerate() {
-                let text = related_text(&name, &reason, &file, &self.redactor);
+                let text = related_text(&name, &reason, &file);
                 sections.offer(Section::Related(rank, name), text);
             }
         }
@@ -462,13 +462,8 @@ fn code_window(name: &str, text: &str, error_lines: &[u32], context: u32) -> Str
     out
 }
 
-fn related_text(name: &str, reason: &str, file: &File, redactor: &Redactor) -> String {
-    let text = if is_env_file(name) {
-        redactor.redact_env_file(&file.text).into_owned()
-    } else {
-        file.text.clone()
-    };
-    let lines: Vec<&str> = text.lines().collect();
+fn related_text(name: &str, reason: &str, file: &File) -> String {
+    let lines: Vec<&str> = file.text.lines().collect();
     let shown = &lines[..lines.len().min(RELATED_LINES)];
     let mut out = format!("### {name} ({reason})\n```{}\n", language(name));
     for line in shown {
@@ -480,11 +475,6 @@ fn related_text(name: &str, reason: &str, file: &File, redactor: &Redactor) -> S
     }
     out.push_str("```\n\n");
     out
-}
-
-fn is_env_file(name: &str) -> bool {
-    let base = name.rsplit('/').next().unwrap_or(name);
-    base == ".env" || base.starts_with(".env.")
 }
 
 fn attempts_text(attempts: &[PreviousAttempt]) -> String {
@@ -603,10 +593,13 @@ impl Workspace {
 
     /// The file at `name` (relative, or absolute inside the root): text files only, not too
     /// large, never outside the root (symbolic links included).
+    /// A file to quote: inside the project (links followed), not a credential file by its
+    /// name or by where a link leads, small, and text.
     fn read(&self, name: &str) -> Option<File> {
         let relative = self.relative(name)?;
         let path = self.root.join(relative.as_path()).canonicalize().ok()?;
-        if !path.starts_with(&self.root) {
+        let inside = path.strip_prefix(&self.root).ok()?;
+        if is_credential_file(relative.as_str()) || is_credential_file(&inside.to_string_lossy()) {
             return None;
         }
         let metadata = std::fs::metadata(&path).ok()?;

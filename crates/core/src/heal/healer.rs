@@ -30,6 +30,7 @@ use crate::fix::{
 use crate::llm::{self, Meter, Metered, Provider, StreamEvent};
 use crate::observe::{self, HealthMonitor, Phase};
 use crate::parse::ParserSet;
+use crate::redact::Redactor;
 use crate::workspace::{
     Applied, ApplyError, ApplyOptions, FileChange, Protected, Refusal, Snapshot, Workspace,
     protected_classes,
@@ -100,6 +101,7 @@ pub struct Healer {
     config: HealConfig,
     on_escalation: Option<Arc<EscalationHandler>>,
     monitor: Option<Arc<HealthMonitor>>,
+    redactor: Redactor,
 }
 
 impl Healer {
@@ -117,7 +119,16 @@ impl Healer {
             config: HealConfig::default(),
             on_escalation: None,
             monitor: None,
+            redactor: Redactor::process_wide().clone(),
         }
+    }
+
+    /// Redacts secrets with `redactor` (default: [`Redactor::process_wide`]) from everything the
+    /// run reports, sends or stores: build output before it is parsed (so events, diagnostics,
+    /// reports and cache rows never hold it), diffs, and prompts.
+    pub fn redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = redactor;
+        self
     }
 
     /// Counts every finished run in `monitor` (see [`HealthMonitor`]).
@@ -664,7 +675,7 @@ impl<'a> Run<'a> {
                         files = (applied.changes.iter())
                             .map(|c| c.path.as_str().to_string())
                             .collect();
-                        report.diff = applied.diff();
+                        report.diff = self.healer.redactor.redact(&applied.diff()).into_owned();
                         self.emit(Event::FixApplied {
                             attempt,
                             source: candidate.source,
@@ -872,11 +883,11 @@ impl<'a> Run<'a> {
 
     /// Runs the plan and parses what it printed.
     async fn build(&self, attempt: u32) -> Result<Build> {
-        let events = self.events;
+        let (events, redactor) = (self.events, &self.healer.redactor);
         let sink = |stream: OutputStream, line: &str| {
             events.event(Event::OutputLine {
                 stream,
-                line: line.to_string(),
+                line: redactor.redact(line).into_owned(),
             })
         };
         let mut build = Build {
@@ -904,9 +915,9 @@ impl<'a> Run<'a> {
             });
             {
                 let _phase = Phase::start("parse");
-                let text = &output.log.text;
+                let text = redactor.redact(&output.log.text);
                 let _span = info_span!("parse", step = %step.name, bytes = text.len()).entered();
-                (build.diagnostics).extend(self.healer.parsers.parse(text));
+                (build.diagnostics).extend(self.healer.parsers.parse(text.as_bytes()));
             }
             build.timed_out |= output.timed_out;
             if !output.success() {
@@ -1010,7 +1021,9 @@ impl<'a> Run<'a> {
             }));
         };
         let errors: Vec<Diagnostic> = errors(diagnostics).cloned().collect();
-        let mut prompt = PromptBuilder::new(&errors).root(self.workspace.root());
+        let mut prompt = PromptBuilder::new(&errors)
+            .root(self.workspace.root())
+            .redactor(self.healer.redactor.clone());
         for attempt in &self.lessons.tried {
             prompt = prompt.attempt(attempt.clone());
         }
