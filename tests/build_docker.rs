@@ -26,6 +26,7 @@ const IMAGE: &str = "selfheal-test-busybox:1";
 
 fn main() -> ExitCode {
     let engine = Need::docker_engine();
+    let link_local = Need::new(link_local_address_on_host().err());
     selfheal_test_harness::run(vec![
         trial!(async exit_codes_and_output_are_captured).needs(&engine),
         trial!(async a_step_past_its_timeout_is_stopped_and_removed).needs(&engine),
@@ -37,6 +38,11 @@ fn main() -> ExitCode {
             .needs(&engine),
         trial!(async a_dockerfile_build_keeps_its_image_only_when_asked).needs(&engine),
         trial!(async an_unreachable_engine_is_a_typed_error),
+        trial!(async steps_run_unprivileged_and_no_setuid_file_survives).needs(&engine),
+        trial!(async steps_have_memory_and_cpu_limits_by_default).needs(&engine),
+        trial!(async with_network_the_host_and_link_local_addresses_are_unreachable)
+            .needs(&engine)
+            .needs(&link_local),
     ])
 }
 
@@ -457,4 +463,156 @@ async fn an_unreachable_engine_is_a_typed_error() {
             "{host}: {result:?}"
         );
     }
+}
+
+/// The host answers at 169.254.169.254 too (as a cloud's metadata service would on the way out):
+/// the address is added to the loopback interface.
+fn link_local_address_on_host() -> Result<(), String> {
+    let added = std::process::Command::new("ip")
+        .args(["addr", "add", "169.254.169.254/32", "dev", "lo"])
+        .output()
+        .map_err(|e| format!("`ip` cannot run: {e}"))?;
+    let stderr = String::from_utf8_lossy(&added.stderr);
+    let exists = stderr.contains("File exists") || stderr.contains("already assigned");
+    match added.status.success() || exists {
+        true => Ok(()),
+        false => Err(format!(
+            "cannot add 169.254.169.254 to lo: {}",
+            String::from_utf8_lossy(&added.stderr).trim()
+        )),
+    }
+}
+
+async fn steps_run_unprivileged_and_no_setuid_file_survives() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let step = BuildStep::shell(
+        "setuid",
+        "id -u; id -g; ls -lnd . >&2; echo made > made.txt; cp /bin/busybox bb; chmod 4755 bb; chmod 2755 made.txt; ls -l bb",
+    );
+    // A root-owned workspace (the tests run as root): a fixed unprivileged uid, the workspace
+    // copied in as theirs; then one owned by an ordinary user, bind-mounted, run as them.
+    for (owner, expected) in [(0, 65532), (1000, 1000)] {
+        let ws = workspace(&format!("setuid-{owner}"));
+        std::os::unix::fs::chown(&ws, Some(owner), Some(owner)).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&ws, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let output = builder("setuid")
+            .await
+            .run_step(&ws, &step, &Discard)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(output.success(), "{output:?}");
+        let ids: Vec<&str> = output.stdout.text.lines().take(2).collect();
+        assert_eq!(
+            ids,
+            [expected.to_string(), expected.to_string()],
+            "{output:?}"
+        );
+        assert!(
+            output.stdout.text.contains("rwsr-xr-x"),
+            "the bit was set inside: {}",
+            output.stdout.text
+        );
+        for file in ["bb", "made.txt"] {
+            let mode = std::fs::metadata(ws.join(file))
+                .unwrap_or_else(|e| panic!("{file}: {e}"))
+                .mode();
+            assert_eq!(mode & 0o6000, 0, "{file} kept {mode:o} (owner {owner})");
+        }
+        let _ = std::fs::remove_dir_all(&ws);
+    }
+    assert_no_containers("setuid").await;
+}
+
+async fn steps_have_memory_and_cpu_limits_by_default() {
+    let ws = workspace("limits");
+    let step = BuildStep::shell(
+        "limits",
+        "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes \
+         /sys/fs/cgroup/cpu.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null; true",
+    );
+    let output = builder("limits")
+        .await
+        .run_step(&ws, &step, &Discard)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let engine_cpus = docker()
+        .await
+        .info()
+        .await
+        .ok()
+        .and_then(|i| i.ncpu)
+        .unwrap_or(1);
+    let quota = 100_000 * engine_cpus.min(2);
+    let text = &output.stdout.text;
+    assert!(
+        text.contains(&(4096u64 << 20).to_string()),
+        "memory: {text}"
+    );
+    assert!(
+        text.contains(&quota.to_string()),
+        "cpu quota {quota}: {text}"
+    );
+
+    let lifted = builder("limits")
+        .await
+        .unlimited_resources()
+        .run_step(&ws, &step, &Discard)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !lifted.stdout.text.contains(&(4096u64 << 20).to_string()),
+        "{}",
+        lifted.stdout.text
+    );
+    assert_no_containers("limits").await;
+    let _ = std::fs::remove_dir_all(&ws);
+}
+
+async fn with_network_the_host_and_link_local_addresses_are_unreachable() {
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let port = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .port();
+    let accept = tokio::spawn(async move {
+        loop {
+            let _ = listener.accept().await;
+        }
+    });
+    let ws = workspace("egress");
+    // The gateway is the host's address on the container's network.
+    let probe = BuildStep::shell(
+        "probe",
+        format!(
+            "gateway=$(ip route | sed -n 's/^default via \\([0-9.]*\\).*/\\1/p'); echo gateway $gateway; \
+             for address in $gateway 169.254.169.254; do \
+             if echo | nc -w 2 $address {port}; then echo \"reached $address\"; \
+             else echo \"blocked $address\"; fi; done"
+        ),
+    );
+    let run = |builder: DockerBuilder| {
+        let (ws, probe) = (ws.clone(), probe.clone());
+        async move {
+            builder
+                .network(true)
+                .run_step(&ws, &probe, &Discard)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .stdout
+                .text
+        }
+    };
+    let guarded = run(builder("egress").await).await;
+    assert!(guarded.contains("gateway 1"), "{guarded}");
+    assert_eq!(guarded.matches("blocked ").count(), 2, "{guarded}");
+
+    // The same probe reaches both where the host allows it: the probe can tell.
+    let open = run(builder("egress").await.allow_host_addresses(true)).await;
+    assert_eq!(open.matches("reached ").count(), 2, "{open}");
+    accept.abort();
+    assert_no_containers("egress").await;
+    let _ = std::fs::remove_dir_all(&ws);
 }

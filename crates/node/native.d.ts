@@ -324,8 +324,8 @@ export declare class Diagnostic {
 }
 
 /**
- * Runs each step in a fresh, locked-down container of an image (no network unless asked,
- * limits in MiB and CPUs). Connects to the engine at `DOCKER_HOST` or the local socket.
+ * Runs each step in a fresh, locked-down container of an image (an unprivileged user, 4096 MiB
+ * and 2 CPUs by default, no network unless asked). Connects to the engine at `DOCKER_HOST` or the local socket.
  */
 export declare class DockerBuilder {
   /** Use `DockerBuilder.connect(image, options)`: connecting to the engine takes a moment. */
@@ -520,11 +520,16 @@ export declare function defaultFixers(): Array<string>
 
 /** What [`DockerBuilder`] takes. */
 export interface DockerOptions {
-  /** Give the container a network (default: none). */
+  /**
+   * Give the container a network (default: none); never the host's own or link-local
+   * addresses unless `allowHostAddresses`.
+   */
   network?: boolean
-  /** Memory limit in MiB. */
+  /** Let a container with a network reach the host's own and link-local addresses. */
+  allowHostAddresses?: boolean
+  /** Memory limit in MiB (default 4096). */
   memoryMib?: number
-  /** CPU limit. */
+  /** CPU limit (default 2). */
   cpus?: number
   /** The user to run as. */
   user?: string

@@ -123,15 +123,19 @@ pub(crate) struct ContainerArgs {
     /// Run the steps in a container of this image (the directory is mounted at /workspace).
     #[arg(long, value_name = "IMAGE")]
     pub(crate) docker: Option<String>,
-    /// Container memory limit, in MiB.
+    /// Container memory limit, in MiB (default 4096).
     #[arg(long, value_name = "MIB", requires = "docker")]
     memory: Option<u64>,
-    /// Container CPU limit (fractions allowed).
+    /// Container CPU limit (fractions allowed; default 2).
     #[arg(long, value_name = "N", requires = "docker")]
     cpus: Option<f64>,
-    /// Give the container the bridge network (none by default).
+    /// Give the container a network (none by default), which cannot reach this machine's
+    /// own addresses nor link-local ones (cloud metadata).
     #[arg(long, requires = "docker")]
     network: bool,
+    /// With --network: let the container reach this machine's own and link-local addresses.
+    #[arg(long, requires = "network")]
+    allow_host_addresses: bool,
 }
 
 /// A Docker builder for `--docker IMAGE`, else a local one.
@@ -140,7 +144,8 @@ pub(crate) async fn builder(container: &ContainerArgs) -> Result<Arc<dyn Builder
         Some(image) => {
             let mut builder = DockerBuilder::connect(image)
                 .await?
-                .network(container.network);
+                .network(container.network)
+                .allow_host_addresses(container.allow_host_addresses);
             if let Some(mib) = container.memory {
                 builder = builder.memory_mib(mib);
             }

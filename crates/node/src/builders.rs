@@ -45,11 +45,14 @@ pub struct LocalOptions {
 /// What [`DockerBuilder`] takes.
 #[napi(object)]
 pub struct DockerOptions {
-    /// Give the container a network (default: none).
+    /// Give the container a network (default: none); never the host's own or link-local
+    /// addresses unless `allowHostAddresses`.
     pub network: Option<bool>,
-    /// Memory limit in MiB.
+    /// Let a container with a network reach the host's own and link-local addresses.
+    pub allow_host_addresses: Option<bool>,
+    /// Memory limit in MiB (default 4096).
     pub memory_mib: Option<i64>,
-    /// CPU limit.
+    /// CPU limit (default 2).
     pub cpus: Option<f64>,
     /// The user to run as.
     pub user: Option<String>,
@@ -57,8 +60,8 @@ pub struct DockerOptions {
     pub timeout: Option<f64>,
 }
 
-/// Runs each step in a fresh, locked-down container of an image (no network unless asked,
-/// limits in MiB and CPUs). Connects to the engine at `DOCKER_HOST` or the local socket.
+/// Runs each step in a fresh, locked-down container of an image (an unprivileged user, 4096 MiB
+/// and 2 CPUs by default, no network unless asked). Connects to the engine at `DOCKER_HOST` or the local socket.
 #[napi]
 pub struct DockerBuilder {
     pub(crate) inner: Arc<dyn Api>,
@@ -74,7 +77,9 @@ impl DockerBuilder {
             .map_err(errors::to_js)?
             .network(false);
         if let Some(options) = options {
-            builder = builder.network(options.network.unwrap_or(false));
+            builder = builder
+                .network(options.network.unwrap_or(false))
+                .allow_host_addresses(options.allow_host_addresses.unwrap_or(false));
             if let Some(mib) = options.memory_mib {
                 let mib = u64::try_from(mib)
                     .map_err(|_| errors::config("memoryMib: must be positive"))?;

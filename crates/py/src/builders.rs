@@ -56,8 +56,9 @@ impl LocalBuilder {
     }
 }
 
-/// Runs each step in a fresh, locked-down container of `image` (no network unless `network`,
-/// limits in MiB and CPUs). Connects to the engine at `DOCKER_HOST` or the local socket;
+/// Runs each step in a fresh, locked-down container of `image`: an unprivileged user, 4096 MiB
+/// and 2 CPUs unless `memory_mib` / `cpus` say otherwise, no network unless `network` (and then
+/// not to the host's own or link-local addresses unless `allow_host_addresses`). Connects to the engine at `DOCKER_HOST` or the local socket;
 /// raises `BuildError` when no engine answers.
 #[pyclass(extends = Builder, frozen, module = "selfheal")]
 pub(crate) struct DockerBuilder;
@@ -65,11 +66,13 @@ pub(crate) struct DockerBuilder;
 #[pymethods]
 impl DockerBuilder {
     #[new]
-    #[pyo3(signature = (image, *, network = false, memory_mib = None, cpus = None, user = None, timeout = None))]
+    #[pyo3(signature = (image, *, network = false, allow_host_addresses = false, memory_mib = None, cpus = None, user = None, timeout = None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         image: String,
         network: bool,
+        allow_host_addresses: bool,
         memory_mib: Option<u64>,
         cpus: Option<f64>,
         user: Option<String>,
@@ -79,7 +82,8 @@ impl DockerBuilder {
         let mut builder = py
             .detach(|| runtime.block_on(DockerApi::connect(image)))
             .map_err(errors::to_py)?
-            .network(network);
+            .network(network)
+            .allow_host_addresses(allow_host_addresses);
         if let Some(mib) = memory_mib {
             builder = builder.memory_mib(mib);
         }

@@ -1,10 +1,22 @@
 //! Build steps in throwaway containers, and Dockerfile builds, through the Docker Engine API.
 //!
-//! Every step gets a fresh container from the configured image, locked down by default: no
-//! network, all capabilities dropped, `no-new-privileges`, a pids limit, and memory and CPU limits
-//! when configured. The workspace is bind-mounted, or copied in as a tar archive with the changes
-//! copied back afterwards ([`WorkspaceMode`]). The container is removed on every path: success,
-//! failure, timeout, error, and when the caller drops the future.
+//! Every step gets a fresh container from the configured image, locked down by default:
+//!
+//! - an unprivileged user: the workspace owner's uid when it is not root, else uid and gid
+//!   [`UNPRIVILEGED`] (65532) with the workspace copied in owned by it and the changes copied
+//!   back ([`WorkspaceMode`]) — a root-owned workspace is never handed to a step;
+//! - all capabilities dropped, `no-new-privileges`, at most 1024 processes, 4 GiB of memory
+//!   (no swap beyond it) and 2 CPUs (at most the engine's), each overridable;
+//! - no setuid or setgid file a step creates survives in the workspace: the bits are cleared
+//!   when the step ends (copied-back files never carry them);
+//! - no network; with [`network`](DockerBuilder::network) on, steps join the `selfheal-egress`
+//!   bridge, whose traffic to the host's own addresses and to link-local ones (cloud metadata
+//!   at `169.254.169.254`) the host's firewall drops — rules selfheal adds with `iptables` for
+//!   a local engine, or refuses to run the step without, unless the host
+//!   [allows those addresses](DockerBuilder::allow_host_addresses).
+//!
+//! The container is removed on every path: success, failure, timeout, error, and when the
+//! caller drops the future.
 //!
 //! The engine is found like the `docker` CLI finds it: `DOCKER_HOST`, else the local socket.
 //!
@@ -63,6 +75,20 @@ pub enum WorkspaceMode {
 /// Label put on every container and image selfheal creates.
 pub const LABEL: &str = "dev.selfheal";
 
+/// The uid and gid steps run as when the workspace's owner is root (or unknown): no user of the
+/// host or of common images has it (distroless images call it `nonroot`).
+pub const UNPRIVILEGED: u32 = 65532;
+
+/// The network steps with network access join.
+pub const EGRESS_NETWORK: &str = "selfheal-egress";
+
+/// Its bridge on the host, which the firewall rules name.
+const EGRESS_BRIDGE: &str = "selfheal0";
+
+/// Default limits of a step's container.
+const DEFAULT_MEMORY_MIB: u64 = 4096;
+const DEFAULT_CPUS: f64 = 2.0;
+
 /// Runs build steps in containers and builds Dockerfiles. See the [module docs](self).
 #[derive(Debug, Clone)]
 pub struct DockerBuilder {
@@ -78,6 +104,14 @@ pub struct DockerBuilder {
     cpus: Option<f64>,
     pids_limit: Option<i64>,
     network: bool,
+    allow_host_addresses: bool,
+    /// Whether the engine runs on this machine (a Unix socket): only then can selfheal set
+    /// its firewall rules.
+    local_engine: bool,
+    /// Set once the egress network and its firewall rules are in place.
+    egress: Arc<tokio::sync::OnceCell<()>>,
+    /// The engine's CPUs, when known: the CPU limit never asks for more.
+    engine_cpus: Option<f64>,
     read_only_root: bool,
     capture: CaptureConfig,
     default_timeout: Duration,
@@ -104,7 +138,14 @@ impl DockerBuilder {
     pub async fn connect_to(host: &str, image: impl Into<String>) -> Result<Self> {
         let docker = Docker::connect_with_host(host).map_err(unavailable)?;
         let docker = docker.negotiate_version().await.map_err(unavailable)?;
-        Ok(DockerBuilder::with_client(docker, image))
+        let engine_cpus = (docker.info().await.ok())
+            .and_then(|info| info.ncpu)
+            .map(|cpus| cpus as f64);
+        Ok(DockerBuilder {
+            engine_cpus,
+            local_engine: host.starts_with("unix://"),
+            ..DockerBuilder::with_client(docker, image)
+        })
     }
 
     /// Uses an existing bollard client.
@@ -117,11 +158,15 @@ impl DockerBuilder {
             user: None,
             env: Vec::new(),
             labels: HashMap::new(),
-            memory: None,
+            memory: Some(DEFAULT_MEMORY_MIB << 20),
             memory_swap: None,
-            cpus: None,
+            cpus: Some(DEFAULT_CPUS),
             pids_limit: Some(1024),
             network: false,
+            allow_host_addresses: false,
+            local_engine: false,
+            egress: Arc::default(),
+            engine_cpus: None,
             read_only_root: false,
             capture: CaptureConfig::default(),
             default_timeout: Duration::from_secs(600),
@@ -147,7 +192,7 @@ impl DockerBuilder {
     }
 
     /// The user steps run as (`uid:gid` or a name in the image). Default: the workspace's
-    /// owner when bind-mounted, the image's user when copied.
+    /// owner when it is not root, else [`UNPRIVILEGED`] (see the [module docs](self)).
     pub fn user(mut self, user: impl Into<String>) -> Self {
         self.user = Some(user.into());
         self
@@ -165,7 +210,8 @@ impl DockerBuilder {
         self
     }
 
-    /// Limits memory; swap is not allowed beyond it unless [`memory_swap_mib`] says so.
+    /// Limits memory (default 4096 MiB); swap is not allowed beyond it unless
+    /// [`memory_swap_mib`] says so.
     ///
     /// [`memory_swap_mib`]: DockerBuilder::memory_swap_mib
     pub fn memory_mib(mut self, mib: u64) -> Self {
@@ -179,9 +225,16 @@ impl DockerBuilder {
         self
     }
 
-    /// Limits CPU use to this many CPUs (fractions allowed).
+    /// Limits CPU use to this many CPUs (fractions allowed; default 2, and never more than the
+    /// engine has).
     pub fn cpus(mut self, cpus: f64) -> Self {
         self.cpus = Some(cpus);
+        self
+    }
+
+    /// Lifts the memory and CPU limits (the engine's defaults: none).
+    pub fn unlimited_resources(mut self) -> Self {
+        (self.memory, self.memory_swap, self.cpus) = (None, None, None);
         self
     }
 
@@ -191,9 +244,19 @@ impl DockerBuilder {
         self
     }
 
-    /// Gives steps the default bridge network (for dependency installs). Off by default.
+    /// Gives steps network access (for dependency installs), through the
+    /// [`EGRESS_NETWORK`], which cannot reach the host's own or link-local addresses. Off by
+    /// default.
     pub fn network(mut self, enabled: bool) -> Self {
         self.network = enabled;
+        self
+    }
+
+    /// Lets steps with network access reach the host's own addresses and link-local ones
+    /// (the engine's default bridge, no firewall rules). Off by default: a step runs generated
+    /// code, and the host's services and a cloud's metadata endpoint are what it would go for.
+    pub fn allow_host_addresses(mut self, allowed: bool) -> Self {
+        self.allow_host_addresses = allowed;
         self
     }
 
@@ -222,51 +285,83 @@ impl DockerBuilder {
         self
     }
 
-    fn container_body(&self, root: &Path, step: &BuildStep) -> ContainerCreateBody {
+    /// Who a step runs as, and how the workspace reaches it: see the [module docs](self).
+    fn sandbox(&self, root: &Path) -> Sandbox {
+        if let Some(user) = &self.user {
+            return Sandbox {
+                user: user.clone(),
+                mode: self.mode,
+                chosen: false,
+                volume: None,
+            };
+        }
+        let unprivileged = Sandbox {
+            user: format!("{UNPRIVILEGED}:{UNPRIVILEGED}"),
+            mode: WorkspaceMode::Copy,
+            chosen: true,
+            volume: None,
+        };
+        match (self.mode, owner_of(root)) {
+            (WorkspaceMode::Bind, Some((uid, gid))) if uid != 0 => Sandbox {
+                user: format!("{uid}:{gid}"),
+                mode: WorkspaceMode::Bind,
+                chosen: false,
+                volume: None,
+            },
+            _ => unprivileged,
+        }
+    }
+
+    fn container_body(
+        &self,
+        root: &Path,
+        step: &BuildStep,
+        sandbox: &Sandbox,
+    ) -> ContainerCreateBody {
         let workdir = match &step.cwd {
             Some(cwd) => format!("{}/{cwd}", self.workdir.trim_end_matches('/')),
             None => self.workdir.clone(),
         };
-        let user = self.user.clone().or_else(|| match self.mode {
-            WorkspaceMode::Bind => owner_of(root),
-            WorkspaceMode::Copy => None,
-        });
         let mut labels = self.labels.clone();
         labels.insert(LABEL.into(), "step".into());
-        let (binds, volumes) = match self.mode {
-            WorkspaceMode::Bind => (
-                Some(vec![format!("{}:{}", root.display(), self.workdir)]),
-                None,
-            ),
-            WorkspaceMode::Copy => (None, Some(vec![self.workdir.clone()])),
+        let mut env: Vec<String> = (self.env.iter().chain(&step.env))
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        // A uid the image does not know has no home: tools that write caches get one.
+        if sandbox.chosen && !env.iter().any(|v| v.starts_with("HOME=")) {
+            env.push("HOME=/tmp".into());
+        }
+        let network = match (self.network, self.allow_host_addresses) {
+            (false, _) => "none",
+            (true, true) => "bridge",
+            (true, false) => EGRESS_NETWORK,
         };
+        let cpus = (self.cpus).map(|cpus| self.engine_cpus.map_or(cpus, |most| cpus.min(most)));
+        // `nocopy`: an empty workspace must not get the image's folder (and its owner).
+        let binds = Some(vec![match &sandbox.volume {
+            Some(volume) => format!("{volume}:{}:nocopy", self.workdir),
+            None => format!("{}:{}", root.display(), self.workdir),
+        }]);
         ContainerCreateBody {
             image: Some(self.image.clone()),
             cmd: Some(step.command.argv()),
-            env: Some(
-                self.env
-                    .iter()
-                    .chain(&step.env)
-                    .map(|(name, value)| format!("{name}={value}"))
-                    .collect(),
-            ),
+            env: Some(env),
             working_dir: Some(workdir),
-            user,
+            user: Some(sandbox.user.clone()),
             labels: Some(labels),
             attach_stdout: Some(true),
             attach_stderr: Some(true),
             tty: Some(false),
             open_stdin: Some(false),
-            volumes,
             host_config: Some(HostConfig {
                 binds,
                 memory: self.memory.map(to_i64),
                 memory_swap: self
                     .memory
                     .map(|memory| to_i64(self.memory_swap.unwrap_or(memory))),
-                nano_cpus: self.cpus.map(|cpus| (cpus * 1e9) as i64),
+                nano_cpus: cpus.map(|cpus| (cpus * 1e9) as i64),
                 pids_limit: self.pids_limit,
-                network_mode: Some(if self.network { "bridge" } else { "none" }.into()),
+                network_mode: Some(network.into()),
                 cap_drop: Some(vec!["ALL".into()]),
                 security_opt: Some(vec!["no-new-privileges".into()]),
                 readonly_rootfs: Some(self.read_only_root),
@@ -283,12 +378,9 @@ impl DockerBuilder {
         root: &Path,
         step: &BuildStep,
         sink: &dyn LineSink,
+        manifest: Option<archive::Manifest>,
         started: Instant,
     ) -> Result<StepOutput> {
-        let manifest = match self.mode {
-            WorkspaceMode::Copy => Some(self.copy_in(container, root).await?),
-            WorkspaceMode::Bind => None,
-        };
         let attach = AttachContainerOptionsBuilder::new()
             .stdout(true)
             .stderr(true)
@@ -343,8 +435,14 @@ impl DockerBuilder {
         // report OOM kills of a child process).
         let oom_killed = state.oom_killed.unwrap_or(false)
             || (exit_code == Some(137) && self.memory.is_some() && !timed_out);
-        if let Some(manifest) = manifest {
-            self.copy_back(container, root, manifest).await?;
+        match manifest {
+            Some(manifest) => self.copy_back(container, root, manifest).await?,
+            None => {
+                let (root, since) = (root.to_path_buf(), std::time::SystemTime::now() - duration);
+                tokio::task::spawn_blocking(move || clear_setid_bits(&root, since))
+                    .await
+                    .map_err(|e| Error::Docker(format!("checking the workspace: {e}")))??;
+            }
         }
         let [log, stdout, stderr] = recorder.finish().await?;
         Ok(StepOutput {
@@ -389,21 +487,65 @@ impl DockerBuilder {
         self.wait(container).await
     }
 
-    async fn copy_in(&self, container: &str, root: &Path) -> Result<archive::Manifest> {
-        let root_owned = self.user.is_none();
-        let directory = root.to_path_buf();
-        let (tar, manifest) =
-            tokio::task::spawn_blocking(move || archive::pack(&directory, root_owned))
-                .await
-                .map_err(|e| Error::Docker(format!("packing the workspace: {e}")))??;
-        let options = UploadToContainerOptionsBuilder::new()
-            .path(&self.workdir)
-            .build();
+    /// Copies the workspace into a fresh volume, its top folder and every entry owned by the
+    /// step's user: through a container that is never started, its workspace folder unpacked
+    /// from above so that the folder itself is the user's too (even under a read-only root).
+    async fn stage(
+        &self,
+        root: &Path,
+        sandbox: &Sandbox,
+        volume: &str,
+    ) -> Result<archive::Manifest> {
+        let create = bollard::models::VolumeCreateRequest {
+            name: Some(volume.to_string()),
+            labels: Some(HashMap::from([(
+                LABEL.to_string(),
+                "workspace".to_string(),
+            )])),
+            ..Default::default()
+        };
         self.docker
-            .upload_to_container(container, Some(options), bollard::body_full(tar.into()))
+            .create_volume(create)
             .await
             .map_err(docker_error)?;
-        Ok(manifest)
+        let top = (Path::new(&self.workdir).file_name()).map_or("workspace".into(), |name| {
+            name.to_string_lossy().into_owned()
+        });
+        let stager = ContainerCreateBody {
+            image: Some(self.image.clone()),
+            cmd: Some(vec!["true".into()]),
+            labels: Some(HashMap::from([(LABEL.to_string(), "stage".to_string())])),
+            network_disabled: Some(true),
+            host_config: Some(HostConfig {
+                binds: Some(vec![format!("{volume}:/selfheal-stage/{top}:nocopy")]),
+                network_mode: Some("none".into()),
+                ..HostConfig::default()
+            }),
+            ..ContainerCreateBody::default()
+        };
+        let created = (self.docker.create_container(None, stager).await).map_err(docker_error)?;
+        let cleanup = Cleanup::container(self.docker.clone(), created.id.clone());
+        let (owner, directory) = (sandbox.numeric_user(), root.to_path_buf());
+        let packed = tokio::task::spawn_blocking(move || {
+            archive::pack(&directory, owner, Some(top.as_str()))
+        })
+        .await
+        .map_err(|e| Error::Docker(format!("packing the workspace: {e}")))?;
+        let uploaded = match packed {
+            Ok((tar, manifest)) => {
+                let options = UploadToContainerOptionsBuilder::new()
+                    .path("/selfheal-stage")
+                    .build();
+                (self.docker)
+                    .upload_to_container(&created.id, Some(options), bollard::body_full(tar.into()))
+                    .await
+                    .map(|_| manifest)
+                    .map_err(docker_error)
+            }
+            Err(e) => Err(e.into()),
+        };
+        cleanup.run().await;
+        uploaded
     }
 
     /// Downloads the container's workspace to a staging file, then applies it off the runtime.
@@ -472,14 +614,32 @@ impl Builder for DockerBuilder {
         if step.command.argv().is_empty() {
             return Err(failure("the command is empty".into()));
         }
+        if self.network && !self.allow_host_addresses {
+            self.egress
+                .get_or_try_init(|| self.prepare_egress())
+                .await?;
+        }
         let started = Instant::now();
+        let mut sandbox = self.sandbox(&root);
+        // The volume is removed however the step ends, its staging failed included.
+        let (mut volume_cleanup, mut manifest) = (None::<Cleanup>, None);
+        if sandbox.mode == WorkspaceMode::Copy {
+            let volume = format!("selfheal-workspace-{}", unique_suffix());
+            volume_cleanup = Some(Cleanup::volume(self.docker.clone(), volume.clone()));
+            manifest = Some(self.stage(&root, &sandbox, &volume).await?);
+            sandbox.volume = Some(volume);
+        }
         let created = self
             .docker
-            .create_container(None, self.container_body(&root, step))
+            .create_container(None, self.container_body(&root, step, &sandbox))
             .await
             .map_err(docker_error)?;
         let container = Cleanup::container(self.docker.clone(), created.id.clone());
-        let output = self.run_in(&created.id, &root, step, sink, started).await;
+        // From here the volume goes after the container that uses it, whatever happens.
+        if let Some(volume) = volume_cleanup.take() {
+            container.adopt(volume);
+        }
+        let output = (self.run_in(&created.id, &root, step, sink, manifest, started)).await;
         container.run().await;
         output
     }
@@ -568,9 +728,10 @@ impl DockerBuilder {
         };
         let root = working_dir(workspace, None).map_err(failure)?;
         let directory = root.clone();
-        let (context, _) = tokio::task::spawn_blocking(move || archive::pack(&directory, true))
-            .await
-            .map_err(|e| Error::Docker(format!("packing the build context: {e}")))??;
+        let (context, _) =
+            tokio::task::spawn_blocking(move || archive::pack(&directory, Some((0, 0)), None))
+                .await
+                .map_err(|e| Error::Docker(format!("packing the build context: {e}")))??;
         let tag = build.tag.clone().unwrap_or_else(unique_tag);
         let build_args: HashMap<String, String> = build.build_args.iter().cloned().collect();
         let labels = HashMap::from([(LABEL.to_string(), "image".to_string())]);
@@ -696,13 +857,18 @@ impl BuildProgress {
 }
 
 fn unique_tag() -> String {
+    format!("selfheal-build:{}", unique_suffix())
+}
+
+/// `{milliseconds}-{pid}-{sequence}`: unique on this machine.
+fn unique_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static SEQUENCE: AtomicU64 = AtomicU64::new(0);
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
     format!(
-        "selfheal-build:{stamp}-{}-{}",
+        "{stamp}-{}-{}",
         std::process::id(),
         SEQUENCE.fetch_add(1, Ordering::Relaxed)
     )
@@ -719,6 +885,8 @@ struct Cleanup {
 #[derive(Debug, Default)]
 struct Target {
     container: Option<String>,
+    /// A volume holding a copied workspace, removed after the container.
+    volume: Option<String>,
     tag: Option<String>,
     images: Vec<String>,
 }
@@ -749,6 +917,25 @@ impl Cleanup {
             docker,
             target: Arc::new(Mutex::new(target)),
             armed: true,
+        }
+    }
+
+    fn volume(docker: Docker, name: String) -> Self {
+        Cleanup::new(
+            docker,
+            Target {
+                volume: Some(name),
+                ..Target::default()
+            },
+        )
+    }
+
+    /// Takes over what `other` would remove.
+    fn adopt(&self, mut other: Cleanup) {
+        other.armed = false;
+        let taken = std::mem::take(&mut *other.target.lock().unwrap_or_else(|e| e.into_inner()));
+        if let Ok(mut target) = self.target.lock() {
+            target.volume = target.volume.take().or(taken.volume);
         }
     }
 
@@ -790,6 +977,13 @@ async fn remove(docker: Docker, target: Target) {
             .build();
         let _ = docker.remove_container(&container, Some(options)).await;
     }
+    if let Some(volume) = target.volume {
+        let _ = (docker.remove_volume(
+            &volume,
+            None::<bollard::query_parameters::RemoveVolumeOptions>,
+        ))
+        .await;
+    }
     let images = target
         .tag
         .into_iter()
@@ -803,11 +997,156 @@ async fn remove(docker: Docker, target: Target) {
     }
 }
 
-/// `uid:gid` of the workspace's owner.
-fn owner_of(root: &Path) -> Option<String> {
+/// Who a step runs as and how it gets the workspace.
+struct Sandbox {
+    user: String,
+    mode: WorkspaceMode,
+    /// Whether selfheal chose the user (the image does not know it).
+    chosen: bool,
+    /// The volume a copied workspace is staged in.
+    volume: Option<String>,
+}
+
+impl Sandbox {
+    /// The user as `(uid, gid)` when it is numeric: copied-in files are given to it.
+    fn numeric_user(&self) -> Option<(u64, u64)> {
+        let (uid, gid) = self
+            .user
+            .split_once(':')
+            .unwrap_or((&self.user, &self.user));
+        Some((uid.parse().ok()?, gid.parse().ok()?))
+    }
+}
+
+impl DockerBuilder {
+    /// Creates the egress network if the engine lacks it and makes sure the firewall drops
+    /// its traffic to the host's own addresses and to link-local ones.
+    async fn prepare_egress(&self) -> Result<()> {
+        let refuse = |why: String| {
+            Error::Docker(format!(
+                "steps with network access must not reach the host's or link-local addresses, \
+                 and {why}; call allow_host_addresses(true) to give them the engine's bridge \
+                 as it is"
+            ))
+        };
+        if !self.local_engine {
+            return Err(refuse(
+                "the engine is not on this machine, so its firewall is not selfheal's to set"
+                    .into(),
+            ));
+        }
+        if self
+            .docker
+            .inspect_network(EGRESS_NETWORK, None)
+            .await
+            .is_err()
+        {
+            let request = bollard::models::NetworkCreateRequest {
+                name: EGRESS_NETWORK.into(),
+                driver: Some("bridge".into()),
+                options: Some(HashMap::from([(
+                    "com.docker.network.bridge.name".to_string(),
+                    EGRESS_BRIDGE.to_string(),
+                )])),
+                labels: Some(HashMap::from([(LABEL.to_string(), "network".to_string())])),
+                ..Default::default()
+            };
+            // Another builder may have created it meanwhile.
+            if let Err(error) = self.docker.create_network(request).await
+                && self
+                    .docker
+                    .inspect_network(EGRESS_NETWORK, None)
+                    .await
+                    .is_err()
+            {
+                return Err(docker_error(error));
+            }
+        }
+        tokio::task::spawn_blocking(firewall_egress)
+            .await
+            .map_err(|e| Error::Docker(format!("setting the firewall: {e}")))?
+            .map_err(refuse)
+    }
+}
+
+/// The firewall rules of the egress bridge: nothing from it to the host itself (`INPUT`), nor
+/// forwarded to link-local addresses (`DOCKER-USER`). Added once; `iptables -C` finds them.
+fn firewall_egress() -> std::result::Result<(), String> {
+    let rules: [&[&str]; 2] = [
+        &["INPUT", "-i", EGRESS_BRIDGE, "-j", "DROP"],
+        &[
+            "DOCKER-USER",
+            "-i",
+            EGRESS_BRIDGE,
+            "-d",
+            "169.254.0.0/16",
+            "-j",
+            "DROP",
+        ],
+    ];
+    for rule in rules {
+        let iptables = |action: &str| {
+            std::process::Command::new("iptables")
+                .args(["-w", action])
+                .args(rule)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .output()
+        };
+        let present = iptables("-C").is_ok_and(|out| out.status.success());
+        if present {
+            continue;
+        }
+        match iptables("-I") {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => {
+                return Err(format!(
+                    "`iptables -I {}` failed: {}",
+                    rule.join(" "),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
+            Err(e) => return Err(format!("iptables cannot run: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// Clears the setuid and setgid bits of files under `root` changed since `since` (a step
+/// running as the workspace's owner could leave one for the host); links are not followed.
+fn clear_setid_bits(root: &Path, since: std::time::SystemTime) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let since = since
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64 - 1);
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(metadata) = entry.path().symlink_metadata() else {
+                continue;
+            };
+            if metadata.is_dir() {
+                folders.push(entry.path());
+            } else if metadata.is_file()
+                && metadata.mode() & 0o6000 != 0
+                && metadata.ctime() >= since
+            {
+                let mode = metadata.mode() & 0o777;
+                std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The workspace's owner, as `(uid, gid)`.
+fn owner_of(root: &Path) -> Option<(u32, u32)> {
     use std::os::unix::fs::MetadataExt;
     let metadata = std::fs::metadata(root).ok()?;
-    Some(format!("{}:{}", metadata.uid(), metadata.gid()))
+    Some((metadata.uid(), metadata.gid()))
 }
 
 fn to_i64(bytes: u64) -> i64 {

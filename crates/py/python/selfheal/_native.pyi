@@ -264,6 +264,7 @@ class DockerBuilder(Builder):
         image: str,
         *,
         network: bool = False,
+        allow_host_addresses: bool = False,
         memory_mib: Optional[int] = None,
         cpus: Optional[float] = None,
         user: Optional[str] = None,

@@ -24,11 +24,33 @@ pub(super) struct CopyBack {
     pub(super) refused: Vec<String>,
 }
 
-/// Packs the workspace at `root` into a tar archive, owned by root inside the container when
-/// `root_owned`.
-pub(super) fn pack(root: &Path, root_owned: bool) -> io::Result<(Vec<u8>, Manifest)> {
+/// Packs the workspace at `root` into a tar archive: under the folder `top` (its first entry,
+/// so that unpacking over an existing folder gives it the owner too) when given, else at the
+/// archive's root; every entry owned by `owner` (`(uid, gid)`) when given.
+pub(super) fn pack(
+    root: &Path,
+    owner: Option<(u64, u64)>,
+    top: Option<&str>,
+) -> io::Result<(Vec<u8>, Manifest)> {
     let mut builder = tar::Builder::new(Vec::new());
     let mut manifest = Manifest::default();
+    let header_of = |metadata: &std::fs::Metadata| {
+        let mut header = tar::Header::new_gnu();
+        header.set_metadata_in_mode(metadata, tar::HeaderMode::Complete);
+        if let Some((uid, gid)) = owner {
+            header.set_uid(uid);
+            header.set_gid(gid);
+        }
+        header
+    };
+    let base = PathBuf::from(top.unwrap_or_default());
+    if top.is_some() {
+        builder.append_data(
+            &mut header_of(&std::fs::metadata(root)?),
+            &base,
+            io::empty(),
+        )?;
+    }
     let mut pending = vec![PathBuf::new()];
     while let Some(dir) = pending.pop() {
         let mut entries: Vec<_> = std::fs::read_dir(root.join(&dir))?.collect::<io::Result<_>>()?;
@@ -36,21 +58,17 @@ pub(super) fn pack(root: &Path, root_owned: bool) -> io::Result<(Vec<u8>, Manife
         for entry in entries {
             let relative = dir.join(entry.file_name());
             let metadata = std::fs::symlink_metadata(entry.path())?;
-            let mut header = tar::Header::new_gnu();
-            header.set_metadata_in_mode(&metadata, tar::HeaderMode::Complete);
-            if root_owned {
-                header.set_uid(0);
-                header.set_gid(0);
-            }
+            let mut header = header_of(&metadata);
+            let name = base.join(&relative);
             if metadata.is_dir() {
-                builder.append_data(&mut header, &relative, io::empty())?;
+                builder.append_data(&mut header, &name, io::empty())?;
                 pending.push(relative);
             } else if metadata.is_file() {
-                builder.append_data(&mut header, &relative, std::fs::File::open(entry.path())?)?;
+                builder.append_data(&mut header, &name, std::fs::File::open(entry.path())?)?;
                 record(&mut manifest, &relative);
             } else if metadata.is_symlink() {
                 let target = std::fs::read_link(entry.path())?;
-                builder.append_link(&mut header, &relative, target)?;
+                builder.append_link(&mut header, &name, target)?;
                 record(&mut manifest, &relative);
             }
         }
@@ -286,7 +304,7 @@ mod tests {
         std::fs::write(root.join("src/changed.ts"), "old").unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(root.join("deleted.txt"), "bye").unwrap_or_else(|e| panic!("{e}"));
         std::os::unix::fs::symlink(&outside, root.join("out")).unwrap_or_else(|e| panic!("{e}"));
-        let (_, manifest) = pack(&root, true).unwrap_or_else(|e| panic!("{e}"));
+        let (_, manifest) = pack(&root, Some((0, 0)), None).unwrap_or_else(|e| panic!("{e}"));
 
         use tar::EntryType::{Directory, Regular, Symlink};
         let archive = container_archive(&[
@@ -341,7 +359,7 @@ mod tests {
         std::fs::create_dir_all(root.join("src")).unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(root.join("src/a.ts"), "let a = 1;").unwrap_or_else(|e| panic!("{e}"));
         std::os::unix::fs::symlink("src/a.ts", root.join("a")).unwrap_or_else(|e| panic!("{e}"));
-        let (bytes, manifest) = pack(&root, true).unwrap_or_else(|e| panic!("{e}"));
+        let (bytes, manifest) = pack(&root, Some((0, 0)), None).unwrap_or_else(|e| panic!("{e}"));
         let mut names: Vec<String> = tar::Archive::new(bytes.as_slice())
             .entries()
             .unwrap_or_else(|e| panic!("{e}"))
