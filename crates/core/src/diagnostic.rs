@@ -141,6 +141,9 @@ pub enum Subcategory {
     BundleSize,
     /// webpack, vite, esbuild or another bundler is misconfigured.
     BundlerConfig,
+    /// A React Server Component boundary: client-only code (hooks, event handlers, browser
+    /// APIs) in a server component, or server-only code in a client one (`"use client"`).
+    ComponentBoundary,
     /// tsconfig.json or compiler options are wrong.
     Tsconfig,
     /// Babel configuration is wrong.
@@ -202,6 +205,7 @@ impl Subcategory {
             Subcategory::CpuLimit => "cpu_limit",
             Subcategory::BundleSize => "bundle_size",
             Subcategory::BundlerConfig => "bundler_config",
+            Subcategory::ComponentBoundary => "component_boundary",
             Subcategory::Tsconfig => "tsconfig",
             Subcategory::BabelConfig => "babel_config",
             Subcategory::Dockerfile => "dockerfile",

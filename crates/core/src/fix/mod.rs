@@ -26,8 +26,10 @@
 //! ```
 
 mod cargo;
+mod client_directive;
 mod edited;
 mod fixer;
+mod import_kinds;
 mod import_paths;
 mod imports;
 pub mod install;
@@ -42,7 +44,9 @@ mod tool_fix;
 mod unused_bindings;
 
 pub use cargo::CargoSuggestions;
+pub use client_directive::ClientDirective;
 pub use fixer::{FixInput, Fixer, Safety};
+pub use import_kinds::ImportKinds;
 pub use import_paths::ImportPaths;
 pub use json_files::JsonFiles;
 pub use missing_dependencies::MissingDependencies;

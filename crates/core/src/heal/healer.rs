@@ -24,8 +24,9 @@ use crate::cache::{FixCache, digest};
 use crate::fix::install::{Install, Installer};
 use crate::fix::prompt::{PreviousAttempt, PromptBuilder};
 use crate::fix::{
-    CargoSuggestions, Edit, FixInput, FixProposal, Fixer, ImportPaths, JsonFiles,
-    MissingDependencies, MissingNames, RelativePath, ToolFix, ToolSuggestions, UnusedBindings,
+    CargoSuggestions, ClientDirective, Edit, FixInput, FixProposal, Fixer, ImportKinds,
+    ImportPaths, JsonFiles, MissingDependencies, MissingNames, RelativePath, ToolFix,
+    ToolSuggestions, UnusedBindings,
 };
 use crate::llm::{self, Meter, Metered, Provider, StreamEvent};
 use crate::observe::{self, HealthMonitor, Phase};
@@ -42,9 +43,10 @@ pub type EscalationHandler = dyn Fn(&HealReport) + Send + Sync;
 
 /// The deterministic fixers a [`Healer`] starts with, in the order it asks them: the tools' own
 /// suggestions ([`ToolSuggestions`], [`JsonFiles`], [`CargoSuggestions`], [`ToolFix::eslint`],
-/// [`ToolFix::ruff`]), then the project-aware ones ([`ImportPaths`], [`MissingNames`],
-/// [`UnusedBindings`]), then [`MissingDependencies`], which installs packages under the rules
-/// of [`install`](crate::fix::install) ([`HealConfig::install`] turns installs off).
+/// [`ToolFix::ruff`]), then the project-aware ones ([`ClientDirective`], [`ImportPaths`],
+/// [`ImportKinds`], [`MissingNames`], [`UnusedBindings`]), then [`MissingDependencies`], which
+/// installs packages under the rules of [`install`](crate::fix::install)
+/// ([`HealConfig::install`] turns installs off).
 pub fn default_fixers() -> Vec<Arc<dyn Fixer>> {
     vec![
         Arc::new(ToolSuggestions),
@@ -52,7 +54,9 @@ pub fn default_fixers() -> Vec<Arc<dyn Fixer>> {
         Arc::new(CargoSuggestions::default()),
         Arc::new(ToolFix::eslint()),
         Arc::new(ToolFix::ruff()),
+        Arc::new(ClientDirective),
         Arc::new(ImportPaths),
+        Arc::new(ImportKinds),
         Arc::new(MissingNames),
         Arc::new(UnusedBindings),
         Arc::new(MissingDependencies),

@@ -24,11 +24,20 @@ fn one_based(column: Option<u32>) -> Option<u32> {
     column.map(|c| c.saturating_add(1))
 }
 
+/// Whether a message is about a React Server Component boundary (Next's `"use client"` family).
+fn is_component_boundary(message: &str) -> bool {
+    lazy_regex!(r#""use client"|"use server"|only works in a Client Component|Client Component|Server Component|[`'"]client-only[`'"]|[`'"]server-only[`'"]"#)
+        .is_match(message)
+}
+
 /// Category of a bundler message.
 fn classify_message(message: &str, severity: Severity) -> (Category, Subcategory) {
     use Category as C;
     use Subcategory as S;
     let m = message;
+    if is_component_boundary(m) {
+        return (C::Configuration, S::ComponentBoundary);
+    }
     if lazy_regex!(r"Could not resolve|Can't resolve|[Ff]ailed to resolve (import|module|entry)|Cannot find module|Cannot find package|Module not found|Rollup failed to resolve").is_match(m) {
         return (C::Dependency, S::MissingPackage);
     }
@@ -679,6 +688,8 @@ impl NextSession {
             let message = message.to_string();
             d.message = message;
             tsc::classify("", &d.message)
+        } else if is_component_boundary(&d.message) {
+            (Category::Configuration, Subcategory::ComponentBoundary)
         } else if d.category == Category::Syntax {
             (Category::Syntax, Subcategory::UnexpectedToken)
         } else {

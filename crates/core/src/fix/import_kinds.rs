@@ -1,0 +1,268 @@
+//! [`ImportKinds`]: a named import of a module's default export, or a default import of a named
+//! one, turned into the import the module has — as tsc says it (TS2614, TS2613: "Did you mean
+//! to use 'import X from "./y"' instead?").
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::FixProposal;
+use super::edited::EditedFiles;
+use super::fixer::{FixInput, Fixer, Safety};
+use crate::{Diagnostic, Result, Severity};
+
+/// Rewrites `import { X } from 'y'` as `import X from 'y'` and back, where tsc names the
+/// import the module wants.
+///
+/// The statement is found by the error's line when there is one, else by the name and the
+/// module's last path segment (framework builds print absolute module paths); other names
+/// imported beside it stay, and a statement that already has a default import is left alone.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportKinds;
+
+/// What tsc asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Wanted {
+    name: String,
+    module: String,
+    /// `true`: `import X from`; `false`: `import { X } from`.
+    default: bool,
+}
+
+#[async_trait::async_trait]
+impl Fixer for ImportKinds {
+    fn name(&self) -> &str {
+        "import-kinds"
+    }
+
+    fn safety(&self) -> Safety {
+        Safety::Likely
+    }
+
+    async fn propose(&self, input: &FixInput<'_>) -> Result<Option<FixProposal>> {
+        let workspace = input.workspace;
+        let mut files = EditedFiles::new(workspace);
+        for diagnostic in input
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity <= Severity::Error)
+        {
+            let Some(wanted) = wanted(diagnostic) else {
+                continue;
+            };
+            let Some(path) = diagnostic
+                .file
+                .as_deref()
+                .and_then(|f| workspace.relative(f))
+            else {
+                continue;
+            };
+            let Some(text) = files.text(&path)? else {
+                continue;
+            };
+            if let Some(changed) = rewrite(&text, &wanted, diagnostic.line) {
+                let form = match wanted.default {
+                    true => format!("import {} from", wanted.name),
+                    false => format!("import {{ {} }} from", wanted.name),
+                };
+                files.change(
+                    &path,
+                    changed,
+                    format!("{path}: {form} '{}'", wanted.module),
+                );
+            }
+        }
+        Ok(files.into_proposal())
+    }
+}
+
+/// The import tsc suggests, from its message.
+fn wanted(diagnostic: &Diagnostic) -> Option<Wanted> {
+    static DEFAULT: LazyLock<Option<Regex>> = LazyLock::new(|| {
+        Regex::new(r#"Did you mean to use 'import ([A-Za-z_$][\w$]*) from "([^"]+)"' instead\?"#)
+            .ok()
+    });
+    static NAMED: LazyLock<Option<Regex>> = LazyLock::new(|| {
+        Regex::new(
+            r#"Did you mean to use 'import \{ ([A-Za-z_$][\w$]*) \} from "([^"]+)"' instead\?"#,
+        )
+        .ok()
+    });
+    let message = &diagnostic.message;
+    for (pattern, default) in [(&DEFAULT, true), (&NAMED, false)] {
+        if let Some(found) = pattern.as_ref()?.captures(message) {
+            return Some(Wanted {
+                name: found[1].to_string(),
+                module: found[2].to_string(),
+                default,
+            });
+        }
+    }
+    None
+}
+
+/// `text` with the import rewritten, when its statement is found and can take the change.
+fn rewrite(text: &str, wanted: &Wanted, line: Option<u32>) -> Option<String> {
+    // `import [Default ,] [{ names }] from 'module'` (`import type` is left alone).
+    static IMPORT: LazyLock<Option<Regex>> = LazyLock::new(|| {
+        Regex::new(
+            r#"import\s+(?:([A-Za-z_$][\w$]*)\s*(?:,\s*)?)?(?:\{([^{}]*)\})?\s*from\s*(['"])([^'"\n]+)['"]"#,
+        )
+        .ok()
+    });
+    let last_segment = |module: &str| {
+        let trimmed = module.trim_end_matches('/');
+        let last = trimmed.rsplit('/').next().unwrap_or(trimmed);
+        last.split('.').next().unwrap_or(last).to_string()
+    };
+    let wanted_segment = last_segment(&wanted.module);
+    let candidates: Vec<regex::Captures<'_>> = IMPORT
+        .as_ref()?
+        .captures_iter(text)
+        .filter(|found| {
+            let specifier = &found[4];
+            specifier == wanted.module || last_segment(specifier) == wanted_segment
+        })
+        .filter(|found| {
+            let start = found.get(0).map_or(0, |m| m.start());
+            let end = found.get(0).map_or(0, |m| m.end());
+            let first = text[..start].matches('\n').count() as u32 + 1;
+            let last = first + text[start..end].matches('\n').count() as u32;
+            line.is_none_or(|line| (first..=last).contains(&line))
+        })
+        .collect();
+    let [found] = &candidates[..] else {
+        return None;
+    };
+    let whole = found.get(0)?;
+    let default = found.get(1).map(|m| m.as_str());
+    if default == Some("type") {
+        return None;
+    }
+    let named: Vec<&str> = (found.get(2).map_or("", |m| m.as_str()).split(','))
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
+    let quote = &found[3];
+    let specifier = &found[4];
+    let (default, named) = match wanted.default {
+        true => {
+            if default.is_some() || !named.contains(&wanted.name.as_str()) {
+                return None;
+            }
+            let rest: Vec<&str> = named.into_iter().filter(|n| *n != wanted.name).collect();
+            (Some(wanted.name.as_str()), rest)
+        }
+        false => {
+            if default != Some(wanted.name.as_str()) {
+                return None;
+            }
+            let mut all = vec![wanted.name.as_str()];
+            all.extend(named);
+            (None, all)
+        }
+    };
+    let clause = match (default, named.is_empty()) {
+        (Some(default), true) => default.to_string(),
+        (Some(default), false) => format!("{default}, {{ {} }}", named.join(", ")),
+        (None, _) => format!("{{ {} }}", named.join(", ")),
+    };
+    let statement = format!("import {clause} from {quote}{specifier}{quote}");
+    Some(format!(
+        "{}{statement}{}",
+        &text[..whole.start()],
+        &text[whole.end()..]
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn diagnostic(message: &str) -> Diagnostic {
+        Diagnostic::new("tsc", message)
+    }
+
+    #[test]
+    fn tsc_names_the_import_the_module_has() {
+        let named = diagnostic(
+            "Module '\"./components/Navbar\"' has no exported member 'Navbar'. Did you mean to use 'import Navbar from \"./components/Navbar\"' instead?",
+        );
+        assert_eq!(
+            wanted(&named),
+            Some(Wanted {
+                name: "Navbar".into(),
+                module: "./components/Navbar".into(),
+                default: true
+            })
+        );
+        let default = diagnostic(
+            "Module '\"/tmp/app/lib/format\"' has no default export. Did you mean to use 'import { format } from \"/tmp/app/lib/format\"' instead?",
+        );
+        assert_eq!(wanted(&default).map(|w| w.default), Some(false));
+        assert_eq!(
+            wanted(&diagnostic("Module '\"x\"' has no default export.")),
+            None
+        );
+    }
+
+    #[test]
+    fn imports_change_kind_and_keep_their_neighbours() {
+        let to_default = |text: &str, line| {
+            let wanted = Wanted {
+                name: "Navbar".into(),
+                module: "/tmp/p/src/components/Navbar".into(),
+                default: true,
+            };
+            rewrite(text, &wanted, line)
+        };
+        let text = "import { BrowserRouter } from 'react-router-dom';\nimport { Navbar } from './components/Navbar';\n";
+        assert_eq!(
+            to_default(text, Some(2)).as_deref(),
+            Some(
+                "import { BrowserRouter } from 'react-router-dom';\nimport Navbar from './components/Navbar';\n"
+            )
+        );
+        assert_eq!(
+            to_default(
+                "import {Navbar, NavLink} from \"./components/Navbar\";",
+                None
+            )
+            .as_deref(),
+            Some("import Navbar, { NavLink } from \"./components/Navbar\";")
+        );
+        assert_eq!(
+            to_default(
+                "import {\n  NavLink,\n  Navbar,\n} from './components/Navbar';",
+                Some(3)
+            )
+            .as_deref(),
+            Some("import Navbar, { NavLink } from './components/Navbar';")
+        );
+        assert_eq!(
+            to_default("import Other, { Navbar } from './components/Navbar';", None),
+            None,
+            "a default import is there already"
+        );
+        assert_eq!(
+            to_default("import { Navbar } from './components/Navbar';", Some(7)),
+            None,
+            "not on the error's line"
+        );
+
+        let to_named = Wanted {
+            name: "format".into(),
+            module: "../lib/format".into(),
+            default: false,
+        };
+        assert_eq!(
+            rewrite(
+                "import format, { parse } from '../lib/format'",
+                &to_named,
+                None
+            )
+            .as_deref(),
+            Some("import { format, parse } from '../lib/format'")
+        );
+    }
+}
