@@ -1,5 +1,6 @@
-//! [`ImportPaths`]: a relative import that leads nowhere (`Cannot find module './http'`) is
-//! pointed at the project file that has that name — or, failing that, the closest name.
+//! [`ImportPaths`]: an import that leads nowhere (`Cannot find module './http'`, `Can't resolve
+//! '@/components/TaskItem'`) is pointed at the project file that has that name — or, failing
+//! that, the closest name — relative imports and tsconfig `paths` aliases alike.
 
 use std::sync::LazyLock;
 
@@ -10,12 +11,14 @@ use super::fixer::{FixInput, Fixer, Safety};
 use super::{FixProposal, RelativePath};
 use crate::{Diagnostic, Result, Severity};
 
-/// Repairs relative imports of JavaScript and TypeScript modules.
+/// Repairs relative and aliased imports of JavaScript and TypeScript modules.
 ///
 /// The tools name the missing path and the importing file but not the fix; the project's own
-/// files hold it. A candidate must be a module file (or a folder's `index`) of the importer's
-/// kind; the one whose name matches best wins, the nearer folder breaking ties, and a tie that
-/// remains leaves the import alone rather than guess.
+/// files hold it. A candidate must be a module file (or a folder's `index`); the one whose name
+/// matches best wins — case, `-` and `_` aside (`TaskItem` is `task-item`) — the nearer folder
+/// breaking ties, and a tie that remains leaves the import alone rather than guess. An aliased
+/// import (`@/components/x`, through `compilerOptions.paths` of the project's `tsconfig*.json`
+/// or `jsconfig.json`) stays aliased.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ImportPaths;
 
@@ -38,16 +41,12 @@ impl Fixer for ImportPaths {
         let workspace = input.workspace;
         let broken: Vec<(RelativePath, String)> = (input.diagnostics.iter())
             .filter(|d| d.severity <= Severity::Error)
-            .filter_map(|d| {
-                Some((
-                    workspace.relative(d.file.as_deref()?)?,
-                    missing_relative(d)?,
-                ))
-            })
+            .filter_map(|d| Some((workspace.relative(d.file.as_deref()?)?, missing(d)?)))
             .collect();
         if broken.is_empty() {
             return Ok(None);
         }
+        let aliases = Aliases::of(workspace);
         let modules: Vec<RelativePath> = (workspace.files()?.into_iter())
             .filter(|path| extension(path.as_str()).is_some_and(|e| MODULE_EXTENSIONS.contains(&e)))
             .collect();
@@ -56,7 +55,11 @@ impl Fixer for ImportPaths {
             let Some(text) = files.text(&importer)? else {
                 continue;
             };
-            let Some(replacement) = repoint(importer.as_str(), &specifier, &modules) else {
+            let replacement = match specifier.starts_with('.') {
+                true => repoint(importer.as_str(), &specifier, &modules),
+                false => aliases.repoint(importer.as_str(), &specifier, &modules),
+            };
+            let Some(replacement) = replacement else {
                 continue;
             };
             let mut changed = text;
@@ -73,16 +76,100 @@ impl Fixer for ImportPaths {
     }
 }
 
-/// The relative specifier a "cannot find module" error names, if it names one.
-fn missing_relative(diagnostic: &Diagnostic) -> Option<String> {
+/// The specifier a "cannot find module" error names: a relative one, or one that may be an
+/// alias (a bare package name is not a path to repair).
+fn missing(diagnostic: &Diagnostic) -> Option<String> {
     static MISSING: LazyLock<Option<Regex>> = LazyLock::new(|| {
         Regex::new(
-            r#"(?:Cannot find module|Can't resolve|Could not resolve|Failed to resolve import|Cannot find package)\s+['"`]((?:\./|\.\./)[^'"`\s]*)['"`]"#,
+            r#"(?:Cannot find module|Can't resolve|Could not resolve|Failed to resolve import|Cannot find package)\s+['"`]([^'"`\s]+)['"`]"#,
         )
         .ok()
     });
     let found = MISSING.as_ref()?.captures(&diagnostic.message)?;
-    Some(found[1].to_string())
+    let specifier = &found[1];
+    let relative = specifier.starts_with("./") || specifier.starts_with("../");
+    (relative || specifier.contains('/')).then(|| specifier.to_string())
+}
+
+/// The project's import aliases: `compilerOptions.paths` patterns (`@/*` → `./*`) of its
+/// `tsconfig*.json` and `jsconfig.json` files at the root, relative to their `baseUrl`.
+#[derive(Debug, Default)]
+struct Aliases {
+    /// (prefix before `*`, project folder it stands for), longest prefix first.
+    prefixes: Vec<(String, String)>,
+}
+
+impl Aliases {
+    fn of(workspace: &crate::workspace::Workspace) -> Aliases {
+        let mut prefixes = Vec::new();
+        let configs = (workspace.files().unwrap_or_default().into_iter()).filter(|path| {
+            let name = path.as_str();
+            !name.contains('/')
+                && ((name.starts_with("tsconfig") && name.ends_with(".json"))
+                    || name == "jsconfig.json")
+        });
+        for config in configs {
+            let Ok(Some(text)) = workspace.read(&config) else {
+                continue;
+            };
+            // tsconfig files may hold comments and trailing commas.
+            let Ok(recovered) = crate::json::recover(&text, &crate::json::Hint::none()) else {
+                continue;
+            };
+            let value = recovered.into_value();
+            let options = &value["compilerOptions"];
+            let base = options["baseUrl"].as_str().unwrap_or(".");
+            let Some(paths) = options["paths"].as_object() else {
+                continue;
+            };
+            for (pattern, targets) in paths {
+                let (Some(prefix), Some(target)) = (
+                    pattern.strip_suffix('*'),
+                    (targets.as_array().and_then(|t| t.first())).and_then(|t| t.as_str()),
+                ) else {
+                    continue;
+                };
+                let Some(folder) = target.strip_suffix('*') else {
+                    continue;
+                };
+                let Some(folder) = join(base, folder) else {
+                    continue;
+                };
+                if !prefix.is_empty() {
+                    prefixes.push((prefix.to_string(), folder));
+                }
+            }
+        }
+        prefixes.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
+        prefixes.dedup();
+        Aliases { prefixes }
+    }
+
+    /// The aliased specifier of the module `specifier` meant, when it is an alias and one
+    /// module is clearly it.
+    fn repoint(&self, importer: &str, specifier: &str, modules: &[RelativePath]) -> Option<String> {
+        let (prefix, folder) =
+            (self.prefixes.iter()).find(|(p, _)| specifier.starts_with(p.as_str()))?;
+        let rest = &specifier[prefix.len()..];
+        let wanted = join(folder, rest)?;
+        let (target, index, extension) = best_module(parent(importer), &wanted, importer, modules)?;
+        let mut module = match index {
+            true => parent(target).to_string(),
+            false => target[..target.len() - self::extension(target).map_or(0, |e| e.len() + 1)]
+                .to_string(),
+        };
+        if let (Some(extension), false) = (extension, index) {
+            module = format!("{module}.{extension}");
+        }
+        let inside = match folder.is_empty() {
+            true => module.as_str(),
+            false => module
+                .strip_prefix(folder.as_str())?
+                .trim_start_matches('/'),
+        };
+        let aliased = format!("{prefix}{inside}");
+        (aliased != specifier).then_some(aliased)
+    }
 }
 
 /// The specifier that leads from `importer` to the module `specifier` meant, when one module
@@ -90,45 +177,7 @@ fn missing_relative(diagnostic: &Diagnostic) -> Option<String> {
 fn repoint(importer: &str, specifier: &str, modules: &[RelativePath]) -> Option<String> {
     let folder = parent(importer);
     let wanted_path = join(folder, specifier)?;
-    let last = wanted_path.rsplit('/').next().unwrap_or(&wanted_path);
-    let (wanted, written_extension) = match extension(last) {
-        Some(ext) if MODULE_EXTENSIONS.contains(&ext) => {
-            (&last[..last.len() - ext.len() - 1], Some(ext))
-        }
-        _ => (last, None),
-    };
-    if wanted.is_empty() {
-        return None;
-    }
-    // (name distance, folders between) for each module, the module and whether it is an index.
-    let mut ranked: Vec<((usize, usize), &str, bool)> = Vec::new();
-    for module in modules {
-        let path = module.as_str();
-        if path == importer {
-            continue;
-        }
-        let file_stem = stem(path);
-        let (name, index) = match file_stem {
-            "index" => (parent(path).rsplit('/').next().unwrap_or(""), true),
-            stem => (stem, false),
-        };
-        let distance = strsim::levenshtein(&name.to_lowercase(), &wanted.to_lowercase());
-        // One typo per four characters at most; an exact name is always a candidate.
-        if distance > wanted.chars().count() / 4 {
-            continue;
-        }
-        ranked.push((
-            (distance, folders_between(folder, parent(path))),
-            path,
-            index,
-        ));
-    }
-    ranked.sort();
-    let best = ranked.first()?;
-    if ranked.get(1).is_some_and(|second| second.0 == best.0) {
-        return None;
-    }
-    let (_, target, index) = *best;
+    let (target, index, written_extension) = best_module(folder, &wanted_path, importer, modules)?;
     let target_without_extension = match index {
         true => parent(target).to_string(),
         false => target[..target.len() - extension(target).map_or(0, |e| e.len() + 1)].to_string(),
@@ -138,6 +187,57 @@ fn repoint(importer: &str, specifier: &str, modules: &[RelativePath]) -> Option<
         relative = format!("{relative}.{ext}");
     }
     (relative != specifier).then_some(relative)
+}
+
+/// The module that the project path `wanted_path` (no extension, or one written) most likely
+/// means, as seen from files in `folder`: its path, whether it is a folder's `index`, and the
+/// extension the import wrote. `None` when no module is close or two are equally close.
+fn best_module<'m>(
+    folder: &str,
+    wanted_path: &str,
+    importer: &str,
+    modules: &'m [RelativePath],
+) -> Option<(&'m str, bool, Option<&'m str>)> {
+    let last = wanted_path.rsplit('/').next().unwrap_or(wanted_path);
+    let (wanted, written_extension) = match extension(last) {
+        Some(ext) if MODULE_EXTENSIONS.contains(&ext) => (
+            &last[..last.len() - ext.len() - 1],
+            MODULE_EXTENSIONS.iter().find(|e| **e == ext).copied(),
+        ),
+        _ => (last, None),
+    };
+    if wanted.is_empty() {
+        return None;
+    }
+    // Case, `-` and `_` aside: `TaskItem`, `task-item` and `task_item` are one name.
+    let plain = |name: &str| name.to_lowercase().replace(['-', '_'], "");
+    let wanted_plain = plain(wanted);
+    // (name distance, folders between the wanted folder and the module's) for each module.
+    let mut ranked: Vec<((usize, usize), &str, bool)> = Vec::new();
+    for module in modules {
+        let path = module.as_str();
+        if path == importer {
+            continue;
+        }
+        let (name, index) = match stem(path) {
+            "index" => (parent(path).rsplit('/').next().unwrap_or(""), true),
+            stem => (stem, false),
+        };
+        let distance = strsim::levenshtein(&plain(name), &wanted_plain);
+        // One typo per four characters at most; an exact name is always a candidate.
+        if distance > wanted_plain.chars().count() / 4 {
+            continue;
+        }
+        let near = folders_between(parent(wanted_path), parent(path))
+            .min(folders_between(folder, parent(path)));
+        ranked.push(((distance, near), path, index));
+    }
+    ranked.sort();
+    let best = ranked.first()?;
+    if ranked.get(1).is_some_and(|second| second.0 == best.0) {
+        return None;
+    }
+    Some((best.1, best.2, written_extension))
 }
 
 pub(super) fn parent(path: &str) -> &str {
@@ -157,7 +257,10 @@ pub(super) fn extension(path: &str) -> Option<&str> {
 /// `folder` joined with a relative `specifier`, normalised; `None` when it climbs out of the
 /// workspace.
 fn join(folder: &str, specifier: &str) -> Option<String> {
-    let mut parts: Vec<&str> = folder.split('/').filter(|p| !p.is_empty()).collect();
+    let mut parts: Vec<&str> = folder
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
     for part in specifier.split('/') {
         match part {
             "" | "." => {}
@@ -239,7 +342,7 @@ mod tests {
 
     #[test]
     fn the_specifier_comes_from_the_tools_messages() {
-        let message = |m: &str| missing_relative(&Diagnostic::new("tsc", m));
+        let message = |m: &str| missing(&Diagnostic::new("tsc", m));
         assert_eq!(
             message("Cannot find module './distance' or its corresponding type declarations."),
             Some("./distance".into())
@@ -249,6 +352,73 @@ mod tests {
             Some("../x/y".into())
         );
         assert_eq!(message("Could not resolve \"./App\""), Some("./App".into()));
+        assert_eq!(
+            message("Module not found: Can't resolve '@/components/TaskItem'"),
+            Some("@/components/TaskItem".into())
+        );
         assert_eq!(message("Cannot find module 'express'"), None);
+    }
+
+    #[test]
+    fn aliases_resolve_through_tsconfig_paths_and_stay_aliases() {
+        let project = modules(&[
+            "app/page.tsx",
+            "components/task-board.tsx",
+            "components/task-item.tsx",
+            "components/ui/button.tsx",
+            "src/lib/utils.ts",
+        ]);
+        let aliases = Aliases {
+            prefixes: vec![
+                ("~lib/".into(), "src/lib".into()),
+                ("@/".into(), String::new()),
+            ],
+        };
+        let cases = [
+            (
+                "components/task-board.tsx",
+                "@/components/TaskItem",
+                Some("@/components/task-item"),
+            ),
+            (
+                "app/page.tsx",
+                "@/components/ui/Button",
+                Some("@/components/ui/button"),
+            ),
+            (
+                "app/page.tsx",
+                "@/component/task-board",
+                Some("@/components/task-board"),
+            ),
+            ("app/page.tsx", "~lib/util", Some("~lib/utils")),
+            ("app/page.tsx", "@/components/task-item", None),
+            ("app/page.tsx", "@/nothing/like-it", None),
+            ("app/page.tsx", "lodash/fp", None),
+        ];
+        for (importer, specifier, expected) in cases {
+            assert_eq!(
+                aliases.repoint(importer, specifier, &project).as_deref(),
+                expected,
+                "{importer} {specifier}"
+            );
+        }
+    }
+
+    #[test]
+    fn aliases_are_read_from_tsconfig_with_comments() {
+        let dir = std::env::temp_dir().join(format!("selfheal-aliases-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("tsconfig.app.json"),
+            "{\n  // bolt.new style\n  \"compilerOptions\": {\"baseUrl\": \".\", \"paths\": {\"@/*\": [\"./src/*\"],},},\n}\n",
+        )
+        .unwrap();
+        let workspace = crate::workspace::Workspace::open(&dir).unwrap();
+        assert_eq!(
+            Aliases::of(&workspace).prefixes,
+            [("@/".to_string(), "src".to_string())]
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
