@@ -99,11 +99,13 @@ impl BuildStep {
         BuildStep::new(name, Command::Shell(line.into()))
     }
 
-    /// A step running a shell line, named after its program (`npx tsc --noEmit` → `npx`).
+    /// A step running a shell line, named after what it runs: the package script
+    /// (`npm run build` → `npm run build`, `pnpm lint` → `pnpm lint`), the tool a runner starts
+    /// (`npx tsc --noEmit` → `tsc`, `python -m pytest` → `pytest`), else the program — leading
+    /// variable assignments aside (`NEXT_TELEMETRY_DISABLED=1 next build` → `next`).
     pub fn command_line(line: impl Into<String>) -> Self {
         let line = line.into();
-        let program = line.split_whitespace().next().unwrap_or("step").to_string();
-        BuildStep::shell(program, line)
+        BuildStep::shell(step_name(&line), line)
     }
 
     /// A step running a program with arguments, without a shell.
@@ -177,6 +179,97 @@ impl BuildPlan {
         BuildPlan::new(lines.into_iter().map(BuildStep::command_line))
     }
 }
+
+/// What a shell line runs, as a step's name; see [`BuildStep::command_line`].
+fn step_name(line: &str) -> String {
+    let words: Vec<&str> = (line.split_whitespace())
+        .skip_while(|word| {
+            *word == "env"
+                || word.split_once('=').is_some_and(|(name, _)| {
+                    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                })
+        })
+        .take_while(|word| !matches!(*word, "&&" | "||" | ";" | "|"))
+        .collect();
+    let file_name = |word: &str| word.rsplit('/').next().unwrap_or(word).to_string();
+    let Some(program) = words.first().map(|word| file_name(word)) else {
+        return "step".into();
+    };
+    let next = words.get(1).copied();
+    let options = |from: usize| (words.iter().skip(from)).find(|word| !word.starts_with('-'));
+    match (program.as_str(), next) {
+        ("npm" | "pnpm" | "yarn" | "bun", Some("run" | "run-script")) => match options(2) {
+            Some(script) => format!("{program} run {script}"),
+            None => program,
+        },
+        ("npm", Some(script @ ("test" | "start" | "t"))) => format!("npm {script}"),
+        ("npx" | "bunx", _) => options(1).map_or(program, |tool| file_name(tool)),
+        ("pnpm" | "yarn", Some("dlx" | "exec")) => {
+            options(2).map_or(program, |tool| file_name(tool))
+        }
+        ("pnpm" | "yarn", Some(script))
+            if !script.starts_with('-') && !PACKAGE_COMMANDS.contains(&script) =>
+        {
+            format!("{program} {script}")
+        }
+        ("python" | "python3" | "uv" | "poetry", _) => {
+            match words.iter().position(|w| *w == "-m") {
+                Some(at) => words
+                    .get(at + 1)
+                    .map_or(program, |module| module.to_string()),
+                None => program,
+            }
+        }
+        _ => program,
+    }
+}
+
+/// pnpm's and yarn's own commands: a word after them that is none of these is a script.
+const PACKAGE_COMMANDS: &[&str] = &[
+    "install",
+    "i",
+    "add",
+    "remove",
+    "rm",
+    "update",
+    "up",
+    "upgrade",
+    "link",
+    "unlink",
+    "why",
+    "outdated",
+    "list",
+    "ls",
+    "audit",
+    "publish",
+    "pack",
+    "init",
+    "create",
+    "config",
+    "store",
+    "import",
+    "rebuild",
+    "prune",
+    "dedupe",
+    "info",
+    "view",
+    "cache",
+    "global",
+    "bin",
+    "root",
+    "env",
+    "licenses",
+    "patch",
+    "fetch",
+    "workspace",
+    "workspaces",
+    "set",
+    "plugin",
+    "node",
+    "dlx",
+    "exec",
+    "run",
+];
 
 /// The outputs of the steps of a plan that ran.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -284,9 +377,34 @@ mod tests {
 
     #[test]
     fn command_lines_are_named_after_their_program_and_names_stay_unique() {
-        let plan = BuildPlan::command_lines(["npm ci", "npx tsc --noEmit", "npm test", "  "]);
+        let plan = BuildPlan::command_lines([
+            "npm ci",
+            "npx tsc --noEmit",
+            "npm test",
+            "  ",
+            "NEXT_TELEMETRY_DISABLED=1 npm run build",
+            "pnpm lint",
+            "yarn install --frozen-lockfile",
+            "python -m pytest -q",
+            "./node_modules/.bin/eslint .",
+            "npm ci",
+        ]);
         let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["npm", "npx", "npm#2", "step"]);
+        assert_eq!(
+            names,
+            [
+                "npm",
+                "tsc",
+                "npm test",
+                "step",
+                "npm run build",
+                "pnpm lint",
+                "yarn",
+                "pytest",
+                "eslint",
+                "npm#2"
+            ]
+        );
         assert_eq!(plan.steps[2].command, Command::Shell("npm test".into()));
 
         let plan = BuildPlan::new([

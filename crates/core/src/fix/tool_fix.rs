@@ -1,10 +1,13 @@
 //! [`ToolFix`]: a linter's own fixer (`eslint --fix`, `ruff check --fix`), run the way the build
 //! runs the linter; what it changed becomes the proposal.
 
-use super::FixProposal;
+use std::collections::BTreeMap;
+
 use super::fixer::{FixInput, Fixer, Safety};
+use super::{FixProposal, RelativePath};
 use crate::Result;
 use crate::build::{BuildStep, Command, quoted};
+use crate::workspace::Workspace;
 
 /// A linter's fixer.
 ///
@@ -56,34 +59,32 @@ impl ToolFix {
         }
     }
 
-    /// The command that runs the fixer where `command` runs the linter, if it does.
-    fn fix_command(&self, command: &Command) -> Option<Command> {
-        match command {
-            Command::Argv(argv) => {
-                let words: Vec<Word> = (argv.iter())
+    /// The command that runs the fixer where `command` runs the linter, if it does — directly
+    /// or through the project's package scripts (`npm run lint` running `eslint .`).
+    fn fix_command(&self, command: &Command, scripts: &Scripts) -> Option<Command> {
+        let commands = match command {
+            Command::Argv(argv) => vec![
+                (argv.iter())
                     .map(|arg| Word {
                         raw: quoted(arg).into_owned(),
                         value: arg.clone(),
                     })
-                    .collect();
-                let line = self.rewrite(&words)?;
-                Some(Command::Shell(line))
-            }
-            Command::Shell(line) => {
-                let commands = simple_commands(line);
-                let at = commands
-                    .iter()
-                    .position(|words| self.invocation(words).is_some())?;
-                // Changes of directory and environment before the linter still apply to it;
-                // anything else before it (installs, other checks) is not run again.
-                let mut parts: Vec<String> = (commands[..at].iter())
-                    .filter(|words| sets_up(words))
-                    .map(|words| join(words))
-                    .collect();
-                parts.push(self.rewrite(&commands[at])?);
-                Some(Command::Shell(parts.join(" && ")))
-            }
-        }
+                    .collect(),
+            ],
+            Command::Shell(line) => simple_commands(line),
+        };
+        let commands = scripts.expand(commands, 0);
+        let at = commands
+            .iter()
+            .position(|words| self.invocation(words).is_some())?;
+        // Changes of directory and environment before the linter still apply to it; anything
+        // else before it (installs, other checks) is not run again.
+        let mut parts: Vec<String> = (commands[..at].iter())
+            .filter(|words| sets_up(words))
+            .map(|words| join(words))
+            .collect();
+        parts.push(self.rewrite(&commands[at])?);
+        Some(Command::Shell(parts.join(" && ")))
     }
 
     /// Where the linter's program is among `words` (after environment assignments and
@@ -131,9 +132,10 @@ impl Fixer for ToolFix {
         if !input.diagnostics.iter().any(|d| d.tool == self.tool) {
             return Ok(None);
         }
-        let Some((step, command)) = (input.plan.steps.iter())
-            .find_map(|step| Some((step, self.fix_command(&step.command)?)))
-        else {
+        let Some((step, command)) = (input.plan.steps.iter()).find_map(|step| {
+            let scripts = Scripts::of(input.workspace, step.cwd.as_ref());
+            Some((step, self.fix_command(&step.command, &scripts)?))
+        }) else {
             return Ok(None);
         };
         let fix = BuildStep {
@@ -152,6 +154,94 @@ impl Fixer for ToolFix {
             edits,
             ..FixProposal::default()
         }))
+    }
+}
+
+/// The project's package scripts (`scripts` of the `package.json` where a step runs), to see
+/// the tools a step such as `npm run lint`, `pnpm lint` or `yarn lint` runs.
+#[derive(Debug, Default)]
+struct Scripts(BTreeMap<String, String>);
+
+/// Scripts calling scripts are followed this deep.
+const MAX_SCRIPT_DEPTH: usize = 4;
+
+impl Scripts {
+    fn of(workspace: &Workspace, cwd: Option<&RelativePath>) -> Scripts {
+        let manifest = match cwd {
+            Some(cwd) => format!("{cwd}/package.json"),
+            None => "package.json".into(),
+        };
+        let text = (RelativePath::new(&manifest).ok())
+            .and_then(|path| workspace.read(&path).ok().flatten());
+        let value: Option<serde_json::Value> = text.and_then(|t| serde_json::from_str(&t).ok());
+        let scripts = (value.as_ref())
+            .and_then(|v| v.get("scripts")?.as_object().cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(name, script)| Some((name, script.as_str()?.to_string())))
+            .collect();
+        Scripts(scripts)
+    }
+
+    /// `commands` with every simple command that runs a package script replaced by the
+    /// script's own commands, with the package's `node_modules/.bin` first on `PATH` as the
+    /// package manager gives it, and the arguments passed on after the last one.
+    fn expand(&self, commands: Vec<Vec<Word>>, depth: usize) -> Vec<Vec<Word>> {
+        if depth == MAX_SCRIPT_DEPTH || self.0.is_empty() {
+            return commands;
+        }
+        let mut out = Vec::new();
+        for command in commands {
+            let Some((script, assignments, extra)) = self.script_of(&command) else {
+                out.push(command);
+                continue;
+            };
+            let mut inner = simple_commands(script);
+            if let Some(last) = inner.last_mut() {
+                last.extend(extra);
+            }
+            let path = Word {
+                raw: "PATH=\"$PWD/node_modules/.bin:$PATH\"".into(),
+                value: "PATH=$PWD/node_modules/.bin:$PATH".into(),
+            };
+            for words in &mut inner {
+                if !sets_up(words) {
+                    let mut prefixed = assignments.clone();
+                    prefixed.push(path.clone());
+                    prefixed.append(words);
+                    *words = prefixed;
+                }
+            }
+            out.extend(self.expand(inner, depth + 1));
+        }
+        out
+    }
+
+    /// The script a simple command runs, the variables it sets for it, and the arguments it
+    /// passes on.
+    fn script_of(&self, words: &[Word]) -> Option<(&str, Vec<Word>, Vec<Word>)> {
+        let start = words.iter().position(|w| !is_assignment(&w.value))?;
+        let assignments = words[..start].to_vec();
+        let rest = &words[start..];
+        let program = rest.first()?.value.rsplit('/').next().unwrap_or_default();
+        let word = |i: usize| rest.get(i).map(|w| w.value.as_str());
+        let (name, args_from) = match (program, word(1)) {
+            ("npm" | "pnpm" | "yarn" | "bun", Some("run" | "run-script")) => (word(2)?, 3),
+            ("npm", Some(name @ ("test" | "start" | "stop" | "restart"))) => (name, 2),
+            ("npm", Some("t")) => ("test", 2),
+            ("pnpm" | "yarn", Some(name)) if !name.starts_with('-') => (name, 2),
+            _ => return None,
+        };
+        let script = self.0.get(name)?;
+        let mut extra: Vec<Word> = rest[args_from.min(rest.len())..].to_vec();
+        // npm passes on what follows `--`; pnpm and yarn pass everything (a `--` included).
+        if program == "npm" || extra.first().is_some_and(|w| w.value == "--") {
+            match extra.iter().position(|w| w.value == "--") {
+                Some(at) => extra.drain(..=at),
+                None => extra.drain(..),
+            };
+        }
+        Some((script.as_str(), assignments, extra))
     }
 }
 
@@ -254,7 +344,11 @@ mod tests {
     use super::*;
 
     fn shell(fixer: &ToolFix, line: &str) -> Option<String> {
-        match fixer.fix_command(&Command::Shell(line.into()))? {
+        shell_with(fixer, line, &Scripts::default())
+    }
+
+    fn shell_with(fixer: &ToolFix, line: &str, scripts: &Scripts) -> Option<String> {
+        match fixer.fix_command(&Command::Shell(line.into()), scripts)? {
             Command::Shell(line) => Some(line),
             Command::Argv(_) => None,
         }
@@ -292,12 +386,58 @@ mod tests {
             Some("python -m ruff check --fix --no-cache .".into())
         );
         assert_eq!(
-            ruff.fix_command(&Command::Argv(vec![
-                "ruff".into(),
-                "check".into(),
-                "my dir".into()
-            ])),
+            ruff.fix_command(
+                &Command::Argv(vec!["ruff".into(), "check".into(), "my dir".into()]),
+                &Scripts::default()
+            ),
             Some(Command::Shell("ruff check --fix 'my dir'".into()))
+        );
+    }
+
+    #[test]
+    fn package_scripts_are_seen_through() {
+        let scripts = Scripts(BTreeMap::from([
+            ("lint".to_string(), "eslint .".to_string()),
+            (
+                "check".to_string(),
+                "tsc --noEmit && npm run lint -- --quiet".to_string(),
+            ),
+            ("web:lint".to_string(), "cd web && eslint src".to_string()),
+            ("build".to_string(), "vite build".to_string()),
+        ]));
+        let eslint = ToolFix::eslint();
+        let fix = "--fix --fix-type problem,suggestion";
+        let path = r#"PATH="$PWD/node_modules/.bin:$PATH""#;
+        let cases = [
+            ("npm run lint", Some(format!("{path} eslint {fix} ."))),
+            (
+                "CI=1 pnpm lint",
+                Some(format!("CI=1 {path} eslint {fix} .")),
+            ),
+            (
+                "yarn run lint --max-warnings 0",
+                Some(format!("{path} eslint {fix} . --max-warnings 0")),
+            ),
+            (
+                "npm run check",
+                Some(format!("{path} {path} eslint {fix} . --quiet")),
+            ),
+            (
+                "npm run web:lint",
+                Some(format!("cd web && {path} eslint {fix} src")),
+            ),
+            ("npm run build", None),
+            ("npm run missing", None),
+            ("pnpm install", None),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(shell_with(&eslint, line, &scripts), expected, "{line}");
+        }
+        let looping = Scripts(BTreeMap::from([("a".to_string(), "npm run a".to_string())]));
+        assert_eq!(
+            shell_with(&eslint, "npm run a", &looping),
+            None,
+            "recursion ends"
         );
     }
 
