@@ -34,6 +34,25 @@ node_tools() {
     echo "$stamp" >"$modules/.selfheal-tools"
 }
 
+# The web apps the real-build tests heal (tests/fixtures/web/base/*), installed from the npm
+# registry into "$SELFHEAL_WEB_HOME/<app>/node_modules" with `npm ci --ignore-scripts`, again
+# when their lock file changes. The tests give each case a hard-linked copy.
+export SELFHEAL_WEB_HOME="${SELFHEAL_WEB_HOME:-$HOME/.cache/selfheal-web}"
+web_apps() {
+  local base app stamp
+  for base in tests/fixtures/web/base/*/; do
+    app=$(basename "$base")
+    stamp=$(cat "$base/package.json" "$base/package-lock.json" | sha256sum | cut -c1-16)
+    [ "$(cat "$SELFHEAL_WEB_HOME/$app/.selfheal-installed" 2>/dev/null)" = "$stamp" ] && continue
+    echo "--- web app $app into $SELFHEAL_WEB_HOME/$app (npm ci)"
+    rm -rf "${SELFHEAL_WEB_HOME:?}/$app" && mkdir -p "$SELFHEAL_WEB_HOME/$app" &&
+      cp "$base/package.json" "$base/package-lock.json" "$SELFHEAL_WEB_HOME/$app/" &&
+      (cd "$SELFHEAL_WEB_HOME/$app" &&
+        npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) &&
+      echo "$stamp" >"$SELFHEAL_WEB_HOME/$app/.selfheal-installed" || return 1
+  done
+}
+
 # The workspace's version, which every package carries.
 workspace_version() {
   sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml

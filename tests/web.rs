@@ -1,0 +1,155 @@
+//! Real web apps healed through their real builds: a Next.js 15 App Router app and bolt.new's
+//! Vite + React + TypeScript starter (`tests/fixtures/web/base`), with their npm packages from
+//! the registry (`scripts/test` installs them once into `SELFHEAL_WEB_HOME`), broken the way
+//! generated code breaks them (`tests/fixtures/web/cases`: the files that differ), healed with no
+//! model by the deterministic fixers.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use selfheal::build::{BuildPlan, BuildStep, LocalBuilder};
+use selfheal::heal::{HealReport, Healer, Outcome};
+use selfheal::workspace::Workspace;
+use selfheal_test_harness::{Need, trial};
+
+fn main() -> ExitCode {
+    let apps = Need::new(
+        ["next", "vite"]
+            .iter()
+            .find(|app| !installed(app).join(".selfheal-installed").is_file())
+            .map(|app| {
+                format!(
+                    "the {app} app's packages are not in {} (scripts/test installs them)",
+                    installed(app).display()
+                )
+            }),
+    );
+    selfheal_test_harness::run(vec![
+        trial!(async a_server_component_using_a_hook_is_marked_use_client).needs(&apps),
+        trial!(async an_alias_import_with_the_wrong_case_finds_its_module).needs(&apps),
+        trial!(async a_named_import_of_a_default_export_becomes_a_default_import).needs(&apps),
+        trial!(async eslint_fixes_what_it_reported_through_npm_run_lint).needs(&apps),
+    ])
+}
+
+/// Where `scripts/test` installed an app's packages.
+fn installed(app: &str) -> PathBuf {
+    let home = std::env::var_os("SELFHEAL_WEB_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").unwrap_or_default();
+            Path::new(&home).join(".cache/selfheal-web")
+        });
+    home.join(app)
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/web")
+}
+
+/// A case's project: the app's files, the case's files over them, and the installed
+/// `node_modules` hard-linked in (npm rewrites its `.package-lock.json`: that one is copied).
+struct WebProject {
+    dir: PathBuf,
+}
+
+impl WebProject {
+    fn new(app: &str, case: &str) -> WebProject {
+        let dir = std::env::temp_dir().join(format!("selfheal-web-{case}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        copy_tree(&fixtures().join("base").join(app), &dir);
+        copy_tree(&fixtures().join("cases").join(case), &dir);
+        let modules = installed(app).join("node_modules");
+        let linked = std::process::Command::new("cp")
+            .arg("-al")
+            .arg(&modules)
+            .arg(dir.join("node_modules"))
+            .status()
+            .unwrap_or_else(|e| panic!("cp: {e}"));
+        assert!(linked.success(), "hard-linking {}", modules.display());
+        let lock = dir.join("node_modules/.package-lock.json");
+        std::fs::remove_file(&lock).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::copy(modules.join(".package-lock.json"), &lock).unwrap_or_else(|e| panic!("{e}"));
+        WebProject { dir }
+    }
+
+    fn read(&self, path: &str) -> String {
+        std::fs::read_to_string(self.dir.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// Heals the project with `step`, the default fixers, no model and no cache.
+    async fn heal(&self, step: &str) -> HealReport {
+        let plan = BuildPlan::new([BuildStep::command_line(step)]);
+        let workspace = Workspace::open(&self.dir).unwrap_or_else(|e| panic!("{e}"));
+        Healer::new(LocalBuilder::new())
+            .heal(&workspace, &plan, &|_| {})
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+impl Drop for WebProject {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{e}"));
+    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
+        let entry = entry.unwrap_or_else(|e| panic!("{e}"));
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
+
+/// The fixer that made the fix of the run's last attempt.
+fn healed_by(report: &HealReport) -> Option<&str> {
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    report.attempts.last().and_then(|a| a.by.as_deref())
+}
+
+const NEXT_BUILD: &str = "NEXT_TELEMETRY_DISABLED=1 npm run build";
+
+async fn a_server_component_using_a_hook_is_marked_use_client() {
+    let project = WebProject::new("next", "next-use-client-missing");
+    let report = project.heal(NEXT_BUILD).await;
+    assert_eq!(healed_by(&report), Some("client-directive"));
+    let board = project.read("components/task-board.tsx");
+    assert!(board.starts_with("\"use client\";\n\n"), "{board}");
+    assert!(board.contains("useState"), "the component keeps its hook");
+}
+
+async fn an_alias_import_with_the_wrong_case_finds_its_module() {
+    let project = WebProject::new("next", "next-import-path-case");
+    let report = project.heal(NEXT_BUILD).await;
+    assert_eq!(healed_by(&report), Some("import-paths"));
+    let board = project.read("components/task-board.tsx");
+    assert!(board.contains("from \"@/components/task-item\""), "{board}");
+}
+
+async fn a_named_import_of_a_default_export_becomes_a_default_import() {
+    let project = WebProject::new("vite", "vite-named-vs-default-import");
+    let report = project.heal("npm run build").await;
+    assert_eq!(healed_by(&report), Some("import-kinds"));
+    assert!(
+        project
+            .read("src/App.tsx")
+            .contains("import Navbar from './components/Navbar';")
+    );
+}
+
+async fn eslint_fixes_what_it_reported_through_npm_run_lint() {
+    let project = WebProject::new("vite", "vite-lint-prefer-const");
+    let report = project.heal("npm run lint").await;
+    assert_eq!(healed_by(&report), Some("eslint --fix"));
+    let format = project.read("src/lib/format.ts");
+    assert!(
+        format.contains("const h = ") && format.contains("const m = "),
+        "{format}"
+    );
+}
