@@ -14,6 +14,7 @@ mod support;
 
 fn main() -> ExitCode {
     let ruff = Need::program("ruff", "pip install ruff; scripts/test installs it");
+    let mypy = Need::program("mypy", "pip install mypy; scripts/test installs it");
     selfheal_test_harness::run(vec![
         trial!(async a_require_that_misses_its_folder_is_pointed_at_the_module_that_exists),
         trial!(async ruff_fixes_what_it_reported_and_the_lint_passes).needs(&ruff),
@@ -21,6 +22,7 @@ fn main() -> ExitCode {
         trial!(async a_misspelled_variable_node_names_no_fix_for_is_respelled_and_a_project_export_required),
         trial!(async an_unused_local_that_ruff_only_removes_unsafely_is_underscored_and_keeps_its_call).needs(&ruff),
         trial!(async a_package_imported_but_not_declared_is_declared_and_installed_from_the_registry),
+        trial!(async mypys_one_suggestion_for_a_misspelt_attribute_is_applied).needs(&mypy),
     ])
 }
 
@@ -197,4 +199,21 @@ async fn a_package_imported_but_not_declared_is_declared_and_installed_from_the_
             .unwrap()
             .contains("is-number")
     );
+}
+
+async fn mypys_one_suggestion_for_a_misspelt_attribute_is_applied() {
+    let project = Project::new(
+        "fixers-mypy-maybe",
+        &[(
+            "cfg.py",
+            "class Settings:\n    debug: bool = False\n\n\ndef show(s: Settings) -> bool:\n    return s.debg\n",
+        )],
+    );
+    let report = heal(&project, &[("mypy", "mypy --no-incremental cfg.py")]).await;
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    assert_eq!(
+        report.attempts.last().unwrap().by.as_deref(),
+        Some("tool-suggestions")
+    );
+    assert!(project.read("cfg.py").unwrap().contains("return s.debug\n"));
 }

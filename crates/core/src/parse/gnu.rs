@@ -196,6 +196,7 @@ impl GnuSession {
             });
         }
         (d.category, d.subcategory) = if tool == "mypy" {
+            d.fixits.extend(mypy_did_you_mean(&d));
             classify_mypy(d.code.as_deref(), &d.message)
         } else {
             classify_compiler(&d)
@@ -351,6 +352,25 @@ fn frame_line(open: &mut Open, text: &str) -> bool {
         fixit_hint(&mut open.diagnostic, body, start, len);
     }
     true
+}
+
+/// mypy's one suggestion for a misspelt name (`has no attribute "getenvv"; maybe "getenv"?`,
+/// `Unexpected keyword argument "nmae" for "f"; did you mean "name"?`) → the name replaced on the
+/// reported line. Two suggestions (`maybe "a" or "b"?`) are a choice left to others.
+fn mypy_did_you_mean(d: &Diagnostic) -> Option<Fixit> {
+    let caps = lazy_regex!(
+        r#"(?:has no attribute|Unexpected keyword argument|Name) "(?P<old>[A-Za-z_][\w]*)"[^;]*; (?:maybe|did you mean) "(?P<new>[A-Za-z_][\w]*)"\?$"#
+    )
+    .captures(&d.message)?;
+    Some(Fixit {
+        message: format!("did you mean `{}`", &caps["new"]),
+        file: d.file.clone(),
+        edit: FixitEdit::Word {
+            line: d.line?,
+            original: caps["old"].to_string(),
+            replacement: caps["new"].to_string(),
+        },
+    })
 }
 
 /// A fix-it hint printed under the caret: the replacement for the underlined range after "did
@@ -707,6 +727,36 @@ mod tests {
         );
         assert_eq!(found[1].notes.len(), 1);
         assert_eq!(found[1].tool, "mypy");
+    }
+
+    #[test]
+    fn mypy_suggestions_become_fixits_unless_there_is_a_choice() {
+        let log = "app/cfg.py:3:11: error: Module has no attribute \"getenvv\"; maybe \"getenv\"?  [attr-defined]\n\
+                   app/cfg.py:9: error: \"Settings\" has no attribute \"debg\"; maybe \"debug\"?  [attr-defined]\n\
+                   app/cfg.py:12: error: Unexpected keyword argument \"nmae\" for \"User\"; did you mean \"name\"?  [call-arg]\n\
+                   app/cfg.py:15: error: Module \"os\" has no attribute \"pth\"; maybe \"path\" or \"pathsep\"?  [attr-defined]\n";
+        let found = parse(log);
+        let fixits: Vec<Option<(u32, &str, &str)>> = (found.iter())
+            .map(|d| {
+                d.fixits.first().and_then(|f| match &f.edit {
+                    FixitEdit::Word {
+                        line,
+                        original,
+                        replacement,
+                    } => Some((*line, original.as_str(), replacement.as_str())),
+                    _ => None,
+                })
+            })
+            .collect();
+        assert_eq!(
+            fixits,
+            [
+                Some((3, "getenvv", "getenv")),
+                Some((9, "debg", "debug")),
+                Some((12, "nmae", "name")),
+                None
+            ]
+        );
     }
 
     #[test]
