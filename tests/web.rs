@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         trial!(async an_alias_import_with_the_wrong_case_finds_its_module).needs(&apps),
         trial!(async a_named_import_of_a_default_export_becomes_a_default_import).needs(&apps),
         trial!(async eslint_fixes_what_it_reported_through_npm_run_lint).needs(&apps),
+        trial!(async a_dropped_parenthesis_tsc_points_at_is_put_back).needs(&apps),
     ])
 }
 
@@ -151,5 +152,16 @@ async fn eslint_fixes_what_it_reported_through_npm_run_lint() {
     assert!(
         format.contains("const h = ") && format.contains("const m = "),
         "{format}"
+    );
+}
+
+async fn a_dropped_parenthesis_tsc_points_at_is_put_back() {
+    let project = WebProject::new("vite", "vite-missing-paren");
+    let report = project.heal("npm run build").await;
+    assert_eq!(healed_by(&report), Some("tool-suggestions"));
+    assert!(
+        project
+            .read("src/lib/format.ts")
+            .contains("const h = Math.floor(minutes / 60);")
     );
 }

@@ -71,9 +71,8 @@ fn from_captures(caps: &Captures<'_>) -> Diagnostic {
     }
     let (category, subcategory) = classify(code, message);
     d = d.with_class(category, subcategory).with_confidence(0.98);
-    if let Some(fixit) = did_you_mean(&d) {
-        d.fixits.push(fixit);
-    }
+    d.fixits
+        .extend(did_you_mean(&d).or_else(|| missing_punctuation(&d)));
     if let Some(command) = lazy_regex!(r"Try `([^`]+)`").captures(message) {
         d.suggestions.push(format!("Run `{}`", &command[1]));
     }
@@ -170,6 +169,31 @@ fn underline_end(frame: &[String], d: &Diagnostic) -> Option<u32> {
     let underline = frame.get(source + 1)?;
     let tildes = underline.bytes().filter(|&b| b == b'~').count();
     (tildes > 0).then(|| column.saturating_add(u32::try_from(tildes).unwrap_or(u32::MAX)))
+}
+
+/// `TS1005: ')' expected.` → the punctuation inserted where tsc stopped (before the token it
+/// found instead): the usual repair of a dropped bracket, semicolon, comma or colon. Only for
+/// one punctuation character; tried and undone like any fix when it does not help.
+fn missing_punctuation(d: &Diagnostic) -> Option<Fixit> {
+    if d.code.as_deref() != Some("TS1005") {
+        return None;
+    }
+    let wanted = lazy_regex!(r"^'([)\]};,:])' expected\.?$")
+        .captures(&d.message)?
+        .get(1)?
+        .as_str();
+    let (line, column) = (d.line?, d.column?);
+    Some(Fixit {
+        message: format!("insert `{wanted}`"),
+        file: d.file.clone(),
+        edit: FixitEdit::Span {
+            line,
+            column,
+            end_line: line,
+            end_column: column,
+            replacement: wanted.to_string(),
+        },
+    })
 }
 
 /// `Did you mean 'length'?` → replace the misspelt identifier at the reported column.
@@ -280,6 +304,23 @@ pub(crate) fn classify(code: &str, message: &str) -> (Category, Subcategory) {
 mod tests {
     use crate::parse::parse;
     use crate::{Category, FixitEdit, Subcategory};
+
+    #[test]
+    fn a_missing_punctuation_mark_is_inserted_where_tsc_stopped() {
+        let log = "src/a.ts(2,36): error TS1005: ')' expected.\nsrc/a.ts(5,3): error TS1005: '=>' expected.\nsrc/b.ts(9,1): error TS1005: ';' expected.\n";
+        let found = parse(log);
+        let edits: Vec<Option<&FixitEdit>> = found
+            .iter()
+            .map(|d| d.fixits.first().map(|f| &f.edit))
+            .collect();
+        assert!(
+            matches!(edits[0], Some(FixitEdit::Span { line: 2, column: 36, end_column: 36, replacement, .. }) if replacement == ")")
+        );
+        assert_eq!(edits[1], None, "not one punctuation mark");
+        assert!(
+            matches!(edits[2], Some(FixitEdit::Span { line: 9, column: 1, replacement, .. }) if replacement == ";")
+        );
+    }
 
     #[test]
     fn plain_output_with_message_chain() {
