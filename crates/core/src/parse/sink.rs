@@ -114,7 +114,10 @@ impl Sink {
             normalize_paths(&mut diagnostic, root.as_deref());
             let key = DedupKey::of(&diagnostic, run);
             match seen.get(&key) {
-                Some(&index) => merge(&mut kept[index], diagnostic),
+                Some(&index) if !distinct(&kept[index], &diagnostic) => {
+                    merge(&mut kept[index], diagnostic);
+                }
+                Some(_) => kept.push(diagnostic),
                 None => {
                     seen.insert(key, kept.len());
                     kept.push(diagnostic);
@@ -156,6 +159,30 @@ impl DedupKey {
             message: d.message.split_whitespace().collect::<Vec<_>>().join(" "),
         }
     }
+}
+
+/// Whether two reports at one position with one message are two diagnostics: their blocks say
+/// different things (rustc prints such pairs with other spans, labels or notes), where a re-print
+/// says the same or less.
+fn distinct(first: &Diagnostic, again: &Diagnostic) -> bool {
+    let both_differ = |a: bool, b: bool, equal: bool| a && b && !equal;
+    both_differ(
+        first.snippet.is_some(),
+        again.snippet.is_some(),
+        first.snippet == again.snippet,
+    ) || both_differ(
+        !first.notes.is_empty(),
+        !again.notes.is_empty(),
+        first.notes == again.notes,
+    ) || both_differ(
+        !first.fixits.is_empty(),
+        !again.fixits.is_empty(),
+        first.fixits == again.fixits,
+    ) || both_differ(
+        first.end_line.is_some() || first.end_column.is_some(),
+        again.end_line.is_some() || again.end_column.is_some(),
+        (first.end_line, first.end_column) == (again.end_line, again.end_column),
+    )
 }
 
 /// Keeps the first report and fills what it lacks from the re-print.
@@ -282,6 +309,33 @@ mod tests {
             Some("src/a.ts"),
             "root inferred from cargo"
         );
+    }
+
+    #[test]
+    fn two_reports_at_one_place_are_two_when_their_blocks_differ() {
+        let mut sink = Sink::new(100);
+        let with = |snippet: &str, note: &str| {
+            let mut d = diag("mismatched types", 4);
+            d.snippet = Some(snippet.to_string());
+            d.notes = vec![note.to_string()];
+            d
+        };
+        sink.emit(with(
+            "4 | let x: u8 = y;\n  |        ^ expected `u8`",
+            "expected due to this",
+        ));
+        sink.emit(with(
+            "4 | let x: u8 = y;\n  |            ^ found `u16`",
+            "you can convert",
+        ));
+        sink.emit(with(
+            "4 | let x: u8 = y;\n  |        ^ expected `u8`",
+            "expected due to this",
+        ));
+        sink.emit(diag("mismatched types", 4));
+        let out = sink.finish(None);
+        assert_eq!(out.len(), 2, "{out:#?}");
+        assert_eq!(out[1].notes, ["you can convert"]);
     }
 
     #[test]
