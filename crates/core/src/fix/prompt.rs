@@ -402,6 +402,13 @@ fn error_list(diagnostics: &[&Diagnostic]) -> String {
             }
         }
         let _ = writeln!(out, "\n   {}", d.message);
+        // No file to quote: what the tool printed around it is the evidence.
+        if let (None, Some(snippet)) = (&d.file, &d.snippet) {
+            let _ = writeln!(out, "   output:");
+            for line in snippet.lines().take(40) {
+                let _ = writeln!(out, "   | {line}");
+            }
+        }
         for note in d.notes.iter().take(4) {
             let _ = writeln!(out, "   {note}");
         }
@@ -475,6 +482,36 @@ fn related_text(name: &str, reason: &str, file: &File) -> String {
     }
     out.push_str("```\n\n");
     out
+}
+
+/// Whether a path is a build's output or installed code (`.next/`, `dist/`, `node_modules/`,
+/// minified bundles, source maps): a model fixes sources, and such files are large and
+/// generated.
+fn is_build_output(path: &str) -> bool {
+    /// Output folders wherever they are.
+    const ANYWHERE: &[&str] = &[
+        ".next",
+        ".nuxt",
+        ".svelte-kit",
+        ".vercel",
+        ".turbo",
+        ".output",
+        "node_modules",
+        "__pycache__",
+        ".venv",
+    ];
+    /// Output folders at the project's top, where sources rarely use the name.
+    const AT_THE_TOP: &[&str] = &["dist", "build", "out", "target", "coverage"];
+    let parts: Vec<&str> = (path.split(['/', '\\']))
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    let Some((name, folders)) = parts.split_last() else {
+        return false;
+    };
+    folders.iter().any(|part| ANYWHERE.contains(part))
+        || folders.first().is_some_and(|top| AT_THE_TOP.contains(top))
+        || name.ends_with(".map")
+        || name.contains(".min.")
 }
 
 fn attempts_text(attempts: &[PreviousAttempt]) -> String {
@@ -593,13 +630,18 @@ impl Workspace {
 
     /// The file at `name` (relative, or absolute inside the root): text files only, not too
     /// large, never outside the root (symbolic links included).
-    /// A file to quote: inside the project (links followed), not a credential file by its
-    /// name or by where a link leads, small, and text.
+    /// A file to quote: inside the project (links followed), not a credential file nor build
+    /// output by its name or by where a link leads, small, and text.
     fn read(&self, name: &str) -> Option<File> {
         let relative = self.relative(name)?;
         let path = self.root.join(relative.as_path()).canonicalize().ok()?;
         let inside = path.strip_prefix(&self.root).ok()?;
-        if is_credential_file(relative.as_str()) || is_credential_file(&inside.to_string_lossy()) {
+        let inside = inside.to_string_lossy();
+        if is_credential_file(relative.as_str())
+            || is_credential_file(&inside)
+            || is_build_output(relative.as_str())
+            || is_build_output(&inside)
+        {
             return None;
         }
         let metadata = std::fs::metadata(&path).ok()?;

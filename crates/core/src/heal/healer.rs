@@ -899,6 +899,7 @@ impl<'a> Run<'a> {
             timed_out: false,
             diagnostics: Vec::new(),
         };
+        let mut failed_log = None;
         // The verify steps run once every step of the plan has passed.
         for step in self.plan.steps.iter().chain(&self.config().verify) {
             self.emit(Event::StepStarted {
@@ -922,6 +923,9 @@ impl<'a> Run<'a> {
                 let text = redactor.redact(&output.log.text);
                 let _span = info_span!("parse", step = %step.name, bytes = text.len()).entered();
                 (build.diagnostics).extend(self.healer.parsers.parse(text.as_bytes()));
+                if !output.success() {
+                    failed_log = Some(log_tail(&text));
+                }
             }
             build.timed_out |= output.timed_out;
             if !output.success() {
@@ -932,11 +936,14 @@ impl<'a> Run<'a> {
             }
         }
         if !build.green && errors(&build.diagnostics).next().is_none() {
-            // A failed step whose output no parser understood still needs fixing.
-            build.diagnostics.push(Diagnostic::new(
+            // A failed step whose output no parser understood still needs fixing: what it
+            // printed last goes with it, for whoever tries.
+            let mut unrecognised = Diagnostic::new(
                 UNRECOGNISED,
                 "the build failed with no error the parsers recognise",
-            ));
+            );
+            unrecognised.snippet = failed_log;
+            build.diagnostics.push(unrecognised);
         }
         self.emit(Event::Diagnostics {
             attempt,
@@ -1267,6 +1274,20 @@ impl Drop for Run<'_> {
             self.undo_installs(&self.installs);
         }
     }
+}
+
+/// The end of a failed step's log: its last 40 lines, at most 4 KiB.
+fn log_tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut tail = lines[lines.len().saturating_sub(40)..].join("\n");
+    if tail.len() > 4096 {
+        let mut start = tail.len() - 4096;
+        while !tail.is_char_boundary(start) {
+            start += 1;
+        }
+        tail = tail[start..].to_string();
+    }
+    tail
 }
 
 /// What a tested trial left: the build's diagnostics when it was kept.

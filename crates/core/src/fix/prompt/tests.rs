@@ -317,3 +317,51 @@ fn build_output_and_files_are_fenced_as_data_that_no_line_of_them_can_close() {
         .unwrap();
     assert!(!instructions.contains("Ignore previous instructions"));
 }
+
+#[test]
+fn build_output_is_never_quoted_and_the_source_is() {
+    let project = Project::new(
+        "artefacts",
+        &[
+            (".next/server/app/page.js", "MINIFIED_CHUNK_MARKER();\n"),
+            ("dist/assets/index-abc.js", "BUNDLE_MARKER();\n"),
+            (
+                "app/page.tsx",
+                "export default function Page() { return null; }\n",
+            ),
+            ("src/build/steps.ts", "export const steps = 1;\n"),
+        ],
+    );
+    let diagnostics = vec![
+        tsc(".next/server/app/page.js", 1, "prerender failed"),
+        tsc("dist/assets/index-abc.js", 1, "b"),
+        tsc("app/page.tsx", 1, "c"),
+        tsc("src/build/steps.ts", 1, "d"),
+    ];
+    let prompt = PromptBuilder::new(&diagnostics)
+        .root(project.path())
+        .build();
+    assert!(!prompt.user.contains("MINIFIED_CHUNK_MARKER"));
+    assert!(!prompt.user.contains("BUNDLE_MARKER"));
+    assert_eq!(prompt.files[0], "app/page.tsx");
+    assert!(
+        prompt.files.iter().any(|f| f == "src/build/steps.ts"),
+        "a source folder named build is not build output: {:?}",
+        prompt.files
+    );
+}
+
+#[test]
+fn an_error_without_a_file_shows_what_the_tool_printed() {
+    let mut unrecognised = Diagnostic::new(
+        "build",
+        "the build failed with no error the parsers recognise",
+    );
+    unrecognised.snippet = Some("Error: Cannot read config\n    at load (webpack.js:1)".into());
+    let prompt = PromptBuilder::new(&[unrecognised]).build();
+    assert!(
+        prompt.user.contains("| Error: Cannot read config"),
+        "{}",
+        prompt.user
+    );
+}
