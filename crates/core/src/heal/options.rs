@@ -287,7 +287,7 @@ mod tests {
         .unwrap();
         let plan = StepSpec::plan(&specs).unwrap();
         let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["npx", "tests", "npx#2"]);
+        assert_eq!(names, ["tsc", "tests", "tsc#2"]);
         assert!(
             matches!(&plan.steps[1].command, Command::Argv(argv) if argv == &["cargo", "test"])
         );

@@ -183,7 +183,7 @@ fn a_completed_step_feeds_its_lines_and_keeps_its_logs() {
         *lines.lock().unwrap(),
         ["Stdout: a.ts(1,1): error TS1", "Stderr: done"]
     );
-    assert_eq!(output.name, "npx");
+    assert_eq!(output.name, "tsc");
     assert_eq!(output.status(), "failed (exit 2)");
     assert_eq!(output.log.text, "a.ts(1,1): error TS1\ndone\n");
     assert_eq!(output.stderr.total_bytes, 5);
