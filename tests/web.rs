@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         trial!(async a_named_import_of_a_default_export_becomes_a_default_import).needs(&apps),
         trial!(async eslint_fixes_what_it_reported_through_npm_run_lint).needs(&apps),
         trial!(async a_dropped_parenthesis_tsc_points_at_is_put_back).needs(&apps),
+        trial!(async eslint_findings_of_next_build_are_fixed_by_the_projects_eslint).needs(&apps),
     ])
 }
 
@@ -163,5 +164,16 @@ async fn a_dropped_parenthesis_tsc_points_at_is_put_back() {
         project
             .read("src/lib/format.ts")
             .contains("const h = Math.floor(minutes / 60);")
+    );
+}
+
+async fn eslint_findings_of_next_build_are_fixed_by_the_projects_eslint() {
+    let project = WebProject::new("next", "next-lint-in-build");
+    let report = project.heal(NEXT_BUILD).await;
+    assert_eq!(healed_by(&report), Some("eslint --fix"));
+    assert!(
+        project
+            .read("lib/utils.ts")
+            .contains("const merged = twMerge(clsx(inputs));")
     );
 }

@@ -29,6 +29,9 @@ pub struct ToolFix {
     flags: &'static [&'static str],
     /// Removed from the invocation: they would stop the fix or print instead of writing.
     conflicting: &'static [&'static str],
+    /// Where the project installs the tool, for findings a framework build reports without
+    /// running it as a step (ESLint inside `next build`): it is run on the files named.
+    installed: Option<&'static str>,
     safety: Safety,
 }
 
@@ -42,6 +45,7 @@ impl ToolFix {
             subcommand: None,
             flags: &["--fix", "--fix-type", "problem,suggestion"],
             conflicting: &["--fix-dry-run", "--stdin"],
+            installed: Some("node_modules/.bin/eslint"),
             safety: Safety::Safe,
         }
     }
@@ -55,6 +59,7 @@ impl ToolFix {
             subcommand: Some("check"),
             flags: &["--fix"],
             conflicting: &["--no-fix", "--diff", "--unsafe-fixes", "--watch"],
+            installed: None,
             safety: Safety::Safe,
         }
     }
@@ -85,6 +90,31 @@ impl ToolFix {
             .collect();
         parts.push(self.rewrite(&commands[at])?);
         Some(Command::Shell(parts.join(" && ")))
+    }
+
+    /// The project's own install of the tool run on the files its findings name, for a plan
+    /// whose steps do not run it themselves (a framework build that lints).
+    fn on_files<'a>(&self, input: &FixInput<'a>) -> Option<(&'a BuildStep, Command)> {
+        let installed = self.installed?;
+        let step = input.plan.steps.first()?;
+        if !input.workspace.root().join(installed).is_file() {
+            return None;
+        }
+        let mut files: Vec<&str> = (input.diagnostics.iter())
+            .filter(|d| d.tool == self.tool)
+            .filter_map(|d| d.file.as_deref())
+            .filter(|file| RelativePath::new(file).is_ok())
+            .collect();
+        files.sort_unstable();
+        files.dedup();
+        if files.is_empty() {
+            return None;
+        }
+        let mut line = vec![quoted(installed).into_owned()];
+        line.extend(self.flags.iter().map(|flag| flag.to_string()));
+        line.push("--".into());
+        line.extend(files.iter().map(|file| quoted(file).into_owned()));
+        Some((step, Command::Shell(line.join(" "))))
     }
 
     /// Where the linter's program is among `words` (after environment assignments and
@@ -132,10 +162,11 @@ impl Fixer for ToolFix {
         if !input.diagnostics.iter().any(|d| d.tool == self.tool) {
             return Ok(None);
         }
-        let Some((step, command)) = (input.plan.steps.iter()).find_map(|step| {
+        let found = (input.plan.steps.iter()).find_map(|step| {
             let scripts = Scripts::of(input.workspace, step.cwd.as_ref());
             Some((step, self.fix_command(&step.command, &scripts)?))
-        }) else {
+        });
+        let Some((step, command)) = found.or_else(|| self.on_files(input)) else {
             return Ok(None);
         };
         let fix = BuildStep {

@@ -144,7 +144,7 @@ fn json_report(text: &str) -> Vec<Diagnostic> {
     out
 }
 
-fn diagnostic(
+pub(super) fn diagnostic(
     file: String,
     line: Option<u32>,
     column: Option<u32>,

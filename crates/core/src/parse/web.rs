@@ -577,6 +577,8 @@ struct NextSession {
     import_trace: bool,
     open: Option<Diagnostic>,
     frame: Vec<String>,
+    /// The file of the ESLint findings being listed.
+    lint_file: Option<String>,
 }
 
 impl ParserSession for NextSession {
@@ -631,6 +633,36 @@ impl ParserSession for NextSession {
                     .from_lines(n, n)
                     .with_confidence(0.9),
             );
+            return true;
+        }
+        // ESLint inside `next build`: `5:7  Error: message  rule` under the file's line.
+        if let Some(caps) = lazy_regex!(
+            r"^(?P<line>\d+):(?P<col>\d+)\s+(?P<sev>Error|Warning):\s+(?P<msg>.+?)(?:\s{2,}(?P<rule>@?[\w-]+(?:/[\w-]+)*))?$"
+        )
+        .captures(text)
+        {
+            let file = match self.open.take() {
+                Some(open) if open.message.is_empty() => open.file,
+                other => {
+                    self.open = other;
+                    self.close(out);
+                    self.lint_file.clone()
+                }
+            };
+            if let Some(file) = file {
+                let severity = caps["sev"].to_ascii_lowercase();
+                let d = super::eslint::diagnostic(
+                    file.clone(),
+                    number(caps.name("line")),
+                    number(caps.name("col")),
+                    &severity,
+                    &caps["msg"],
+                    caps.name("rule").map(|m| m.as_str()),
+                );
+                out.emit(d.from_lines(n, n));
+                self.lint_file = Some(file);
+                self.since_location = 0;
+            }
             return true;
         }
         let Some(d) = self.open.as_mut() else {
@@ -706,6 +738,50 @@ impl NextSession {
 mod tests {
     use crate::parse::parse;
     use crate::{Category, FixitEdit, Severity, Subcategory};
+
+    #[test]
+    fn eslint_findings_next_build_prints_are_eslints() {
+        let log = "Failed to compile.\n\n./lib/utils.ts\n5:7  Error: 'merged' is never reassigned. Use 'const' instead.  prefer-const\n9:3  Warning: Unexpected console statement.  no-console\n\n./app/page.tsx\n12:20  Error: `'` can be escaped with `&apos;`.  react/no-unescaped-entities\n\ninfo  - Need to disable some ESLint rules? Learn more here: https://nextjs.org/docs/app/api-reference/config/eslint#disabling-rules\n";
+        let found = parse(log);
+        let seen: Vec<(&str, Option<u32>, Option<&str>, Severity)> = (found.iter())
+            .map(|d| {
+                (
+                    d.file.as_deref().unwrap_or(""),
+                    d.line,
+                    d.code.as_deref(),
+                    d.severity,
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (
+                    "lib/utils.ts",
+                    Some(5),
+                    Some("prefer-const"),
+                    Severity::Error
+                ),
+                (
+                    "app/page.tsx",
+                    Some(12),
+                    Some("react/no-unescaped-entities"),
+                    Severity::Error
+                ),
+                (
+                    "lib/utils.ts",
+                    Some(9),
+                    Some("no-console"),
+                    Severity::Warning
+                ),
+            ]
+        );
+        assert!(
+            found
+                .iter()
+                .all(|d| d.tool == "eslint" && d.subcategory == Subcategory::Lint)
+        );
+    }
 
     #[test]
     fn esbuild_block_with_zero_based_column_and_suggestion() {
