@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         trial!(async eslint_fixes_what_it_reported_through_npm_run_lint).needs(&apps),
         trial!(async a_dropped_parenthesis_tsc_points_at_is_put_back).needs(&apps),
         trial!(async eslint_findings_of_next_build_are_fixed_by_the_projects_eslint).needs(&apps),
+        trial!(async the_pages_router_in_an_app_component_becomes_next_navigation).needs(&apps),
     ])
 }
 
@@ -176,4 +177,16 @@ async fn eslint_findings_of_next_build_are_fixed_by_the_projects_eslint() {
             .read("lib/utils.ts")
             .contains("const merged = twMerge(clsx(inputs));")
     );
+}
+
+async fn the_pages_router_in_an_app_component_becomes_next_navigation() {
+    let project = WebProject::new("next", "next-router-in-app");
+    let report = project.heal(NEXT_BUILD).await;
+    assert_eq!(healed_by(&report), Some("next-navigation"));
+    let board = project.read("components/task-board.tsx");
+    assert!(
+        board.contains("import { useRouter } from \"next/navigation\";"),
+        "{board}"
+    );
+    assert!(board.contains("router.push(\"/\")"));
 }

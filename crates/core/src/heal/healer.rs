@@ -25,8 +25,8 @@ use crate::fix::install::{Install, Installer};
 use crate::fix::prompt::{PreviousAttempt, PromptBuilder};
 use crate::fix::{
     CargoSuggestions, ClientDirective, Edit, FixInput, FixProposal, Fixer, ImportKinds,
-    ImportPaths, JsonFiles, MissingDependencies, MissingNames, RelativePath, ToolFix,
-    ToolSuggestions, UnusedBindings,
+    ImportPaths, JsonFiles, MissingDependencies, MissingNames, NextNavigation, RelativePath,
+    ToolFix, ToolSuggestions, UnusedBindings,
 };
 use crate::llm::{self, Meter, Metered, Provider, StreamEvent};
 use crate::observe::{self, HealthMonitor, Phase};
@@ -43,10 +43,10 @@ pub type EscalationHandler = dyn Fn(&HealReport) + Send + Sync;
 
 /// The deterministic fixers a [`Healer`] starts with, in the order it asks them: the tools' own
 /// suggestions ([`ToolSuggestions`], [`JsonFiles`], [`CargoSuggestions`], [`ToolFix::eslint`],
-/// [`ToolFix::ruff`]), then the project-aware ones ([`ClientDirective`], [`ImportPaths`],
-/// [`ImportKinds`], [`MissingNames`], [`UnusedBindings`]), then [`MissingDependencies`], which
-/// installs packages under the rules of [`install`](crate::fix::install)
-/// ([`HealConfig::install`] turns installs off).
+/// [`ToolFix::ruff`]), then the project-aware ones ([`ClientDirective`], [`NextNavigation`],
+/// [`ImportPaths`], [`ImportKinds`], [`MissingNames`], [`UnusedBindings`]), then
+/// [`MissingDependencies`], which installs packages under the rules of
+/// [`install`](crate::fix::install) ([`HealConfig::install`] turns installs off).
 pub fn default_fixers() -> Vec<Arc<dyn Fixer>> {
     vec![
         Arc::new(ToolSuggestions),
@@ -55,6 +55,7 @@ pub fn default_fixers() -> Vec<Arc<dyn Fixer>> {
         Arc::new(ToolFix::eslint()),
         Arc::new(ToolFix::ruff()),
         Arc::new(ClientDirective),
+        Arc::new(NextNavigation),
         Arc::new(ImportPaths),
         Arc::new(ImportKinds),
         Arc::new(MissingNames),
