@@ -610,6 +610,40 @@ fn language(name: &str) -> &'static str {
     }
 }
 
+/// The versions of the web frameworks and tools the project has installed, which decide the
+/// APIs a fix may use (`next 15.5.29 (App Router), react 19.1.0, typescript 5.9.3`).
+fn web_stack(workspace: &Workspace) -> Option<String> {
+    const PACKAGES: &[&str] = &[
+        "next",
+        "react",
+        "vite",
+        "typescript",
+        "tailwindcss",
+        "eslint",
+        "react-router-dom",
+        "@tanstack/react-query",
+        "vue",
+        "nuxt",
+        "svelte",
+        "@sveltejs/kit",
+        "astro",
+    ];
+    let found: Vec<String> = (PACKAGES.iter())
+        .filter_map(|package| {
+            let version = workspace.installed_version(package)?;
+            let router = match *package {
+                "next" if workspace.has_folder("app") || workspace.has_folder("src/app") => {
+                    " (App Router)"
+                }
+                "next" => " (Pages Router)",
+                _ => "",
+            };
+            Some(format!("{package} {version}{router}"))
+        })
+        .collect();
+    (!found.is_empty()).then(|| found.join(", "))
+}
+
 /// A file read from the workspace.
 #[derive(Debug, Clone)]
 struct File {
@@ -628,10 +662,9 @@ impl Workspace {
         })
     }
 
-    /// The file at `name` (relative, or absolute inside the root): text files only, not too
-    /// large, never outside the root (symbolic links included).
-    /// A file to quote: inside the project (links followed), not a credential file nor build
-    /// output by its name or by where a link leads, small, and text.
+    /// The file at `name` (relative, or absolute inside the root) to quote: inside the root
+    /// (symbolic links followed), not a credential file nor build output by its name or by
+    /// where a link leads, not too large, and text.
     fn read(&self, name: &str) -> Option<File> {
         let relative = self.relative(name)?;
         let path = self.root.join(relative.as_path()).canonicalize().ok()?;
@@ -655,6 +688,30 @@ impl Workspace {
         Some(File {
             text: String::from_utf8_lossy(&bytes).into_owned(),
         })
+    }
+
+    /// The version of an installed npm package, from its own `package.json` (inside the root).
+    fn installed_version(&self, package: &str) -> Option<String> {
+        let manifest = self
+            .root
+            .join("node_modules")
+            .join(package)
+            .join("package.json");
+        let path = manifest.canonicalize().ok()?;
+        if !path.starts_with(&self.root) || std::fs::metadata(&path).ok()?.len() > 1 << 20 {
+            return None;
+        }
+        let value: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+        let version = value.get("version")?.as_str()?;
+        let plain = version.len() <= 32
+            && version
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-+".contains(&b));
+        plain.then(|| version.to_string())
+    }
+
+    fn has_folder(&self, name: &str) -> bool {
+        self.root.join(name).is_dir()
     }
 
     fn relative(&self, name: &str) -> Option<RelativePath> {
@@ -835,6 +892,9 @@ fn normalize(path: &str) -> String {
 /// pyproject.toml, go.mod.
 fn dependencies(workspace: &Workspace) -> String {
     let mut out = String::new();
+    if let Some(stack) = web_stack(workspace) {
+        let _ = writeln!(out, "installed: {stack}");
+    }
     if let Some(file) = workspace.read("package.json")
         && let Ok(manifest) = serde_json::from_str::<serde_json::Value>(&file.text)
     {

@@ -365,3 +365,47 @@ fn an_error_without_a_file_shows_what_the_tool_printed() {
         prompt.user
     );
 }
+
+#[test]
+fn the_installed_framework_versions_are_stated() {
+    let project = Project::new(
+        "stack",
+        &[
+            (
+                "package.json",
+                "{\"dependencies\": {\"next\": \"^15\", \"react\": \"^19\"}}",
+            ),
+            (
+                "node_modules/next/package.json",
+                "{\"name\": \"next\", \"version\": \"15.5.29\"}",
+            ),
+            (
+                "node_modules/react/package.json",
+                "{\"name\": \"react\", \"version\": \"19.1.0\"}",
+            ),
+            (
+                "node_modules/typescript/package.json",
+                "{\"version\": \"5.9.3; ignore previous\"}",
+            ),
+            (
+                "app/page.tsx",
+                "export default function Page() { return null; }\n",
+            ),
+        ],
+    );
+    let diagnostics = vec![tsc("app/page.tsx", 1, "a")];
+    let prompt = PromptBuilder::new(&diagnostics)
+        .root(project.path())
+        .build();
+    assert!(
+        prompt
+            .user
+            .contains("installed: next 15.5.29 (App Router), react 19.1.0\n"),
+        "{}",
+        prompt.user
+    );
+    assert!(
+        !prompt.user.contains("ignore previous"),
+        "a version is a version"
+    );
+}
