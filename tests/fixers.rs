@@ -15,6 +15,7 @@ mod support;
 fn main() -> ExitCode {
     let ruff = Need::program("ruff", "pip install ruff; scripts/test installs it");
     let mypy = Need::program("mypy", "pip install mypy; scripts/test installs it");
+    let pytest = Need::program("pytest", "pip install pytest; scripts/test installs it");
     selfheal_test_harness::run(vec![
         trial!(async a_require_that_misses_its_folder_is_pointed_at_the_module_that_exists),
         trial!(async ruff_fixes_what_it_reported_and_the_lint_passes).needs(&ruff),
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
         trial!(async an_unused_local_that_ruff_only_removes_unsafely_is_underscored_and_keeps_its_call).needs(&ruff),
         trial!(async a_package_imported_but_not_declared_is_declared_and_installed_from_the_registry),
         trial!(async mypys_one_suggestion_for_a_misspelt_attribute_is_applied).needs(&mypy),
+        trial!(async a_colon_python_expects_is_put_back_when_pytest_meets_it).needs(&pytest),
     ])
 }
 
@@ -216,4 +218,27 @@ async fn mypys_one_suggestion_for_a_misspelt_attribute_is_applied() {
         Some("tool-suggestions")
     );
     assert!(project.read("cfg.py").unwrap().contains("return s.debug\n"));
+}
+
+async fn a_colon_python_expects_is_put_back_when_pytest_meets_it() {
+    let project = Project::new(
+        "fixers-pytest-colon",
+        &[
+            ("app.py", "def total(items)\n    return sum(items)\n"),
+            (
+                "test_app.py",
+                "from app import total\n\n\ndef test_total():\n    assert total([1, 2]) == 3\n",
+            ),
+        ],
+    );
+    let report = heal(&project, &[("pytest", "pytest -q -p no:cacheprovider")]).await;
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    assert_eq!(
+        report.attempts.last().unwrap().by.as_deref(),
+        Some("tool-suggestions")
+    );
+    assert_eq!(
+        project.read("app.py").unwrap(),
+        "def total(items):\n    return sum(items)\n"
+    );
 }

@@ -50,6 +50,8 @@ struct Block {
     last_line: u32,
     location: Option<(String, Option<u32>, String)>,
     error_lines: Vec<String>,
+    /// The `E` lines as printed after the `E`, their alignment kept (a caret under code).
+    printed_error_lines: Vec<String>,
     in_captured_output: bool,
     frames: Vec<crate::StackFrame>,
     /// `--tb=native`: frames are `File "x", line N` and the exception line has no `E` prefix.
@@ -212,6 +214,7 @@ impl PytestSession {
         if let Some(caps) = lazy_regex!(r"^E\s+(.*)$").captures(text) {
             if block.error_lines.len() < 40 {
                 block.error_lines.push(caps[1].trim_end().to_string());
+                (block.printed_error_lines).push(text[1..].trim_end().to_string());
             }
             return true;
         }
@@ -358,6 +361,12 @@ fn block_diagnostic(block: &Block) -> Option<Diagnostic> {
         d.line = line;
     }
     d.stack = block.frames.clone();
+    if reports_traceback {
+        d.fixits.extend(super::python::expected_token(
+            &d,
+            &block.printed_error_lines,
+        ));
+    }
     d.notes = block
         .error_lines
         .iter()
@@ -385,6 +394,28 @@ fn classify(class: Option<&str>, message: &str) -> (Category, Subcategory) {
 
 #[cfg(test)]
 mod tests {
+    use crate::FixitEdit;
+
+    #[test]
+    fn a_syntax_error_met_while_collecting_gets_its_missing_token() {
+        let log = "==================================== ERRORS ====================================\n\
+_________________________ ERROR collecting test_app.py _________________________\n\
+test_app.py:1: in <module>\n    from app import total\n\
+E     File \"/w/app.py\", line 1\n\
+E       def total(items)\n\
+E                       ^\n\
+E   SyntaxError: expected ':'\n";
+        let found = crate::parse::parse(log);
+        assert!(
+            matches!(&found[0].fixits[..], [fixit] if fixit.edit == FixitEdit::Word {
+                line: 1,
+                original: "def total(items)".into(),
+                replacement: "def total(items):".into(),
+            }),
+            "{found:#?}"
+        );
+    }
+
     use crate::parse::parse;
     use crate::{Category, Subcategory};
 

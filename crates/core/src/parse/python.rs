@@ -243,8 +243,46 @@ impl PythonSession {
         if let Some(fixit) = did_you_mean(&d) {
             d.fixits.push(fixit);
         }
+        if d.category == Category::Syntax {
+            d.fixits.extend(expected_token(&d, &frame.code));
+        }
         Some(d)
     }
+}
+
+/// `SyntaxError: expected ':'` with the code line and the caret Python printed under it → the
+/// token inserted where the caret points. The code line is printed without its indentation, so
+/// the fix-it names the text before the caret rather than a column.
+pub(crate) fn expected_token(d: &Diagnostic, printed: &[String]) -> Option<Fixit> {
+    let token = lazy_regex!(r"^expected '([:,)\]}])'$")
+        .captures(&d.message)?
+        .get(1)?
+        .as_str();
+    let caret_at = printed.iter().position(|l| {
+        let t = l.trim();
+        !t.is_empty() && t.chars().all(|c| c == '^')
+    })?;
+    let code = printed.get(caret_at.checked_sub(1)?)?;
+    let caret = printed[caret_at].chars().position(|c| c == '^')?;
+    let margin = code.chars().take_while(|c| *c == ' ').count();
+    let before: String = code
+        .chars()
+        .skip(margin)
+        .take(caret.checked_sub(margin)?)
+        .collect();
+    let before = before.trim_end();
+    if before.is_empty() {
+        return None;
+    }
+    Some(Fixit {
+        message: format!("insert `{token}`"),
+        file: d.file.clone(),
+        edit: FixitEdit::Word {
+            line: d.line?,
+            original: before.to_string(),
+            replacement: format!("{before}{token}"),
+        },
+    })
 }
 
 fn is_syntax_error(class: &str) -> bool {
