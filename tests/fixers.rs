@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         trial!(async a_package_imported_but_not_declared_is_declared_and_installed_from_the_registry),
         trial!(async mypys_one_suggestion_for_a_misspelt_attribute_is_applied).needs(&mypy),
         trial!(async a_colon_python_expects_is_put_back_when_pytest_meets_it).needs(&pytest),
+        trial!(async a_crate_of_the_same_workspace_is_declared_by_path),
     ])
 }
 
@@ -240,5 +241,45 @@ async fn a_colon_python_expects_is_put_back_when_pytest_meets_it() {
     assert_eq!(
         project.read("app.py").unwrap(),
         "def total(items):\n    return sum(items)\n"
+    );
+}
+
+async fn a_crate_of_the_same_workspace_is_declared_by_path() {
+    let project = Project::new(
+        "fixers-workspace-crate",
+        &[
+            (
+                "Cargo.toml",
+                "[workspace]\nmembers = [\"app\", \"shared\"]\nresolver = \"2\"\n",
+            ),
+            (
+                "app/Cargo.toml",
+                "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n",
+            ),
+            (
+                "app/src/main.rs",
+                "use shared::greet;\n\nfn main() {\n    println!(\"{}\", greet());\n}\n",
+            ),
+            (
+                "shared/Cargo.toml",
+                "[package]\nname = \"shared\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+            ),
+            (
+                "shared/src/lib.rs",
+                "pub fn greet() -> String {\n    \"hi\".into()\n}\n",
+            ),
+        ],
+    );
+    let report = heal(&project, &[("cargo", "cargo build --offline --quiet")]).await;
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    assert_eq!(
+        report.attempts.last().unwrap().by.as_deref(),
+        Some("workspace-crates")
+    );
+    assert!(
+        project
+            .read("app/Cargo.toml")
+            .unwrap()
+            .ends_with("[dependencies]\nshared = { path = \"../shared\" }\n")
     );
 }

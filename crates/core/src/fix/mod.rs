@@ -43,6 +43,7 @@ mod proposal;
 mod suggestions;
 mod tool_fix;
 mod unused_bindings;
+mod workspace_crates;
 
 pub use cargo::CargoSuggestions;
 pub use client_directive::ClientDirective;
@@ -58,6 +59,7 @@ pub use proposal::{Alternative, Edit, FixProposal, Invalid, ProposalError};
 pub use suggestions::ToolSuggestions;
 pub use tool_fix::ToolFix;
 pub use unused_bindings::UnusedBindings;
+pub use workspace_crates::WorkspaceCrates;
 
 #[cfg(test)]
 mod tests;

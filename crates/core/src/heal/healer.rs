@@ -26,7 +26,7 @@ use crate::fix::prompt::{PreviousAttempt, PromptBuilder};
 use crate::fix::{
     CargoSuggestions, ClientDirective, Edit, FixInput, FixProposal, Fixer, ImportKinds,
     ImportPaths, JsonFiles, MissingDependencies, MissingNames, NextNavigation, RelativePath,
-    ToolFix, ToolSuggestions, UnusedBindings,
+    ToolFix, ToolSuggestions, UnusedBindings, WorkspaceCrates,
 };
 use crate::llm::{self, Meter, Metered, Provider, StreamEvent};
 use crate::observe::{self, HealthMonitor, Phase};
@@ -44,8 +44,8 @@ pub type EscalationHandler = dyn Fn(&HealReport) + Send + Sync;
 /// The deterministic fixers a [`Healer`] starts with, in the order it asks them: the tools' own
 /// suggestions ([`ToolSuggestions`], [`JsonFiles`], [`CargoSuggestions`], [`ToolFix::eslint`],
 /// [`ToolFix::ruff`]), then the project-aware ones ([`ClientDirective`], [`NextNavigation`],
-/// [`ImportPaths`], [`ImportKinds`], [`MissingNames`], [`UnusedBindings`]), then
-/// [`MissingDependencies`], which installs packages under the rules of
+/// [`ImportPaths`], [`ImportKinds`], [`WorkspaceCrates`], [`MissingNames`], [`UnusedBindings`]),
+/// then [`MissingDependencies`], which installs packages under the rules of
 /// [`install`](crate::fix::install) ([`HealConfig::install`] turns installs off).
 pub fn default_fixers() -> Vec<Arc<dyn Fixer>> {
     vec![
@@ -58,6 +58,7 @@ pub fn default_fixers() -> Vec<Arc<dyn Fixer>> {
         Arc::new(NextNavigation),
         Arc::new(ImportPaths),
         Arc::new(ImportKinds),
+        Arc::new(WorkspaceCrates),
         Arc::new(MissingNames),
         Arc::new(UnusedBindings),
         Arc::new(MissingDependencies),
