@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         trial!(usage_and_infrastructure_errors_exit_2),
         trial!(steps_run_in_a_container_with_limits).needs(&image),
         trial!(a_step_gets_what_tools_need_and_none_of_the_hosts_secrets),
+        trial!(a_variable_the_step_spells_out_reaches_it_unless_it_is_a_credential),
     ])
 }
 
@@ -250,5 +251,38 @@ fn a_step_gets_what_tools_need_and_none_of_the_hosts_secrets() {
     ] {
         assert!(seen.contains(name), "{name} is missing: {seen}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn a_variable_the_step_spells_out_reaches_it_unless_it_is_a_credential() {
+    let dir = project("spelled");
+    let root = dir.to_str().expect("utf-8 path");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_selfheal"))
+        .args([
+            "check",
+            root,
+            "--verbose",
+            "--step",
+            "echo \"tools=$HEAL_TOOLS key=${STRIPE_KEY}\"; env",
+        ])
+        .env("HEAL_TOOLS", "/opt/tools")
+        .env("OTHER_TOOLS", "/opt/other")
+        .env("STRIPE_KEY", "sk_live_123")
+        .output()
+        .expect("selfheal runs");
+    assert_eq!(output.status.code(), Some(0));
+    let seen = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        seen.contains("tools=/opt/tools key=\n") || seen.contains("tools=/opt/tools key="),
+        "{seen}"
+    );
+    assert!(
+        !seen.contains("sk_live_123"),
+        "a credential needs the host's word: {seen}"
+    );
+    assert!(
+        !seen.contains("OTHER_TOOLS"),
+        "only what the step names: {seen}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -194,16 +194,25 @@ impl EnvPolicy {
         self.named.iter().any(|p| p.eq_ignore_ascii_case(name))
     }
 
-    /// The inherited variables of the current process: those [`inherits`](Self::inherits)
-    /// passes, but for a value with a password in a URL unless the host named the variable.
-    pub(crate) fn inherited(
-        &self,
-    ) -> impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)> {
-        std::env::vars_os().filter(|(name, value)| {
+    /// The inherited variables of the current process for a step whose command line names the
+    /// variables `referenced` (`"$HEAL_TOOLS/bin/tsc"`): those [`inherits`](Self::inherits)
+    /// passes, and those the command names unless they look like credentials or the host
+    /// denies them — the plan is the host's, so a variable it spells out is one the host
+    /// means the step to have; a credential still needs the host to name it in the policy. A
+    /// value with a password in a URL passes only when the host named the variable.
+    pub(crate) fn inherited<'a>(
+        &'a self,
+        referenced: &'a [String],
+    ) -> impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)> + 'a {
+        std::env::vars_os().filter(move |(name, value)| {
             let Some(name) = name.to_str() else {
                 return false;
             };
-            self.inherits(name)
+            let matches = |patterns: &[String]| patterns.iter().any(|p| glob(p, name));
+            let spelled_out = referenced.iter().any(|r| r == name)
+                && !matches(&self.deny)
+                && !matches(&self.credentials);
+            (self.inherits(name) || spelled_out)
                 && (self.named_exactly(name) || !value.to_str().is_some_and(carries_password))
         })
     }

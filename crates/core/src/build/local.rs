@@ -114,7 +114,7 @@ impl Builder for LocalBuilder {
             .args(args)
             .current_dir(&cwd)
             .env_clear()
-            .envs(self.env.inherited())
+            .envs(self.env.inherited(&step.command.variables()))
             .envs(step.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

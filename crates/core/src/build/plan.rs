@@ -30,6 +30,36 @@ impl Command {
     }
 }
 
+impl Command {
+    /// The environment variables a shell line expands (`$NAME`, `${NAME}`); none for an
+    /// argument vector, which no shell reads.
+    pub fn variables(&self) -> Vec<String> {
+        let Command::Shell(line) = self else {
+            return Vec::new();
+        };
+        let bytes = line.as_bytes();
+        let mut names: Vec<String> = Vec::new();
+        let mut at = 0;
+        while let Some(offset) = line[at..].find('$') {
+            let mut start = at + offset + 1;
+            if bytes.get(start) == Some(&b'{') {
+                start += 1;
+            }
+            let length = (line[start..].bytes())
+                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                .count();
+            let name = &line[start..start + length];
+            if name.bytes().next().is_some_and(|b| !b.is_ascii_digit())
+                && !names.iter().any(|n| n == name)
+            {
+                names.push(name.to_string());
+            }
+            at = start + length;
+        }
+        names
+    }
+}
+
 impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -191,7 +221,10 @@ fn step_name(line: &str) -> String {
         })
         .take_while(|word| !matches!(*word, "&&" | "||" | ";" | "|"))
         .collect();
-    let file_name = |word: &str| word.rsplit('/').next().unwrap_or(word).to_string();
+    let file_name = |word: &str| {
+        let word = word.trim_matches(['"', '\'']);
+        word.rsplit('/').next().unwrap_or(word).to_string()
+    };
     let Some(program) = words.first().map(|word| file_name(word)) else {
         return "step".into();
     };
@@ -388,6 +421,7 @@ mod tests {
             "python -m pytest -q",
             "./node_modules/.bin/eslint .",
             "npm ci",
+            "\"$HEAL_TOOLS/node_modules/.bin/tsc\" --noEmit",
         ]);
         let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
@@ -402,10 +436,15 @@ mod tests {
                 "yarn",
                 "pytest",
                 "eslint",
-                "npm#2"
+                "npm#2",
+                "tsc#2"
             ]
         );
         assert_eq!(plan.steps[2].command, Command::Shell("npm test".into()));
+        let line =
+            Command::Shell("\"$HEAL_TOOLS/bin/tsc\" -p ${DIR}/a $1 $$ $HOME $HEAL_TOOLS".into());
+        assert_eq!(line.variables(), ["HEAL_TOOLS", "DIR", "HOME"]);
+        assert!(Command::Argv(vec!["$HOME".into()]).variables().is_empty());
 
         let plan = BuildPlan::new([
             BuildStep::shell("build", "make"),
