@@ -4,7 +4,8 @@
 //! allow-list of what tools need — [`DEFAULT_ALLOWED`]: the path, the user, the locale and
 //! terminal, temporary folders, the toolchains' homes, proxies and certificates, virtualenvs —
 //! and never anything that looks like a credential, nor a value carrying a password in a URL
-//! (`https://user:secret@host`). A host adds the names its builds need
+//! (`https://user:secret@host`). A variable a step's own shell line spells out (`$HEAL_TOOLS`)
+//! reaches it too, unless it looks like a credential. A host adds the names its builds need
 //! ([`EnvPolicy::allowing`]), or passes the whole environment on explicitly
 //! ([`EnvPolicy::pass_through`]).
 
