@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         trial!(async a_dropped_parenthesis_tsc_points_at_is_put_back).needs(&apps),
         trial!(async eslint_findings_of_next_build_are_fixed_by_the_projects_eslint).needs(&apps),
         trial!(async the_pages_router_in_an_app_component_becomes_next_navigation).needs(&apps),
+        trial!(async a_named_import_rollup_cannot_find_is_read_against_the_module).needs(&apps),
     ])
 }
 
@@ -189,4 +190,15 @@ async fn the_pages_router_in_an_app_component_becomes_next_navigation() {
         "{board}"
     );
     assert!(board.contains("router.push(\"/\")"));
+}
+
+async fn a_named_import_rollup_cannot_find_is_read_against_the_module() {
+    let project = WebProject::new("vite", "vite-named-vs-default-import");
+    let report = project.heal("npx vite build").await;
+    assert_eq!(healed_by(&report), Some("import-kinds"));
+    assert!(
+        project
+            .read("src/App.tsx")
+            .contains("import Navbar from './components/Navbar';")
+    );
 }

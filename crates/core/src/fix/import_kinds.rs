@@ -6,9 +6,9 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::FixProposal;
 use super::edited::EditedFiles;
 use super::fixer::{FixInput, Fixer, Safety};
+use super::{FixProposal, RelativePath};
 use crate::{Diagnostic, Result, Severity};
 
 /// Rewrites `import { X } from 'y'` as `import X from 'y'` and back, where tsc names the
@@ -47,7 +47,8 @@ impl Fixer for ImportKinds {
             .iter()
             .filter(|d| d.severity <= Severity::Error)
         {
-            let Some(wanted) = wanted(diagnostic) else {
+            let Some(wanted) = wanted(diagnostic).or_else(|| bundler_wanted(workspace, diagnostic))
+            else {
                 continue;
             };
             let Some(path) = diagnostic
@@ -96,6 +97,80 @@ fn wanted(diagnostic: &Diagnostic) -> Option<Wanted> {
                 module: found[2].to_string(),
                 default,
             });
+        }
+    }
+    None
+}
+
+/// What a bundler's "not exported" error means, read from the module itself: rollup's
+/// `"Navbar" is not exported by "src/components/Navbar.tsx"` or webpack's `Attempted import
+/// error: 'Navbar' is not exported from './components/Navbar'` for a project module that has a
+/// default export and no export of that name is a default import written as a named one.
+fn bundler_wanted(workspace: &crate::workspace::Workspace, d: &Diagnostic) -> Option<Wanted> {
+    static NOT_EXPORTED: LazyLock<Option<Regex>> = LazyLock::new(|| {
+        Regex::new(
+            r#"^(?:Attempted import error: )?["']([A-Za-z_$][\w$]*)["'] is not exported (?:by|from) ["']([^"']+)["']"#,
+        )
+        .ok()
+    });
+    let found = NOT_EXPORTED.as_ref()?.captures(&d.message)?;
+    let (name, module) = (found[1].to_string(), found[2].to_string());
+    let importer = d.file.as_deref().and_then(|f| workspace.relative(f))?;
+    let text = module_text(workspace, importer.as_str(), &module)?;
+    let named = Regex::new(&format!(
+        r"export\s+(?:(?:async\s+)?function\*?|class|const|let|var|type|interface|enum)\s+{}\b|export\s*\{{[^}}]*\b{}\b",
+        regex::escape(&name),
+        regex::escape(&name)
+    ))
+    .ok()?;
+    let default = text.contains("export default");
+    (default && !named.is_match(&text)).then_some(Wanted {
+        name,
+        module,
+        default: true,
+    })
+}
+
+/// The text of the project module `module` names, as a bundler reports it (project-relative)
+/// or as the importer wrote it (relative to the importer).
+fn module_text(
+    workspace: &crate::workspace::Workspace,
+    importer: &str,
+    module: &str,
+) -> Option<String> {
+    let folder = importer.rsplit_once('/').map_or("", |(folder, _)| folder);
+    let mut bases = vec![module.to_string()];
+    if module.starts_with('.') {
+        let mut parts: Vec<&str> = folder.split('/').filter(|p| !p.is_empty()).collect();
+        for part in module.split('/') {
+            match part {
+                "." | "" => {}
+                ".." => {
+                    parts.pop()?;
+                }
+                part => parts.push(part),
+            }
+        }
+        bases.insert(0, parts.join("/"));
+    }
+    let extensions = [
+        "",
+        ".tsx",
+        ".ts",
+        ".jsx",
+        ".js",
+        "/index.tsx",
+        "/index.ts",
+        "/index.js",
+    ];
+    for base in bases {
+        for extension in extensions {
+            let Ok(path) = RelativePath::new(&format!("{base}{extension}")) else {
+                continue;
+            };
+            if let Ok(Some(text)) = workspace.read(&path) {
+                return Some(text);
+            }
         }
     }
     None
@@ -204,6 +279,51 @@ mod tests {
             wanted(&diagnostic("Module '\"x\"' has no default export.")),
             None
         );
+    }
+
+    #[test]
+    fn a_bundlers_not_exported_error_is_read_against_the_module() {
+        let dir = std::env::temp_dir().join(format!("selfheal-kinds-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("src/components")).unwrap();
+        std::fs::write(
+            dir.join("src/components/Navbar.tsx"),
+            "export default function Navbar() { return null; }\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("src/components/Footer.tsx"),
+            "export function Footer() { return null; }\nexport default Footer;\n",
+        )
+        .unwrap();
+        let workspace = crate::workspace::Workspace::open(&dir).unwrap();
+        let at =
+            |message: &str| Diagnostic::new("vite", message).at("src/App.tsx", Some(2), Some(10));
+        let rollup = at(
+            "\"Navbar\" is not exported by \"src/components/Navbar.tsx\", imported by \"src/App.tsx\".",
+        );
+        assert_eq!(
+            bundler_wanted(&workspace, &rollup),
+            Some(Wanted {
+                name: "Navbar".into(),
+                module: "src/components/Navbar.tsx".into(),
+                default: true
+            })
+        );
+        let webpack = at(
+            "Attempted import error: 'Navbar' is not exported from './components/Navbar' (imported as 'Navbar').",
+        );
+        assert_eq!(
+            bundler_wanted(&workspace, &webpack).map(|w| w.default),
+            Some(true)
+        );
+        let exported = at("\"Footer\" is not exported by \"src/components/Footer.tsx\".");
+        assert_eq!(
+            bundler_wanted(&workspace, &exported),
+            None,
+            "it is exported by name"
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
