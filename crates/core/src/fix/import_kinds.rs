@@ -8,6 +8,7 @@ use regex::Regex;
 
 use super::edited::EditedFiles;
 use super::fixer::{FixInput, Fixer, Safety};
+use super::import_paths::{join, parent};
 use super::{FixProposal, RelativePath};
 use crate::{Diagnostic, Result, Severity};
 
@@ -138,20 +139,9 @@ fn module_text(
     importer: &str,
     module: &str,
 ) -> Option<String> {
-    let folder = importer.rsplit_once('/').map_or("", |(folder, _)| folder);
     let mut bases = vec![module.to_string()];
     if module.starts_with('.') {
-        let mut parts: Vec<&str> = folder.split('/').filter(|p| !p.is_empty()).collect();
-        for part in module.split('/') {
-            match part {
-                "." | "" => {}
-                ".." => {
-                    parts.pop()?;
-                }
-                part => parts.push(part),
-            }
-        }
-        bases.insert(0, parts.join("/"));
+        bases.insert(0, join(parent(importer), module)?);
     }
     let extensions = [
         "",

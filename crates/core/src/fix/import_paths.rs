@@ -256,7 +256,7 @@ pub(super) fn extension(path: &str) -> Option<&str> {
 
 /// `folder` joined with a relative `specifier`, normalised; `None` when it climbs out of the
 /// workspace.
-fn join(folder: &str, specifier: &str) -> Option<String> {
+pub(super) fn join(folder: &str, specifier: &str) -> Option<String> {
     let mut parts: Vec<&str> = folder
         .split('/')
         .filter(|p| !p.is_empty() && *p != ".")

@@ -466,12 +466,19 @@ fn is_python_name(name: &str) -> bool {
     NAME.as_ref().is_some_and(|n| n.is_match(name)) && !name.contains("..") && !is_archive(name)
 }
 
-/// The version of an installed npm package, from its `package.json`.
-fn npm_version(root: &Path, package: &str) -> Option<String> {
+/// The version of an npm package installed in the project at `root`, from its own
+/// `package.json`: only inside the project (links followed), and only a plain version string.
+pub(super) fn npm_version(root: &Path, package: &str) -> Option<String> {
     let manifest = root.join("node_modules").join(package).join("package.json");
-    let text = read_small(&manifest)?;
-    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
-    Some(value.get("version")?.as_str()?.chars().take(64).collect())
+    let path = manifest.canonicalize().ok()?;
+    if !path.starts_with(root.canonicalize().ok()?) {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_str(&read_small(&path)?).ok()?;
+    let version = value.get("version")?.as_str()?;
+    let plain = version.len() <= 64
+        && (version.bytes()).all(|b| b.is_ascii_alphanumeric() || b".-+".contains(&b));
+    plain.then(|| version.to_string())
 }
 
 /// The version of an installed Python distribution, from its `.dist-info` folder in the

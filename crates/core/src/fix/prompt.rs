@@ -630,7 +630,7 @@ fn web_stack(workspace: &Workspace) -> Option<String> {
     ];
     let found: Vec<String> = (PACKAGES.iter())
         .filter_map(|package| {
-            let version = workspace.installed_version(package)?;
+            let version = super::install::npm_version(&workspace.root, package)?;
             let router = match *package {
                 "next" if workspace.has_folder("app") || workspace.has_folder("src/app") => {
                     " (App Router)"
@@ -688,26 +688,6 @@ impl Workspace {
         Some(File {
             text: String::from_utf8_lossy(&bytes).into_owned(),
         })
-    }
-
-    /// The version of an installed npm package, from its own `package.json` (inside the root).
-    fn installed_version(&self, package: &str) -> Option<String> {
-        let manifest = self
-            .root
-            .join("node_modules")
-            .join(package)
-            .join("package.json");
-        let path = manifest.canonicalize().ok()?;
-        if !path.starts_with(&self.root) || std::fs::metadata(&path).ok()?.len() > 1 << 20 {
-            return None;
-        }
-        let value: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-        let version = value.get("version")?.as_str()?;
-        let plain = version.len() <= 32
-            && version
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".-+".contains(&b));
-        plain.then(|| version.to_string())
     }
 
     fn has_folder(&self, name: &str) -> bool {
