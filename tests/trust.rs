@@ -80,13 +80,18 @@ async fn heal(
     let plan = BuildPlan::new(
         (steps.iter()).map(|step| BuildStep::shell(step.split(' ').next().unwrap(), *step)),
     );
+    run(&healer, project, &plan).await
+}
+
+/// Runs `healer` on `project` with `plan`; the report and every event, in order.
+async fn run(healer: &Healer, project: &Project, plan: &BuildPlan) -> (HealReport, Vec<Event>) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = {
         let events = Arc::clone(&events);
         move |event: Event| events.lock().unwrap().push(event)
     };
     let workspace = Workspace::open(&project.dir).unwrap();
-    let report = healer.heal(&workspace, &plan, &sink).await.unwrap();
+    let report = healer.heal(&workspace, plan, &sink).await.unwrap();
     let events = events.lock().unwrap().clone();
     (report, events)
 }
@@ -465,14 +470,7 @@ async fn heal_without_model(
             false => named,
         }
     }));
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let sink = {
-        let events = Arc::clone(&events);
-        move |event: Event| events.lock().unwrap().push(event)
-    };
-    let workspace = Workspace::open(&project.dir).unwrap();
-    let report = healer.heal(&workspace, &plan, &sink).await.unwrap();
-    let events = events.lock().unwrap().clone();
+    let (report, events) = run(&healer, project, &plan).await;
     let installs = (report.attempts.iter())
         .flat_map(|attempt| attempt.installs.clone())
         .collect();
@@ -756,14 +754,8 @@ async fn a_secret_in_a_log_or_a_credential_file_reaches_no_prompt_event_report_c
         .fixers(Vec::new())
         .cache(cache.clone())
         .config(config(4));
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let sink = {
-        let events = Arc::clone(&events);
-        move |event: Event| events.lock().unwrap().push(event)
-    };
-    let workspace = Workspace::open(&project.dir).unwrap();
     let plan = BuildPlan::new([BuildStep::shell("build", "node build.js")]);
-    let report = healer.heal(&workspace, &plan, &sink).await.unwrap();
+    let (report, events) = run(&healer, &project, &plan).await;
     assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
 
     let prompts: Vec<String> = (server.received().iter())
@@ -780,7 +772,7 @@ async fn a_secret_in_a_log_or_a_credential_file_reaches_no_prompt_event_report_c
         ("prompt", prompts.join("\n")),
         (
             "events",
-            (events.lock().unwrap().iter())
+            (events.iter())
                 .map(|e| serde_json::to_string(e).unwrap())
                 .collect::<Vec<_>>()
                 .join("\n"),
