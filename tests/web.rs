@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         trial!(async eslint_findings_of_next_build_are_fixed_by_the_projects_eslint).needs(&apps),
         trial!(async the_pages_router_in_an_app_component_becomes_next_navigation).needs(&apps),
         trial!(async a_named_import_rollup_cannot_find_is_read_against_the_module).needs(&apps),
+        trial!(async misspelt_icon_names_are_imported_as_the_names_lucide_has).needs(&apps),
     ])
 }
 
@@ -201,4 +202,18 @@ async fn a_named_import_rollup_cannot_find_is_read_against_the_module() {
             .read("src/App.tsx")
             .contains("import Navbar from './components/Navbar';")
     );
+}
+
+async fn misspelt_icon_names_are_imported_as_the_names_lucide_has() {
+    const MEANT: &str = "import { Bike, Dumbbell as DumbBell, Footprints as Footprint, Waves } from 'lucide-react';";
+    // tsc suggests both names; `vite build` alone says only "not exported", and the names are
+    // read from the installed package's declarations.
+    for step in ["npm run build", "npx vite build"] {
+        let project = WebProject::new("vite", "vite-misspelt-icon-names");
+        let report = project.heal(step).await;
+        assert_eq!(healed_by(&report), Some("export-names"), "{step}");
+        let list = project.read("src/components/WorkoutList.tsx");
+        assert!(list.starts_with(MEANT), "{step}: {list}");
+        assert!(list.contains("strength: DumbBell,"), "its uses stay");
+    }
 }

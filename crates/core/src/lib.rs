@@ -34,6 +34,8 @@ mod millis;
 pub mod observe;
 pub mod parse;
 pub mod redact;
+#[cfg(test)]
+mod scratch;
 pub mod workspace;
 
 pub use diagnostic::{

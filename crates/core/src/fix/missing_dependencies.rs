@@ -297,6 +297,7 @@ mod tests {
     use crate::build::{BuildPlan, BuildStep, Builder, LineSink, StepOutput};
     use crate::fix::Edit;
     use crate::fix::install::{Install, InstallPolicy, InstallStatus, Installer, PackageTool};
+    use crate::scratch::Scratch;
 
     /// "Installs" by appending the packages a step names (after `--`) to `package.json`, and
     /// remembers the command.
@@ -330,37 +331,13 @@ mod tests {
         }
     }
 
-    struct Scratch(std::path::PathBuf);
-
-    impl Scratch {
-        fn new(name: &str) -> Self {
-            let dir =
-                std::env::temp_dir().join(format!("selfheal-deps-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            Scratch(dir)
-        }
-
-        fn write(&self, path: &str, text: &str) {
-            let path = self.0.join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
     async fn propose(
         dir: &Scratch,
         builder: &FakeNpm,
         installer: &Installer,
         messages: &[&str],
     ) -> Option<FixProposal> {
-        let workspace = Workspace::open(&dir.0).unwrap();
+        let workspace = Workspace::open(dir.path()).unwrap();
         let diagnostics: Vec<Diagnostic> = messages
             .iter()
             .map(|m| Diagnostic::new("tsc", *m))
@@ -377,7 +354,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_package_and_the_types_of_another_are_both_kept() {
-        let dir = Scratch::new("both");
+        let dir = Scratch::new("deps-both", &[]);
         dir.write("node_modules/left-pad/package.json", "{}");
         dir.write("package.json", "");
         dir.write(
@@ -401,7 +378,7 @@ mod tests {
             "{proposal:?}"
         );
         assert_eq!(
-            std::fs::read_to_string(dir.0.join("package.json")).unwrap(),
+            std::fs::read_to_string(dir.path().join("package.json")).unwrap(),
             "",
             "put back"
         );
@@ -448,7 +425,7 @@ mod tests {
 
     #[tokio::test]
     async fn names_only_a_log_line_gives_or_no_registry_could_hold_are_refused() {
-        let dir = Scratch::new("refused");
+        let dir = Scratch::new("deps-refused", &[]);
         dir.write("package.json", "");
         dir.write(
             "index.js",
@@ -493,7 +470,7 @@ mod tests {
 
     #[tokio::test]
     async fn with_installs_off_nothing_runs_and_the_record_says_why() {
-        let dir = Scratch::new("off");
+        let dir = Scratch::new("deps-off", &[]);
         dir.write("package.json", "");
         dir.write("index.js", "require('dayjs')\n");
         let builder = FakeNpm::default();
@@ -512,10 +489,10 @@ mod tests {
 
     #[tokio::test]
     async fn pip_without_a_virtualenv_installs_nothing_and_says_so() {
-        let dir = Scratch::new("novenv");
+        let dir = Scratch::new("deps-novenv", &[]);
         dir.write("app.py", "import yaml\n");
         let (builder, installer) = (FakeNpm::default(), Installer::default());
-        let workspace = Workspace::open(&dir.0).unwrap();
+        let workspace = Workspace::open(dir.path()).unwrap();
         let diagnostics = [Diagnostic::new("python", "No module named 'yaml'")];
         let input = FixInput {
             workspace: &workspace,
@@ -531,14 +508,14 @@ mod tests {
             [Install { tool: PackageTool::Pip, package, status: InstallStatus::Refused { reason }, .. }]
                 if package == "PyYAML" && reason.contains("virtualenv")
         ));
-        assert!(!dir.0.join("requirements.txt").exists());
+        assert!(!dir.path().join("requirements.txt").exists());
     }
 
     #[test]
     fn project_modules_builtins_and_relative_paths_are_not_dependencies() {
-        let dir = Scratch::new("modules");
+        let dir = Scratch::new("deps-modules", &[]);
         dir.write("utils/__init__.py", "");
-        let workspace = Workspace::open(&dir.0).unwrap();
+        let workspace = Workspace::open(dir.path()).unwrap();
         let missing = |tool: &str, message: &str| {
             missing_dependency(&workspace, &Diagnostic::new(tool, message))
         };

@@ -28,6 +28,7 @@
 mod cargo;
 mod client_directive;
 mod edited;
+mod export_names;
 mod fixer;
 mod import_kinds;
 mod import_paths;
@@ -37,6 +38,7 @@ mod json_files;
 mod missing_dependencies;
 mod missing_names;
 mod next_router;
+mod package_exports;
 mod path;
 pub mod prompt;
 mod proposal;
@@ -47,6 +49,7 @@ mod workspace_crates;
 
 pub use cargo::CargoSuggestions;
 pub use client_directive::ClientDirective;
+pub use export_names::ExportNames;
 pub use fixer::{FixInput, Fixer, Safety};
 pub use import_kinds::ImportKinds;
 pub use import_paths::ImportPaths;

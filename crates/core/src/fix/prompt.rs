@@ -1,7 +1,8 @@
 //! The fix prompt: what a model needs to fix a build, within a token budget, with secrets out.
 //!
 //! The seed's error context (seed 000 §3.4.3) as a builder: the errors, the failing code with
-//! line numbers, related files ranked by relevance, the project's dependencies, earlier
+//! line numbers, the real exports of a package an import names wrongly, related files ranked
+//! by relevance, the project's dependencies, earlier
 //! attempts that failed, fixes that worked for similar errors, and the exact reply schema that
 //! [`FixProposal`](super::FixProposal) reads.
 //!
@@ -16,7 +17,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -25,6 +26,8 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use super::RelativePath;
+use super::export_names::missing_export;
+use super::package_exports::PackageExports;
 use crate::Diagnostic;
 use crate::llm::CompletionRequest;
 use crate::redact::{Redactor, is_credential_file};
@@ -208,6 +211,11 @@ impl<'a> PromptBuilder<'a> {
                 code_window(name, &file.text, &lines, self.context_lines),
             );
         }
+        if let Some(w) = &workspace
+            && let Some(text) = package_exports(w, &shown)
+        {
+            sections.offer(Section::Exports, text);
+        }
         if !self.attempts.is_empty() {
             sections.offer(Section::Attempts, attempts_text(&self.attempts));
         }
@@ -269,6 +277,8 @@ impl<'a> PromptBuilder<'a> {
 enum Section {
     Errors,
     Code,
+    /// The real exports of packages an import names wrongly.
+    Exports,
     /// Ranked: the most relevant file first.
     Related(usize, String),
     Dependencies,
@@ -345,6 +355,7 @@ impl Sections {
             let title = match section {
                 Section::Errors => Some("## Errors"),
                 Section::Code => Some("## Failing code"),
+                Section::Exports => Some("## What the imported packages export"),
                 Section::Related(..) if !related_header => {
                     related_header = true;
                     Some("## Related files")
@@ -642,6 +653,41 @@ fn web_stack(workspace: &Workspace) -> Option<String> {
         })
         .collect();
     (!found.is_empty()).then(|| found.join(", "))
+}
+
+/// For each import of a name an installed package does not export, the names it does export
+/// that are nearest, so that a reply picks a real one rather than another guess.
+fn package_exports(workspace: &Workspace, diagnostics: &[&Diagnostic]) -> Option<String> {
+    const SHOWN: usize = 12;
+    let mut out = String::new();
+    let mut seen = BTreeSet::new();
+    for missing in diagnostics.iter().filter_map(|d| missing_export(d)) {
+        let Some(package) = missing.package() else {
+            continue;
+        };
+        if !seen.insert((package.clone(), missing.name.clone())) {
+            continue;
+        }
+        let Some(exports) = PackageExports::read(&workspace.root, &package) else {
+            continue;
+        };
+        let version = exports
+            .version
+            .as_deref()
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default();
+        let nearest: Vec<String> = (exports.nearest(&missing.name, SHOWN).iter())
+            .map(|name| format!("`{name}`"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{package}{version} (installed) has no export `{}`; of its {} exports, the nearest: {}.",
+            missing.name,
+            exports.names.len(),
+            nearest.join(", ")
+        );
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// A file read from the workspace.

@@ -24,9 +24,9 @@ use crate::cache::{FixCache, digest};
 use crate::fix::install::{Install, Installer};
 use crate::fix::prompt::{PreviousAttempt, PromptBuilder};
 use crate::fix::{
-    CargoSuggestions, ClientDirective, Edit, FixInput, FixProposal, Fixer, ImportKinds,
-    ImportPaths, JsonFiles, MissingDependencies, MissingNames, NextNavigation, RelativePath,
-    ToolFix, ToolSuggestions, UnusedBindings, WorkspaceCrates,
+    CargoSuggestions, ClientDirective, Edit, ExportNames, FixInput, FixProposal, Fixer,
+    ImportKinds, ImportPaths, JsonFiles, MissingDependencies, MissingNames, NextNavigation,
+    RelativePath, ToolFix, ToolSuggestions, UnusedBindings, WorkspaceCrates,
 };
 use crate::llm::{self, Meter, Metered, Provider, StreamEvent};
 use crate::observe::{self, HealthMonitor, Phase};
@@ -44,7 +44,7 @@ pub type EscalationHandler = dyn Fn(&HealReport) + Send + Sync;
 /// The deterministic fixers a [`Healer`] starts with, in the order it asks them: the tools' own
 /// suggestions ([`ToolSuggestions`], [`JsonFiles`], [`CargoSuggestions`], [`ToolFix::eslint`],
 /// [`ToolFix::ruff`]), then the project-aware ones ([`ClientDirective`], [`NextNavigation`],
-/// [`ImportPaths`], [`ImportKinds`], [`WorkspaceCrates`], [`MissingNames`], [`UnusedBindings`]),
+/// [`ImportPaths`], [`ImportKinds`], [`ExportNames`], [`WorkspaceCrates`], [`MissingNames`], [`UnusedBindings`]),
 /// then [`MissingDependencies`], which installs packages under the rules of
 /// [`install`](crate::fix::install) ([`HealConfig::install`] turns installs off).
 pub fn default_fixers() -> Vec<Arc<dyn Fixer>> {
@@ -58,6 +58,7 @@ pub fn default_fixers() -> Vec<Arc<dyn Fixer>> {
         Arc::new(NextNavigation),
         Arc::new(ImportPaths),
         Arc::new(ImportKinds),
+        Arc::new(ExportNames),
         Arc::new(WorkspaceCrates),
         Arc::new(MissingNames),
         Arc::new(UnusedBindings),

@@ -196,8 +196,13 @@ fn missing_punctuation(d: &Diagnostic) -> Option<Fixit> {
     })
 }
 
-/// `Did you mean 'length'?` → replace the misspelt identifier at the reported column.
+/// `Did you mean 'length'?` → replace the misspelt identifier at the reported column. Not for
+/// an imported name (TS2724): renaming it at the import would leave its uses behind; the
+/// export-names fixer imports the suggestion under the name the code uses.
 fn did_you_mean(d: &Diagnostic) -> Option<Fixit> {
+    if d.code.as_deref() == Some("TS2724") {
+        return None;
+    }
     let suggestion = lazy_regex!(r"Did you mean (?:to write )?'([^']+)'\?")
         .captures(&d.message)?
         .get(1)?
