@@ -36,7 +36,7 @@ use crate::workspace::{
     Applied, ApplyError, ApplyOptions, FileChange, Protected, Refusal, Snapshot, Workspace,
     protected_classes,
 };
-use crate::{Category, Diagnostic, Error, Result};
+use crate::{Category, Diagnostic, Error, Result, Subcategory};
 
 /// Called with the final report of a run that escalated.
 pub type EscalationHandler = dyn Fn(&HealReport) + Send + Sync;
@@ -464,23 +464,27 @@ impl<'a> Run<'a> {
             return Ok(());
         }
         let mut attempt = 1;
-        let mut by_category: BTreeMap<Category, u32> = BTreeMap::new();
+        // Attempts by the category of their leading error, lint findings apart.
+        let mut by_kind: BTreeMap<(Category, bool), u32> = BTreeMap::new();
         let mut jitter = Jitter::new(self.config().jitter_seed);
         let mut same_errors = 1;
         loop {
             let span = info_span!("attempt", attempt = attempt + 1);
             let leading = errors(&diagnostics).next().cloned();
             let category = leading.as_ref().map_or(Category::Unknown, |d| d.category);
-            let of_category = by_category.entry(category).or_default();
-            *of_category += 1;
-            let of_category = *of_category;
+            let lint = leading
+                .as_ref()
+                .is_some_and(|d| d.subcategory == Subcategory::Lint);
+            let of_kind = by_kind.entry((category, lint)).or_default();
+            *of_kind += 1;
+            let of_kind = *of_kind;
             if attempt >= self.config().budget.attempts {
                 let reason = StopReason::MaxAttempts { attempts: attempt };
                 return self.escalate(diagnostics, reason);
             }
             let messages: Vec<&str> = errors(&diagnostics).map(|d| d.message.as_str()).collect();
             let policy = &self.config().attempts;
-            let next = policy.next(attempt, category, of_category, &messages, jitter.next());
+            let next = policy.next(attempt, leading.as_ref(), of_kind, &messages, jitter.next());
             let stuck = same_errors >= self.config().stuck_after;
             let trial = match next {
                 Ok(_) if stuck => Err(StopReason::Stuck {

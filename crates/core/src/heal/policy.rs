@@ -7,7 +7,7 @@ use std::time::Duration;
 use regex::Regex;
 use serde::Serialize;
 
-use crate::Category;
+use crate::{Category, Diagnostic, Subcategory};
 
 /// When to try again and how long to wait first.
 #[derive(Debug, Clone)]
@@ -116,18 +116,26 @@ impl std::fmt::Display for StopReason {
 }
 
 impl AttemptPolicy {
-    /// After `attempt` (1-based; the budget decides how many there are) failed with `leading` as the category of its first error and
-    /// `messages` as its error messages: the wait before the next attempt, or why there is none.
-    /// `attempts_of_category` is how many attempts so far (this one included) had `leading`
-    /// leading; `random` is a number in `0.0..1.0` for the jitter.
+    /// After `attempt` (1-based; the budget decides how many there are) failed with `leading`
+    /// as its first error (`None`: no error was recognised) and `messages` as its error
+    /// messages: the wait before the next attempt, or why there is none.
+    /// `attempts_of_kind` is how many attempts so far (this one included) had an error of the
+    /// same category leading (lint findings counted apart); `random` is a number in
+    /// `0.0..1.0` for the jitter.
+    ///
+    /// A lint finding (subcategory `lint`) is a rule broken at a place: its category is
+    /// `unknown` by the parsers' rubric, but it is not held to the limit of `unknown` errors,
+    /// which is for failures nothing recognised.
     pub fn next(
         &self,
         attempt: u32,
-        leading: Category,
-        attempts_of_category: u32,
+        leading: Option<&Diagnostic>,
+        attempts_of_kind: u32,
         messages: &[&str],
         random: f64,
     ) -> Result<Duration, StopReason> {
+        let category = leading.map_or(Category::Unknown, |d| d.category);
+        let lint = leading.is_some_and(|d| d.subcategory == Subcategory::Lint);
         if let Some(message) = messages
             .iter()
             .find(|m| self.not_retryable.iter().any(|p| p.is_match(m)))
@@ -136,15 +144,13 @@ impl AttemptPolicy {
                 message: message.to_string(),
             });
         }
-        if let Some(&limit) = self.category_limits.get(&leading)
-            && attempts_of_category >= limit
+        if let Some(&limit) = self.category_limits.get(&category)
+            && !lint
+            && attempts_of_kind >= limit
         {
-            return Err(StopReason::CategoryLimit {
-                category: leading,
-                limit,
-            });
+            return Err(StopReason::CategoryLimit { category, limit });
         }
-        Ok(self.delay(attempt, leading, random))
+        Ok(self.delay(attempt, category, random))
     }
 
     /// The wait after `attempt` (1-based): `base · factor^(attempt-1)`, capped, moved by the
@@ -190,22 +196,39 @@ mod tests {
     #[test]
     fn attempts_stop_at_category_limits_and_at_hopeless_messages() {
         let policy = AttemptPolicy::default();
+        let error = |category, subcategory| {
+            Diagnostic::new("tool", "an error").with_class(category, subcategory)
+        };
+        let type_error = error(Category::Type, Subcategory::TypeMismatch);
+        let missing = error(Category::Dependency, Subcategory::MissingPackage);
         assert!(
-            policy.next(9, Category::Type, 9, &[], 0.5).is_ok(),
+            policy.next(9, Some(&type_error), 9, &[], 0.5).is_ok(),
             "types: no limit"
         );
         assert_eq!(
-            policy.next(3, Category::Dependency, 3, &[], 0.5),
+            policy.next(3, Some(&missing), 3, &[], 0.5),
             Err(StopReason::CategoryLimit {
                 category: Category::Dependency,
                 limit: 3
             })
         );
-        assert!(policy.next(3, Category::Dependency, 2, &[], 0.5).is_ok());
+        assert!(policy.next(3, Some(&missing), 2, &[], 0.5).is_ok());
         let hopeless = ["npm ERR! 402 Payment Required: Subscription expired for @acme/ui"];
         assert!(matches!(
-            policy.next(1, Category::Dependency, 1, &hopeless, 0.5),
+            policy.next(1, Some(&missing), 1, &hopeless, 0.5),
             Err(StopReason::NotRetryable { .. })
         ));
+        let unrecognised = StopReason::CategoryLimit {
+            category: Category::Unknown,
+            limit: 2,
+        };
+        assert_eq!(policy.next(2, None, 2, &[], 0.5), Err(unrecognised.clone()));
+        let odd = error(Category::Unknown, Subcategory::Other);
+        assert_eq!(policy.next(2, Some(&odd), 2, &[], 0.5), Err(unrecognised));
+        let lint = error(Category::Unknown, Subcategory::Lint);
+        assert!(
+            policy.next(4, Some(&lint), 4, &[], 0.5).is_ok(),
+            "a lint finding is recognised"
+        );
     }
 }
