@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         trial!(async the_pages_router_in_an_app_component_becomes_next_navigation).needs(&apps),
         trial!(async a_named_import_rollup_cannot_find_is_read_against_the_module).needs(&apps),
         trial!(async misspelt_icon_names_are_imported_as_the_names_lucide_has).needs(&apps),
+        trial!(async quotes_in_jsx_text_next_lint_rejects_become_entities).needs(&apps),
     ])
 }
 
@@ -216,4 +217,17 @@ async fn misspelt_icon_names_are_imported_as_the_names_lucide_has() {
         assert!(list.starts_with(MEANT), "{step}: {list}");
         assert!(list.contains("strength: DumbBell,"), "its uses stay");
     }
+}
+
+async fn quotes_in_jsx_text_next_lint_rejects_become_entities() {
+    let project = WebProject::new("next", "next-unescaped-entities");
+    let report = project.heal(NEXT_BUILD).await;
+    assert_eq!(healed_by(&report), Some("jsx-entities"));
+    let page = project.read("app/page.tsx");
+    assert!(
+        page.contains(
+            "<Button variant=\"outline\">Don&apos;t miss &quot;what&quot; we&apos;ve built</Button>"
+        ),
+        "{page}"
+    );
 }

@@ -25,8 +25,8 @@ use crate::fix::install::{Install, Installer};
 use crate::fix::prompt::{PreviousAttempt, PromptBuilder};
 use crate::fix::{
     CargoSuggestions, ClientDirective, Edit, ExportNames, FixInput, FixProposal, Fixer,
-    ImportKinds, ImportPaths, JsonFiles, MissingDependencies, MissingNames, NextNavigation,
-    RelativePath, ToolFix, ToolSuggestions, UnusedBindings, WorkspaceCrates,
+    ImportKinds, ImportPaths, JsonFiles, JsxEntities, MissingDependencies, MissingNames,
+    NextNavigation, RelativePath, ToolFix, ToolSuggestions, UnusedBindings, WorkspaceCrates,
 };
 use crate::llm::{self, Meter, Metered, Provider, StreamEvent};
 use crate::observe::{self, HealthMonitor, Phase};
@@ -43,7 +43,7 @@ pub type EscalationHandler = dyn Fn(&HealReport) + Send + Sync;
 
 /// The deterministic fixers a [`Healer`] starts with, in the order it asks them: the tools' own
 /// suggestions ([`ToolSuggestions`], [`JsonFiles`], [`CargoSuggestions`], [`ToolFix::eslint`],
-/// [`ToolFix::ruff`]), then the project-aware ones ([`ClientDirective`], [`NextNavigation`],
+/// [`ToolFix::ruff`], [`JsxEntities`]), then the project-aware ones ([`ClientDirective`], [`NextNavigation`],
 /// [`ImportPaths`], [`ImportKinds`], [`ExportNames`], [`WorkspaceCrates`], [`MissingNames`], [`UnusedBindings`]),
 /// then [`MissingDependencies`], which installs packages under the rules of
 /// [`install`](crate::fix::install) ([`HealConfig::install`] turns installs off).
@@ -54,6 +54,7 @@ pub fn default_fixers() -> Vec<Arc<dyn Fixer>> {
         Arc::new(CargoSuggestions::default()),
         Arc::new(ToolFix::eslint()),
         Arc::new(ToolFix::ruff()),
+        Arc::new(JsxEntities),
         Arc::new(ClientDirective),
         Arc::new(NextNavigation),
         Arc::new(ImportPaths),
