@@ -47,6 +47,8 @@ fn main() -> ExitCode {
         trial!(async an_imported_package_installs_without_its_scripts_and_a_name_only_the_log_gives_is_refused).needs(&npm),
         trial!(async an_install_whose_run_does_not_heal_is_undone_with_its_package_folder).needs(&npm),
         trial!(async with_installs_off_no_package_manager_runs).needs(&npm),
+        trial!(async packages_are_added_and_moved_to_releases_whose_peers_admit_the_projects_react)
+            .needs(&npm),
         trial!(async pip_installs_wheels_into_the_project_virtualenv_only),
         trial!(async pip_never_builds_a_source_archive_nor_installs_outside_a_virtualenv),
         trial!(async a_secret_in_a_log_or_a_credential_file_reaches_no_prompt_event_report_cache_or_cassette).needs(&npm),
@@ -493,8 +495,10 @@ async fn npm_project(name: &str) -> (Project, Server, std::path::PathBuf) {
         publish_npm(
             &registry,
             package,
-            "1.4.2",
-            json!({"main": "index.js", "scripts": {"preinstall": hook, "postinstall": hook}}),
+            &[(
+                "1.4.2",
+                json!({"main": "index.js", "scripts": {"preinstall": hook, "postinstall": hook}}),
+            )],
             &[(
                 "index.js",
                 "module.exports = (s, n) => String(s).padStart(n, '*');\n",
@@ -627,6 +631,101 @@ async fn with_installs_off_no_package_manager_runs() {
 /// A project that imports `shinyconf` (a wheel in a local index folder) and `evilbuild` (only a
 /// source archive there, whose `setup.py` would write `marker`), with or without a virtualenv
 /// whose `pip.conf` points at the folder.
+/// A registry serving `react` 18.3.1 and 19.1.0 and two packages with peer ranges on it:
+/// `theme-kit` 0.3.0 (React ≤ 18), 0.4.0 (React 18 or 19), 1.0.0-beta.0; `chart-kit` 1.2.0
+/// (React 18) and 2.0.0 (React 19, the latest).
+async fn peer_registry() -> Server {
+    let registry = Server::start().await;
+    let module = [("index.js", "module.exports = 'ok';\n")];
+    let peer = |range: &str| json!({"main": "index.js", "peerDependencies": {"react": range}});
+    publish_npm(
+        &registry,
+        "react",
+        &[
+            ("18.3.1", json!({"main": "index.js"})),
+            ("19.1.0", json!({"main": "index.js"})),
+        ],
+        &module,
+    );
+    let theme_kit = [
+        ("0.3.0", peer("^16.8 || ^17 || ^18")),
+        ("0.4.0", peer("^18 || ^19")),
+        ("1.0.0-beta.0", peer("*")),
+    ];
+    publish_npm(&registry, "theme-kit", &theme_kit, &module);
+    publish_npm(
+        &registry,
+        "chart-kit",
+        &[("1.2.0", peer("^18")), ("2.0.0", peer("^19"))],
+        &module,
+    );
+    registry
+}
+
+fn peer_project(name: &str, registry: &Server, react: &str, theme_kit: Option<&str>) -> Project {
+    let cache =
+        std::env::temp_dir().join(format!("selfheal-{name}-npm-cache-{}", std::process::id()));
+    let npmrc = format!("registry={}/\ncache={}\n", registry.url(), cache.display());
+    let mut dependencies = json!({"react": react});
+    if let Some(range) = theme_kit {
+        dependencies["theme-kit"] = json!(range);
+    }
+    let manifest =
+        json!({"name": "app", "version": "1.0.0", "private": true, "dependencies": dependencies});
+    let source = match theme_kit {
+        Some(_) => "require('react');\nrequire('theme-kit');\n",
+        None => "require('react');\nrequire('chart-kit');\n",
+    };
+    Project::new(
+        name,
+        &[
+            ("package.json", &format!("{manifest:#}\n")),
+            (".npmrc", &npmrc),
+            ("index.js", source),
+        ],
+    )
+}
+
+async fn packages_are_added_and_moved_to_releases_whose_peers_admit_the_projects_react() {
+    let registry = peer_registry().await;
+    let steps = ["npm install --no-audit --no-fund", "node index.js"];
+
+    // theme-kit ^0.3.0 wants React 18 at most: npm stops with ERESOLVE.
+    let project = peer_project("trust-peer-conflict", &registry, "19.1.0", Some("^0.3.0"));
+    let (report, _, installs) =
+        heal_without_model(&project, &steps, InstallPolicy::default()).await;
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    assert_eq!(
+        report.attempts.last().and_then(|a| a.by.as_deref()),
+        Some("peer-conflicts")
+    );
+    let manifest = project.read("package.json").unwrap();
+    assert!(manifest.contains("\"theme-kit\": \"^0.4.0\""), "{manifest}");
+    assert!(
+        project
+            .read(".npmrc")
+            .is_some_and(|npmrc| !npmrc.contains("legacy-peer-deps"))
+    );
+    assert!(
+        installs.iter().any(|i| i.package == "theme-kit"
+            && matches!(&i.status, InstallStatus::Installed { version: Some(v) } if v == "0.4.0")),
+        "{installs:?}"
+    );
+
+    // chart-kit is imported but not declared; its latest wants React 19, the project has 18.
+    let project = peer_project("trust-peer-missing", &registry, "18.3.1", None);
+    let (report, _, installs) =
+        heal_without_model(&project, &steps, InstallPolicy::default()).await;
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    let manifest = project.read("package.json").unwrap();
+    assert!(manifest.contains("\"chart-kit\": \"^1.2.0\""), "{manifest}");
+    assert!(
+        installs.iter().any(|i| i.package == "chart-kit"
+            && matches!(&i.status, InstallStatus::Installed { version: Some(v) } if v == "1.2.0")),
+        "{installs:?}"
+    );
+}
+
 fn python_project(name: &str, imports: &str, venv: bool) -> (Project, std::path::PathBuf) {
     let marker =
         std::env::temp_dir().join(format!("selfheal-{name}-marker-{}", std::process::id()));

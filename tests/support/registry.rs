@@ -9,25 +9,64 @@ use serde_json::{Value, json};
 
 use super::{Reply, Server};
 
-/// Publishes `name@version` with `files` (`package.json` is written from `manifest`, with the
-/// name and version added) on `server`, an npm registry.
+/// Publishes releases of `name` on `server`, an npm registry: each a version and its manifest
+/// (`package.json` is written from it, with the name and version added), all holding `files`;
+/// the last is `latest`.
 pub(crate) fn publish_npm(
     server: &Server,
     name: &str,
-    version: &str,
-    manifest: Value,
+    releases: &[(&str, Value)],
     files: &[(&str, &str)],
 ) {
+    let mut versions = serde_json::Map::new();
+    for (version, manifest) in releases {
+        let (document, tarball_path, tarball) = pack_npm(server, name, version, manifest, files);
+        versions.insert(version.to_string(), document);
+        server.route(
+            &tarball_path,
+            Reply::Bytes {
+                content_type: "application/octet-stream".into(),
+                body: tarball,
+            },
+        );
+    }
+    let latest = releases
+        .last()
+        .map(|(version, _)| *version)
+        .unwrap_or_default();
+    let document = json!({
+        "name": name,
+        "dist-tags": {"latest": latest},
+        "versions": versions,
+    });
+    server.route(
+        &format!("/{name}"),
+        Reply::Bytes {
+            content_type: "application/json".into(),
+            body: document.to_string().into_bytes(),
+        },
+    );
+}
+
+/// Packs one release with npm: its version document (with `dist`), the tarball's path on
+/// `server` and the tarball.
+fn pack_npm(
+    server: &Server,
+    name: &str,
+    version: &str,
+    manifest: &Value,
+    files: &[(&str, &str)],
+) -> (Value, String, Vec<u8>) {
     let port = server
         .url()
         .rsplit(':')
         .next()
         .unwrap_or_default()
         .to_string();
-    let work = std::env::temp_dir().join(format!("selfheal-pack-{name}-{port}"));
+    let work = std::env::temp_dir().join(format!("selfheal-pack-{name}-{version}-{port}"));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).unwrap();
-    let mut manifest = manifest;
+    let mut manifest = manifest.clone();
     manifest["name"] = json!(name);
     manifest["version"] = json!(version);
     std::fs::write(work.join("package.json"), manifest.to_string()).unwrap();
@@ -49,32 +88,13 @@ pub(crate) fn publish_npm(
     let tarball_name = report[0]["filename"].as_str().unwrap().to_string();
     let tarball = std::fs::read(work.join(&tarball_name)).unwrap();
     let tarball_path = format!("/-/{tarball_name}");
-    let mut version_document = manifest.clone();
-    version_document["dist"] = json!({
+    manifest["dist"] = json!({
         "tarball": format!("{}{tarball_path}", server.url()),
         "shasum": report[0]["shasum"],
         "integrity": report[0]["integrity"],
     });
-    let document = json!({
-        "name": name,
-        "dist-tags": {"latest": version},
-        "versions": {version: version_document},
-    });
-    server.route(
-        &format!("/{name}"),
-        Reply::Bytes {
-            content_type: "application/json".into(),
-            body: document.to_string().into_bytes(),
-        },
-    );
-    server.route(
-        &tarball_path,
-        Reply::Bytes {
-            content_type: "application/octet-stream".into(),
-            body: tarball,
-        },
-    );
     let _ = std::fs::remove_dir_all(&work);
+    (manifest, tarball_path, tarball)
 }
 
 /// Writes a wheel of `distribution` `version` holding the module `module` (`text` its

@@ -32,7 +32,10 @@ use std::time::Duration;
 use regex::Regex;
 use serde::Serialize;
 
+use nodejs_semver::{Range, Version};
+
 use super::fixer::FixInput;
+use super::peer_versions::{Release, fitting, releases};
 use super::{Edit, FixProposal, RelativePath};
 use crate::Result;
 use crate::build::BuildStep;
@@ -130,6 +133,9 @@ pub struct Installer {
 /// How long an install may take.
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// How long asking the registry for a package's releases may take.
+const VIEW_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Source files larger than this are not read for imports.
 const MAX_SOURCE_BYTES: u64 = 1 << 20;
 
@@ -212,27 +218,150 @@ impl Installer {
         if packages.is_empty() {
             return Ok(None);
         }
-        let packages: Vec<String> = packages.into_iter().collect();
+        let mut specs = Vec::new();
+        for package in packages {
+            // A version whose peer ranges admit what the project has (not blindly the newest,
+            // which may want a React the project does not have); as npm picks when unknown.
+            let fitting = match types {
+                true => None,
+                false => self.fitting_release(input, &package).await?,
+            };
+            let spec = match &fitting {
+                Some(version) => format!("{package}@^{version}"),
+                None => package.clone(),
+            };
+            specs.push((package, spec));
+        }
+        self.npm_install(input, tool, &specs, types, prepare).await
+    }
+
+    /// Moves an npm dependency the project declares to a release whose peer ranges admit the
+    /// project's versions of its peers (`peer_versions` first: those the failing install
+    /// reported), nearest to the range declared now — the way out of a peer-dependency
+    /// conflict (ERESOLVE) that keeps npm's checks. Returns what the install changed, or
+    /// `None` when no release fits or nothing was installed.
+    pub async fn npm_refit(
+        &self,
+        input: &FixInput<'_>,
+        package: &str,
+        peer_versions: &[(String, Version)],
+        prepare: &FixProposal,
+    ) -> Result<Option<Vec<Edit>>> {
+        let tool = NodeManager::of(input.workspace);
+        let declared = declared_npm_dependency(input.workspace, package);
+        let refusal = self.refusal(|| match (&declared, npm_package(package)) {
+            (_, None) => Some("not a valid npm package name".into()),
+            (None, _) => Some(format!(
+                "the project's package.json does not declare `{package}`"
+            )),
+            _ => None,
+        });
+        if let Some(reason) = refusal {
+            self.record(tool.tool(), package, InstallStatus::Refused { reason });
+            return Ok(None);
+        }
+        let Some((range, dev)) = declared else {
+            return Ok(None);
+        };
+        let declared_range = Range::parse(&range).ok();
+        let root = input.workspace.root();
+        let project = |peer: &str| {
+            (peer_versions.iter())
+                .find(|(name, _)| name == peer)
+                .map(|(_, version)| version.clone())
+                .or_else(|| Version::parse(npm_version(root, peer)?).ok())
+        };
+        let Some(releases) = self.npm_releases(input, package).await? else {
+            return Ok(None);
+        };
+        let Some(release) = fitting(&releases, declared_range.as_ref(), &project) else {
+            return Ok(None);
+        };
+        if declared_range
+            .as_ref()
+            .is_some_and(|r| release.version.satisfies(r))
+        {
+            // The declared range already allows it: moving would change nothing.
+            return Ok(None);
+        }
+        let spec = (
+            package.to_string(),
+            format!("{package}@^{}", release.version),
+        );
+        self.npm_install(input, tool, &[spec], dev, prepare).await
+    }
+
+    /// The version of npm `package` to add: the newest release whose peer ranges admit the
+    /// installed versions of its peers; `None` when the registry does not say.
+    async fn fitting_release(
+        &self,
+        input: &FixInput<'_>,
+        package: &str,
+    ) -> Result<Option<Version>> {
+        let root = input.workspace.root();
+        let project = |peer: &str| Version::parse(npm_version(root, peer)?).ok();
+        let releases = self.npm_releases(input, package).await?;
+        Ok(releases.and_then(|r| fitting(&r, None, &project).map(|r| r.version.clone())))
+    }
+
+    /// The releases of npm `package` the registry lists with their peer ranges (`npm view`,
+    /// run where the build runs, so with its registry and network); `None` when installs are
+    /// off or the registry does not answer.
+    async fn npm_releases(
+        &self,
+        input: &FixInput<'_>,
+        package: &str,
+    ) -> Result<Option<Vec<Release>>> {
+        if !self.policy.enabled || npm_package(package).as_deref() != Some(package) {
+            return Ok(None);
+        }
+        let argv: Vec<String> = ["npm", "view", "--json", "--"]
+            .into_iter()
+            .map(String::from)
+            .chain([format!("{package}@>=0.0.0-0")])
+            .chain(["version", "peerDependencies", "deprecated"].map(String::from))
+            .collect();
+        let step = BuildStep::argv(format!("npm view {package}"), argv).timeout(VIEW_TIMEOUT);
+        let Some((output, _)) = input.changes_made_by(&step, None).await? else {
+            return Ok(None);
+        };
+        if !output.success() || output.stdout.is_truncated() {
+            return Ok(None);
+        }
+        Ok(releases(&output.stdout.text))
+    }
+
+    /// Runs the package manager's install of `specs` (package, what to install) on top of
+    /// `prepare` and records each package; returns what the install changed.
+    async fn npm_install(
+        &self,
+        input: &FixInput<'_>,
+        tool: NodeManager,
+        specs: &[(String, String)],
+        dev: bool,
+        prepare: &FixProposal,
+    ) -> Result<Option<Vec<Edit>>> {
+        let root = input.workspace.root();
+        let to_install: Vec<String> = specs.iter().map(|(_, spec)| spec.clone()).collect();
         let step = BuildStep::argv(
             format!("{} install", tool.tool()),
-            tool.install_argv(&packages, types),
+            tool.install_argv(&to_install, dev),
         )
         .timeout(INSTALL_TIMEOUT);
-        let root = input.workspace.root();
-        let existed: Vec<bool> = (packages.iter())
-            .map(|p| root.join("node_modules").join(p).exists())
+        let existed: Vec<bool> = (specs.iter())
+            .map(|(package, _)| root.join("node_modules").join(package).exists())
             .collect();
         let ran = input.changes_made_by(&step, Some(prepare)).await?;
         let changes = match ran {
             Some((output, changes)) if output.success() => changes,
             _ => {
-                for package in &packages {
+                for (package, _) in specs {
                     self.record(tool.tool(), package, InstallStatus::Failed);
                 }
                 return Ok(None);
             }
         };
-        for (package, existed) in packages.iter().zip(existed) {
+        for ((package, _), existed) in specs.iter().zip(existed) {
             let folder = Path::new("node_modules").join(package);
             self.push(Install {
                 tool: tool.tool(),
@@ -464,6 +593,25 @@ fn is_python_name(name: &str) -> bool {
     static NAME: LazyLock<Option<Regex>> =
         LazyLock::new(|| Regex::new(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?$").ok());
     NAME.as_ref().is_some_and(|n| n.is_match(name)) && !name.contains("..") && !is_archive(name)
+}
+
+/// The range the project's `package.json` declares for npm `package`, and whether it is a
+/// development dependency.
+fn declared_npm_dependency(workspace: &Workspace, package: &str) -> Option<(String, bool)> {
+    let manifest = workspace
+        .read(&RelativePath::new("package.json").ok()?)
+        .ok()??;
+    let value: serde_json::Value = serde_json::from_str(&manifest).ok()?;
+    [
+        ("dependencies", false),
+        ("devDependencies", true),
+        ("optionalDependencies", false),
+    ]
+    .iter()
+    .find_map(|(section, dev)| {
+        let range = value.get(section)?.get(package)?.as_str()?;
+        Some((range.to_string(), *dev))
+    })
 }
 
 /// The version of an npm package installed in the project at `root`, from its own

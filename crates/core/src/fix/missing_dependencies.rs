@@ -299,8 +299,8 @@ mod tests {
     use crate::fix::install::{Install, InstallPolicy, InstallStatus, Installer, PackageTool};
     use crate::scratch::Scratch;
 
-    /// "Installs" by appending the packages a step names (after `--`) to `package.json`, and
-    /// remembers the command.
+    /// "Installs" by appending the packages a step names (after `--`) to `package.json`,
+    /// answers `npm view` with one release, and remembers the commands.
     #[derive(Default)]
     struct FakeNpm {
         commands: std::sync::Mutex<Vec<Vec<String>>>,
@@ -315,6 +315,16 @@ mod tests {
             _: &dyn LineSink,
         ) -> Result<StepOutput> {
             let argv = step.command.argv();
+            self.commands.lock().unwrap().push(argv.clone());
+            if argv.get(1).is_some_and(|a| a == "view") {
+                // The registry knows one release of anything, with no peers.
+                let mut output = StepOutput {
+                    exit_code: Some(0),
+                    ..StepOutput::default()
+                };
+                output.stdout.text = r#"[{"version": "1.11.13"}]"#.into();
+                return Ok(output);
+            }
             let manifest = root.join("package.json");
             let mut text = std::fs::read_to_string(&manifest)?;
             let packages = argv.iter().skip_while(|w| *w != "--").skip(1);
@@ -323,7 +333,6 @@ mod tests {
                 text.push('\n');
             }
             std::fs::write(manifest, text)?;
-            self.commands.lock().unwrap().push(argv);
             Ok(StepOutput {
                 exit_code: Some(0),
                 ..StepOutput::default()
@@ -374,7 +383,7 @@ mod tests {
         .await;
         let proposal = proposal.unwrap_or_else(|| panic!("{:?}", installer.take()));
         assert!(
-            matches!(&proposal.edits[..], [Edit::Replace { content, .. }] if content == "dayjs\n@types/left-pad\n"),
+            matches!(&proposal.edits[..], [Edit::Replace { content, .. }] if content == "dayjs@^1.11.13\n@types/left-pad\n"),
             "{proposal:?}"
         );
         assert_eq!(
@@ -388,12 +397,24 @@ mod tests {
             [
                 [
                     "npm",
+                    "view",
+                    "--json",
+                    "--",
+                    "dayjs@>=0.0.0-0",
+                    "version",
+                    "peerDependencies",
+                    "deprecated"
+                ]
+                .map(String::from)
+                .to_vec(),
+                [
+                    "npm",
                     "install",
                     "--no-audit",
                     "--no-fund",
                     "--ignore-scripts",
                     "--",
-                    "dayjs"
+                    "dayjs@^1.11.13"
                 ]
                 .map(String::from)
                 .to_vec(),

@@ -467,30 +467,13 @@ fn words(name: &str) -> Vec<String> {
 /// The optimal-string-alignment distance (edits and swaps of neighbours) between `a` and `b`,
 /// when it is at most `limit`.
 fn distance(a: &str, b: &str, limit: usize) -> Option<usize> {
-    let a: Vec<char> = a.chars().take(MAX_NAME + 1).collect();
-    let b: Vec<char> = b.chars().take(MAX_NAME + 1).collect();
-    if a.len().abs_diff(b.len()) > limit {
+    if a.len() > 4 * MAX_NAME || b.len() > 4 * MAX_NAME {
         return None;
     }
-    let width = b.len() + 1;
-    let mut rows = vec![vec![0usize; width]; a.len() + 1];
-    for (j, cell) in rows[0].iter_mut().enumerate() {
-        *cell = j;
+    if a.chars().count().abs_diff(b.chars().count()) > limit {
+        return None;
     }
-    for i in 1..=a.len() {
-        rows[i][0] = i;
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (rows[i - 1][j] + 1)
-                .min(rows[i][j - 1] + 1)
-                .min(rows[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(rows[i - 2][j - 2] + 1);
-            }
-            rows[i][j] = best;
-        }
-    }
-    let found = rows[a.len()][b.len()];
+    let found = strsim::osa_distance(a, b);
     (found <= limit).then_some(found)
 }
 

@@ -26,7 +26,8 @@ use crate::fix::prompt::{PreviousAttempt, PromptBuilder};
 use crate::fix::{
     CargoSuggestions, ClientDirective, Edit, ExportNames, FixInput, FixProposal, Fixer,
     ImportKinds, ImportPaths, JsonFiles, JsxEntities, MissingDependencies, MissingNames,
-    NextNavigation, RelativePath, ToolFix, ToolSuggestions, UnusedBindings, WorkspaceCrates,
+    NextNavigation, PeerConflicts, RelativePath, ToolFix, ToolSuggestions, UnusedBindings,
+    WorkspaceCrates,
 };
 use crate::llm::{self, Meter, Metered, Provider, StreamEvent};
 use crate::observe::{self, HealthMonitor, Phase};
@@ -45,7 +46,7 @@ pub type EscalationHandler = dyn Fn(&HealReport) + Send + Sync;
 /// suggestions ([`ToolSuggestions`], [`JsonFiles`], [`CargoSuggestions`], [`ToolFix::eslint`],
 /// [`ToolFix::ruff`], [`JsxEntities`]), then the project-aware ones ([`ClientDirective`], [`NextNavigation`],
 /// [`ImportPaths`], [`ImportKinds`], [`ExportNames`], [`WorkspaceCrates`], [`MissingNames`], [`UnusedBindings`]),
-/// then [`MissingDependencies`], which installs packages under the rules of
+/// then [`PeerConflicts`] and [`MissingDependencies`], which install packages under the rules of
 /// [`install`](crate::fix::install) ([`HealConfig::install`] turns installs off).
 pub fn default_fixers() -> Vec<Arc<dyn Fixer>> {
     vec![
@@ -63,6 +64,7 @@ pub fn default_fixers() -> Vec<Arc<dyn Fixer>> {
         Arc::new(WorkspaceCrates),
         Arc::new(MissingNames),
         Arc::new(UnusedBindings),
+        Arc::new(PeerConflicts),
         Arc::new(MissingDependencies),
     ]
 }
