@@ -236,6 +236,11 @@ fn step_name(line: &str) -> String {
             None => program,
         },
         ("npm", Some(script @ ("test" | "start" | "t"))) => format!("npm {script}"),
+        ("npm" | "pnpm" | "yarn" | "bun", Some(command))
+            if command == "ci" || PACKAGE_COMMANDS.contains(&command) =>
+        {
+            format!("{program} {command}")
+        }
         ("npx" | "bunx", _) => options(1).map_or(program, |tool| file_name(tool)),
         ("pnpm" | "yarn", Some("dlx" | "exec")) => {
             options(2).map_or(program, |tool| file_name(tool))
@@ -427,16 +432,16 @@ mod tests {
         assert_eq!(
             names,
             [
-                "npm",
+                "npm ci",
                 "tsc",
                 "npm test",
                 "step",
                 "npm run build",
                 "pnpm lint",
-                "yarn",
+                "yarn install",
                 "pytest",
                 "eslint",
-                "npm#2",
+                "npm ci#2",
                 "tsc#2"
             ]
         );
