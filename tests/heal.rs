@@ -720,3 +720,65 @@ async fn an_overloaded_answer_is_started_over_by_the_retry_layer_within_the_atte
     )));
     assert_eq!(server.received().len(), 2);
 }
+
+#[tokio::test]
+async fn a_prerender_error_in_next_build_output_is_fixed_in_the_page_it_was_built_from() {
+    let server = Server::start().await;
+    let project = Project::new("prerender");
+    let app = project.app();
+    let page = "const team: string[] | undefined = undefined;\n\nexport default function About() {\n  return <ul>{team!.map((name) => <li key={name}>{name}</li>)}</ul>;\n}\n";
+    for (path, text) in [
+        ("app/about/page.tsx", page),
+        (
+            ".next/server/app/about/page.js",
+            "(()=>{var MINIFIED_CHUNK=1})();\n",
+        ),
+        (
+            "prerender.log",
+            "   Generating static pages (1/7)\nError occurred prerendering page \"/about\". Read more: https://nextjs.org/docs/messages/prerender-error\nTypeError: Cannot read properties of undefined (reading 'map')\n    at f (.next/server/app/about/page.js:2:8143)\n    at stringify (<anonymous>) {\n  digest: '1802176089'\n}\nExport encountered an error on /about/page: /about, exiting the build.\n",
+        ),
+    ] {
+        std::fs::create_dir_all(app.join(path).parent().unwrap()).unwrap();
+        std::fs::write(app.join(path), text).unwrap();
+    }
+    server.push(completion(
+        &json!({"analysis": "team is undefined", "fixes": [{"file": "app/about/page.tsx",
+            "action": "patch", "search": "team!.map", "replace": "(team ?? []).map"}]})
+        .to_string(),
+    ));
+    let healer = healer(&server, &project.dir.join("cache")).await;
+    let workspace = Workspace::open(&app).unwrap();
+    let plan = BuildPlan::new([BuildStep::shell(
+        "build",
+        "if grep -q 'team!.map' app/about/page.tsx; then cat prerender.log; exit 1; fi",
+    )]);
+    let first = Mutex::new(None);
+    let sink = |event: Event| {
+        if let Event::Diagnostics { diagnostics, .. } = event {
+            first.lock().unwrap().get_or_insert(diagnostics);
+        }
+    };
+    let report = healer.heal(&workspace, &plan, &sink).await.unwrap();
+
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    let first = first.lock().unwrap().take().unwrap();
+    let error = &first[0];
+    assert_eq!(error.file.as_deref(), Some("app/about/page.tsx"));
+    assert_eq!(
+        error.line, None,
+        "a line of the bundle means nothing in the page"
+    );
+    assert!(
+        error
+            .notes
+            .iter()
+            .any(|n| n.contains(".next/server/app/about/page.js:2:8143"))
+    );
+    let prompt = server.received()[0].body.to_string();
+    assert!(prompt.contains("### app/about/page.tsx"), "{prompt}");
+    assert!(prompt.contains("team!.map"), "the page is shown whole");
+    assert!(
+        !prompt.contains("MINIFIED_CHUNK"),
+        "the build output is never quoted"
+    );
+}

@@ -193,7 +193,10 @@ impl<'a> PromptBuilder<'a> {
         sections.require(Section::Errors, error_list(&shown[..shown.len().min(1)]));
         if let Some((name, file)) = &primary_file {
             let lines = error_lines(shown.iter().copied(), name);
-            sections.require(Section::Code, code_window(name, &file.text, &lines, 2));
+            sections.require(
+                Section::Code,
+                code_window(name, &file.text, &lines, 2, false),
+            );
         }
         // Then, in order of value, as far as the budget goes.
         if shown.len() > 1 {
@@ -208,7 +211,7 @@ impl<'a> PromptBuilder<'a> {
             let lines = error_lines(shown.iter().copied(), name);
             sections.upgrade(
                 Section::Code,
-                code_window(name, &file.text, &lines, self.context_lines),
+                code_window(name, &file.text, &lines, self.context_lines, true),
             );
         }
         if let Some(w) = &workspace
@@ -449,7 +452,18 @@ fn error_lines<'d>(diagnostics: impl Iterator<Item = &'d Diagnostic>, file: &str
 }
 
 /// The lines around the errors of one file, numbered, error lines marked with `>`.
-fn code_window(name: &str, text: &str, error_lines: &[u32], context: u32) -> String {
+/// A file this short is shown whole when the error has no line.
+const WHOLE_FILE_LINES: u32 = 150;
+
+/// The numbered lines of `text` around `error_lines`; with none, the beginning — or, with
+/// `whole_if_small`, all of a file of up to [`WHOLE_FILE_LINES`].
+fn code_window(
+    name: &str,
+    text: &str,
+    error_lines: &[u32],
+    context: u32,
+    whole_if_small: bool,
+) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let total = lines.len() as u32;
     let mut ranges: Vec<(u32, u32)> = Vec::new();
@@ -462,7 +476,12 @@ fn code_window(name: &str, text: &str, error_lines: &[u32], context: u32) -> Str
         }
     }
     if ranges.is_empty() {
-        ranges.push((1, total.min(context * 2 + 1)));
+        // No line to centre on: a small file whole, else its beginning.
+        let end = match whole_if_small && total <= WHOLE_FILE_LINES {
+            true => total,
+            false => total.min(context * 2 + 1),
+        };
+        ranges.push((1, end.max(1)));
     }
     let width = total.to_string().len();
     let mut out = format!("### {name}\n```{}\n", language(name));

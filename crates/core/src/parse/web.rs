@@ -19,6 +19,47 @@ use super::classify::{self, lazy_regex};
 use super::{Line, ParserSession, Sink, number, tsc};
 use crate::{Category, Diagnostic, Fixit, Severity, Subcategory};
 
+/// The project files a Next.js build artefact was compiled from, likeliest first:
+/// `.next/server/app/about/page.js` → `app/about/page.tsx` … `src/app/about/page.js`;
+/// `.next/server/pages/about.js` → `pages/about.tsx` … `src/pages/about/index.js`. Empty for
+/// any other path. A prerender error's stack points at the artefact; the fix belongs in these.
+pub(crate) fn next_sources(artefact: &str) -> Vec<String> {
+    const EXTENSIONS: [&str; 4] = ["tsx", "ts", "jsx", "js"];
+    let path = artefact.trim_start_matches("./");
+    let Some(inside) =
+        (path.strip_prefix(".next/")).or_else(|| path.rsplit_once("/.next/").map(|(_, rest)| rest))
+    else {
+        return Vec::new();
+    };
+    let Some((router, module)) = (inside.strip_prefix("server/app/").map(|m| ("app", m)))
+        .or_else(|| inside.strip_prefix("server/pages/").map(|m| ("pages", m)))
+    else {
+        return Vec::new();
+    };
+    let Some(stem) = module.strip_suffix(".js") else {
+        return Vec::new();
+    };
+    if stem
+        .split('/')
+        .any(|segment| segment.is_empty() || segment == "..")
+    {
+        return Vec::new();
+    }
+    let stems = match router {
+        "app" => vec![stem.to_string()],
+        _ => vec![stem.to_string(), format!("{stem}/index")],
+    };
+    let mut sources = Vec::new();
+    for base in ["", "src/"] {
+        for stem in &stems {
+            for extension in EXTENSIONS {
+                sources.push(format!("{base}{router}/{stem}.{extension}"));
+            }
+        }
+    }
+    sources
+}
+
 /// 0-based column as printed → 1-based.
 fn one_based(column: Option<u32>) -> Option<u32> {
     column.map(|c| c.saturating_add(1))
@@ -736,6 +777,7 @@ impl NextSession {
 
 #[cfg(test)]
 mod tests {
+    use super::next_sources;
     use crate::parse::parse;
     use crate::{Category, FixitEdit, Severity, Subcategory};
 
@@ -839,6 +881,25 @@ mod tests {
         assert_eq!(export.severity, Severity::Warning);
         let size = found.iter().find(|d| d.file.is_none()).unwrap();
         assert_eq!(size.category, Category::Resource);
+    }
+
+    #[test]
+    fn next_artefacts_lead_to_their_sources() {
+        let sources = next_sources(".next/server/app/(shop)/about/page.js");
+        assert_eq!(sources[0], "app/(shop)/about/page.tsx");
+        assert_eq!(sources.len(), 8);
+        assert!(sources.contains(&"src/app/(shop)/about/page.js".to_string()));
+        let pages = next_sources("/tmp/nt/.next/server/pages/blog/[slug].js");
+        assert_eq!(pages[0], "pages/blog/[slug].tsx");
+        assert!(pages.contains(&"src/pages/blog/[slug]/index.jsx".to_string()));
+        for elsewhere in [
+            "app/about/page.tsx",
+            ".next/static/chunks/main.js",
+            ".next/server/app/../../etc/page.js",
+            "dist/assets/index.js",
+        ] {
+            assert!(next_sources(elsewhere).is_empty(), "{elsewhere}");
+        }
     }
 
     #[test]
