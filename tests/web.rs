@@ -35,6 +35,8 @@ fn main() -> ExitCode {
         trial!(async a_named_import_rollup_cannot_find_is_read_against_the_module).needs(&apps),
         trial!(async misspelt_icon_names_are_imported_as_the_names_lucide_has).needs(&apps),
         trial!(async quotes_in_jsx_text_next_lint_rejects_become_entities).needs(&apps),
+        trial!(async type_errors_next_build_reports_one_at_a_time_are_fixed_together_through_tsc)
+            .needs(&apps),
     ])
 }
 
@@ -229,5 +231,24 @@ async fn quotes_in_jsx_text_next_lint_rejects_become_entities() {
             "<Button variant=\"outline\">Don&apos;t miss &quot;what&quot; we&apos;ve built</Button>"
         ),
         "{page}"
+    );
+}
+
+async fn type_errors_next_build_reports_one_at_a_time_are_fixed_together_through_tsc() {
+    let project = WebProject::new("next", "next-misspelt-icons-in-three-files");
+    let report = project.heal(NEXT_BUILD).await;
+    assert_eq!(healed_by(&report), Some("export-names"));
+    // `next build` stops at the first of four type errors in three files; the narrow check
+    // shows them all, so one fix and one more full build suffice.
+    assert_eq!(report.attempts.len(), 2, "{report:#?}");
+    assert!(
+        project
+            .read("components/task-board.tsx")
+            .contains("import { PlusIcon as PlusIcn, Trash2 as Trahs2 } from \"lucide-react\";")
+    );
+    assert!(
+        project
+            .read("app/page.tsx")
+            .contains("CheckCircle2 as CheckCirlce2")
     );
 }

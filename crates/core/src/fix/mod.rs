@@ -66,6 +66,7 @@ pub use peer_conflicts::PeerConflicts;
 pub use proposal::{Alternative, Edit, FixProposal, Invalid, ProposalError};
 pub use suggestions::ToolSuggestions;
 pub use tool_fix::ToolFix;
+pub(crate) use tool_fix::step_runs;
 pub use unused_bindings::UnusedBindings;
 pub use workspace_crates::WorkspaceCrates;
 

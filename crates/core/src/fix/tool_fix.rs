@@ -67,18 +67,7 @@ impl ToolFix {
     /// The command that runs the fixer where `command` runs the linter, if it does — directly
     /// or through the project's package scripts (`npm run lint` running `eslint .`).
     fn fix_command(&self, command: &Command, scripts: &Scripts) -> Option<Command> {
-        let commands = match command {
-            Command::Argv(argv) => vec![
-                (argv.iter())
-                    .map(|arg| Word {
-                        raw: quoted(arg).into_owned(),
-                        value: arg.clone(),
-                    })
-                    .collect(),
-            ],
-            Command::Shell(line) => simple_commands(line),
-        };
-        let commands = scripts.expand(commands, 0);
+        let commands = scripts.expand(command_words(command), 0);
         let at = commands
             .iter()
             .position(|words| self.invocation(words).is_some())?;
@@ -186,6 +175,24 @@ impl Fixer for ToolFix {
             ..FixProposal::default()
         }))
     }
+}
+
+/// Whether `step` runs `program subcommand` (`next build`), directly or through the
+/// project's package scripts (`npm run build` running `next build`).
+pub(crate) fn step_runs(
+    workspace: &Workspace,
+    step: &BuildStep,
+    program: &str,
+    subcommand: &str,
+) -> bool {
+    let scripts = Scripts::of(workspace, step.cwd.as_ref());
+    let commands = scripts.expand(command_words(&step.command), 0);
+    commands.iter().any(|words| {
+        words.windows(2).any(|pair| {
+            let name = pair[0].value.rsplit('/').next().unwrap_or_default();
+            name == program && pair[1].value == subcommand
+        })
+    })
 }
 
 /// The project's package scripts (`scripts` of the `package.json` where a step runs), to see
@@ -303,6 +310,21 @@ fn sets_up(words: &[Word]) -> bool {
     match words.first().map(|w| w.value.as_str()) {
         Some("cd" | "export" | "pushd") => true,
         _ => words.iter().all(|w| is_assignment(&w.value)),
+    }
+}
+
+/// A command's simple commands as words.
+fn command_words(command: &Command) -> Vec<Vec<Word>> {
+    match command {
+        Command::Argv(argv) => vec![
+            (argv.iter())
+                .map(|arg| Word {
+                    raw: quoted(arg).into_owned(),
+                    value: arg.clone(),
+                })
+                .collect(),
+        ],
+        Command::Shell(line) => simple_commands(line),
     }
 }
 

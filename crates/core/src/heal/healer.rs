@@ -13,13 +13,14 @@ use tracing::{Instrument, info_span};
 
 use super::config::HealConfig;
 use super::event::{Event, EventSink};
+use super::narrow;
 use super::policy::StopReason;
 use super::report::{
     AttemptReport, EscalationReport, FixSource, HealReport, KeptFix, Outcome, ProtectedChange,
 };
 use super::strategy::{Fallback, Strategy, ToolSetting, default_strategies};
 use super::tracking::{Delta, errors};
-use crate::build::{BuildPlan, Builder, Command, OutputStream};
+use crate::build::{BuildPlan, BuildStep, Builder, Command, OutputStream};
 use crate::cache::{FixCache, digest};
 use crate::fix::install::{Install, Installer};
 use crate::fix::prompt::{PreviousAttempt, PromptBuilder};
@@ -357,6 +358,8 @@ struct Run<'a> {
     installer: Installer,
     /// The installs made for the fix about to be tested, and then for the one in test.
     installs: Vec<Install>,
+    /// The narrow check fixes are tried with first, while the errors are ones it sees.
+    narrow: Option<BuildStep>,
 }
 
 /// How a run and the thread applying its fix take turns with the workspace.
@@ -415,6 +418,7 @@ impl<'a> Run<'a> {
             apply_options: verified(&healer.config, workspace),
             installer: Installer::new(healer.config.install.clone()),
             installs: Vec::new(),
+            narrow: None,
         })
     }
 
@@ -455,17 +459,28 @@ impl<'a> Run<'a> {
             .build(1)
             .instrument(info_span!("attempt", attempt = 1))
             .await?;
-        let mut diagnostics = build.diagnostics;
+        if build.green {
+            self.report.attempts.push(AttemptReport {
+                duration: first.elapsed(),
+                ..AttemptReport::numbered(1)
+            });
+            self.report.diagnostics = build.diagnostics;
+            self.report.outcome = Outcome::AlreadyGreen;
+            return Ok(());
+        }
+        let mut diagnostics = match self.narrowed(1, &build).await? {
+            Some((step, check)) => {
+                self.narrow = Some(step);
+                check.diagnostics
+            }
+            None => build.diagnostics,
+        };
         self.report.attempts.push(AttemptReport {
             errors: errors(&diagnostics).count(),
             duration: first.elapsed(),
             ..AttemptReport::numbered(1)
         });
         self.report.diagnostics = diagnostics.clone();
-        if build.green {
-            self.report.outcome = Outcome::AlreadyGreen;
-            return Ok(());
-        }
         let mut attempt = 1;
         // Attempts by the category of their leading error, lint findings apart.
         let mut by_kind: BTreeMap<(Category, bool), u32> = BTreeMap::new();
@@ -752,7 +767,7 @@ impl<'a> Run<'a> {
                 switched_from = Some((old_plan, old_builder));
             }
         }
-        let build = self.build(attempt).await?;
+        let (build, then) = self.check(attempt, matches!(trial, Trial::Fix(_))).await?;
         let delta = Delta::between(diagnostics, &build.diagnostics);
         self.emit(Event::AttemptFinished {
             attempt,
@@ -799,9 +814,13 @@ impl<'a> Run<'a> {
                     by: report.by.clone(),
                     files,
                 }));
-            match build.green {
-                true => Tested::Green(build.diagnostics),
-                false => Tested::Kept(build.diagnostics),
+            match then {
+                Some((narrow, next)) => {
+                    self.narrow = narrow;
+                    Tested::Kept(next.diagnostics)
+                }
+                None if build.green => Tested::Green(build.diagnostics),
+                None => Tested::Kept(build.diagnostics),
             }
         } else {
             // A change is kept only when it removed an error and made nothing worse.
@@ -895,8 +914,17 @@ impl<'a> Run<'a> {
         .map_err(|e| Error::Io(Arc::new(std::io::Error::other(e))))
     }
 
-    /// Runs the plan and parses what it printed.
+    /// Runs the plan (then the verify steps) and parses what it printed.
     async fn build(&self, attempt: u32) -> Result<Build> {
+        let steps: Vec<&BuildStep> = (self.plan.steps.iter())
+            .chain(&self.config().verify)
+            .collect();
+        self.run_steps(attempt, &steps).await
+    }
+
+    /// Runs `steps` in order, up to the first that fails (unless it may), and parses what they
+    /// printed.
+    async fn run_steps(&self, attempt: u32, steps: &[&BuildStep]) -> Result<Build> {
         let (events, redactor) = (self.events, &self.healer.redactor);
         let sink = |stream: OutputStream, line: &str| {
             events.event(Event::OutputLine {
@@ -910,8 +938,7 @@ impl<'a> Run<'a> {
             diagnostics: Vec::new(),
         };
         let mut failed_log = None;
-        // The verify steps run once every step of the plan has passed.
-        for step in self.plan.steps.iter().chain(&self.config().verify) {
+        for step in steps {
             self.emit(Event::StepStarted {
                 attempt,
                 step: step.name.clone(),
@@ -961,6 +988,62 @@ impl<'a> Run<'a> {
             diagnostics: build.diagnostics.clone(),
         });
         Ok(build)
+    }
+
+    /// The narrow check of a failed full build, when one applies (see [`narrow`]): the check
+    /// and what it reports, if it fails where the full build did.
+    async fn narrowed(&self, attempt: u32, full: &Build) -> Result<Option<(BuildStep, Build)>> {
+        let Some(step) = narrow::narrow_check(self.workspace, &self.plan, &full.diagnostics) else {
+            return Ok(None);
+        };
+        let check = self.run_narrow(attempt, &step).await?;
+        // Only a check that sees the error the build stopped at stands in for the build.
+        let sees = |leading: &Diagnostic| {
+            errors(&check.diagnostics).any(|d| (&d.file, d.line) == (&leading.file, leading.line))
+        };
+        let stands_in = errors(&full.diagnostics).next().is_some_and(sees);
+        Ok((!check.green && stands_in).then_some((step, check)))
+    }
+
+    /// Runs the narrow check; only what it says of the project's sources counts.
+    async fn run_narrow(&self, attempt: u32, step: &BuildStep) -> Result<Build> {
+        let mut check = self.run_steps(attempt, &[step]).await?;
+        check.diagnostics = narrow::about_sources(check.diagnostics);
+        check.green |= errors(&check.diagnostics).next().is_none();
+        Ok(check)
+    }
+
+    /// Builds after a change. In narrow mode a fix is checked narrowly first, and the full
+    /// plan runs only once that passes. Returns the build that judges the change, and the one
+    /// whose errors the next attempt works on when that differs: the full plan's when the
+    /// narrow check passed but the plan still fails, or the narrow check's of a full build
+    /// that failed where it applies.
+    async fn check(
+        &self,
+        attempt: u32,
+        fix: bool,
+    ) -> Result<(Build, Option<(Option<BuildStep>, Build)>)> {
+        let narrow = match (&self.narrow, fix) {
+            (Some(step), true) => {
+                let check = self.run_narrow(attempt, step).await?;
+                if !check.green {
+                    return Ok((check, None));
+                }
+                Some(check)
+            }
+            _ => None,
+        };
+        let full = self.build(attempt).await?;
+        if full.green {
+            return Ok((full, None));
+        }
+        Ok(match narrow {
+            Some(passed) => (passed, Some((None, full))),
+            None => {
+                let narrowed = self.narrowed(attempt, &full).await?;
+                (full, narrowed.map(|(step, check)| (Some(step), check)))
+            }
+        })
     }
 
     /// Points diagnostics reported in a framework's build output (a Next.js prerender error's

@@ -9,6 +9,7 @@
 mod config;
 mod event;
 mod healer;
+mod narrow;
 mod options;
 mod policy;
 mod report;
