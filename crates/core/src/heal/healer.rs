@@ -1008,7 +1008,7 @@ impl<'a> Run<'a> {
     /// Runs the narrow check; only what it says of the project's sources counts.
     async fn run_narrow(&self, attempt: u32, step: &BuildStep) -> Result<Build> {
         let mut check = self.run_steps(attempt, &[step]).await?;
-        check.diagnostics = narrow::about_sources(check.diagnostics);
+        check.diagnostics = narrow::about_sources(self.workspace, check.diagnostics);
         check.green |= errors(&check.diagnostics).next().is_none();
         Ok(check)
     }
