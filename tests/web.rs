@@ -35,6 +35,7 @@ fn main() -> ExitCode {
         trial!(async a_named_import_rollup_cannot_find_is_read_against_the_module).needs(&apps),
         trial!(async misspelt_icon_names_are_imported_as_the_names_lucide_has).needs(&apps),
         trial!(async quotes_in_jsx_text_next_lint_rejects_become_entities).needs(&apps),
+        trial!(async page_and_route_modules_export_what_next_needs).needs(&apps),
         trial!(async type_errors_next_build_reports_one_at_a_time_are_fixed_together_through_tsc)
             .needs(&apps),
     ])
@@ -251,4 +252,17 @@ async fn type_errors_next_build_reports_one_at_a_time_are_fixed_together_through
             .read("app/page.tsx")
             .contains("CheckCircle2 as CheckCirlce2")
     );
+}
+
+async fn page_and_route_modules_export_what_next_needs() {
+    let project = WebProject::new("next", "next-module-exports");
+    let report = project.heal(NEXT_BUILD).await;
+    assert_eq!(healed_by(&report), Some("next-exports"));
+    let page = project.read("app/dashboard/page.tsx");
+    assert!(
+        page.contains("export default function DashboardPage()"),
+        "{page}"
+    );
+    let route = project.read("app/api/tasks/route.ts");
+    assert!(route.contains("export async function GET("), "{route}");
 }

@@ -27,8 +27,8 @@ use crate::fix::prompt::{PreviousAttempt, PromptBuilder};
 use crate::fix::{
     CargoSuggestions, ClientDirective, Edit, ExportNames, FixInput, FixProposal, Fixer,
     ImportKinds, ImportPaths, JsonFiles, JsxEntities, MissingDependencies, MissingNames,
-    NextNavigation, PeerConflicts, RelativePath, ToolFix, ToolSuggestions, UnusedBindings,
-    WorkspaceCrates,
+    NextExports, NextNavigation, PeerConflicts, RelativePath, ToolFix, ToolSuggestions,
+    UnusedBindings, WorkspaceCrates,
 };
 use crate::llm::{self, Meter, Metered, Provider, StreamEvent};
 use crate::observe::{self, HealthMonitor, Phase};
@@ -45,7 +45,7 @@ pub type EscalationHandler = dyn Fn(&HealReport) + Send + Sync;
 
 /// The deterministic fixers a [`Healer`] starts with, in the order it asks them: the tools' own
 /// suggestions ([`ToolSuggestions`], [`JsonFiles`], [`CargoSuggestions`], [`ToolFix::eslint`],
-/// [`ToolFix::ruff`], [`JsxEntities`]), then the project-aware ones ([`ClientDirective`], [`NextNavigation`],
+/// [`ToolFix::ruff`], [`JsxEntities`]), then the project-aware ones ([`ClientDirective`], [`NextNavigation`], [`NextExports`],
 /// [`ImportPaths`], [`ImportKinds`], [`ExportNames`], [`WorkspaceCrates`], [`MissingNames`], [`UnusedBindings`]),
 /// then [`PeerConflicts`] and [`MissingDependencies`], which install packages under the rules of
 /// [`install`](crate::fix::install) ([`HealConfig::install`] turns installs off).
@@ -59,6 +59,7 @@ pub fn default_fixers() -> Vec<Arc<dyn Fixer>> {
         Arc::new(JsxEntities),
         Arc::new(ClientDirective),
         Arc::new(NextNavigation),
+        Arc::new(NextExports),
         Arc::new(ImportPaths),
         Arc::new(ImportKinds),
         Arc::new(ExportNames),

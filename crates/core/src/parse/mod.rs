@@ -70,7 +70,7 @@ use std::collections::VecDeque;
 pub use pattern::{PatternParser, PatternSpec};
 pub use set::{ParseOptions, ParserSet};
 pub use sink::Sink;
-pub(crate) use web::next_sources;
+pub(crate) use web::{is_module_exports, next_sources};
 pub use whole::WholeLogParser;
 
 use crate::Diagnostic;

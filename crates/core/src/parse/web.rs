@@ -65,6 +65,13 @@ fn one_based(column: Option<u32>) -> Option<u32> {
     column.map(|c| c.saturating_add(1))
 }
 
+/// Whether a message says a page, layout or route module does not export what Next.js needs:
+/// `Page "app/page.tsx" does not match the required types of a Next.js Page.`
+pub(crate) fn is_module_exports(message: &str) -> bool {
+    lazy_regex!(r#"^\w+ "[^"]+" does not match the required types of a Next\.js \w+\."#)
+        .is_match(message)
+}
+
 /// Whether a message is about a React Server Component boundary (Next's `"use client"` family).
 fn is_component_boundary(message: &str) -> bool {
     lazy_regex!(r#""use client"|"use server"|only works in a Client Component|Client Component|Server Component|[`'"]client-only[`'"]|[`'"]server-only[`'"]"#)
@@ -659,8 +666,12 @@ impl ParserSession for NextSession {
         if self.import_trace {
             return true;
         }
-        if let Some(caps) =
-            lazy_regex!(r"^(?P<file>\./\S+?)(?::(?P<line>\d+):(?P<col>\d+))?$").captures(text)
+        // `./app/page.tsx:5:10`, or a project file alone (`app/dashboard/page.tsx`: the
+        // type check of a page, layout or route module's exports).
+        if let Some(caps) = lazy_regex!(
+            r"^(?P<file>\./\S+?|[\w@()\[\].-]+(?:/[\w@()\[\].-]+)*\.(?:tsx?|jsx?|mjs|cjs))(?::(?P<line>\d+):(?P<col>\d+))?$"
+        )
+        .captures(text)
         {
             self.close(out);
             self.since_location = 0;
@@ -760,7 +771,10 @@ impl NextSession {
         {
             let message = message.to_string();
             d.message = message;
-            tsc::classify("", &d.message)
+            match is_module_exports(&d.message) {
+                true => (Category::Type, Subcategory::MissingExport),
+                false => tsc::classify("", &d.message),
+            }
         } else if is_component_boundary(&d.message) {
             (Category::Configuration, Subcategory::ComponentBoundary)
         } else if d.category == Category::Syntax {
@@ -881,6 +895,20 @@ mod tests {
         assert_eq!(export.severity, Severity::Warning);
         let size = found.iter().find(|d| d.file.is_none()).unwrap();
         assert_eq!(size.category, Category::Resource);
+    }
+
+    #[test]
+    fn next_module_export_checks_name_the_module_and_the_export() {
+        let log = "Failed to compile.\n\napp/api/tasks/route.ts\nType error: Route \"app/api/tasks/route.ts\" does not match the required types of a Next.js Route.\n  \"get\" is not a valid Route export field.\n\nNext.js build worker exited with code: 1 and signal: null\n";
+        let found = parse(log);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let d = &found[0];
+        assert_eq!(d.file.as_deref(), Some("app/api/tasks/route.ts"));
+        assert_eq!(
+            (d.category, d.subcategory),
+            (Category::Type, Subcategory::MissingExport)
+        );
+        assert_eq!(d.notes, ["\"get\" is not a valid Route export field."]);
     }
 
     #[test]
