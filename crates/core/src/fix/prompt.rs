@@ -802,6 +802,13 @@ fn related_files(
         };
         ranked.push((file.to_string(), reason));
     }
+    for d in diagnostics {
+        for config in implied_configs(d) {
+            if !ranked.iter().any(|(n, _)| n == config) && workspace.exists(config) {
+                ranked.push((config.to_string(), format!("configuration of {}", d.tool)));
+            }
+        }
+    }
     if let Some((name, file)) = primary {
         for import in imports(workspace, name, &file.text) {
             if !ranked.iter().any(|(n, _)| *n == import) && import != name {
@@ -814,6 +821,38 @@ fn related_files(
         .filter_map(|(name, reason)| workspace.read(&name).map(|file| (name, reason, file)))
         .take(max)
         .collect()
+}
+
+/// The configuration files an error's tool or class says the fix may need: Tailwind's and
+/// PostCSS's for stylesheet errors, `tsconfig.json` for TypeScript configuration, the
+/// framework's config for its configuration errors.
+fn implied_configs(d: &Diagnostic) -> &'static [&'static str] {
+    use crate::{Category, Subcategory};
+    match (d.tool.as_str(), d.category, d.subcategory) {
+        ("tailwindcss" | "postcss", ..) => &[
+            "tailwind.config.ts",
+            "tailwind.config.js",
+            "tailwind.config.cjs",
+            "tailwind.config.mjs",
+            "postcss.config.mjs",
+            "postcss.config.js",
+            "postcss.config.cjs",
+        ],
+        (_, _, Subcategory::Tsconfig) => &["tsconfig.json"],
+        ("next", Category::Configuration, _) => &[
+            "next.config.ts",
+            "next.config.mjs",
+            "next.config.js",
+            "tsconfig.json",
+        ],
+        ("vite" | "rollup" | "esbuild", Category::Configuration, _) => &[
+            "vite.config.ts",
+            "vite.config.js",
+            "vite.config.mjs",
+            "tsconfig.json",
+        ],
+        _ => &[],
+    }
 }
 
 /// Workspace files that `name` imports with relative (or `@/`) specifiers, in order.

@@ -65,6 +65,42 @@ fn one_based(column: Option<u32>) -> Option<u32> {
     column.map(|c| c.saturating_add(1))
 }
 
+/// A stylesheet error a PostCSS plugin reported through the bundler: its tool, its message
+/// without the file and position the diagnostic already has, and its class.
+struct CssError {
+    tool: &'static str,
+    message: String,
+    class: (Category, Subcategory),
+}
+
+/// `Syntax error: tailwindcss: /app/globals.css Cannot apply unknown utility class `x` (1:1)`
+/// or `CssSyntaxError: …` from postcss: an unknown utility is an unknown name, anything else
+/// stylesheet syntax.
+fn postcss_error(message: &str) -> Option<CssError> {
+    let caps = lazy_regex!(
+        r"^(?:Syntax error: |CssSyntaxError: )(?:(?P<plugin>tailwindcss|postcss[\w-]*|autoprefixer): )?(?:\S+\.(?:s?css|less|sass|pcss) )?(?P<msg>.+?)(?: \(\d+:\d+\))?$"
+    )
+    .captures(message)?;
+    let text = caps["msg"].to_string();
+    let tool = match caps.name("plugin").map(|p| p.as_str()) {
+        Some("tailwindcss") => "tailwindcss",
+        _ => "postcss",
+    };
+    let class = match lazy_regex!(
+        r"[Uu]nknown utility class|class does not exist|is not a valid utility|Cannot apply unknown"
+    )
+    .is_match(&text)
+    {
+        true => (Category::Type, Subcategory::UndefinedName),
+        false => (Category::Syntax, Subcategory::ParseError),
+    };
+    Some(CssError {
+        tool,
+        message: text,
+        class,
+    })
+}
+
 /// Whether a message says a page, layout or route module does not export what Next.js needs:
 /// `Page "app/page.tsx" does not match the required types of a Next.js Page.`
 pub(crate) fn is_module_exports(message: &str) -> bool {
@@ -627,6 +663,8 @@ struct NextSession {
     frame: Vec<String>,
     /// The file of the ESLint findings being listed.
     lint_file: Option<String>,
+    /// Inside webpack's `-- inner error --` repetition of the error just read.
+    repeated: bool,
 }
 
 impl ParserSession for NextSession {
@@ -661,9 +699,18 @@ impl ParserSession for NextSession {
         }
         if text.starts_with("Import trace for requested module") {
             self.import_trace = true;
+            self.repeated = false;
             return true;
         }
         if self.import_trace {
+            return true;
+        }
+        if text.trim() == "-- inner error --" {
+            self.close(out);
+            self.repeated = true;
+            return true;
+        }
+        if self.repeated {
             return true;
         }
         // `./app/page.tsx:5:10`, or a project file alone (`app/dashboard/page.tsx`: the
@@ -767,8 +814,15 @@ impl NextSession {
         if d.message.is_empty() {
             return;
         }
-        (d.category, d.subcategory) = if let Some(message) = d.message.strip_prefix("Type error: ")
-        {
+        (d.category, d.subcategory) = if let Some(css) = postcss_error(&d.message) {
+            d.tool = css.tool.to_string();
+            d.message = css.message;
+            if css.class.0 == Category::Type {
+                // Tailwind reports these at the stylesheet's first line, not the `@apply`.
+                (d.line, d.column) = (None, None);
+            }
+            css.class
+        } else if let Some(message) = d.message.strip_prefix("Type error: ") {
             let message = message.to_string();
             d.message = message;
             match is_module_exports(&d.message) {
@@ -909,6 +963,35 @@ mod tests {
             (Category::Type, Subcategory::MissingExport)
         );
         assert_eq!(d.notes, ["\"get\" is not a valid Route export field."]);
+    }
+
+    #[test]
+    fn tailwind_errors_through_next_build_are_tailwinds_and_said_once() {
+        let log = "Failed to compile.\n\n./app/globals.css\nSyntax error: tailwindcss: /tmp/gn/app/globals.css Cannot apply unknown utility class `bg-brand-500` (1:1)\n\n> 1 | @import \"tailwindcss\";\n    | ^\n  2 | \n\n-- inner error --\nSyntax error: tailwindcss: /tmp/gn/app/globals.css Cannot apply unknown utility class `bg-brand-500` (1:1)\n\n> 1 | @import \"tailwindcss\";\n    | ^\n\nGenerated code for /tmp/gn/node_modules/next/dist/build/webpack/loaders/css-loader/src/index.js!/tmp/gn/app/globals.css\n\nImport trace for requested module:\n./app/globals.css\n\n\n> Build failed because of webpack errors\n";
+        let found = parse(log);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let d = &found[0];
+        assert_eq!(d.tool, "tailwindcss");
+        assert_eq!(
+            d.message,
+            "Cannot apply unknown utility class `bg-brand-500`"
+        );
+        assert_eq!((d.file.as_deref(), d.line), (Some("app/globals.css"), None));
+        assert_eq!(
+            (d.category, d.subcategory),
+            (Category::Type, Subcategory::UndefinedName)
+        );
+        let syntax = "Failed to compile.\n\n./app/globals.css:4:3\nSyntax error: /app/app/globals.css Unknown word (4:3)\n\n> Build failed because of webpack errors\n";
+        let found = parse(syntax);
+        assert_eq!(
+            (
+                found[0].tool.as_str(),
+                found[0].message.as_str(),
+                found[0].line
+            ),
+            ("postcss", "Unknown word", Some(4))
+        );
+        assert_eq!(found[0].category, Category::Syntax);
     }
 
     #[test]

@@ -426,3 +426,53 @@ fn a_name_a_package_does_not_export_comes_with_the_nearest_ones_it_does() {
         prompt.user
     );
 }
+
+#[test]
+fn a_stylesheet_error_brings_the_tailwind_and_postcss_configuration() {
+    let project = project(
+        "tailwind",
+        &[
+            (
+                "app/globals.css",
+                "@import \"tailwindcss\";\n\n.card {\n  @apply bg-brand-500;\n}\n",
+            ),
+            (
+                "tailwind.config.ts",
+                "export default { theme: { extend: {} } };\n",
+            ),
+            (
+                "postcss.config.mjs",
+                "export default { plugins: [\"@tailwindcss/postcss\"] };\n",
+            ),
+            ("next.config.ts", "export default {};\n"),
+        ],
+    );
+    let diagnostics = vec![
+        Diagnostic::new(
+            "tailwindcss",
+            "Cannot apply unknown utility class `bg-brand-500`",
+        )
+        .with_class(Category::Type, Subcategory::UndefinedName)
+        .at("app/globals.css", None, None),
+    ];
+    let prompt = PromptBuilder::new(&diagnostics)
+        .root(project.path())
+        .build();
+    assert!(
+        prompt.user.contains("@apply bg-brand-500;"),
+        "the stylesheet, whole"
+    );
+    assert!(
+        prompt
+            .user
+            .contains("### tailwind.config.ts (configuration of tailwindcss)"),
+        "{}",
+        prompt.user
+    );
+    assert!(
+        prompt
+            .user
+            .contains("### postcss.config.mjs (configuration of tailwindcss)")
+    );
+    assert!(!prompt.user.contains("### next.config.ts"), "not implied");
+}
