@@ -22,7 +22,7 @@ use crate::{Category, Diagnostic, Fixit, FixitEdit, Severity, StackFrame, Subcat
 builtin_parser! {
     /// Parses GNU-style compiler output.
     Gnu, "gnu", GnuSession,
-    ["error", "warning", "Error", "Warning", "undefined reference", "undefined symbol", "*** ", "fix-it:", " - information", " In function", " In member function", " In constructor", " In destructor", " In instantiation", " At top level", " At global scope", "in function", "generated.", "gcc", "g++", "clang", "cc ", "compilation terminated"]
+    ["error", "warning", "Error", "Warning", "undefined reference", "undefined symbol", "*** ", "fix-it:", " - information", " In function", " In member function", " In constructor", " In destructor", " In instantiation", " At top level", " At global scope", "in function", "generated.", "gcc", "g++", "clang", "cc ", "compilation terminated", ": note: ", " required from ", " required by ", ": In substitution of "]
 }
 
 #[derive(Debug, Default)]
@@ -35,6 +35,9 @@ struct GnuSession {
     /// C and C++ diagnostics whose compiler is not told yet: gcc and clang print the same
     /// format, and clang's `N errors generated.` comes after them.
     undecided: Vec<Diagnostic>,
+    /// The last diagnostic's notes said a template candidate failed substitution: the error
+    /// that follows is why (gcc nests it in that diagnostic), not one of its own.
+    substitution_failed: bool,
 }
 
 #[derive(Debug)]
@@ -60,6 +63,7 @@ impl ParserSession for GnuSession {
                 return true;
             }
             if let Some(note) = child_note(text) {
+                self.substitution_failed |= note.ends_with("substitution failed:");
                 open.diagnostic.notes.push(note);
                 open.diagnostic.log_lines.end = n;
                 return true;
@@ -90,6 +94,8 @@ impl GnuSession {
             && let Some(caps) = lazy_regex!(r"^\S[^:]*: (?:In (?:member )?function|In constructor|In destructor|In lambda function|In instantiation of) [‘'`](?P<func>.+)[’']:?$").captures(text)
         {
             self.function = Some(caps["func"].to_string());
+            // A new context: what follows stands alone.
+            self.substitution_failed = false;
             return true;
         }
         if (text.contains(": At ")
@@ -126,7 +132,24 @@ impl GnuSession {
             });
             return false;
         }
+        // Notes of a C or C++ diagnostic after an `In file included from` break: still its.
+        if let Some(note) = child_note(text)
+            && let Some(last) = self.undecided.last_mut()
+        {
+            self.substitution_failed |= note.ends_with("substitution failed:");
+            if last.notes.len() < 50 {
+                last.notes.push(note);
+            }
+            return true;
+        }
+        if text.contains(": In substitution of ") {
+            return true;
+        }
         if let Some((d, c_family)) = self.located(text) {
+            if c_family && self.nested(&d) {
+                return true;
+            }
+            self.substitution_failed = false;
             self.open = Some(Open {
                 diagnostic: d.from_lines(n, n),
                 c_family,
@@ -143,6 +166,37 @@ impl GnuSession {
             return result;
         }
         make_line(text, n, out)
+    }
+
+    /// Whether `d` belongs to the C or C++ diagnostic before it rather than standing alone:
+    /// the error of a failed template substitution that diagnostic's notes announced (kept as
+    /// its note), or the error gcc prints right after a warning at the same place with the same
+    /// message (`missing terminating " character`: one diagnostic, an error).
+    fn nested(&mut self, d: &Diagnostic) -> bool {
+        let Some(before) = self.undecided.last_mut() else {
+            return false;
+        };
+        if d.severity > Severity::Error {
+            return false;
+        }
+        if self.substitution_failed {
+            self.substitution_failed = false;
+            let at = format!(
+                "{}:{}:{}",
+                d.file.as_deref().unwrap_or(""),
+                d.line.unwrap_or(0),
+                d.column.unwrap_or(0)
+            );
+            before.notes.push(format!("error: {} ({at})", d.message));
+            return true;
+        }
+        let same_place = (&before.file, before.line, before.column) == (&d.file, d.line, d.column);
+        if same_place && before.severity == Severity::Warning && before.message == d.message {
+            before.severity = d.severity;
+            (before.category, before.subcategory) = classify_compiler(before);
+            return true;
+        }
+        false
     }
 
     /// `file:line[:col][:end_line:end_col]: severity: message [code]`.
@@ -172,7 +226,10 @@ impl GnuSession {
             s if s.eq_ignore_ascii_case("warning") => Severity::Warning,
             _ => Severity::Error,
         };
-        let c_family = C_FAMILY.contains(&extension.as_str());
+        // The C++ standard headers have no extension (`/usr/include/c++/12/type_traits`).
+        let last = file.rsplit('/').next().unwrap_or(&file);
+        let c_family = C_FAMILY.contains(&extension.as_str())
+            || (!last.contains('.') && file.contains("/include/"));
         let tool = if extension == "py" || extension == "pyi" {
             "mypy"
         } else if c_family {
@@ -600,7 +657,11 @@ fn classify_compiler(d: &Diagnostic) -> (Category, Subcategory) {
     if m.starts_with("unknown type name") {
         return (C::Type, S::UndefinedName);
     }
-    if lazy_regex!(r"^expected |^stray |^extra tokens|^expected expression|^invalid preprocessing directive|^#error|before .* token$").is_match(m)
+    if m.starts_with("#error") {
+        // The project's own guard of how it must be configured (`#error "define PLATFORM"`).
+        return (C::Configuration, S::Other);
+    }
+    if lazy_regex!(r"^expected |^stray |^extra tokens|^expected expression|^invalid preprocessing directive|before .* token$").is_match(m)
         && !m.starts_with("expected type-specifier")
     {
         return (C::Syntax, S::UnexpectedToken);

@@ -162,27 +162,34 @@ impl DedupKey {
 }
 
 /// Whether two reports at one position with one message are two diagnostics: their blocks say
-/// different things (rustc prints such pairs with other spans, labels or notes), where a re-print
-/// says the same or less.
+/// different things (rustc prints such pairs with other spans, labels or notes), or the second
+/// follows the first at once (gcc's `expected declaration or statement at end of input`, once
+/// per unclosed brace), where a re-print says the same or less, later.
 fn distinct(first: &Diagnostic, again: &Diagnostic) -> bool {
     let both_differ = |a: bool, b: bool, equal: bool| a && b && !equal;
-    both_differ(
-        first.snippet.is_some(),
-        again.snippet.is_some(),
-        first.snippet == again.snippet,
-    ) || both_differ(
-        !first.notes.is_empty(),
-        !again.notes.is_empty(),
-        first.notes == again.notes,
-    ) || both_differ(
-        !first.fixits.is_empty(),
-        !again.fixits.is_empty(),
-        first.fixits == again.fixits,
-    ) || both_differ(
-        first.end_line.is_some() || first.end_column.is_some(),
-        again.end_line.is_some() || again.end_column.is_some(),
-        (first.end_line, first.end_column) == (again.end_line, again.end_column),
-    )
+    let adjacent =
+        again.log_lines.start == first.log_lines.end.saturating_add(1) && first.log_lines.end > 0;
+    adjacent
+        || both_differ(
+            first.snippet.is_some(),
+            again.snippet.is_some(),
+            first.snippet == again.snippet,
+        )
+        || both_differ(
+            !first.notes.is_empty(),
+            !again.notes.is_empty(),
+            first.notes == again.notes,
+        )
+        || both_differ(
+            !first.fixits.is_empty(),
+            !again.fixits.is_empty(),
+            first.fixits == again.fixits,
+        )
+        || both_differ(
+            first.end_line.is_some() || first.end_column.is_some(),
+            again.end_line.is_some() || again.end_column.is_some(),
+            (first.end_line, first.end_column) == (again.end_line, again.end_column),
+        )
 }
 
 /// Keeps the first report and fills what it lacks from the re-print.
