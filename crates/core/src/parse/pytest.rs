@@ -31,6 +31,9 @@ struct PytestSession {
     block: Option<Block>,
     /// Names of tests (and collected files) whose failure was reported in detail.
     detailed: Vec<String>,
+    /// The exception class and message of each failure reported in detail: `--tb=line`
+    /// prints no test names, and a summary entry is the same failure cut short.
+    detailed_errors: Vec<(Option<String>, String)>,
     /// Summary entries: (node id, exception class, message, log line).
     summary: Vec<(String, Option<String>, String, u32)>,
 }
@@ -71,6 +74,13 @@ impl ParserSession for PytestSession {
             }
             if title == "short test summary info" {
                 self.region = Region::Summary;
+                return true;
+            }
+            if title.contains("test session starts") {
+                // Another run: what the last one reported in detail says nothing of this one.
+                self.end_run(out);
+                self.detailed.clear();
+                self.detailed_errors.clear();
                 return true;
             }
             let was_inside = self.region != Region::Outside;
@@ -190,11 +200,14 @@ impl PytestSession {
                 column: None,
                 function,
             });
-            block.location = Some((
-                caps["file"].to_string(),
-                number(caps.name("line")),
-                String::new(),
-            ));
+            // pytest's own frames (`pytest.raises`, `pytest.fail`) are not where it failed.
+            if !lazy_regex!(r"[/\\](?:_pytest|pluggy)[/\\]").is_match(&caps["file"]) {
+                block.location = Some((
+                    caps["file"].to_string(),
+                    number(caps.name("line")),
+                    String::new(),
+                ));
+            }
             block.native = true;
             return true;
         }
@@ -261,6 +274,8 @@ impl PytestSession {
             None => {}
         }
         if let Some(d) = diagnostic {
+            self.detailed_errors
+                .push((d.code.clone(), d.message.clone()));
             out.emit(d);
         }
     }
@@ -269,10 +284,7 @@ impl PytestSession {
     fn end_run(&mut self, out: &mut Sink) {
         self.region = Region::Outside;
         let summary = std::mem::take(&mut self.summary);
-        let detailed = std::mem::take(&mut self.detailed);
-        if detailed.len() >= summary.len() {
-            return;
-        }
+        let detailed = &self.detailed;
         for (id, class, message, n) in summary {
             let (file, test) = id.split_once("::").unwrap_or((&id, ""));
             let name = test.replace("::", ".");
@@ -280,6 +292,26 @@ impl PytestSession {
                 .iter()
                 .any(|d| *d == name || *d == id || *d == file)
             {
+                continue;
+            }
+            // pytest cuts a summary message to the terminal's width with `...`.
+            let shown = message.trim_end_matches("...").trim_end();
+            let same_failure = |(detailed_class, detailed_message): &(Option<String>, String)| {
+                match (&class, detailed_class) {
+                    (Some(_), _) => {
+                        *detailed_class == class
+                            && !shown.is_empty()
+                            && detailed_message.starts_with(shown)
+                    }
+                    // Cut inside the class name: `json.decoder.JSONDecodeError...`.
+                    (None, Some(detailed)) => {
+                        let cut = shown.rsplit('.').next().unwrap_or(shown);
+                        cut.len() >= 3 && detailed.starts_with(cut)
+                    }
+                    (None, None) => false,
+                }
+            };
+            if self.detailed_errors.iter().any(same_failure) {
                 continue;
             }
             let message = if message.is_empty() {
