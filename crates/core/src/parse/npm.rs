@@ -230,7 +230,7 @@ fn block_diagnostic(block: Block) -> Option<Diagnostic> {
 }
 
 /// npm prefixes the explanatory line with a heading: `404`, `notarget`, `enoent`, `ERESOLVE`,
-/// `JSON.parse`, `network`, or the code itself.
+/// `JSON.parse`, `network`, `engine`, or the code itself.
 fn strip_heading(line: &str, code: Option<&str>) -> String {
     let Some((first, rest)) = line.split_once(' ') else {
         return line.to_string();
@@ -240,7 +240,16 @@ fn strip_heading(line: &str, code: Option<&str>) -> String {
     });
     let known = matches!(
         first,
-        "notarget" | "network" | "JSON.parse" | "enoent" | "eacces" | "eperm" | "peer" | "gyp"
+        "notarget"
+            | "network"
+            | "JSON.parse"
+            | "enoent"
+            | "eacces"
+            | "eperm"
+            | "peer"
+            | "gyp"
+            | "engine"
+            | "notsup"
     ) || (first.len() == 3 && first.bytes().all(|b| b.is_ascii_digit()));
     let stripped = if code_heading || known {
         rest.trim_start()
