@@ -50,6 +50,9 @@ pub(super) fn narrow_check(
                 .collect();
             files.sort_unstable();
             files.dedup();
+            if files.is_empty() {
+                return None;
+            }
             let mut argv = vec![ESLINT.to_string(), "--".to_string()];
             argv.extend(files.iter().map(|file| file.to_string()));
             ("eslint", argv)
@@ -86,4 +89,101 @@ pub(super) fn about_sources(
         }
     }
     kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::BuildStep;
+    use crate::scratch::Scratch;
+    use crate::{Category, Subcategory};
+
+    fn app(name: &str) -> (Scratch, Workspace) {
+        let dir = Scratch::new(
+            &format!("narrow-{name}"),
+            &[
+                ("package.json", r#"{"scripts": {"build": "next build"}}"#),
+                ("tsconfig.json", "{}"),
+                ("node_modules/.bin/tsc", ""),
+                ("node_modules/.bin/eslint", ""),
+            ],
+        );
+        let workspace = Workspace::open(dir.path()).unwrap();
+        (dir, workspace)
+    }
+
+    fn type_error(tool: &str) -> Diagnostic {
+        Diagnostic::new(tool, "Property 'x' does not exist on type '{}'.")
+            .with_class(Category::Type, Subcategory::MissingProperty)
+            .at("app/page.tsx", Some(3), Some(5))
+    }
+
+    #[test]
+    fn a_next_build_step_gets_tsc_for_type_errors_and_eslint_for_lint() {
+        let (_dir, workspace) = app("next");
+        let plan = BuildPlan::new([
+            BuildStep::command_line("npm ci"),
+            BuildStep::command_line("NEXT_TELEMETRY_DISABLED=1 npm run build"),
+        ]);
+        let check = narrow_check(&workspace, &plan, &[type_error("next")]).unwrap();
+        assert_eq!(
+            check.command,
+            Command::Argv(
+                [
+                    "node_modules/.bin/tsc",
+                    "--noEmit",
+                    "--pretty",
+                    "false",
+                    "-p",
+                    "tsconfig.json"
+                ]
+                .map(String::from)
+                .to_vec()
+            )
+        );
+        assert_eq!(check.name, "tsc --noEmit (narrow check)");
+        let lint = Diagnostic::new("eslint", "'x' is never reassigned.")
+            .with_class(Category::Unknown, Subcategory::Lint)
+            .at("lib/a.ts", Some(1), Some(1));
+        let check = narrow_check(&workspace, &plan, &[lint]).unwrap();
+        assert_eq!(
+            check.command.argv(),
+            ["node_modules/.bin/eslint", "--", "lib/a.ts"]
+        );
+    }
+
+    #[test]
+    fn other_errors_and_other_builds_get_none() {
+        let (_dir, workspace) = app("none");
+        let next = BuildPlan::new([BuildStep::command_line("npm run build")]);
+        let missing = Diagnostic::new("next", "Module not found: Can't resolve 'x'")
+            .with_class(Category::Dependency, Subcategory::MissingPackage);
+        assert!(narrow_check(&workspace, &next, &[missing]).is_none());
+        let vite = BuildPlan::new([BuildStep::command_line("npx vite build")]);
+        assert!(narrow_check(&workspace, &vite, &[type_error("tsc")]).is_none());
+        let outside = Diagnostic::new("eslint", "x").at("../../etc/passwd", Some(1), None);
+        assert!(
+            narrow_check(&workspace, &next, &[outside]).is_none(),
+            "no path leaves"
+        );
+    }
+
+    #[test]
+    fn the_checks_own_findings_are_made_relative_and_route_types_dropped() {
+        let (dir, workspace) = app("sources");
+        let absolute = dir
+            .path()
+            .join("app/page.tsx")
+            .to_string_lossy()
+            .into_owned();
+        let found = about_sources(
+            &workspace,
+            vec![
+                Diagnostic::new("eslint", "a").at(&absolute, Some(1), None),
+                Diagnostic::new("tsc", "b").at(".next/types/app/page.ts", Some(2), None),
+            ],
+        );
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].file.as_deref(), Some("app/page.tsx"));
+    }
 }

@@ -22,7 +22,7 @@ use crate::{Category, Diagnostic, Subcategory};
 builtin_parser! {
     /// Parses pytest output.
     Pytest, "pytest", PytestSession,
-    ["FAILURES", "ERRORS", "FAILED", "ERROR"]
+    ["FAILURES", "ERRORS", "FAILED", "ERROR", "test session starts"]
 }
 
 #[derive(Debug, Default)]
