@@ -25,6 +25,7 @@ pub mod cache;
 pub mod cassette;
 pub mod diagnostic;
 pub mod doctor;
+mod edit;
 mod error;
 pub mod fix;
 pub mod heal;

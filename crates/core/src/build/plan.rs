@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Builder, LineSink, StepOutput};
 use crate::Result;
-use crate::fix::RelativePath;
+use crate::edit::RelativePath;
 
 /// A command: a program with its arguments, or a line for `/bin/sh -c`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

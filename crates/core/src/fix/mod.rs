@@ -41,16 +41,17 @@ mod missing_names;
 mod next_exports;
 mod next_router;
 mod package_exports;
-mod path;
 mod peer_conflicts;
 mod peer_versions;
 pub mod prompt;
-mod proposal;
 mod suggestions;
 mod tool_fix;
 mod unused_bindings;
 mod workspace_crates;
 
+pub use crate::edit::{
+    Alternative, Edit, FixProposal, Invalid, PathError, ProposalError, RelativePath,
+};
 pub use cargo::CargoSuggestions;
 pub use client_directive::ClientDirective;
 pub use export_names::ExportNames;
@@ -63,14 +64,9 @@ pub use missing_dependencies::MissingDependencies;
 pub use missing_names::MissingNames;
 pub use next_exports::NextExports;
 pub use next_router::NextNavigation;
-pub use path::{PathError, RelativePath};
 pub use peer_conflicts::PeerConflicts;
-pub use proposal::{Alternative, Edit, FixProposal, Invalid, ProposalError};
 pub use suggestions::ToolSuggestions;
 pub use tool_fix::ToolFix;
 pub(crate) use tool_fix::step_runs;
 pub use unused_bindings::UnusedBindings;
 pub use workspace_crates::WorkspaceCrates;
-
-#[cfg(test)]
-mod tests;

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::patch::{self, Closest, Fuzzy, PatchMatch};
 use super::policy::{EditPolicy, Refusal, Rule};
 use super::{Workspace, WorkspaceError};
-use crate::fix::{Edit, FixProposal, RelativePath};
+use crate::edit::{Edit, FixProposal, RelativePath};
 
 /// How a proposal is applied.
 #[derive(Debug, Clone, PartialEq)]

@@ -53,7 +53,7 @@ pub use patch::{Closest, PatchMatch};
 pub use policy::{EditPolicy, Protected, Refusal, Rule, protected_classes};
 pub use snapshot::Snapshot;
 
-use crate::fix::{PathError, RelativePath};
+use crate::edit::{PathError, RelativePath};
 
 /// Folders a snapshot leaves out by default (compared without case): dependencies, build
 /// output and version control, which can be huge — and which a fix therefore never edits (see

@@ -23,7 +23,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::Workspace;
-use crate::fix::{Edit, FixProposal, RelativePath};
+use crate::edit::{Edit, FixProposal, RelativePath};
 
 /// A class of files a fix may change only when the host allows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use std::fs;
 use similar::TextDiff;
 
 use super::{Workspace, WorkspaceError};
-use crate::fix::{Edit, RelativePath};
+use crate::edit::{Edit, RelativePath};
 
 /// The workspace's files and folders (outside the folders snapshots leave out) at one moment.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -2,7 +2,7 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::PathBuf;
 
 use super::*;
-use crate::fix::{Edit, FixProposal};
+use crate::edit::{Edit, FixProposal};
 
 struct Folder(PathBuf);
 

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
 
-use crate::fix::RelativePath;
+use crate::edit::RelativePath;
 
 /// The files and symlinks that went into the container, to notice which ones it deleted.
 #[derive(Debug, Default)]
