@@ -3,12 +3,10 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Embedder;
-use crate::llm::http;
-use crate::llm::openai::describe;
-use crate::llm::{ProviderError, ProviderErrorKind};
+use crate::llm::{ProviderError, ProviderErrorKind, default_client, embeddings};
 use crate::{Error, Result};
 
 const NAME: &str = "openai-embeddings";
@@ -61,7 +59,7 @@ impl OpenAiEmbedder {
             dimensions,
             threshold: 0.85,
             timeout: Duration::from_secs(60),
-            client: http::default_client()?,
+            client: default_client()?,
         })
     }
 
@@ -78,13 +76,16 @@ impl OpenAiEmbedder {
     }
 
     async fn embed_batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
-        let mut request = self.client.post(format!("{}/embeddings", self.base_url));
-        if let Some(key) = &self.api_key {
-            request = request.bearer_auth(key);
-        }
-        let body = json!({"model": self.model, "input": texts, "encoding_format": "float"});
-        let response = http::send(NAME, request, &body, self.timeout, describe).await?;
-        let reply = http::read_json(NAME, response).await?;
+        let endpoint = (self.base_url.as_str(), self.api_key.as_deref());
+        let reply = embeddings(
+            NAME,
+            &self.client,
+            endpoint,
+            &self.model,
+            texts,
+            self.timeout,
+        )
+        .await?;
         let data = reply["data"]
             .as_array()
             .ok_or_else(|| malformed("no `data` array in the reply"))?;

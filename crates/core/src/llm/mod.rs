@@ -36,10 +36,10 @@ mod clock;
 mod error;
 mod fallback;
 mod gemini;
-pub(crate) mod http;
+mod http;
 mod layers;
 mod metered;
-pub(crate) mod openai;
+mod openai;
 mod redacted;
 mod retry;
 mod sse;
@@ -57,12 +57,14 @@ pub use clock::{Clock, Jitter, SystemClock, VirtualClock};
 pub use error::{ProviderError, ProviderErrorKind};
 pub use fallback::Fallback;
 pub use gemini::Gemini;
+pub(crate) use http::default_client;
 pub use layers::{BreakerOptions, Layer, LayerOptions, LayerSettings, RetryOptions};
 pub use metered::{
     Budget, BudgetExceeded, BudgetLimit, CallRecord, Meter, Metered, ModelPrice, PriceTable,
     UsageReport,
 };
 pub use openai::OpenAi;
+pub(crate) use openai::embeddings;
 pub use redacted::Redacted;
 pub use retry::{Retry, RetryPolicy};
 pub use types::{

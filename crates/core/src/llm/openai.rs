@@ -226,9 +226,29 @@ fn mentions_json(request: &CompletionRequest) -> bool {
     request.system.as_deref().is_some_and(has) || request.messages.iter().any(|m| has(&m.content))
 }
 
+/// One request to an embeddings endpoint in OpenAI's format (`POST {base_url}/embeddings`,
+/// floats) for `texts`, with the endpoint's errors read as the chat provider reads them; the
+/// reply's JSON. `name` names the caller in errors.
+pub(crate) async fn embeddings(
+    name: &str,
+    client: &reqwest::Client,
+    (base_url, api_key): (&str, Option<&str>),
+    model: &str,
+    texts: &[String],
+    timeout: Duration,
+) -> Result<Value> {
+    let mut request = client.post(format!("{base_url}/embeddings"));
+    if let Some(key) = api_key {
+        request = request.bearer_auth(key);
+    }
+    let body = json!({"model": model, "input": texts, "encoding_format": "float"});
+    let response = http::send(name, request, &body, timeout, describe).await?;
+    http::read_json(name, response).await
+}
+
 /// `{"error": {"message", "type", "code"}}`, or the shapes compatible servers use instead
 /// (`{"error": "…"}`, `{"message": "…"}`, `{"detail": "…"}`).
-pub(crate) fn describe(body: &Value) -> ErrorBody {
+fn describe(body: &Value) -> ErrorBody {
     let error = &body["error"];
     let message = error
         .as_str()
