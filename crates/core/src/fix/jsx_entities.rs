@@ -1,7 +1,7 @@
 //! [`JsxEntities`]: a character JSX text must not hold bare (`'`, `"`, `>`, `}`), written as
-//! the entity ESLint's `react/no-unescaped-entities` names first — what the rule offers only as
-//! a suggestion, which `eslint --fix` does not apply, and the commonest reason a generated
-//! Next.js page fails `next build`.
+//! its entity (the one ESLint's `react/no-unescaped-entities` names first) — what the rule
+//! offers only as a suggestion, which `eslint --fix` does not apply, and the commonest reason a
+//! generated Next.js page fails `next build`.
 
 use std::sync::LazyLock;
 
@@ -31,7 +31,7 @@ impl Fixer for JsxEntities {
 
     async fn propose(&self, input: &FixInput<'_>) -> Result<Option<FixProposal>> {
         let workspace = input.workspace;
-        let mut findings: Vec<(&Diagnostic, char, &str)> = (input.diagnostics.iter())
+        let mut findings: Vec<(&Diagnostic, char, &'static str)> = (input.diagnostics.iter())
             .filter(|d| d.severity <= Severity::Error && d.code.as_deref() == Some(RULE))
             .filter_map(|d| {
                 let (character, entity) = escape(&d.message)?;
@@ -75,14 +75,22 @@ impl Fixer for JsxEntities {
     }
 }
 
-/// The character and the first entity of "`'` can be escaped with `&apos;`, `&lsquo;`, …".
-fn escape(message: &str) -> Option<(char, &str)> {
+/// The character a "`'` can be escaped with `&apos;`, `&lsquo;`, …" finding names, and the
+/// entity that renders exactly it — chosen here, not taken from the message: a log that offered
+/// `&lt;` for `'` would change the page's text.
+fn escape(message: &str) -> Option<(char, &'static str)> {
     static ESCAPE: LazyLock<Option<Regex>> = LazyLock::new(|| {
-        Regex::new(r"^`(['\x22>}])` can be escaped with `(&(?:[a-z]+|#[0-9]+);)`").ok()
+        Regex::new(r"^`(['\x22>}])` can be escaped with `&(?:[a-z]+|#[0-9]+);`").ok()
     });
     let found = ESCAPE.as_ref()?.captures(message)?;
     let character = found.get(1)?.as_str().chars().next()?;
-    Some((character, found.get(2)?.as_str()))
+    let entity = match character {
+        '\'' => "&apos;",
+        '"' => "&quot;",
+        '>' => "&gt;",
+        _ => "&#125;",
+    };
+    Some((character, entity))
 }
 
 /// The byte offset of the character at 1-based `line` and `column`, when it is `expected`.
@@ -130,6 +138,11 @@ mod tests {
             Some(('}', "&#125;"))
         );
         assert_eq!(escape("`'` can be escaped with `<script>`."), None);
+        assert_eq!(
+            escape("`'` can be escaped with `&lt;`."),
+            Some(('\'', "&apos;")),
+            "the entity is the character's own, whatever a log offers"
+        );
     }
 
     #[test]

@@ -67,6 +67,6 @@ pub use next_router::NextNavigation;
 pub use peer_conflicts::PeerConflicts;
 pub use suggestions::ToolSuggestions;
 pub use tool_fix::ToolFix;
-pub(crate) use tool_fix::step_runs;
+pub(crate) use tool_fix::{finding_files, step_runs};
 pub use unused_bindings::UnusedBindings;
 pub use workspace_crates::WorkspaceCrates;

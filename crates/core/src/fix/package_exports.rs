@@ -12,6 +12,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::Value;
 
+use super::install::npm_package;
+
 /// Files of one package followed through `export * from` at most.
 const MAX_FILES: usize = 64;
 /// Larger declaration files are not read (lucide-react's, the largest common one, is ~1 MB).
@@ -134,26 +136,18 @@ impl PackageExports {
 
 /// The package an import specifier names and the path below it (`@scope/pkg/sub` →
 /// (`@scope/pkg`, `sub`)); `None` for relative, absolute, URL or alias specifiers and for
-/// names npm would not install.
+/// names npm would not install (see [`npm_package`]).
 pub(super) fn split_specifier(specifier: &str) -> Option<(String, String)> {
-    let mut segments = specifier.split('/');
-    let first = segments.next()?;
-    let package = match first.strip_prefix('@') {
-        Some(scope) if is_name(scope) => {
-            format!("{first}/{}", segments.next().filter(|s| is_name(s))?)
-        }
-        Some(_) => return None,
-        None if is_name(first) => first.to_string(),
-        None => return None,
-    };
-    let subpath: Vec<&str> = segments.collect();
-    if subpath
-        .iter()
-        .any(|s| s.is_empty() || *s == "." || *s == "..")
+    let package = npm_package(specifier)?;
+    let subpath = specifier.get(package.len()..)?.trim_start_matches('/');
+    if !subpath.is_empty()
+        && subpath
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..")
     {
         return None;
     }
-    Some((package, subpath.join("/")))
+    Some((package, subpath.to_string()))
 }
 
 /// The package a module path inside `node_modules` belongs to, as bundlers print it
@@ -161,13 +155,6 @@ pub(super) fn split_specifier(specifier: &str) -> Option<(String, String)> {
 pub(super) fn package_of_module(module: &str) -> Option<String> {
     let (_, inside) = module.rsplit_once("node_modules/")?;
     split_specifier(inside).map(|(package, _)| package)
-}
-
-fn is_name(segment: &str) -> bool {
-    !segment.is_empty()
-        && !segment.starts_with('.')
-        && segment.len() <= 214
-        && (segment.bytes()).all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
 /// The entry files a package declares for `subpath`, relative to its folder: declarations
@@ -388,7 +375,7 @@ fn top_level_exports(text: &str) -> Vec<usize> {
     while i < bytes.len() {
         match bytes[i] {
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                i = memchr(bytes, b'\n', i).unwrap_or(bytes.len());
+                i = memchr::memchr(b'\n', &bytes[i..]).map_or(bytes.len(), |at| i + at);
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
                 i = text[i + 2..]
@@ -422,13 +409,6 @@ fn top_level_exports(text: &str) -> Vec<usize> {
         }
     }
     found
-}
-
-fn memchr(bytes: &[u8], needle: u8, from: usize) -> Option<usize> {
-    bytes[from..]
-        .iter()
-        .position(|&b| b == needle)
-        .map(|at| from + at)
 }
 
 /// A name compared without case and without `_`/`-`.

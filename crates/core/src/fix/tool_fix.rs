@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use super::fixer::{FixInput, Fixer, Safety};
 use super::{FixProposal, RelativePath};
-use crate::Result;
 use crate::build::{BuildStep, Command, quoted};
 use crate::workspace::Workspace;
+use crate::{Diagnostic, Result};
 
 /// A linter's fixer.
 ///
@@ -89,13 +89,7 @@ impl ToolFix {
         if !input.workspace.root().join(installed).is_file() {
             return None;
         }
-        let mut files: Vec<&str> = (input.diagnostics.iter())
-            .filter(|d| d.tool == self.tool)
-            .filter_map(|d| d.file.as_deref())
-            .filter(|file| RelativePath::new(file).is_ok())
-            .collect();
-        files.sort_unstable();
-        files.dedup();
+        let files = finding_files(input.diagnostics.iter(), self.tool);
         if files.is_empty() {
             return None;
         }
@@ -175,6 +169,22 @@ impl Fixer for ToolFix {
             ..FixProposal::default()
         }))
     }
+}
+
+/// The files `tool`'s findings among `diagnostics` name, sorted, each once: only paths that
+/// stay inside the project.
+pub(crate) fn finding_files<'d>(
+    diagnostics: impl Iterator<Item = &'d Diagnostic>,
+    tool: &str,
+) -> Vec<&'d str> {
+    let mut files: Vec<&str> = diagnostics
+        .filter(|d| d.tool == tool)
+        .filter_map(|d| d.file.as_deref())
+        .filter(|file| RelativePath::new(file).is_ok())
+        .collect();
+    files.sort_unstable();
+    files.dedup();
+    files
 }
 
 /// Whether `step` runs `program subcommand` (`next build`), directly or through the

@@ -9,7 +9,7 @@
 //! when that passes: the full plan still decides whether the run is healed.
 
 use crate::build::{BuildPlan, BuildStep, Command};
-use crate::fix::{RelativePath, step_runs};
+use crate::fix::{finding_files, step_runs};
 use crate::workspace::Workspace;
 use crate::{Category, Diagnostic};
 
@@ -43,13 +43,7 @@ pub(super) fn narrow_check(
             if !folder.join(ESLINT).is_file() {
                 return None;
             }
-            let mut files: Vec<&str> = (errors(diagnostics))
-                .filter(|d| d.tool == "eslint")
-                .filter_map(|d| d.file.as_deref())
-                .filter(|file| RelativePath::new(file).is_ok())
-                .collect();
-            files.sort_unstable();
-            files.dedup();
+            let files = finding_files(errors(diagnostics), "eslint");
             if files.is_empty() {
                 return None;
             }
