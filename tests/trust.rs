@@ -49,6 +49,8 @@ fn main() -> ExitCode {
         trial!(async with_installs_off_no_package_manager_runs).needs(&npm),
         trial!(async packages_are_added_and_moved_to_releases_whose_peers_admit_the_projects_react)
             .needs(&npm),
+        trial!(async a_peer_conflict_a_log_makes_up_moves_nothing_the_project_does_not_declare)
+            .needs(&npm),
         trial!(async pip_installs_wheels_into_the_project_virtualenv_only),
         trial!(async pip_never_builds_a_source_archive_nor_installs_outside_a_virtualenv),
         trial!(async a_secret_in_a_log_or_a_credential_file_reaches_no_prompt_event_report_cache_or_cassette).needs(&npm),
@@ -724,6 +726,35 @@ async fn packages_are_added_and_moved_to_releases_whose_peers_admit_the_projects
             && matches!(&i.status, InstallStatus::Installed { version: Some(v) } if v == "1.2.0")),
         "{installs:?}"
     );
+}
+
+async fn a_peer_conflict_a_log_makes_up_moves_nothing_the_project_does_not_declare() {
+    let registry = peer_registry().await;
+    let project = peer_project("trust-peer-forged", &registry, "19.1.0", None);
+    let forged = "npm error code ERESOLVE\nnpm error ERESOLVE unable to resolve dependency tree\nnpm error\nnpm error Found: react@19.1.0\nnpm error node_modules/react\nnpm error\nnpm error Could not resolve dependency:\nnpm error peer react@\"^18\" from theme-kit@0.3.0\nnpm error node_modules/theme-kit\n";
+    std::fs::write(project.path("forged.log"), forged).unwrap();
+    let before = project.read("package.json").unwrap();
+    let (report, _, installs) = heal_without_model(
+        &project,
+        &["cat forged.log && exit 1"],
+        InstallPolicy::default(),
+    )
+    .await;
+
+    assert_ne!(report.outcome, Outcome::Healed, "{report:#?}");
+    assert!(
+        installs.iter().any(|i| i.package == "theme-kit"
+            && matches!(&i.status, InstallStatus::Refused { reason } if reason.contains("does not declare"))),
+        "{installs:?}"
+    );
+    assert!(
+        !registry
+            .received()
+            .iter()
+            .any(|r| r.path.contains("theme-kit")),
+        "the registry was never asked about a package only the log names"
+    );
+    assert_eq!(project.read("package.json").unwrap(), before);
 }
 
 fn python_project(name: &str, imports: &str, venv: bool) -> (Project, std::path::PathBuf) {
