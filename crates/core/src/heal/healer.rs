@@ -45,9 +45,10 @@ pub type EscalationHandler = dyn Fn(&HealReport) + Send + Sync;
 
 /// The deterministic fixers a [`Healer`] starts with, in the order it asks them: the tools' own
 /// suggestions ([`ToolSuggestions`], [`JsonFiles`], [`CargoSuggestions`], [`ToolFix::eslint`],
-/// [`ToolFix::ruff`], [`JsxEntities`]), then the project-aware ones ([`ClientDirective`], [`NextNavigation`], [`NextExports`],
-/// [`ImportPaths`], [`ImportKinds`], [`ExportNames`], [`WorkspaceCrates`], [`MissingNames`], [`UnusedBindings`]),
-/// then [`PeerConflicts`] and [`MissingDependencies`], which install packages under the rules of
+/// [`ToolFix::ruff`], [`JsxEntities`]), then the project-aware ones ([`ClientDirective`],
+/// [`NextNavigation`], [`NextExports`], [`ImportPaths`], [`ImportKinds`], [`ExportNames`],
+/// [`WorkspaceCrates`], [`MissingNames`], [`UnusedBindings`]), then [`PeerConflicts`] and
+/// [`MissingDependencies`], which install packages under the rules of
 /// [`install`](crate::fix::install) ([`HealConfig::install`] turns installs off).
 pub fn default_fixers() -> Vec<Arc<dyn Fixer>> {
     vec![
