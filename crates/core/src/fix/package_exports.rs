@@ -419,7 +419,8 @@ fn fold(name: &str) -> String {
         .collect()
 }
 
-/// The lower-case words of a camel-case or snake-case name: `ArrowUpRight2` → arrow, up, right, 2.
+/// The lower-case words of a camel-case or snake-case name: `ArrowUpRight2` → arrow, up,
+/// right, 2.
 fn words(name: &str) -> Vec<String> {
     let mut words: Vec<String> = Vec::new();
     let mut previous: Option<char> = None;
