@@ -29,10 +29,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
+use nodejs_semver::{Range, Version};
 use regex::Regex;
 use serde::Serialize;
-
-use nodejs_semver::{Range, Version};
 
 use super::fixer::FixInput;
 use super::peer_versions::{Release, fitting, releases};
@@ -240,7 +239,7 @@ impl Installer {
     /// reported), nearest to the range declared now — the way out of a peer-dependency
     /// conflict (ERESOLVE) that keeps npm's checks. Returns what the install changed, or
     /// `None` when no release fits or nothing was installed.
-    pub async fn npm_refit(
+    pub(crate) async fn npm_refit(
         &self,
         input: &FixInput<'_>,
         package: &str,

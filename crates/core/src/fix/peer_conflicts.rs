@@ -13,9 +13,9 @@ use super::FixProposal;
 use super::fixer::{FixInput, Fixer, Safety};
 use crate::{Diagnostic, Result};
 
-/// Moves the dependency an `ERESOLVE` names to a release that fits (see
-/// [`Installer::npm_refit`](super::install::Installer::npm_refit)), installed under the rules
-/// of [`install`](super::install).
+/// Moves the dependency an `ERESOLVE` names — only one the project's `package.json` declares —
+/// to the nearest release whose peer ranges fit, installed under the rules of
+/// [`install`](super::install).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PeerConflicts;
 
