@@ -50,41 +50,31 @@ impl LineCleaner {
     /// characters removed, invalid UTF-8 replaced, CI wrapper prefixes removed.
     pub(crate) fn clean(&mut self, raw: &[u8], out: &mut String) {
         out.clear();
-        let mut raw = &raw[..raw.len().min(MAX_LINE_BYTES)];
-        while let [rest @ .., b'\r'] = raw {
-            raw = rest;
-        }
-        if memchr(b'\r', raw).is_some() {
+        let raw = &raw[..raw.len().min(MAX_LINE_BYTES)];
+        let bytes = if raw.iter().any(|&b| is_control(b)) {
+            self.bytes.clear();
+            strip_escapes(raw, &mut self.bytes);
+            &self.bytes[..]
+        } else {
+            raw
+        };
+        let visible = if memchr(b'\r', bytes).is_some() {
             // A carriage return overwrites the terminal line: the last segment with visible
             // text is what remains on screen.
-            for segment in raw.rsplit(|&b| b == b'\r') {
-                self.visible_text(segment, out);
-                if !out.trim().is_empty() {
-                    break;
-                }
-            }
+            bytes
+                .rsplit(|&b| b == b'\r')
+                .find(|segment| segment.iter().any(|b| !b.is_ascii_whitespace()))
+                .unwrap_or_default()
         } else {
-            self.visible_text(raw, out);
+            bytes
+        };
+        match std::str::from_utf8(visible) {
+            Ok(text) => out.push_str(text),
+            Err(_) => out.push_str(&String::from_utf8_lossy(visible)),
         }
         let prefix = wrapper_prefix_len(out.as_bytes());
         if prefix > 0 {
             out.drain(..prefix);
-        }
-    }
-
-    fn visible_text(&mut self, segment: &[u8], out: &mut String) {
-        out.clear();
-        let needs_filtering = segment.iter().any(|&b| is_control(b));
-        let bytes = if needs_filtering {
-            self.bytes.clear();
-            strip_escapes(segment, &mut self.bytes);
-            &self.bytes[..]
-        } else {
-            segment
-        };
-        match std::str::from_utf8(bytes) {
-            Ok(text) => out.push_str(text),
-            Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
         }
     }
 }
@@ -93,13 +83,15 @@ fn is_control(b: u8) -> bool {
     (b < 0x20 && b != b'\t') || b == 0x7f
 }
 
-/// Copies `segment` to `out` without ANSI escape sequences and control characters.
+/// Copies `segment` to `out` without ANSI escape sequences and control characters, except
+/// carriage returns: those are kept, and a cursor move to the first column (`ESC [ 1 G`, which
+/// npm's and other spinners write before each frame) becomes one.
 fn strip_escapes(segment: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
     while i < segment.len() {
         let b = segment[i];
         if b != 0x1b {
-            if !is_control(b) {
+            if !is_control(b) || b == b'\r' {
                 out.push(b);
             }
             i += 1;
@@ -110,9 +102,15 @@ fn strip_escapes(segment: &[u8], out: &mut Vec<u8>) {
             // CSI: parameters and intermediates, then one final byte.
             Some(b'[') => {
                 i += 1;
+                let parameters = i;
                 while let Some(&c) = segment.get(i) {
                     i += 1;
                     if (0x40..=0x7e).contains(&c) {
+                        let to_first_column =
+                            c == b'G' && matches!(&segment[parameters..i - 1], b"" | b"0" | b"1");
+                        if to_first_column {
+                            out.push(b'\r');
+                        }
                         break;
                     }
                     if !(0x20..=0x3f).contains(&c) {
@@ -227,6 +225,18 @@ mod tests {
             "Sending build context 3.072kB"
         );
         assert_eq!(clean(b"pty line\r"), "pty line");
+    }
+
+    #[test]
+    fn a_spinner_frame_before_the_first_column_is_overwritten() {
+        // npm under a terminal: `⠙`, cursor to column 1, erase line, then the error.
+        assert_eq!(
+            clean("\u{2819}\x1b[1G\x1b[0K\x1b[1mnpm\x1b[22m error code E404\r".as_bytes()),
+            "npm error code E404"
+        );
+        assert_eq!(clean(b"50%\x1b[Gdone"), "done");
+        // Other columns are not a line start.
+        assert_eq!(clean(b"ab\x1b[5Gcd"), "abcd");
     }
 
     #[test]

@@ -219,14 +219,43 @@ fn block_diagnostic(block: Block) -> Option<Diagnostic> {
         })
         .take(20)
         .collect();
+    if lifecycle && let Some(output) = dependency_script_output(&block.lines) {
+        // npm prints a dependency's failed install script's output inside its error block: that
+        // output is the cause, and the package, not the project, is what broke.
+        d.message = output;
+        d.code = None;
+        d = d.with_class(Category::Dependency, Subcategory::NativeModule);
+        d.confidence = 0.92;
+        return Some(d);
+    }
     let (category, subcategory) = if lifecycle {
         (Category::Runtime, Subcategory::Other)
     } else {
-        classify(d.code.as_deref(), &message)
+        classify(d.code.as_deref(), &message, &block.lines)
     };
     d = d.with_class(category, subcategory);
     d.confidence = if lifecycle { 0.5 } else { 0.92 };
     Some(d)
+}
+
+/// The last line a dependency's install script printed, when the failed script belongs to a
+/// package under `node_modules/` (`path …/node_modules/pkg`, then `command sh -c …`, then the
+/// script's output).
+fn dependency_script_output(lines: &[String]) -> Option<String> {
+    let in_dependency = lines.iter().any(|l| {
+        l.strip_prefix("path ").is_some_and(|path| {
+            path.contains("/node_modules/") || path.contains("\\node_modules\\")
+        })
+    });
+    if !in_dependency {
+        return None;
+    }
+    let command = lines.iter().rposition(|l| l.starts_with("command "))?;
+    lines[command + 1..]
+        .iter()
+        .map(|l| l.trim())
+        .rfind(|l| !l.is_empty())
+        .map(str::to_string)
 }
 
 /// npm prefixes the explanatory line with a heading: `404`, `notarget`, `enoent`, `ERESOLVE`,
@@ -262,13 +291,20 @@ fn strip_heading(line: &str, code: Option<&str>) -> String {
         .to_string()
 }
 
-fn classify(code: Option<&str>, message: &str) -> (Category, Subcategory) {
+fn classify(code: Option<&str>, message: &str, lines: &[String]) -> (Category, Subcategory) {
     use Category as C;
     use Subcategory as S;
     if message.starts_with("Missing script") {
         return (C::Configuration, S::MissingScript);
     }
-    match code.unwrap_or("") {
+    let code = code.unwrap_or("");
+    // `E500`, `E502`, …: the registry answered with a server error.
+    let server_error =
+        code.len() == 4 && code.starts_with("E5") && code[1..].parse::<u16>().is_ok();
+    if server_error {
+        return (C::Network, S::Other);
+    }
+    match code {
         "E404" => (C::Dependency, S::MissingPackage),
         "ETARGET" | "ENOVERSIONS" => (C::Dependency, S::VersionConflict),
         "ERESOLVE" => (C::Dependency, S::PeerDependency),
@@ -277,9 +313,31 @@ fn classify(code: Option<&str>, message: &str) -> (Category, Subcategory) {
         "ENOENT" if message.contains("package.json") => (C::Configuration, S::Manifest),
         "E401" | "E403" | "EAUTH" | "ENEEDAUTH" | "EOTP" => (C::Network, S::RegistryAuth),
         "EACCES" | "EPERM" => (C::Configuration, S::PermissionDenied),
+        // `npm ls`: `missing: pkg@range, required by …`, `invalid: pkg@version …`.
+        "ELSPROBLEMS" if message.starts_with("missing:") => (C::Dependency, S::MissingPackage),
+        "ELSPROBLEMS" if message.starts_with("invalid:") => (C::Dependency, S::VersionConflict),
         code => classify::by_message(&format!("{code} {message}"))
+            .or_else(|| network_heading(lines))
             .unwrap_or((C::Configuration, S::Other)),
     }
+}
+
+/// npm heads the lines of a failed request `network`: `network timeout at: …`, `network request
+/// to … failed, reason: …`.
+fn network_heading(lines: &[String]) -> Option<(Category, Subcategory)> {
+    let network: Vec<&str> = lines
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| l.starts_with("network "))
+        .collect();
+    if network.is_empty() {
+        return None;
+    }
+    Some(
+        classify::by_message(&network.join("\n"))
+            .filter(|(category, _)| *category == Category::Network)
+            .unwrap_or((Category::Network, Subcategory::Other)),
+    )
 }
 
 /// ` ERR_PNPM_NO_MATCHING_VERSION  No matching version found for typescript@99.0.0`.
@@ -392,6 +450,60 @@ mod tests {
             assert_eq!(found[0].subcategory, subcategory, "{log}");
             assert_eq!(found[0].file, None);
         }
+    }
+
+    #[test]
+    fn registry_and_network_failures_are_network_errors() {
+        let cases = [
+            (
+                "npm error code E500\nnpm error 500 Internal Server Error - GET http://127.0.0.1:4873/x - Internal Server Error\n",
+                Subcategory::Other,
+            ),
+            (
+                "npm error code FETCH_ERROR\nnpm error errno FETCH_ERROR\nnpm error network timeout at: http://127.0.0.1:4873/x\n",
+                Subcategory::ConnectionTimeout,
+            ),
+            (
+                "npm ERR! code ECONNRESET\nnpm ERR! network request to http://127.0.0.1:4873/x failed, reason: read ECONNRESET\n",
+                Subcategory::ConnectionRefused,
+            ),
+        ];
+        for (log, subcategory) in cases {
+            let found = parse(log);
+            assert_eq!(found.len(), 1, "{log}");
+            assert_eq!(found[0].category, Category::Network, "{log}");
+            assert_eq!(found[0].subcategory, subcategory, "{log}");
+        }
+    }
+
+    #[test]
+    fn npm_ls_problems_are_dependency_errors() {
+        let found = parse(
+            "npm error code ELSPROBLEMS\nnpm error missing: left-pad@^1.3.0, required by app@1.0.0\n",
+        );
+        assert_eq!(found[0].subcategory, Subcategory::MissingPackage);
+        assert_eq!(
+            found[0].message,
+            "missing: left-pad@^1.3.0, required by app@1.0.0"
+        );
+    }
+
+    #[test]
+    fn a_dependency_install_script_failure_is_its_output() {
+        let log = "npm error code 1\nnpm error path /app/node_modules/native-thing\nnpm error command failed\nnpm error command sh -c node build.js\nnpm error gyp info it worked if it ends with ok\nnpm error native-thing: prebuilt binary not found for linux-x64\nnpm error A complete log of this run can be found in: /root/.npm/_logs/x-debug-0.log\n";
+        let found = parse(log);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(
+            found[0].message,
+            "native-thing: prebuilt binary not found for linux-x64"
+        );
+        assert_eq!(found[0].subcategory, Subcategory::NativeModule);
+        // The project's own script: its output above the block says what failed.
+        let own = parse(
+            "sh: 1: husky: not found\nnpm error code 127\nnpm error path /app\nnpm error command failed\nnpm error command sh -c husky install\n",
+        );
+        assert_eq!(own.len(), 1, "{own:#?}");
+        assert_eq!(own[0].message, "husky: not found");
     }
 
     #[test]
