@@ -86,11 +86,12 @@ impl ParserSet {
             Arc::new(jstest::Jest),
             Arc::new(jstest::Vitest),
             Arc::new(jstest::Tap),
+            // Before Node: Turbopack's failure starts `Error: …` like an uncaught exception.
+            Arc::new(web::Next),
             Arc::new(node::Node),
             Arc::new(web::Esbuild),
             Arc::new(web::Vite),
             Arc::new(web::Webpack),
-            Arc::new(web::Next),
             Arc::new(docker::Docker),
             Arc::new(npm::Npm),
             Arc::new(gnu::Gnu),

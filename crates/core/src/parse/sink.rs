@@ -263,7 +263,11 @@ pub(crate) fn relative_path(path: &str, root: Option<&str>) -> String {
 fn starts_invocation(text: &str) -> bool {
     let trimmed = text.trim_start();
     let indented = trimmed.len() != text.len();
-    (text.starts_with("> ") && text.contains('@'))
+    // npm's script header, `> app@1.0.0 build` (not a code frame's `> 4 | import … '@/x'`).
+    let npm_header = (text.strip_prefix("> "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .is_some_and(|package| package.get(1..).is_some_and(|p| p.contains('@')));
+    npm_header
         || text.starts_with("::group::")
         || text.starts_with("##[group]")
         || (indented && (trimmed.starts_with("Compiling ") || trimmed.starts_with("Checking ")))
@@ -299,6 +303,15 @@ mod tests {
         Diagnostic::new("t", message)
             .at("/proj/src/a.ts", Some(line), Some(1))
             .from_lines(line, line)
+    }
+
+    #[test]
+    fn a_code_frame_line_is_not_an_npm_script_header() {
+        assert!(starts_invocation("> app@1.0.0 build"));
+        assert!(starts_invocation("> @acme/web@0.1.0 lint"));
+        assert!(!starts_invocation(
+            "> 4 | import { FeatureCard } from \"@/components/feature-cards\";"
+        ));
     }
 
     #[test]

@@ -8,9 +8,12 @@
 //! /app/src/cart.ts:7:0: ERROR: Unexpected end of file
 //! ERROR in ./src/index.js 5:12-18                      webpack (0-based columns)
 //! Module not found: Error: Can't resolve 'lodash' in '/app/src'
-//! Failed to compile.                                   Next.js
+//! Failed to compile.                                   Next.js (webpack)
 //! ./src/app/page.tsx:5:10
 //! Type error: Property 'foo' does not exist on type '{}'.
+//! Error: Turbopack build failed with 1 errors:         Next.js (turbopack)
+//! ./components/header.tsx:2:1
+//! Export LayoutDashbord doesn't exist in target module
 //! ```
 //!
 //! Columns are converted to 1-based where the tool prints 0-based ones.
@@ -78,7 +81,7 @@ struct CssError {
 /// stylesheet syntax.
 fn postcss_error(message: &str) -> Option<CssError> {
     let caps = lazy_regex!(
-        r"^(?:Syntax error: |CssSyntaxError: )(?:(?P<plugin>tailwindcss|postcss[\w-]*|autoprefixer): )?(?:\S+\.(?:s?css|less|sass|pcss) )?(?P<msg>.+?)(?: \(\d+:\d+\))?$"
+        r"^(?:Syntax error: |CssSyntaxError: )(?:(?P<plugin>tailwindcss|postcss[\w-]*|autoprefixer): )?(?:\S+\.(?:s?css|less|sass|pcss)(?::\d+:\d+:)? )?(?P<msg>.+?)(?: \(\d+:\d+\))?$"
     )
     .captures(message)?;
     let text = caps["msg"].to_string();
@@ -125,7 +128,7 @@ fn classify_message(message: &str, severity: Severity) -> (Category, Subcategory
     if lazy_regex!(r"Could not resolve|Can't resolve|[Ff]ailed to resolve (import|module|entry)|Cannot find module|Cannot find package|Module not found|Rollup failed to resolve").is_match(m) {
         return (C::Dependency, S::MissingPackage);
     }
-    if lazy_regex!(r"No matching export|is not exported by|does not provide an export|was not found in '|export '[^']+' .*was not found").is_match(m) {
+    if lazy_regex!(r"No matching export|is not exported by|does not provide an export|was not found in '|export '[^']+' .*was not found|^Export \S+ doesn't exist in target module").is_match(m) {
         return (C::Type, S::MissingExport);
     }
     if lazy_regex!(r"size limit|performance recommendations|exceeds? the recommended").is_match(m) {
@@ -134,7 +137,7 @@ fn classify_message(message: &str, severity: Severity) -> (Category, Subcategory
     if lazy_regex!(r"Unexpected end of (file|input)|Unterminated|Unexpected EOF").is_match(m) {
         return (C::Syntax, S::UnexpectedEof);
     }
-    if lazy_regex!(r"Expected .* but found|Unexpected token|Unexpected character|Unexpected \S|Expected ['\x22]|SyntaxError|Syntax Error|Module parse failed|[Ii]nvalid (?:character|token)|Unexpected keyword").is_match(m) {
+    if lazy_regex!(r"Expected .* but found|Expected .+, got |Unexpected token|Unexpected character|Unexpected \S|Expected ['\x22]|SyntaxError|Syntax Error|Module parse failed|[Ii]nvalid (?:character|token)|Unexpected keyword").is_match(m) {
         return (C::Syntax, S::UnexpectedToken);
     }
     if lazy_regex!(r"Invalid configuration object|failed to load config|Invalid options? |Unknown option|configuration\.").is_match(m) {
@@ -649,7 +652,7 @@ const NEXT_REPORT_LINES: u32 = 80;
 builtin_parser! {
     /// Parses `next build` failures.
     Next, "next", NextSession,
-    ["Failed to compile"]
+    ["Failed to compile", "Turbopack build failed"]
 }
 
 #[derive(Debug, Default)]
@@ -665,6 +668,8 @@ struct NextSession {
     lint_file: Option<String>,
     /// Inside webpack's `-- inner error --` repetition of the error just read.
     repeated: bool,
+    /// Reading Turbopack's reports: a title line after the location, details below the frame.
+    turbopack: bool,
 }
 
 impl ParserSession for NextSession {
@@ -674,10 +679,35 @@ impl ParserSession for NextSession {
         if text.trim() == "Failed to compile." {
             self.close(out);
             self.inside = true;
+            self.turbopack = false;
+            return true;
+        }
+        if lazy_regex!(r"^(?:Error: )?Turbopack build failed with \d+ errors?:$")
+            .is_match(text.trim())
+        {
+            self.close(out);
+            self.inside = true;
+            self.turbopack = true;
             return true;
         }
         if !self.inside {
             return false;
+        }
+        if self.turbopack {
+            let trimmed = text.trim_start();
+            if trimmed.starts_with("at <unknown> (") {
+                // The stack of the build's own error, which lists the reports' locations again.
+                self.close(out);
+                self.inside = false;
+                return true;
+            }
+            if trimmed.starts_with("at ")
+                || trimmed.starts_with("[at ")
+                || trimmed.starts_with("https://nextjs.org/docs/messages/")
+            {
+                // A Node stack inside a report (a PostCSS plugin's), or the docs link.
+                return true;
+            }
         }
         self.since_location += 1;
         if self.since_location > NEXT_REPORT_LINES {
@@ -814,6 +844,7 @@ impl NextSession {
         if d.message.is_empty() {
             return;
         }
+        self.turbopack_message(&mut d);
         (d.category, d.subcategory) = if let Some(css) = postcss_error(&d.message) {
             d.tool = css.tool.to_string();
             d.message = css.message;
@@ -840,6 +871,24 @@ impl NextSession {
             d.snippet = Some(frame.join("\n"));
         }
         out.emit(d);
+    }
+
+    /// Turbopack titles some reports with what failed (`Parsing ecmascript source code failed`)
+    /// and prints the error itself below the code frame: that error is the message, the title a
+    /// note. A parse failure is a syntax error whatever its wording.
+    fn turbopack_message(&self, d: &mut Diagnostic) {
+        let generic = lazy_regex!(
+            r"^(?:Ecmascript file had an error|Parsing \w+ source code failed|Error evaluating Node\.js code|Reading source code for parsing failed|Processing image failed)$"
+        );
+        if !self.turbopack || !generic.is_match(&d.message) || d.notes.is_empty() {
+            return;
+        }
+        if d.message.starts_with("Parsing ") {
+            d.category = Category::Syntax;
+        }
+        let detail = d.notes.remove(0);
+        let title = std::mem::replace(&mut d.message, detail);
+        d.notes.insert(0, title);
     }
 }
 
@@ -890,6 +939,70 @@ mod tests {
             found
                 .iter()
                 .all(|d| d.tool == "eslint" && d.subcategory == Subcategory::Lint)
+        );
+    }
+
+    #[test]
+    fn turbopack_reports_are_read_once_with_their_real_error() {
+        let frame = "> 1 | import { useState } from \"react\";\n    |          ^^^^^^^^\n  2 | import Link from \"next/link\";\n";
+        let log = format!(
+            "> Build error occurred\nError: Turbopack build failed with 3 errors:\n./components/header.tsx:1:10\nEcmascript file had an error\n{frame}\nYou're importing a component that needs `useState`. This React Hook only works in a Client Component. To fix, mark the file (or its parent) with the `\"use client\"` directive.\n\n Learn more: https://nextjs.org/docs/app/api-reference/directives/use-client\n\n\n./app/page.tsx:4:1\nModule not found: Can't resolve '@/components/feature-cards'\n> 4 | import {{ FeatureCard }} from \"@/components/feature-cards\";\n    | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n\nhttps://nextjs.org/docs/messages/module-not-found\n\n\n./app/page.tsx:4:1\nModule not found: Can't resolve '@/components/feature-cards'\n> 4 | import {{ FeatureCard }} from \"@/components/feature-cards\";\n    | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n\nhttps://nextjs.org/docs/messages/module-not-found\n\n\n    at <unknown> (./components/header.tsx:1:10)\n    at <unknown> (./app/page.tsx:4:1)\n    at <unknown> (https://nextjs.org/docs/messages/module-not-found)\n"
+        );
+        let found = parse(log);
+        let seen: Vec<(&str, Option<u32>, Option<u32>, Subcategory)> = (found.iter())
+            .map(|d| {
+                (
+                    d.file.as_deref().unwrap_or(""),
+                    d.line,
+                    d.column,
+                    d.subcategory,
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (
+                    "components/header.tsx",
+                    Some(1),
+                    Some(10),
+                    Subcategory::ComponentBoundary
+                ),
+                (
+                    "app/page.tsx",
+                    Some(4),
+                    Some(1),
+                    Subcategory::MissingPackage
+                ),
+            ],
+            "{found:#?}"
+        );
+        let boundary = &found[0];
+        assert!(boundary.message.starts_with("You're importing a component"));
+        assert_eq!(boundary.notes[0], "Ecmascript file had an error");
+        assert!(found.iter().all(|d| d.tool == "next"));
+    }
+
+    #[test]
+    fn turbopack_parse_failures_and_missing_exports() {
+        let log = "Error: Turbopack build failed with 2 errors:\n./app/page.tsx:41:17\nParsing ecmascript source code failed\n> 41 |       </sectoin>\n     |                 ^\n\nExpected '</', got 'jsx text (\n      )'\n\n\n./components/header.tsx:2:1\nExport LayoutDashbord doesn't exist in target module\n> 2 | import { LayoutDashbord } from \"lucide-react\";\n\nThe export LayoutDashbord was not found in module [project]/node_modules/lucide-react/dist/esm/lucide-react.js [app-rsc] (ecmascript).\nDid you mean to import LayoutDashboard?\n\n\n    at <unknown> (./app/page.tsx:41:17)\n";
+        let found = parse(log);
+        assert_eq!(found.len(), 2, "{found:#?}");
+        let syntax = found
+            .iter()
+            .find(|d| d.line == Some(41))
+            .expect("parse failure");
+        assert_eq!(syntax.category, Category::Syntax);
+        assert_eq!(syntax.message, "Expected '</', got 'jsx text (");
+        let export = found
+            .iter()
+            .find(|d| d.line == Some(2))
+            .expect("missing export");
+        assert_eq!(export.subcategory, Subcategory::MissingExport);
+        assert!(
+            export
+                .notes
+                .contains(&"Did you mean to import LayoutDashboard?".to_string())
         );
     }
 
