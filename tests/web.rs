@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         trial!(async misspelt_icon_names_are_imported_as_the_names_lucide_has).needs(&apps),
         trial!(async quotes_in_jsx_text_next_lint_rejects_become_entities).needs(&apps),
         trial!(async page_and_route_modules_export_what_next_needs).needs(&apps),
+        trial!(async turbopack_reports_of_imports_are_fixed_like_webpacks).needs(&apps),
         trial!(async type_errors_next_build_reports_one_at_a_time_are_fixed_together_through_tsc)
             .needs(&apps),
     ])
@@ -265,4 +266,29 @@ async fn page_and_route_modules_export_what_next_needs() {
     );
     let route = project.read("app/api/tasks/route.ts");
     assert!(route.contains("export async function GET("), "{route}");
+}
+
+async fn turbopack_reports_of_imports_are_fixed_like_webpacks() {
+    // Turbopack reports a misspelt icon and a default import of a named export together,
+    // each with its module in a note and its suggestion (`Did you mean to import …?`).
+    let project = WebProject::new("next", "next-turbopack-imports");
+    let report = project
+        .heal("NEXT_TELEMETRY_DISABLED=1 npx next build --turbopack")
+        .await;
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    let fixers: Vec<&str> = (report.attempts.iter())
+        .filter_map(|a| a.by.as_deref())
+        .collect();
+    assert!(fixers.contains(&"export-names"), "{fixers:?}");
+    assert!(fixers.contains(&"import-kinds"), "{fixers:?}");
+    assert!(
+        project
+            .read("components/header.tsx")
+            .contains("import { LayoutDashboard as LayoutDashbord } from \"lucide-react\";")
+    );
+    assert!(
+        project
+            .read("app/page.tsx")
+            .contains("import { Button } from \"@/components/ui/button\";")
+    );
 }

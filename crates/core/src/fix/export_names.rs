@@ -125,6 +125,12 @@ pub(super) fn missing_export(diagnostic: &Diagnostic) -> Option<MissingExport> {
         ))
         .ok()
     });
+    if let Some(mut found) = turbopack_missing_export(diagnostic) {
+        // A default export wanted or offered is the import-kinds fixer's: the import's form is
+        // what is wrong, not the name.
+        found.suggestion = found.suggestion.filter(|s| s != "default");
+        return (found.name != "default").then_some(found);
+    }
     let message = diagnostic.message.as_str();
     let missing = |name: &str, module: &str, suggestion: Option<&str>| {
         Some(MissingExport {
@@ -146,6 +152,37 @@ pub(super) fn missing_export(diagnostic: &Diagnostic) -> Option<MissingExport> {
     }
     let found = ESBUILD.as_ref()?.captures(message)?;
     missing(&found[2], &found[1], None)
+}
+
+/// Turbopack's report: `Export Run doesn't exist in target module`, with the notes `The export
+/// Run was not found in module [project]/node_modules/lucide-react/dist/esm/lucide-react.js
+/// [app-rsc] (ecmascript).` and, when it has one, `Did you mean to import Play?`. Only a module
+/// inside the project (`[project]/…`) is named.
+pub(super) fn turbopack_missing_export(diagnostic: &Diagnostic) -> Option<MissingExport> {
+    const NAME: &str = r"([A-Za-z_$][\w$]*)";
+    static EXPORT: LazyLock<Option<Regex>> = LazyLock::new(|| {
+        Regex::new(&format!(r"^Export {NAME} doesn't exist in target module$")).ok()
+    });
+    static MODULE: LazyLock<Option<Regex>> = LazyLock::new(|| {
+        Regex::new(&format!(
+            r"^The export {NAME} was not found in module \[project\]/(\S+)"
+        ))
+        .ok()
+    });
+    static SUGGESTION: LazyLock<Option<Regex>> =
+        LazyLock::new(|| Regex::new(&format!(r"^Did you mean to import {NAME}\?$")).ok());
+    let name = EXPORT.as_ref()?.captures(&diagnostic.message)?[1].to_string();
+    let module = (diagnostic.notes.iter())
+        .filter_map(|note| MODULE.as_ref()?.captures(note))
+        .find(|found| found[1] == name)
+        .map(|found| found[2].to_string())?;
+    let suggestion = (diagnostic.notes.iter())
+        .find_map(|note| Some(SUGGESTION.as_ref()?.captures(note)?[1].to_string()));
+    Some(MissingExport {
+        name,
+        module,
+        suggestion,
+    })
 }
 
 /// `text` with the one import (or re-export) of `missing.name` from its module importing
@@ -233,7 +270,12 @@ fn names_module(specifier: &str, module: &str) -> bool {
             .unwrap_or(path);
         segment.split('.').next().unwrap_or(segment).to_string()
     };
-    module.starts_with('/') && last(specifier) == last(module)
+    // A module the tool names by its path (absolute, or project-relative with its extension).
+    let by_path = module.starts_with('/')
+        || [".tsx", ".ts", ".jsx", ".js", ".mjs", ".cjs"]
+            .iter()
+            .any(|extension| module.ends_with(extension));
+    by_path && last(specifier) == last(module)
 }
 
 #[cfg(test)]
@@ -242,6 +284,30 @@ mod tests {
 
     fn at(message: &str) -> Diagnostic {
         Diagnostic::new("tsc", message).at("src/List.tsx", Some(1), Some(16))
+    }
+
+    #[test]
+    fn turbopack_names_the_module_in_a_note_and_may_suggest() {
+        let mut d = Diagnostic::new(
+            "next",
+            "Export LayoutDashbord doesn't exist in target module",
+        )
+        .at("components/header.tsx", Some(2), Some(1));
+        d.notes = vec![
+            "The export LayoutDashbord was not found in module [project]/node_modules/lucide-react/dist/esm/lucide-react.js [app-rsc] (ecmascript).".into(),
+            "Did you mean to import LayoutDashboard?".into(),
+        ];
+        let found = missing_export(&d).expect("read");
+        assert_eq!(found.name, "LayoutDashbord");
+        assert_eq!(found.package().as_deref(), Some("lucide-react"));
+        assert_eq!(found.suggestion.as_deref(), Some("LayoutDashboard"));
+        // A module outside the project is not named; `default` is another fixer's.
+        d.notes[0] = d.notes[0].replace("[project]/", "[externals]/");
+        assert_eq!(missing_export(&d), None);
+        let mut default = Diagnostic::new("next", "Export default doesn't exist in target module");
+        default.notes =
+            vec!["The export default was not found in module [project]/components/ui/button.tsx [app-rsc] (ecmascript).".into()];
+        assert_eq!(missing_export(&default), None);
     }
 
     #[test]

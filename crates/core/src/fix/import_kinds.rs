@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::edited::EditedFiles;
+use super::export_names::turbopack_missing_export;
 use super::fixer::{FixInput, Fixer, Safety};
 use super::import_paths::{join, parent};
 use super::{FixProposal, RelativePath};
@@ -104,9 +105,12 @@ fn wanted(diagnostic: &Diagnostic) -> Option<Wanted> {
 }
 
 /// What a bundler's "not exported" error means, read from the module itself: rollup's
-/// `"Navbar" is not exported by "src/components/Navbar.tsx"` or webpack's `Attempted import
-/// error: 'Navbar' is not exported from './components/Navbar'` for a project module that has a
-/// default export and no export of that name is a default import written as a named one.
+/// `"Navbar" is not exported by "src/components/Navbar.tsx"`, webpack's `Attempted import
+/// error: 'Navbar' is not exported from './components/Navbar'` or Turbopack's `Export Navbar
+/// doesn't exist in target module` for a project module that has a default export and no export
+/// of that name is a default import written as a named one; Turbopack's `Export default doesn't
+/// exist …` with `Did you mean to import Button?`, for a module without a default export that
+/// exports `Button`, is the other way round.
 fn bundler_wanted(workspace: &crate::workspace::Workspace, d: &Diagnostic) -> Option<Wanted> {
     static NOT_EXPORTED: LazyLock<Option<Regex>> = LazyLock::new(|| {
         Regex::new(
@@ -114,22 +118,40 @@ fn bundler_wanted(workspace: &crate::workspace::Workspace, d: &Diagnostic) -> Op
         )
         .ok()
     });
-    let found = NOT_EXPORTED.as_ref()?.captures(&d.message)?;
-    let (name, module) = (found[1].to_string(), found[2].to_string());
+    let (name, module, suggestion) = match turbopack_missing_export(d) {
+        Some(missing) => (missing.name, missing.module, missing.suggestion),
+        None => {
+            let found = NOT_EXPORTED.as_ref()?.captures(&d.message)?;
+            (found[1].to_string(), found[2].to_string(), None)
+        }
+    };
     let importer = d.file.as_deref().and_then(|f| workspace.relative(f))?;
     let text = module_text(workspace, importer.as_str(), &module)?;
-    let named = Regex::new(&format!(
-        r"export\s+(?:(?:async\s+)?function\*?|class|const|let|var|type|interface|enum)\s+{}\b|export\s*\{{[^}}]*\b{}\b",
-        regex::escape(&name),
-        regex::escape(&name)
-    ))
-    .ok()?;
-    let default = text.contains("export default");
-    (default && !named.is_match(&text)).then_some(Wanted {
+    let has_default = text.contains("export default");
+    if name == "default" {
+        let named = suggestion?;
+        return (!has_default && exports_named(&text, &named)?).then_some(Wanted {
+            name: named,
+            module,
+            default: false,
+        });
+    }
+    (has_default && !exports_named(&text, &name)?).then_some(Wanted {
         name,
         module,
         default: true,
     })
+}
+
+/// Whether a module's text exports `name` by a declaration or an export list.
+fn exports_named(text: &str, name: &str) -> Option<bool> {
+    let named = Regex::new(&format!(
+        r"export\s+(?:(?:async\s+)?function\*?|class|const|let|var|type|interface|enum)\s+{}\b|export\s*\{{[^}}]*\b{}\b",
+        regex::escape(name),
+        regex::escape(name)
+    ))
+    .ok()?;
+    Some(named.is_match(text))
 }
 
 /// The text of the project module `module` names, as a bundler reports it (project-relative)
@@ -312,6 +334,63 @@ mod tests {
             bundler_wanted(&workspace, &exported),
             None,
             "it is exported by name"
+        );
+        let turbopack = |name: &str, module: &str, suggestion: &str| {
+            let mut d = Diagnostic::new(
+                "next",
+                format!("Export {name} doesn't exist in target module"),
+            )
+            .at("src/App.tsx", Some(2), Some(1));
+            d.notes = vec![
+                format!(
+                    "The export {name} was not found in module [project]/{module} [app-rsc] (ecmascript)."
+                ),
+                format!("Did you mean to import {suggestion}?"),
+            ];
+            d
+        };
+        assert_eq!(
+            bundler_wanted(
+                &workspace,
+                &turbopack("Navbar", "src/components/Navbar.tsx", "default")
+            ),
+            Some(Wanted {
+                name: "Navbar".into(),
+                module: "src/components/Navbar.tsx".into(),
+                default: true
+            })
+        );
+        std::fs::write(
+            dir.join("src/components/Button.tsx"),
+            "export function Button() { return null; }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            bundler_wanted(
+                &workspace,
+                &turbopack("default", "src/components/Button.tsx", "Button")
+            ),
+            Some(Wanted {
+                name: "Button".into(),
+                module: "src/components/Button.tsx".into(),
+                default: false
+            })
+        );
+        assert_eq!(
+            bundler_wanted(
+                &workspace,
+                &turbopack("default", "src/components/Button.tsx", "Buttons")
+            ),
+            None,
+            "a suggestion the module does not export is not taken"
+        );
+        assert_eq!(
+            bundler_wanted(
+                &workspace,
+                &turbopack("default", "src/components/Footer.tsx", "Footer")
+            ),
+            None,
+            "the module has a default export"
         );
         let _ = std::fs::remove_dir_all(dir);
     }
