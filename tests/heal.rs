@@ -722,6 +722,66 @@ async fn an_overloaded_answer_is_started_over_by_the_retry_layer_within_the_atte
 }
 
 #[tokio::test]
+async fn a_crash_in_compiled_code_is_fixed_in_the_source_its_source_map_names() {
+    let server = Server::start().await;
+    let project = Project::new("source-map");
+    let app = project.app();
+    // `src/cart.ts` and what `tsc --sourceMap` made of it; the build runs the compiled file
+    // while the source still has the bug.
+    let source = "interface Item {\n  price: number;\n  qty: number;\n}\n\nexport function total(items: Item[] | undefined): number {\n  return items!.reduce((sum, item) => sum + item.price * item.qty, 0);\n}\n\nconsole.log(total(undefined));\n";
+    let compiled = "\"use strict\";\nObject.defineProperty(exports, \"__esModule\", { value: true });\nexports.total = total;\nfunction total(items) {\n    return items.reduce((sum, item) => sum + item.price * item.qty, 0);\n}\nconsole.log(total(undefined));\n//# sourceMappingURL=cart.js.map";
+    let map = r#"{"version":3,"file":"cart.js","sourceRoot":"","sources":["../src/cart.ts"],"names":[],"mappings":";;AAKA,sBAEC;AAFD,SAAgB,KAAK,CAAC,KAAyB;IAC7C,OAAO,KAAM,CAAC,MAAM,CAAC,CAAC,GAAG,EAAE,IAAI,EAAE,EAAE,CAAC,GAAG,GAAG,IAAI,CAAC,KAAK,GAAG,IAAI,CAAC,GAAG,EAAE,CAAC,CAAC,CAAC;AACtE,CAAC;AAED,OAAO,CAAC,GAAG,CAAC,KAAK,CAAC,SAAS,CAAC,CAAC,CAAC"}"#;
+    for (path, text) in [
+        ("src/cart.ts", source),
+        ("dist/cart.js", compiled),
+        ("dist/cart.js.map", map),
+    ] {
+        std::fs::create_dir_all(app.join(path).parent().unwrap()).unwrap();
+        std::fs::write(app.join(path), text).unwrap();
+    }
+    server.push(completion(
+        &json!({"analysis": "items may be undefined", "fixes": [{"file": "src/cart.ts",
+            "action": "patch", "search": "items!.reduce", "replace": "(items ?? []).reduce"}]})
+        .to_string(),
+    ));
+    let healer = healer(&server, &project.dir.join("cache")).await;
+    let workspace = Workspace::open(&app).unwrap();
+    let plan = BuildPlan::new([BuildStep::shell(
+        "start",
+        "if grep -q 'items!.reduce' src/cart.ts; then node dist/cart.js; fi",
+    )]);
+    let first = Mutex::new(None);
+    let sink = |event: Event| {
+        if let Event::Diagnostics { diagnostics, .. } = event {
+            first.lock().unwrap().get_or_insert(diagnostics);
+        }
+    };
+    let report = healer.heal(&workspace, &plan, &sink).await.unwrap();
+
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    let first = first.lock().unwrap().take().unwrap();
+    let crash = &first[0];
+    assert_eq!(
+        (crash.file.as_deref(), crash.line, crash.column),
+        (Some("src/cart.ts"), Some(7), Some(17)),
+        "{crash:#?}"
+    );
+    assert!(
+        crash
+            .notes
+            .iter()
+            .any(|n| n.contains("dist/cart.js:5:18 in the build output")),
+        "{crash:#?}"
+    );
+    let prompt = server.received()[0].body.to_string();
+    assert!(prompt.contains("### src/cart.ts"), "{prompt}");
+    assert!(
+        !prompt.contains("exports.total = total"),
+        "the compiled file is not quoted"
+    );
+}
+
+#[tokio::test]
 async fn a_prerender_error_in_next_build_output_is_fixed_in_the_page_it_was_built_from() {
     let server = Server::start().await;
     let project = Project::new("prerender");

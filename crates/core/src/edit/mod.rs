@@ -6,6 +6,7 @@
 mod path;
 mod proposal;
 
+pub(crate) use path::join;
 pub use path::{PathError, RelativePath};
 pub use proposal::{Alternative, Edit, FixProposal, Invalid, ProposalError};
 

@@ -86,6 +86,25 @@ impl RelativePath {
     }
 }
 
+/// `folder` joined with a relative `specifier`, normalised; `None` when it climbs out of the
+/// workspace.
+pub(crate) fn join(folder: &str, specifier: &str) -> Option<String> {
+    let mut parts: Vec<&str> = folder
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    for part in specifier.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            part => parts.push(part),
+        }
+    }
+    Some(parts.join("/"))
+}
+
 /// `C:` (with or without a separator after it) starts a Windows drive path.
 fn has_drive(path: &str) -> bool {
     let bytes = path.as_bytes();

@@ -9,8 +9,9 @@ use regex::Regex;
 use super::edited::EditedFiles;
 use super::export_names::turbopack_missing_export;
 use super::fixer::{FixInput, Fixer, Safety};
-use super::import_paths::{join, parent};
+use super::import_paths::parent;
 use super::{FixProposal, RelativePath};
+use crate::edit::join;
 use crate::{Diagnostic, Result, Severity};
 
 /// Rewrites `import { X } from 'y'` as `import X from 'y'` and back, where tsc names the

@@ -9,6 +9,7 @@ use regex::Regex;
 use super::edited::EditedFiles;
 use super::fixer::{FixInput, Fixer, Safety};
 use super::{FixProposal, RelativePath};
+use crate::edit::join;
 use crate::{Diagnostic, Result, Severity};
 
 /// Repairs relative and aliased imports of JavaScript and TypeScript modules.
@@ -252,25 +253,6 @@ pub(super) fn stem(path: &str) -> &str {
 pub(super) fn extension(path: &str) -> Option<&str> {
     let name = path.rsplit('/').next().unwrap_or(path);
     name.rsplit_once('.').map(|(_, ext)| ext)
-}
-
-/// `folder` joined with a relative `specifier`, normalised; `None` when it climbs out of the
-/// workspace.
-pub(super) fn join(folder: &str, specifier: &str) -> Option<String> {
-    let mut parts: Vec<&str> = folder
-        .split('/')
-        .filter(|p| !p.is_empty() && *p != ".")
-        .collect();
-    for part in specifier.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            part => parts.push(part),
-        }
-    }
-    Some(parts.join("/"))
 }
 
 /// How many folders up and down lead from `a` to `b`.

@@ -18,6 +18,7 @@ use super::policy::StopReason;
 use super::report::{
     AttemptReport, EscalationReport, FixSource, HealReport, KeptFix, Outcome, ProtectedChange,
 };
+use super::sources;
 use super::strategy::{Fallback, Strategy, ToolSetting, default_strategies};
 use super::tracking::{Delta, errors};
 use crate::build::{BuildPlan, BuildStep, Builder, Command, OutputStream};
@@ -32,7 +33,7 @@ use crate::fix::{
 };
 use crate::llm::{self, Meter, Metered, Provider, StreamEvent};
 use crate::observe::{self, HealthMonitor, Phase};
-use crate::parse::{self, ParserSet};
+use crate::parse::ParserSet;
 use crate::redact::Redactor;
 use crate::workspace::{
     Applied, ApplyError, ApplyOptions, FileChange, Protected, Refusal, Snapshot, Workspace,
@@ -974,7 +975,7 @@ impl<'a> Run<'a> {
                 }
             }
         }
-        self.to_sources(&mut build.diagnostics);
+        sources::to_sources(self.workspace, &mut build.diagnostics);
         if !build.green && errors(&build.diagnostics).next().is_none() {
             // A failed step whose output no parser understood still needs fixing: what it
             // printed last goes with it, for whoever tries.
@@ -1046,35 +1047,6 @@ impl<'a> Run<'a> {
                 (full, narrowed.map(|(step, check)| (Some(step), check)))
             }
         })
-    }
-
-    /// Points diagnostics reported in a framework's build output (a Next.js prerender error's
-    /// stack in `.next/server/app/about/page.js`) at the project file it was built from: the
-    /// place a fix can go. The artefact's position stays as a note; its line and column mean
-    /// nothing in the source.
-    fn to_sources(&self, diagnostics: &mut [Diagnostic]) {
-        for diagnostic in diagnostics {
-            let Some(artefact) = diagnostic.file.clone() else {
-                continue;
-            };
-            let source = (parse::next_sources(&artefact).into_iter())
-                .filter_map(|candidate| RelativePath::new(&candidate).ok())
-                .find(|candidate| self.workspace.resolve(candidate).is_ok_and(|p| p.is_file()));
-            let Some(source) = source else {
-                continue;
-            };
-            let at = match (diagnostic.line, diagnostic.column) {
-                (Some(line), Some(column)) => format!("{artefact}:{line}:{column}"),
-                (Some(line), None) => format!("{artefact}:{line}"),
-                _ => artefact,
-            };
-            diagnostic
-                .notes
-                .push(format!("reported at {at} in the build output"));
-            diagnostic.file = Some(source.as_str().to_string());
-            (diagnostic.line, diagnostic.column) = (None, None);
-            (diagnostic.end_line, diagnostic.end_column) = (None, None);
-        }
     }
 
     /// A fix for `target`: from the fixers, else the cache, else the model. `Ok(Err(reason))`

@@ -13,6 +13,7 @@ mod narrow;
 mod options;
 mod policy;
 mod report;
+mod sources;
 pub mod strategy;
 mod tracking;
 
