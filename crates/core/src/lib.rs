@@ -17,6 +17,25 @@
 //! assert_eq!(diagnostics[0].file.as_deref(), Some("src/app.ts"));
 //! assert_eq!((diagnostics[0].line, diagnostics[0].column), (Some(12), Some(3)));
 //! ```
+//!
+//! # Modules, bottom up
+//!
+//! A module imports only modules on its own tier or below; a test (`layering`) reads every
+//! `crate::` path in the sources and fails when one runs back up.
+//!
+//! | tier | modules | what they hold |
+//! |---:|---|---|
+//! | 0 | [`json`], [`redact`], `millis` | JSON recovery, secret redaction, durations as milliseconds |
+//! | 1 | `edit` (as [`fix`]`::{RelativePath, Edit, FixProposal, …}`) | edits as data, paths that cannot leave the workspace |
+//! | 2 | `error` ([`Error`], [`llm::ProviderError`], [`workspace::WorkspaceError`], …) | the error types of every module |
+//! | 3 | [`diagnostic`] | one build error |
+//! | 4 | [`workspace`] | the folder fixes edit: policy, apply, snapshot, rollback |
+//! | 5 | [`parse`], [`build`], [`llm`] | logs to diagnostics; running builds; model providers |
+//! | 6 | [`fix`] | deterministic fixers, installs, prompts |
+//! | 7 | [`cache`] | the fix cache |
+//! | 8 | [`heal`] | the loop |
+//! | 9 | [`observe`] | health of runs (spans and metrics go through the `tracing` and `metrics` facades) |
+//! | 10 | [`cassette`], [`doctor`] | recording runs; checking a machine |
 #![deny(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -30,6 +49,8 @@ mod error;
 pub mod fix;
 pub mod heal;
 pub mod json;
+#[cfg(test)]
+mod layering;
 pub mod llm;
 mod millis;
 pub mod observe;

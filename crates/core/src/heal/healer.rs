@@ -13,10 +13,12 @@ use tracing::{Instrument, info_span};
 
 use super::config::HealConfig;
 use super::event::{Event, EventSink};
+use super::metrics::{self, Phase};
 use super::narrow;
 use super::policy::StopReason;
 use super::report::{
     AttemptReport, EscalationReport, FixSource, HealReport, KeptFix, Outcome, ProtectedChange,
+    RunRecorder,
 };
 use super::sources;
 use super::strategy::{Fallback, Strategy, ToolSetting, default_strategies};
@@ -32,7 +34,6 @@ use crate::fix::{
     UnusedBindings, WorkspaceCrates,
 };
 use crate::llm::{self, Meter, Metered, Provider, StreamEvent};
-use crate::observe::{self, HealthMonitor, Phase};
 use crate::parse::ParserSet;
 use crate::redact::Redactor;
 use crate::workspace::{
@@ -114,7 +115,7 @@ pub struct Healer {
     cache: Option<FixCache>,
     config: HealConfig,
     on_escalation: Option<Arc<EscalationHandler>>,
-    monitor: Option<Arc<HealthMonitor>>,
+    monitor: Option<Arc<dyn RunRecorder>>,
     redactor: Redactor,
 }
 
@@ -145,8 +146,9 @@ impl Healer {
         self
     }
 
-    /// Counts every finished run in `monitor` (see [`HealthMonitor`]).
-    pub fn monitor(mut self, monitor: Arc<HealthMonitor>) -> Self {
+    /// Tells `monitor` of every finished run (a
+    /// [`HealthMonitor`](crate::observe::HealthMonitor), for one).
+    pub fn monitor<R: RunRecorder + 'static>(mut self, monitor: Arc<R>) -> Self {
         self.monitor = Some(monitor);
         self
     }
@@ -244,7 +246,7 @@ impl Healer {
                 }
             };
             let report = run.finish(ended)?;
-            observe::record_run(&report);
+            metrics::record_run(&report);
             if let Some(monitor) = &self.monitor {
                 monitor.record(&report);
             }
@@ -426,7 +428,7 @@ impl<'a> Run<'a> {
     }
 
     fn emit(&self, event: Event) {
-        observe::record_event(&event);
+        metrics::record_event(&event);
         self.events.event(event);
     }
 
@@ -727,7 +729,7 @@ impl<'a> Run<'a> {
                                 attempt,
                                 reason: why.clone(),
                             });
-                            observe::record_fix(candidate.source, "rolled_back");
+                            metrics::record_fix(candidate.source, "rolled_back");
                             self.failed(candidate, why).await?;
                             report.rolled_back = true;
                             report.diff = String::new();
@@ -737,10 +739,10 @@ impl<'a> Run<'a> {
                     Err((why, refusals)) => {
                         self.undo_installs(&report.installs);
                         if refusals.is_empty() {
-                            observe::record_fix(candidate.source, "unusable");
+                            metrics::record_fix(candidate.source, "unusable");
                             self.failed(candidate, why.clone()).await?;
                         } else {
-                            observe::record_fix(candidate.source, "refused");
+                            metrics::record_fix(candidate.source, "refused");
                             self.emit(Event::FixRefused {
                                 attempt,
                                 source: candidate.source,
@@ -794,7 +796,7 @@ impl<'a> Run<'a> {
                 self.kept.push(*candidate);
             }
             if let Some(source) = report.source {
-                observe::record_fix(source, "kept");
+                metrics::record_fix(source, "kept");
             }
             if let Some((old_plan, old_builder)) = &switched_from {
                 let strategy = report.by.as_deref().unwrap_or("a fallback");
@@ -834,7 +836,7 @@ impl<'a> Run<'a> {
                 self.undo_installs(&report.installs);
             }
             if let Some(source) = report.source {
-                observe::record_fix(source, "rolled_back");
+                metrics::record_fix(source, "rolled_back");
             }
             if let Some((old_plan, old_builder)) = switched_from {
                 if let Some(plan) = old_plan {
@@ -1189,7 +1191,7 @@ impl<'a> Run<'a> {
             }));
         }
         if streamed.is_err() {
-            observe::record_llm_failure(provider.name());
+            metrics::record_llm_failure(provider.name());
         }
         let completion = match streamed {
             Ok(completion) => completion,

@@ -9,6 +9,7 @@
 mod config;
 mod event;
 mod healer;
+mod metrics;
 mod narrow;
 mod options;
 mod policy;
@@ -24,6 +25,7 @@ pub use options::{CommandSpec, HealOptions, StepFields, StepSpec};
 pub use policy::{AttemptPolicy, StopReason};
 pub use report::{
     AttemptReport, EscalationReport, FixSource, HealReport, KeptFix, Outcome, ProtectedChange,
+    RunRecorder,
 };
 pub use strategy::{Fallback, Strategy, ToolSetting};
 pub use tracking::Delta;

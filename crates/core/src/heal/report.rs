@@ -201,3 +201,10 @@ impl HealReport {
         }
     }
 }
+
+/// Told of every finished run (see [`Healer::monitor`](super::Healer::monitor)): a
+/// [`HealthMonitor`](crate::observe::HealthMonitor), or a host's own bookkeeping.
+pub trait RunRecorder: Send + Sync {
+    /// Takes one finished run into account.
+    fn record(&self, report: &HealReport);
+}

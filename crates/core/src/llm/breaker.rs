@@ -158,7 +158,7 @@ impl Shared {
             }
             circuit.state = BreakerState::HalfOpen;
             circuit.probes = 0;
-            crate::observe::record_transition(provider, "half_open");
+            count_transition(provider, "half_open");
         }
         match circuit.state {
             BreakerState::HalfOpen if circuit.probes >= self.config.half_open_probes.max(1) => {
@@ -184,7 +184,7 @@ impl Shared {
         match outcome {
             Outcome::Success => {
                 if circuit.state != BreakerState::Closed {
-                    crate::observe::record_transition(&self.provider, "closed");
+                    count_transition(&self.provider, "closed");
                 }
                 circuit.state = BreakerState::Closed;
                 circuit.failures = 0;
@@ -195,7 +195,7 @@ impl Shared {
                 let trips = admission == Admission::Probe
                     || circuit.failures >= self.config.failure_threshold.max(1);
                 if trips && circuit.state != BreakerState::Open {
-                    crate::observe::record_transition(&self.provider, "open");
+                    count_transition(&self.provider, "open");
                     circuit.state = BreakerState::Open;
                     circuit.opened_at = Some(now);
                 }
@@ -269,4 +269,15 @@ impl Provider for CircuitBreaker {
             }
         })
     }
+}
+
+/// Counts a change of state (`open`, `half_open`, `closed`) in
+/// `selfheal_breaker_transitions_total`.
+fn count_transition(provider: &str, state: &'static str) {
+    metrics::counter!(
+        "selfheal_breaker_transitions_total",
+        "provider" => provider.to_string(),
+        "state" => state
+    )
+    .increment(1);
 }

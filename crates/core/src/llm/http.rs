@@ -8,8 +8,8 @@ use futures_util::{Stream, StreamExt};
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
-use super::error::{ProviderError, ProviderErrorKind};
 use super::sse::{SseDecoder, SseEvent};
+use crate::error::{ProviderError, ProviderErrorKind};
 use crate::{Error, Result};
 
 /// Bodies kept in errors are cut to this many bytes.

@@ -2,7 +2,6 @@
 //! afforded.
 
 use std::borrow::Cow;
-use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -12,6 +11,7 @@ use serde::Serialize;
 use super::{
     Clock, Completion, CompletionRequest, EventStream, Provider, StreamEvent, SystemClock, Usage,
 };
+use crate::error::{BudgetExceeded, BudgetLimit};
 use crate::{Error, Result};
 
 /// The price of a model in USD per million tokens.
@@ -158,45 +158,6 @@ impl Budget {
         self.time = Some(time);
         self
     }
-}
-
-/// Which limit of a [`Budget`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BudgetLimit {
-    /// [`Budget::max_tokens`].
-    Tokens,
-    /// [`Budget::max_usd`].
-    Usd,
-    /// [`Budget::time`].
-    Time,
-}
-
-impl fmt::Display for BudgetLimit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            BudgetLimit::Tokens => "token",
-            BudgetLimit::Usd => "dollar",
-            BudgetLimit::Time => "time",
-        })
-    }
-}
-
-/// A call refused because it could cross a limit. Amounts are in the limit's unit (tokens,
-/// USD, seconds).
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error(
-    "{limit} budget: {spent} spent and up to {needed} needed would pass the limit of {allowed}"
-)]
-pub struct BudgetExceeded {
-    /// The limit.
-    pub limit: BudgetLimit,
-    /// Spent so far (calls in flight included).
-    pub spent: f64,
-    /// The most this call could add.
-    pub needed: f64,
-    /// The limit's value.
-    pub allowed: f64,
 }
 
 /// One call as the meter saw it.

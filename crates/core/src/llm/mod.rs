@@ -33,7 +33,6 @@
 mod anthropic;
 mod breaker;
 mod clock;
-mod error;
 mod fallback;
 mod gemini;
 mod http;
@@ -50,19 +49,16 @@ use std::time::Instant;
 
 use futures_util::StreamExt;
 
+pub use crate::error::{BudgetExceeded, BudgetLimit, ProviderError, ProviderErrorKind};
 pub use anthropic::Anthropic;
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
 pub(crate) use clock::random_u64;
 pub use clock::{Clock, Jitter, SystemClock, VirtualClock};
-pub use error::{ProviderError, ProviderErrorKind};
 pub use fallback::Fallback;
 pub use gemini::Gemini;
 pub(crate) use http::default_client;
 pub use layers::{BreakerOptions, Layer, LayerOptions, LayerSettings, RetryOptions};
-pub use metered::{
-    Budget, BudgetExceeded, BudgetLimit, CallRecord, Meter, Metered, ModelPrice, PriceTable,
-    UsageReport,
-};
+pub use metered::{Budget, CallRecord, Meter, Metered, ModelPrice, PriceTable, UsageReport};
 pub use openai::OpenAi;
 pub(crate) use openai::embeddings;
 pub use redacted::Redacted;

@@ -126,7 +126,8 @@ impl Retry {
                 return None;
             }
         }
-        crate::observe::record_retry(self.inner.name());
+        metrics::counter!("selfheal_llm_retries_total", "provider" => self.inner.name().to_string())
+            .increment(1);
         tracing::debug!(
             provider = self.inner.name(),
             retry,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::heal::{FixSource, HealReport, Outcome};
+use crate::heal::{FixSource, HealReport, Outcome, RunRecorder};
 use crate::llm::{Clock, SystemClock};
 
 /// A figure's warning and critical levels (a figure at or above a level reaches it).
@@ -173,36 +173,6 @@ impl HealthMonitor {
         self
     }
 
-    /// Counts a finished run, and publishes the figures as gauges for a scraper
-    /// (`selfheal_health_status` 0 healthy / 1 degraded / 2 critical, `…_failure_rate`,
-    /// `…_timeout_rate`, `…_escalation_rate`, `…_mean_duration_seconds`,
-    /// `…_mean_recovery_seconds`, `…_p90_recovery_seconds`, `…_cache_hit_rate`, `…_runs`).
-    pub fn record(&self, report: &HealReport) {
-        if report.outcome == Outcome::Cancelled {
-            return;
-        }
-        let fixes = |source: FixSource| {
-            (report.attempts.iter())
-                .filter(|a| a.source == Some(source))
-                .count() as u32
-        };
-        let now = self.clock.now();
-        let mut runs = self.lock();
-        runs.push_back(Finished {
-            at: now,
-            outcome: report.outcome,
-            duration: report.duration,
-            cache_fixes: fixes(FixSource::Cache),
-            model_fixes: fixes(FixSource::Llm),
-        });
-        if runs.len() > MAX_RUNS {
-            runs.pop_front();
-        }
-        self.forget_old(&mut runs, now);
-        drop(runs);
-        self.health().publish();
-    }
-
     /// The figures now.
     pub fn health(&self) -> Health {
         let runs: Vec<Finished> = {
@@ -297,6 +267,38 @@ impl HealthMonitor {
         {
             runs.pop_front();
         }
+    }
+}
+
+impl RunRecorder for HealthMonitor {
+    /// Counts a finished run, and publishes the figures as gauges for a scraper
+    /// (`selfheal_health_status` 0 healthy / 1 degraded / 2 critical, `…_failure_rate`,
+    /// `…_timeout_rate`, `…_escalation_rate`, `…_mean_duration_seconds`,
+    /// `…_mean_recovery_seconds`, `…_p90_recovery_seconds`, `…_cache_hit_rate`, `…_runs`).
+    fn record(&self, report: &HealReport) {
+        if report.outcome == Outcome::Cancelled {
+            return;
+        }
+        let fixes = |source: FixSource| {
+            (report.attempts.iter())
+                .filter(|a| a.source == Some(source))
+                .count() as u32
+        };
+        let now = self.clock.now();
+        let mut runs = self.lock();
+        runs.push_back(Finished {
+            at: now,
+            outcome: report.outcome,
+            duration: report.duration,
+            cache_fixes: fixes(FixSource::Cache),
+            model_fixes: fixes(FixSource::Llm),
+        });
+        if runs.len() > MAX_RUNS {
+            runs.pop_front();
+        }
+        self.forget_old(&mut runs, now);
+        drop(runs);
+        self.health().publish();
     }
 }
 

@@ -1,4 +1,7 @@
-//! What a host watches: tracing spans, metrics and a health monitor of heal runs.
+//! What a host watches: tracing spans, metrics and a health monitor of heal runs. The modules
+//! below record spans and metrics through the [`tracing`] and [`metrics`](::metrics) facades
+//! and never import this one; the [`HealthMonitor`] is told of runs as a
+//! [`RunRecorder`](crate::heal::RunRecorder).
 //!
 //! **Spans** ([`tracing`]; nothing is recorded unless the host installs a subscriber): `heal_run`
 //! (`run`, `steps`) holds `attempt` (`attempt`), which holds `build_step` (`attempt`, `step`),
@@ -30,10 +33,5 @@
 //! thresholds, for a host to query or serve.
 
 mod health;
-mod metrics;
 
 pub use health::{Health, HealthMonitor, HealthStatus, HealthThresholds, Threshold};
-pub(crate) use metrics::{
-    Phase, record_event, record_fix, record_llm_failure, record_retry, record_run,
-    record_transition,
-};

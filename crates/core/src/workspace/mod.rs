@@ -45,7 +45,6 @@ mod snapshot;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use apply::{Applied, ApplyError, ApplyOptions, EditFailure, EditProblem, FileChange};
@@ -53,7 +52,9 @@ pub use patch::{Closest, PatchMatch};
 pub use policy::{EditPolicy, Protected, Refusal, Rule, protected_classes};
 pub use snapshot::Snapshot;
 
-use crate::edit::{PathError, RelativePath};
+pub use crate::error::WorkspaceError;
+
+use crate::edit::RelativePath;
 
 /// Folders a snapshot leaves out by default (compared without case): dependencies, build
 /// output and version control, which can be huge — and which a fix therefore never edits (see
@@ -84,47 +85,6 @@ pub const DEFAULT_IGNORED: &[&str] = &[
     ".tox",
     ".nox",
 ];
-
-/// Why a workspace path or file operation was refused or failed.
-#[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
-pub enum WorkspaceError {
-    /// The path itself is not acceptable (absolute, `..`, control characters …).
-    #[error("{0}")]
-    Path(#[from] PathError),
-    /// A symbolic link on the way leads outside the workspace.
-    #[error("`{0}` leads outside the workspace through a symbolic link")]
-    Outside(String),
-    /// The path names something that is not a regular file (a directory, a device, a FIFO, a
-    /// socket), or goes through something that is not a directory.
-    #[error("`{path}` is {kind}, not a regular file")]
-    NotAFile {
-        /// The path.
-        path: String,
-        /// What it is.
-        kind: &'static str,
-    },
-    /// The file is not UTF-8 text.
-    #[error("`{0}` is not UTF-8 text")]
-    NotText(String),
-    /// Reading or writing failed.
-    #[error("`{path}`: {source}")]
-    Io {
-        /// The path (relative to the workspace, or the root itself).
-        path: String,
-        /// The error.
-        source: Arc<io::Error>,
-    },
-}
-
-impl WorkspaceError {
-    fn io(path: impl Into<String>, source: io::Error) -> Self {
-        WorkspaceError::Io {
-            path: path.into(),
-            source: Arc::new(source),
-        }
-    }
-}
 
 /// A folder whose files fixes edit; see the [module docs](self).
 #[derive(Debug, Clone)]

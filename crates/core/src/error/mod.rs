@@ -4,6 +4,14 @@
 //! [`Error`] means the machinery itself could not do its job (bad configuration, I/O, a service
 //! that cannot be reached).
 
+mod budget;
+mod provider;
+mod workspace;
+
+pub use budget::{BudgetExceeded, BudgetLimit};
+pub use provider::{ProviderError, ProviderErrorKind};
+pub use workspace::WorkspaceError;
+
 /// Everything that can go wrong in selfheal's machinery.
 ///
 /// Cheap to clone, so that reports and event streams can carry it.
@@ -27,9 +35,9 @@ pub enum Error {
     /// Something needed is not configured (an API key, a base URL).
     #[error("not configured: {0}")]
     Config(String),
-    /// A model API failed; see [`ProviderError::kind`](crate::llm::ProviderError).
+    /// A model API failed; see [`ProviderError::kind`](ProviderError).
     #[error(transparent)]
-    Provider(#[from] crate::llm::ProviderError),
+    Provider(#[from] ProviderError),
     /// A provider's circuit breaker is open: it failed too often and is left alone for a while.
     #[error("{provider}: circuit open after repeated failures; next try in {retry_in:?}")]
     CircuitOpen {
@@ -40,10 +48,10 @@ pub enum Error {
     },
     /// A call was refused because it would exceed the budget.
     #[error(transparent)]
-    Budget(#[from] crate::llm::BudgetExceeded),
+    Budget(#[from] BudgetExceeded),
     /// A workspace path was refused or a workspace file could not be read or written.
     #[error(transparent)]
-    Workspace(#[from] crate::workspace::WorkspaceError),
+    Workspace(#[from] WorkspaceError),
     /// A build step could not be run or supervised: its program cannot be started, its working
     /// directory is outside the workspace. (A step that runs and fails is not an error.)
     #[error("step `{step}`: {reason}")]
@@ -136,7 +144,7 @@ impl Error {
     }
 
     /// The provider's error, when a model API failed.
-    pub fn as_provider_error(&self) -> Option<&crate::llm::ProviderError> {
+    pub fn as_provider_error(&self) -> Option<&ProviderError> {
         match self {
             Error::Provider(e) => Some(e),
             _ => None,

@@ -1,10 +1,11 @@
-//! The heal loop's metrics, through the [`metrics`](::metrics) facade (see the table in the module above).
+//! The heal loop's metrics, through the [`metrics`](::metrics) facade (the table of names is in
+//! [`observe`](crate::observe)).
 
 use std::time::Instant;
 
 use metrics::{counter, histogram};
 
-use crate::heal::{Event, FixSource, HealReport};
+use super::{Event, FixSource, HealReport};
 
 /// Times a phase of a run into `selfheal_phase_seconds`, when dropped.
 pub(crate) struct Phase {
@@ -114,21 +115,6 @@ pub(crate) fn record_run(report: &HealReport) {
         let source = attempt.source.map_or("build", source_label);
         counter!("selfheal_attempts_total", "source" => source).increment(1);
     }
-}
-
-/// A call the retry layer is about to repeat.
-pub(crate) fn record_retry(provider: &str) {
-    counter!("selfheal_llm_retries_total", "provider" => provider.to_string()).increment(1);
-}
-
-/// A circuit breaker that changed state (`open`, `half_open`, `closed`).
-pub(crate) fn record_transition(provider: &str, state: &'static str) {
-    counter!(
-        "selfheal_breaker_transitions_total",
-        "provider" => provider.to_string(),
-        "state" => state
-    )
-    .increment(1);
 }
 
 fn source_label(source: FixSource) -> &'static str {
