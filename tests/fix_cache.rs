@@ -13,8 +13,8 @@ use selfheal::cache::{
     CacheConfig, ErrorSignature, FixCache, FixContext, IndexConfig, Match, STORE_FILE, SqliteStore,
 };
 use selfheal::fix::FixProposal;
-use selfheal::llm::VirtualClock;
 use selfheal::parse::ParserSet;
+use selfheal::time::VirtualClock;
 use selfheal::{Category, Diagnostic};
 use serde_json::json;
 

@@ -16,6 +16,7 @@ use selfheal::llm::{
     self, Anthropic, Completion, CompletionRequest, OpenAi, Provider, ProviderError,
     ProviderErrorKind, ProviderExt, RetryPolicy,
 };
+use selfheal::time::VirtualClock;
 use selfheal::workspace::Workspace;
 use serde_json::json;
 
@@ -162,6 +163,39 @@ async fn a_fix_that_makes_things_worse_is_rolled_back_and_the_next_reply_heals()
     // The second prompt told the model what did not work.
     let second = server.received()[1].body.to_string();
     assert!(second.contains("made it worse"), "{second}");
+}
+
+#[tokio::test]
+async fn the_backoff_between_attempts_is_waited_on_the_injected_clock() {
+    let server = Server::start().await;
+    let project = Project::new("clock");
+    server.push(noisy_fix("    print(mesage)", "    print(mesage_text"));
+    server.push(noisy_fix("    print(mesage)", FIXED_LINE));
+    let clock = Arc::new(VirtualClock::new());
+    let healer = healer(&server, &project.dir.join("cache"))
+        .await
+        .config(HealConfig {
+            jitter_seed: Some(7),
+            ..HealConfig::default()
+        })
+        .clock(clock.clone());
+
+    let (report, events) = heal(&project, &healer).await;
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    let announced: Vec<Duration> = (events.iter())
+        .filter_map(|e| match e {
+            Event::Backoff { delay } => Some(*delay),
+            _ => None,
+        })
+        .collect();
+    // Every wait went through the clock (none was slept for real); the default policy's
+    // 1 s, then 2 s, each ±10 %.
+    assert_eq!(clock.sleeps(), announced);
+    let [first, second] = announced[..] else {
+        panic!("two waits: {announced:?}");
+    };
+    assert!((0.9..=1.1).contains(&first.as_secs_f64()), "{first:?}");
+    assert!((1.8..=2.2).contains(&second.as_secs_f64()), "{second:?}");
 }
 
 #[tokio::test]

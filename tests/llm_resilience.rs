@@ -11,10 +11,11 @@ use futures_util::StreamExt;
 use selfheal::Error;
 use selfheal::llm::{
     Anthropic, BreakerConfig, BreakerState, Budget, BudgetLimit, CircuitBreaker, CompletionRequest,
-    Fallback, Jitter, Meter, Metered, OpenAi, PriceTable, Provider, ProviderErrorKind, Redacted,
-    Retry, RetryPolicy, StreamEvent, Usage, VirtualClock, chain_from_vars, collect,
+    Fallback, Meter, Metered, OpenAi, PriceTable, Provider, ProviderErrorKind, Redacted, Retry,
+    RetryPolicy, StreamEvent, Usage, chain_from_vars, collect,
 };
 use selfheal::redact::Redactor;
+use selfheal::time::{Jitter, VirtualClock};
 use serde_json::{Value, json};
 use support::{Reply, Server, sse_text};
 

@@ -9,6 +9,7 @@ const TIERS: &[(&str, u8)] = &[
     ("json", 0),
     ("redact", 0),
     ("millis", 0),
+    ("time", 0),
     ("scratch", 0),
     ("layering", 0),
     ("edit", 1),

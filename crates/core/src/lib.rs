@@ -25,7 +25,7 @@
 //!
 //! | tier | modules | what they hold |
 //! |---:|---|---|
-//! | 0 | [`json`], [`redact`], `millis` | JSON recovery, secret redaction, durations as milliseconds |
+//! | 0 | [`json`], [`redact`], [`time`], `millis` | JSON recovery, secret redaction, injected clocks, jitter and backoff, durations as milliseconds |
 //! | 1 | `edit` (as [`fix`]`::{RelativePath, Edit, FixProposal, …}`) | edits as data, paths that cannot leave the workspace |
 //! | 2 | `error` ([`Error`], [`llm::ProviderError`], [`workspace::WorkspaceError`], …) | the error types of every module |
 //! | 3 | [`diagnostic`] | one build error |
@@ -58,6 +58,7 @@ pub mod parse;
 pub mod redact;
 #[cfg(test)]
 mod scratch;
+pub mod time;
 pub mod workspace;
 
 pub use diagnostic::{

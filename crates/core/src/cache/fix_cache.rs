@@ -14,8 +14,8 @@ use super::sqlite::SqliteStore;
 use super::store::{Changes, FixRecord, FixStore, NewFix, RecordVector, Revision};
 use super::{CacheConfig, Embedder, ErrorSignature, LexicalEmbedder};
 use crate::fix::{Edit, FixProposal};
-use crate::llm::{Clock, SystemClock};
 use crate::redact::Redactor;
+use crate::time::{Clock, SystemClock};
 use crate::workspace::EditPolicy;
 use crate::{Diagnostic, Error, Result};
 

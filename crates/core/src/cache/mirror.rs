@@ -336,7 +336,7 @@ fn enlist(connection: &mut Connection) -> rusqlite::Result<i64> {
 
 /// A random positive id.
 fn new_worker_id() -> i64 {
-    (crate::llm::random_u64() >> 1) as i64
+    (crate::time::random_u64() >> 1) as i64
 }
 
 /// A batch of the journal: its uses, the fixes among them the fleet has not given an id yet,

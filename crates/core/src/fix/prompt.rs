@@ -184,7 +184,7 @@ impl<'a> PromptBuilder<'a> {
 
         let budget = self.max_tokens.saturating_mul(4);
         // Unguessable, so that no log line or file can close the fence around it.
-        let fence = format!("{:016x}", crate::llm::random_u64());
+        let fence = format!("{:016x}", crate::time::random_u64());
         let system = self.system(&fence);
         let reply_format = reply_format();
         let mut sections = Sections::new(budget.saturating_sub(system.len() + reply_format.len()));

@@ -36,6 +36,7 @@ use crate::fix::{
 use crate::llm::{self, Meter, Metered, Provider, StreamEvent};
 use crate::parse::ParserSet;
 use crate::redact::Redactor;
+use crate::time::{Clock, Jitter, SystemClock};
 use crate::workspace::{
     Applied, ApplyError, ApplyOptions, FileChange, Protected, Refusal, Snapshot, Workspace,
     protected_classes,
@@ -117,6 +118,7 @@ pub struct Healer {
     on_escalation: Option<Arc<EscalationHandler>>,
     monitor: Option<Arc<dyn RunRecorder>>,
     redactor: Redactor,
+    clock: Arc<dyn Clock>,
 }
 
 impl Healer {
@@ -135,7 +137,15 @@ impl Healer {
             on_escalation: None,
             monitor: None,
             redactor: Redactor::process_wide().clone(),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Waits out the backoff between attempts on `clock` (default: the system's); a
+    /// [`VirtualClock`](crate::time::VirtualClock) runs a loop's schedule without sleeping.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Redacts secrets with `redactor` (default: [`Redactor::process_wide`]) from everything the
@@ -259,7 +269,7 @@ impl Healer {
 
 /// A run's id for its spans: random, so that runs of many processes stay apart.
 fn run_id() -> String {
-    format!("{:016x}", llm::random_u64())
+    format!("{:016x}", crate::time::random_u64())
 }
 
 /// How the attempts ended.
@@ -489,7 +499,7 @@ impl<'a> Run<'a> {
         let mut attempt = 1;
         // Attempts by the category of their leading error, lint findings apart.
         let mut by_kind: BTreeMap<(Category, bool), u32> = BTreeMap::new();
-        let mut jitter = Jitter::new(self.config().jitter_seed);
+        let jitter = (self.config().jitter_seed).map_or_else(Jitter::from_entropy, Jitter::seeded);
         let mut same_errors = 1;
         loop {
             let span = info_span!("attempt", attempt = attempt + 1);
@@ -507,7 +517,8 @@ impl<'a> Run<'a> {
             }
             let messages: Vec<&str> = errors(&diagnostics).map(|d| d.message.as_str()).collect();
             let policy = &self.config().attempts;
-            let next = policy.next(attempt, leading.as_ref(), of_kind, &messages, jitter.next());
+            let random = (jitter.sample() + 1.0) / 2.0;
+            let next = policy.next(attempt, leading.as_ref(), of_kind, &messages, random);
             let stuck = same_errors >= self.config().stuck_after;
             let trial = match next {
                 Ok(_) if stuck => Err(StopReason::Stuck {
@@ -516,7 +527,7 @@ impl<'a> Run<'a> {
                 Ok(delay) => {
                     if !delay.is_zero() {
                         self.emit(Event::Backoff { delay });
-                        tokio::time::sleep(delay).await;
+                        self.healer.clock.sleep(delay).await;
                     }
                     (self.trial(&diagnostics, leading, attempt + 1))
                         .instrument(span.clone())
@@ -1547,46 +1558,4 @@ fn remaining(diagnostics: &[Diagnostic]) -> String {
         .map(|d| format!("{}: {}", d.code.as_deref().unwrap_or(&d.tool), d.message))
         .collect();
     format!("errors left: {}", left.join("; "))
-}
-
-/// The backoff's jitter: numbers in `0.0..1.0` from a seeded xorshift (no cryptographic
-/// quality needed; what matters is that runs started together wait differently).
-struct Jitter(u64);
-
-impl Jitter {
-    fn new(seed: Option<u64>) -> Self {
-        let seed = seed.unwrap_or_else(|| {
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-            now.map_or(0, |d| d.as_nanos() as u64) ^ u64::from(std::process::id())
-        });
-        // Zero is xorshift's one fixed point.
-        Jitter(seed | 1)
-    }
-
-    fn next(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Jitter;
-
-    #[test]
-    fn a_seeded_jitter_repeats_itself_and_stays_in_range() {
-        let draw = |seed| {
-            let mut jitter = Jitter::new(Some(seed));
-            (0..1000).map(|_| jitter.next()).collect::<Vec<f64>>()
-        };
-        let (a, b) = (draw(7), draw(7));
-        assert_eq!(a, b);
-        assert_ne!(a, draw(8));
-        assert!(a.iter().all(|x| (0.0..1.0).contains(x)));
-        let mean = a.iter().sum::<f64>() / a.len() as f64;
-        assert!((0.4..0.6).contains(&mean), "{mean}");
-        assert!(draw(0).iter().any(|x| *x > 0.0), "zero is not a stuck seed");
-    }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use regex::Regex;
 use serde::Serialize;
 
+use crate::time;
 use crate::{Category, Diagnostic, Subcategory};
 
 /// When to try again and how long to wait first.
@@ -156,12 +157,11 @@ impl AttemptPolicy {
     /// The wait after `attempt` (1-based): `base · factor^(attempt-1)`, capped, moved by the
     /// jitter, times the category's multiplier.
     pub fn delay(&self, attempt: u32, leading: Category, random: f64) -> Duration {
-        let exponent = i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX);
-        let grown = self.base_delay.as_secs_f64() * self.factor.powi(exponent);
-        let capped = grown.min(self.max_delay.as_secs_f64());
-        let jitter = capped * self.jitter * (random.clamp(0.0, 1.0) * 2.0 - 1.0);
+        let sample = random.clamp(0.0, 1.0) * 2.0 - 1.0;
+        let (base, max) = (self.base_delay, self.max_delay);
+        let wait = time::backoff(base, self.factor, max, attempt, self.jitter, sample);
         let multiplier = self.delay_multipliers.get(&leading).copied().unwrap_or(1.0);
-        Duration::try_from_secs_f64(((capped + jitter) * multiplier).max(0.0))
+        Duration::try_from_secs_f64(wait.as_secs_f64() * multiplier.max(0.0))
             .unwrap_or(self.max_delay)
     }
 }

@@ -5,9 +5,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
-use super::{
-    Clock, Completion, CompletionRequest, EventStream, Provider, StreamEvent, SystemClock,
-};
+use super::{Completion, CompletionRequest, EventStream, Provider, StreamEvent};
+use crate::time::{Clock, SystemClock};
 use crate::{Error, Result};
 
 /// When a [`CircuitBreaker`] opens and how it recovers.

@@ -4,9 +4,8 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 
-use super::{
-    Clock, Completion, CompletionRequest, EventStream, Provider, StreamEvent, SystemClock,
-};
+use super::{Completion, CompletionRequest, EventStream, Provider, StreamEvent};
+use crate::time::{Clock, SystemClock};
 use crate::{Error, Result};
 
 /// Asks each provider in turn until one answers (the seed: Claude first, GPT next).

@@ -8,10 +8,9 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use super::{
-    Clock, Completion, CompletionRequest, EventStream, Provider, StreamEvent, SystemClock, Usage,
-};
+use super::{Completion, CompletionRequest, EventStream, Provider, StreamEvent, Usage};
 use crate::error::{BudgetExceeded, BudgetLimit};
+use crate::time::{Clock, SystemClock};
 use crate::{Error, Result};
 
 /// The price of a model in USD per million tokens.

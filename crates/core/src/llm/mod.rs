@@ -32,7 +32,6 @@
 
 mod anthropic;
 mod breaker;
-mod clock;
 mod fallback;
 mod gemini;
 mod http;
@@ -52,8 +51,6 @@ use futures_util::StreamExt;
 pub use crate::error::{BudgetExceeded, BudgetLimit, ProviderError, ProviderErrorKind};
 pub use anthropic::Anthropic;
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
-pub(crate) use clock::random_u64;
-pub use clock::{Clock, Jitter, SystemClock, VirtualClock};
 pub use fallback::Fallback;
 pub use gemini::Gemini;
 pub(crate) use http::default_client;

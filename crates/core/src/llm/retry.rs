@@ -5,9 +5,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
-use super::{
-    Clock, Completion, CompletionRequest, EventStream, Jitter, Provider, StreamEvent, SystemClock,
-};
+use super::{Completion, CompletionRequest, EventStream, Provider, StreamEvent};
+use crate::time::{self, Clock, Jitter, SystemClock};
 use crate::{Error, Result};
 
 /// When and how often [`Retry`] tries again. The defaults are the seed's: base 1 s, ×2, capped
@@ -47,13 +46,13 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// The wait before attempt `retry + 1` (retry 1 is the second attempt), before jitter.
     pub fn backoff(&self, retry: u32) -> Duration {
-        let factor = self
-            .multiplier
-            .max(1.0)
-            .powi(i32::try_from(retry.saturating_sub(1)).unwrap_or(i32::MAX));
-        Duration::try_from_secs_f64(self.base_delay.as_secs_f64() * factor)
-            .unwrap_or(self.max_delay)
-            .min(self.max_delay)
+        self.jittered(retry, 0.0)
+    }
+
+    /// The wait before attempt `retry + 1`, moved by the jitter `sample` (in `[-1, 1)`).
+    fn jittered(&self, retry: u32, sample: f64) -> Duration {
+        let (base, max) = (self.base_delay, self.max_delay);
+        time::backoff(base, self.multiplier, max, retry, self.jitter, sample)
     }
 }
 
@@ -103,9 +102,7 @@ impl Retry {
         if let Some(asked) = asked {
             return asked.min(self.policy.max_retry_after);
         }
-        let backoff = self.policy.backoff(retry).as_secs_f64();
-        let spread = self.policy.jitter.clamp(0.0, 1.0) * self.jitter.sample();
-        Duration::try_from_secs_f64(backoff * (1.0 + spread)).unwrap_or(Duration::ZERO)
+        self.policy.jittered(retry, self.jitter.sample())
     }
 
     /// Whether to try again after `error`, and after how long.

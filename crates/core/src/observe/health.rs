@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::heal::{FixSource, HealReport, Outcome, RunRecorder};
-use crate::llm::{Clock, SystemClock};
+use crate::time::{Clock, SystemClock};
 
 /// A figure's warning and critical levels (a figure at or above a level reaches it).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -306,7 +306,7 @@ impl RunRecorder for HealthMonitor {
 mod tests {
     use super::*;
     use crate::heal::AttemptReport;
-    use crate::llm::VirtualClock;
+    use crate::time::VirtualClock;
 
     fn report(outcome: Outcome, seconds: u64, sources: &[FixSource]) -> HealReport {
         let mut report = HealReport::empty();

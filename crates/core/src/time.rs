@@ -1,5 +1,7 @@
-//! Time and randomness, injected: layers that wait or jitter take a [`Clock`] and a [`Jitter`],
-//! so tests run backoff schedules without sleeping.
+//! Time and randomness, injected: whatever waits or jitters — the model layers' retries and
+//! breakers, the heal loop's backoff, the fix cache's timestamps, the health monitor's window —
+//! takes a [`Clock`] and a [`Jitter`], so tests run backoff schedules without sleeping; and the
+//! one exponential [`backoff`] they all wait by.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -39,7 +41,7 @@ impl Clock for SystemClock {
 ///
 /// ```
 /// use std::time::Duration;
-/// use selfheal::llm::{Clock, VirtualClock};
+/// use selfheal::time::{Clock, VirtualClock};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let clock = VirtualClock::new();
@@ -150,6 +152,23 @@ impl Jitter {
     }
 }
 
+/// The wait before retry `n` (1-based): `base · factor^(n-1)`, capped at `max`, then moved by
+/// up to `spread` of itself (0.1: ±10 %) by `sample` (in `[-1, 1)`, from a [`Jitter`]).
+pub fn backoff(
+    base: Duration,
+    factor: f64,
+    max: Duration,
+    n: u32,
+    spread: f64,
+    sample: f64,
+) -> Duration {
+    let exponent = i32::try_from(n.saturating_sub(1)).unwrap_or(i32::MAX);
+    let grown = base.as_secs_f64() * factor.max(1.0).powi(exponent);
+    let capped = grown.min(max.as_secs_f64());
+    let moved = capped * (1.0 + spread.clamp(0.0, 1.0) * sample.clamp(-1.0, 1.0));
+    Duration::try_from_secs_f64(moved.max(0.0)).unwrap_or(max)
+}
+
 /// A random number, from the standard library's per-process random hash keys: for ids that
 /// must differ between runs and processes (not for anything secret).
 pub(crate) fn random_u64() -> u64 {
@@ -162,5 +181,50 @@ pub(crate) fn random_u64() -> u64 {
 impl Default for Jitter {
     fn default() -> Self {
         Jitter::from_entropy()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seeded_jitter_repeats_itself_and_stays_in_range() {
+        let draw = |seed| {
+            let jitter = Jitter::seeded(seed);
+            (0..1000).map(|_| jitter.sample()).collect::<Vec<f64>>()
+        };
+        let (a, b) = (draw(7), draw(7));
+        assert_eq!(a, b);
+        assert_ne!(a, draw(8));
+        assert!(a.iter().all(|x| (-1.0..1.0).contains(x)));
+        let mean = a.iter().sum::<f64>() / a.len() as f64;
+        assert!((-0.1..0.1).contains(&mean), "{mean}");
+        assert!(
+            draw(0).iter().any(|x| *x != -1.0),
+            "zero is not a stuck seed"
+        );
+    }
+
+    #[test]
+    fn backoff_grows_caps_and_spreads() {
+        let (base, max) = (Duration::from_secs(1), Duration::from_secs(60));
+        let wait = |n, spread, sample| backoff(base, 2.0, max, n, spread, sample);
+        assert_eq!(wait(1, 0.1, 0.0), Duration::from_secs(1));
+        assert_eq!(wait(4, 0.1, 0.0), Duration::from_secs(8));
+        assert_eq!(wait(40, 0.1, 0.0), max, "capped");
+        assert_eq!(wait(u32::MAX, 0.0, 0.0), max, "no overflow");
+        assert_eq!(wait(2, 0.1, 1.0), Duration::from_millis(2200));
+        assert_eq!(wait(2, 0.1, -1.0), Duration::from_millis(1800));
+        assert_eq!(
+            wait(2, 5.0, -1.0),
+            Duration::ZERO,
+            "the spread is at most the wait"
+        );
+        assert_eq!(
+            backoff(base, 0.5, max, 3, 0.0, 0.0),
+            base,
+            "a factor below 1 does not shrink"
+        );
     }
 }
