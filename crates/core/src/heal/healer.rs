@@ -23,6 +23,7 @@ use super::report::{
 use super::sources;
 use super::strategy::{Fallback, Strategy, ToolSetting, default_strategies};
 use super::tracking::{Delta, errors};
+use super::verdict::{self, Verdict};
 use crate::build::{BuildPlan, BuildStep, Builder, Command, OutputStream};
 use crate::cache::{FixCache, digest};
 use crate::fix::install::{Install, Installer};
@@ -794,9 +795,13 @@ impl<'a> Run<'a> {
         (report.new, report.fixed, report.persisting) =
             (delta.new.len(), delta.fixed.len(), delta.persisting.len());
         report.errors = errors(&build.diagnostics).count();
-        let changed_something = !matches!(trial, Trial::Rebuild);
-        let worse = delta.regressed() || build.timed_out || delta.fixed.is_empty();
-        let tested = if build.green || !changed_something || !worse {
+        let changed = !matches!(trial, Trial::Rebuild);
+        let outcome = verdict::Outcome {
+            green: build.green,
+            timed_out: build.timed_out,
+        };
+        let verdict = verdict::verdict(changed, outcome, &delta);
+        let tested = if verdict == Verdict::Keep {
             if let Trial::Fix(candidate) = trial {
                 if !build.green {
                     let outcome = remaining(&build.diagnostics);
@@ -857,16 +862,16 @@ impl<'a> Run<'a> {
                     self.builder = builder;
                 }
             }
-            let why = if build.timed_out {
-                "the build timed out".to_string()
-            } else if delta.regressed() {
-                format!(
+            let why = match verdict {
+                Verdict::TimedOut => "the build timed out".to_string(),
+                Verdict::Regressed => format!(
                     "made it worse: {} new errors, {} fixed",
                     delta.new.len(),
                     delta.fixed.len()
-                )
-            } else {
-                format!("fixed nothing: {}", remaining(&build.diagnostics))
+                ),
+                Verdict::FixedNothing | Verdict::Keep => {
+                    format!("fixed nothing: {}", remaining(&build.diagnostics))
+                }
             };
             self.emit(Event::FixRolledBack {
                 attempt,

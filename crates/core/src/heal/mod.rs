@@ -17,6 +17,7 @@ mod report;
 mod sources;
 pub mod strategy;
 mod tracking;
+mod verdict;
 
 pub use config::{Budget, HealConfig};
 pub use event::{Event, EventSender, EventSink, EventStream, event_channel};
