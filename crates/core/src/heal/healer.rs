@@ -308,6 +308,23 @@ enum Trial {
     },
 }
 
+/// What an applied attempt changed, to keep or to roll back.
+#[derive(Default)]
+struct Change {
+    /// The files a fix edited.
+    files: Vec<String>,
+    /// Protected files it changed with the host's leave.
+    protected: Vec<ProtectedChange>,
+    /// What a fallback replaced.
+    switched_from: Option<Replaced>,
+}
+
+/// The plan and builder a fallback replaced (`None`: that one stayed).
+struct Replaced {
+    plan: Option<BuildPlan>,
+    builder: Option<Arc<dyn Builder>>,
+}
+
 /// What the run learned from fixes that did not work.
 #[derive(Default)]
 struct Lessons {
@@ -676,8 +693,9 @@ impl<'a> Run<'a> {
         Ok(None)
     }
 
-    /// Applies `trial`, rebuilds, and keeps or undoes it (also when it could not even be
-    /// applied).
+    /// One attempt, in stages: apply `trial` (through the edit policy, the gate), rebuild,
+    /// judge ([`verdict`]), then keep it or roll it back — also when it could not even be
+    /// applied.
     async fn test(
         &mut self,
         trial: Trial,
@@ -689,85 +707,13 @@ impl<'a> Run<'a> {
         self.before_attempt = Some(snapshot.clone());
         let mut report = AttemptReport::numbered(attempt);
         report.installs = self.installs.clone();
-        let mut files = Vec::new();
-        let mut protected = Vec::new();
-        let mut switched_from = None;
+        let mut change = Change::default();
         match &trial {
             Trial::Rebuild => {}
             Trial::Fix(candidate) => {
-                (report.source, report.by) = (Some(candidate.source), candidate.by.clone());
-                let applied = match &candidate.unusable {
-                    Some(why) => Err((why.clone(), Vec::new())),
-                    None => {
-                        let _phase = Phase::start("apply");
-                        let span = info_span!(
-                            "apply",
-                            source = %candidate.source,
-                            by = candidate.by.as_deref().unwrap_or("")
-                        );
-                        match self.apply(candidate, span).await? {
-                            Ok(applied) => Ok(applied),
-                            Err(ApplyError::Refused(refusals)) => {
-                                Err((refused(&refusals), refusals))
-                            }
-                            Err(error) => {
-                                Err((format!("could not be applied: {error}"), Vec::new()))
-                            }
-                        }
-                    }
-                };
-                match applied {
-                    Ok(applied) => {
-                        files = (applied.changes.iter())
-                            .map(|c| c.path.as_str().to_string())
-                            .collect();
-                        report.diff = self.healer.redactor.redact(&applied.diff()).into_owned();
-                        self.emit(Event::FixApplied {
-                            attempt,
-                            source: candidate.source,
-                            by: candidate.by.clone(),
-                            files: files.clone(),
-                            matches: applied.matches.iter().map(|(_, how)| *how).collect(),
-                            diff: report.diff.clone(),
-                        });
-                        protected = protected_changes(attempt, &applied.changes);
-                        let weakening = (self.config().verify.is_empty())
-                            .then(|| weakens_tests(&applied.changes))
-                            .flatten();
-                        if let Some(why) = weakening {
-                            self.workspace.restore(&snapshot)?;
-                            self.undo_installs(&report.installs);
-                            self.emit(Event::FixRolledBack {
-                                attempt,
-                                reason: why.clone(),
-                            });
-                            metrics::record_fix(candidate.source, "rolled_back");
-                            self.failed(candidate, why).await?;
-                            report.rolled_back = true;
-                            report.diff = String::new();
-                            return Ok(self.untested(report, diagnostics, started));
-                        }
-                    }
-                    Err((why, refusals)) => {
-                        self.undo_installs(&report.installs);
-                        if refusals.is_empty() {
-                            metrics::record_fix(candidate.source, "unusable");
-                            self.failed(candidate, why.clone()).await?;
-                        } else {
-                            metrics::record_fix(candidate.source, "refused");
-                            self.emit(Event::FixRefused {
-                                attempt,
-                                source: candidate.source,
-                                by: candidate.by.clone(),
-                                refusals: refusals.clone(),
-                            });
-                            // Never tested, so not a failure for the cache: only a lesson.
-                            self.lessons.learn(&candidate.proposal, why.clone());
-                        }
-                        report.apply_error = Some(why);
-                        report.refused = refusals;
-                        return Ok(self.untested(report, diagnostics, started));
-                    }
+                match self.apply_fix(candidate, &snapshot, &mut report).await? {
+                    Some(applied) => change = applied,
+                    None => return Ok(self.untested(report, diagnostics, started)),
                 }
             }
             Trial::Switch {
@@ -776,12 +722,7 @@ impl<'a> Run<'a> {
                 builder,
             } => {
                 (report.source, report.by) = (Some(FixSource::Fallback), Some(strategy.clone()));
-                let old_plan = plan
-                    .clone()
-                    .map(|plan| std::mem::replace(&mut self.plan, plan));
-                let old_builder =
-                    (builder.clone()).map(|builder| std::mem::replace(&mut self.builder, builder));
-                switched_from = Some((old_plan, old_builder));
+                change.switched_from = Some(self.switch(plan, builder));
             }
         }
         let (build, then) = self.check(attempt, matches!(trial, Trial::Fix(_))).await?;
@@ -795,101 +736,218 @@ impl<'a> Run<'a> {
         (report.new, report.fixed, report.persisting) =
             (delta.new.len(), delta.fixed.len(), delta.persisting.len());
         report.errors = errors(&build.diagnostics).count();
-        let changed = !matches!(trial, Trial::Rebuild);
         let outcome = verdict::Outcome {
             green: build.green,
             timed_out: build.timed_out,
         };
-        let verdict = verdict::verdict(changed, outcome, &delta);
-        let tested = if verdict == Verdict::Keep {
-            if let Trial::Fix(candidate) = trial {
-                if !build.green {
-                    let outcome = remaining(&build.diagnostics);
-                    self.lessons
-                        .tried
-                        .push(summary(&candidate.proposal, outcome));
-                }
-                self.kept.push(*candidate);
+        let verdict = verdict::verdict(!matches!(trial, Trial::Rebuild), outcome, &delta);
+        let tested = match verdict {
+            Verdict::Keep => self.keep(trial, &report, change, build, then),
+            _ => {
+                let why = match verdict {
+                    Verdict::TimedOut => "the build timed out".to_string(),
+                    Verdict::Regressed => format!(
+                        "made it worse: {} new errors, {} fixed",
+                        delta.new.len(),
+                        delta.fixed.len()
+                    ),
+                    _ => format!("fixed nothing: {}", remaining(&build.diagnostics)),
+                };
+                self.roll_back(&trial, &mut report, &snapshot, change, why)
+                    .await?;
+                report.errors = errors(diagnostics).count();
+                Tested::Undone
             }
-            if let Some(source) = report.source {
-                metrics::record_fix(source, "kept");
-            }
-            if let Some((old_plan, old_builder)) = &switched_from {
-                let strategy = report.by.as_deref().unwrap_or("a fallback");
-                if let Some(old) = old_plan {
-                    self.report
-                        .changed_plan
-                        .extend(plan_changes(old, &self.plan));
-                }
-                if old_builder.is_some() {
-                    (self.report.changed_plan)
-                        .push(format!("the builder was replaced by {strategy}"));
-                }
-            }
-            self.report.protected_changes.append(&mut protected);
-            self.report
-                .fixes
-                .extend(report.source.map(|source| KeptFix {
-                    attempt,
-                    source,
-                    by: report.by.clone(),
-                    files,
-                }));
-            match then {
-                Some((narrow, next)) => {
-                    self.narrow = narrow;
-                    Tested::Kept(next.diagnostics)
-                }
-                None if build.green => Tested::Green(build.diagnostics),
-                None => Tested::Kept(build.diagnostics),
-            }
-        } else {
-            // A change is kept only when it removed an error and made nothing worse.
-            {
-                let _phase = Phase::start("rollback");
-                let _span = info_span!("rollback", attempt).entered();
-                self.workspace.restore(&snapshot)?;
-                self.undo_installs(&report.installs);
-            }
-            if let Some(source) = report.source {
-                metrics::record_fix(source, "rolled_back");
-            }
-            if let Some((old_plan, old_builder)) = switched_from {
-                if let Some(plan) = old_plan {
-                    self.plan = plan;
-                }
-                if let Some(builder) = old_builder {
-                    self.builder = builder;
-                }
-            }
-            let why = match verdict {
-                Verdict::TimedOut => "the build timed out".to_string(),
-                Verdict::Regressed => format!(
-                    "made it worse: {} new errors, {} fixed",
-                    delta.new.len(),
-                    delta.fixed.len()
-                ),
-                Verdict::FixedNothing | Verdict::Keep => {
-                    format!("fixed nothing: {}", remaining(&build.diagnostics))
-                }
-            };
-            self.emit(Event::FixRolledBack {
-                attempt,
-                reason: why.clone(),
-            });
-            if let Trial::Fix(candidate) = &trial {
-                self.failed(candidate, why).await?;
-            }
-            report.rolled_back = true;
-            report.diff = String::new();
-            report.errors = errors(diagnostics).count();
-            Tested::Undone
         };
         report.duration = started.elapsed();
         self.report.attempts.push(report);
         self.before_attempt = None;
         self.installs.clear();
         Ok(tested)
+    }
+
+    /// Applies a fix through the edit policy. `None` when it was never built: unusable,
+    /// refused, not applicable, or weakening the tests (then already rolled back); the report
+    /// says why.
+    async fn apply_fix(
+        &mut self,
+        candidate: &Candidate,
+        snapshot: &Snapshot,
+        report: &mut AttemptReport,
+    ) -> Result<Option<Change>> {
+        let attempt = report.number;
+        (report.source, report.by) = (Some(candidate.source), candidate.by.clone());
+        let applied = match &candidate.unusable {
+            Some(why) => Err((why.clone(), Vec::new())),
+            None => {
+                let _phase = Phase::start("apply");
+                let span = info_span!(
+                    "apply",
+                    source = %candidate.source,
+                    by = candidate.by.as_deref().unwrap_or("")
+                );
+                match self.apply(candidate, span).await? {
+                    Ok(applied) => Ok(applied),
+                    Err(ApplyError::Refused(refusals)) => Err((refused(&refusals), refusals)),
+                    Err(error) => Err((format!("could not be applied: {error}"), Vec::new())),
+                }
+            }
+        };
+        let applied = match applied {
+            Ok(applied) => applied,
+            Err((why, refusals)) => {
+                self.undo_installs(&report.installs);
+                if refusals.is_empty() {
+                    metrics::record_fix(candidate.source, "unusable");
+                    self.failed(candidate, why.clone()).await?;
+                } else {
+                    metrics::record_fix(candidate.source, "refused");
+                    self.emit(Event::FixRefused {
+                        attempt,
+                        source: candidate.source,
+                        by: candidate.by.clone(),
+                        refusals: refusals.clone(),
+                    });
+                    // Never tested, so not a failure for the cache: only a lesson.
+                    self.lessons.learn(&candidate.proposal, why.clone());
+                }
+                report.apply_error = Some(why);
+                report.refused = refusals;
+                return Ok(None);
+            }
+        };
+        let files: Vec<String> = (applied.changes.iter())
+            .map(|c| c.path.as_str().to_string())
+            .collect();
+        report.diff = self.healer.redactor.redact(&applied.diff()).into_owned();
+        self.emit(Event::FixApplied {
+            attempt,
+            source: candidate.source,
+            by: candidate.by.clone(),
+            files: files.clone(),
+            matches: applied.matches.iter().map(|(_, how)| *how).collect(),
+            diff: report.diff.clone(),
+        });
+        let weakening = (self.config().verify.is_empty())
+            .then(|| weakens_tests(&applied.changes))
+            .flatten();
+        if let Some(why) = weakening {
+            self.workspace.restore(snapshot)?;
+            self.undo_installs(&report.installs);
+            self.emit(Event::FixRolledBack {
+                attempt,
+                reason: why.clone(),
+            });
+            metrics::record_fix(candidate.source, "rolled_back");
+            self.failed(candidate, why).await?;
+            report.rolled_back = true;
+            report.diff = String::new();
+            return Ok(None);
+        }
+        Ok(Some(Change {
+            files,
+            protected: protected_changes(attempt, &applied.changes),
+            switched_from: None,
+        }))
+    }
+
+    /// Puts a fallback's plan or builder in place; returns what it replaced.
+    fn switch(&mut self, plan: &Option<BuildPlan>, builder: &Option<Arc<dyn Builder>>) -> Replaced {
+        Replaced {
+            plan: (plan.clone()).map(|plan| std::mem::replace(&mut self.plan, plan)),
+            builder: (builder.clone()).map(|builder| std::mem::replace(&mut self.builder, builder)),
+        }
+    }
+
+    /// Keeps an attempt's change: the fix is remembered (and what it left, for the next
+    /// prompt), a switched plan or builder stays and is reported.
+    fn keep(
+        &mut self,
+        trial: Trial,
+        report: &AttemptReport,
+        mut change: Change,
+        build: Build,
+        then: Option<(Option<BuildStep>, Build)>,
+    ) -> Tested {
+        if let Trial::Fix(candidate) = trial {
+            if !build.green {
+                let outcome = remaining(&build.diagnostics);
+                self.lessons
+                    .tried
+                    .push(summary(&candidate.proposal, outcome));
+            }
+            self.kept.push(*candidate);
+        }
+        if let Some(source) = report.source {
+            metrics::record_fix(source, "kept");
+        }
+        if let Some(replaced) = &change.switched_from {
+            let strategy = report.by.as_deref().unwrap_or("a fallback");
+            if let Some(old) = &replaced.plan {
+                self.report
+                    .changed_plan
+                    .extend(plan_changes(old, &self.plan));
+            }
+            if replaced.builder.is_some() {
+                (self.report.changed_plan).push(format!("the builder was replaced by {strategy}"));
+            }
+        }
+        self.report.protected_changes.append(&mut change.protected);
+        self.report
+            .fixes
+            .extend(report.source.map(|source| KeptFix {
+                attempt: report.number,
+                source,
+                by: report.by.clone(),
+                files: change.files,
+            }));
+        match then {
+            Some((narrow, next)) => {
+                self.narrow = narrow;
+                Tested::Kept(next.diagnostics)
+            }
+            None if build.green => Tested::Green(build.diagnostics),
+            None => Tested::Kept(build.diagnostics),
+        }
+    }
+
+    /// Undoes an attempt's change — files, installs, a switched plan or builder — and
+    /// remembers why it failed.
+    async fn roll_back(
+        &mut self,
+        trial: &Trial,
+        report: &mut AttemptReport,
+        snapshot: &Snapshot,
+        change: Change,
+        why: String,
+    ) -> Result<()> {
+        {
+            let _phase = Phase::start("rollback");
+            let _span = info_span!("rollback", attempt = report.number).entered();
+            self.workspace.restore(snapshot)?;
+            self.undo_installs(&report.installs);
+        }
+        if let Some(source) = report.source {
+            metrics::record_fix(source, "rolled_back");
+        }
+        if let Some(replaced) = change.switched_from {
+            if let Some(plan) = replaced.plan {
+                self.plan = plan;
+            }
+            if let Some(builder) = replaced.builder {
+                self.builder = builder;
+            }
+        }
+        self.emit(Event::FixRolledBack {
+            attempt: report.number,
+            reason: why.clone(),
+        });
+        if let Trial::Fix(candidate) = trial {
+            self.failed(candidate, why).await?;
+        }
+        report.rolled_back = true;
+        report.diff = String::new();
+        Ok(())
     }
 
     /// Ends an attempt whose fix was never built: the errors stay those of the last build.
