@@ -423,20 +423,22 @@ impl Diagnostic {
     /// ```
     pub fn from_fields(fields: serde_json::Value, tool: &str) -> crate::Result<Self> {
         let serde_json::Value::Object(fields) = fields else {
-            return Err(crate::Error::Config("a diagnostic is an object".into()));
+            return Err(crate::Error::InvalidInput(
+                "a diagnostic is an object".into(),
+            ));
         };
         if !fields.contains_key("message") {
-            return Err(crate::Error::Config(
+            return Err(crate::Error::InvalidInput(
                 "a diagnostic needs a `message`".into(),
             ));
         }
         let mut diagnostic = serde_json::to_value(Diagnostic::new(tool, ""))
-            .map_err(|e| crate::Error::Config(e.to_string()))?;
+            .map_err(|e| crate::Error::InvalidInput(e.to_string()))?;
         if let serde_json::Value::Object(base) = &mut diagnostic {
             base.extend(fields);
         }
         serde_json::from_value(diagnostic)
-            .map_err(|e| crate::Error::Config(format!("invalid diagnostic: {e}")))
+            .map_err(|e| crate::Error::InvalidInput(format!("invalid diagnostic: {e}")))
     }
 
     /// A new error diagnostic of `tool` with `message`; everything else empty or unknown.

@@ -4,6 +4,7 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError, mpsc};
 
 use napi::bindgen_prelude::{Buffer, Either, Function};
 use napi_derive::napi;
+use selfheal::ErrorKind;
 use selfheal::json::{self, Hint};
 use selfheal::parse::{ParserSet, PatternSpec, WholeLogParser};
 use serde_json::Value;
@@ -281,7 +282,7 @@ fn parse_with_hosts(
         }
         parsing.join()
     })
-    .map_err(|_| errors::coded("E_IO", "the parse stopped"))?;
+    .map_err(|_| errors::of_kind(ErrorKind::Io, "the parse stopped"))?;
     let failure = failure
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -324,26 +325,6 @@ pub struct Recovered {
     pub span: Vec<u32>,
 }
 
-/// Values nesting deeper are refused: napi-rs converts values to JavaScript recursively and
-/// stops at this depth.
-const MAX_DEPTH: usize = 128;
-
-/// True when `value` nests more than `limit` levels deep (checked without recursion).
-fn nests_deeper(value: &Value, limit: usize) -> bool {
-    let mut pending = vec![(value, 1)];
-    while let Some((value, depth)) = pending.pop() {
-        if depth > limit {
-            return true;
-        }
-        match value {
-            Value::Array(items) => pending.extend(items.iter().map(|item| (item, depth + 1))),
-            Value::Object(fields) => pending.extend(fields.values().map(|item| (item, depth + 1))),
-            _ => {}
-        }
-    }
-    false
-}
-
 /// Options of [`recover_json`].
 #[napi(object)]
 pub struct RecoverOptions {
@@ -368,13 +349,12 @@ pub fn recover_json(text: String, options: Option<RecoverOptions>) -> Result<Rec
         }
         Some(Either::B(keys)) => Hint::keys(keys),
     };
-    let recovered =
-        json::recover(&text, &hint).map_err(|e| errors::coded("E_JSON_NOT_FOUND", e))?;
-    if nests_deeper(&recovered.value, MAX_DEPTH) {
+    let recovered = json::recover(&text, &hint).map_err(|e| errors::of_kind(e.into(), e))?;
+    if json::nests_deeper(&recovered.value, json::HOST_DEPTH) {
         json::drop_deep(recovered.into_value());
-        return Err(errors::coded(
-            "E_JSON_TOO_DEEP",
-            format!("the value nests deeper than {MAX_DEPTH} levels"),
+        return Err(errors::of_kind(
+            ErrorKind::JsonTooDeep,
+            format!("the value nests deeper than {} levels", json::HOST_DEPTH),
         ));
     }
     let repairs = to_json(&recovered.repairs);

@@ -11,17 +11,15 @@ pub(crate) use napi::Result;
 
 /// The JavaScript error for one of the crate's errors.
 pub(crate) fn to_js(error: Error) -> napi::Error {
-    coded(error.kind().code(), error)
+    of_kind(error.kind(), error)
 }
 
-/// An error with `code` and `message`.
-pub(crate) fn coded(code: &str, message: impl std::fmt::Display) -> napi::Error {
-    napi::Error::new(Status::GenericFailure, format!("{code}: {message}"))
-}
-
-/// An error of `kind`.
+/// An error of `kind`: its code is the crate's ([`ErrorKind::code`]), never one of our own.
 pub(crate) fn of_kind(kind: ErrorKind, message: impl std::fmt::Display) -> napi::Error {
-    coded(kind.code(), message)
+    napi::Error::new(
+        Status::GenericFailure,
+        format!("{}: {message}", kind.code()),
+    )
 }
 
 /// An `E_CONFIG` error: an option or argument is invalid.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures_util::FutureExt;
 use napi_derive::napi;
+use selfheal::ErrorKind;
 use selfheal::build::{BuildStep, Builder, CompletedStep, LineSink, LocalBuilder, StepOutput};
 use selfheal::heal::{self, EventStream, HealOptions, StepSpec};
 use selfheal::parse::{ParserSet, WholeLogParser};
@@ -220,8 +221,8 @@ impl HealRun {
         match finished {
             Some(Ok(report)) => Ok(report),
             Some(Err(error)) => Err(errors::to_js(error)),
-            None => Err(errors::coded(
-                "E_IO",
+            None => Err(errors::of_kind(
+                ErrorKind::Io,
                 "the heal run stopped without a report",
             )),
         }

@@ -5,13 +5,17 @@
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use selfheal::ErrorKind;
+use selfheal::json;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Number, Value};
 
-/// Deeper values are refused rather than risking the stack (Python's own `json` stops near
-/// 1000 levels too).
-const MAX_DEPTH: usize = 512;
+use crate::errors;
+
+/// Deeper values are refused rather than risking the stack: selfheal's one limit for what a
+/// package converts.
+const MAX_DEPTH: usize = json::HOST_DEPTH;
 
 /// `value` as Python data.
 pub(crate) fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
@@ -20,9 +24,10 @@ pub(crate) fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'
 
 fn to_python_at<'py>(py: Python<'py>, value: &Value, depth: usize) -> PyResult<Bound<'py, PyAny>> {
     if depth > MAX_DEPTH {
-        return Err(PyValueError::new_err(format!(
-            "the value nests deeper than {MAX_DEPTH} levels"
-        )));
+        return Err(errors::of_kind(
+            ErrorKind::JsonTooDeep,
+            format!("the value nests deeper than {MAX_DEPTH} levels"),
+        ));
     }
     Ok(match value {
         Value::Null => py.None().into_bound(py),
@@ -74,7 +79,7 @@ pub(crate) fn from_python(object: &Bound<'_, PyAny>) -> PyResult<Value> {
 
 fn from_python_at(object: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
     if depth > MAX_DEPTH {
-        return Err(PyValueError::new_err(format!(
+        return Err(errors::config(format!(
             "the value nests deeper than {MAX_DEPTH} levels"
         )));
     }

@@ -5,12 +5,13 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use selfheal::ErrorKind;
 use selfheal::json::{self, Hint};
 use selfheal::parse::{ParserSet, PatternSpec, WholeLogParser};
 use serde_json::Value;
 
 use crate::convert::{self, deserialize, from_python, serialize, to_python};
-use crate::errors::{self, JsonNotFound};
+use crate::errors;
 use crate::host::Scope;
 
 /// The default parsers, built once: `parse` on a short log costs a lookup, not a build.
@@ -311,7 +312,14 @@ fn recover_json(
     };
     let recovered = py
         .detach(|| json::recover(text, &hint))
-        .map_err(|e| JsonNotFound::new_err(e.to_string()))?;
+        .map_err(|e| errors::of_kind(e.into(), e.to_string()))?;
+    if json::nests_deeper(&recovered.value, json::HOST_DEPTH) {
+        json::drop_deep(recovered.into_value());
+        return Err(errors::of_kind(
+            ErrorKind::JsonTooDeep,
+            format!("the value nests deeper than {} levels", json::HOST_DEPTH),
+        ));
+    }
     let value = to_python(py, &recovered.value)?.unbind();
     let repairs = serde_json::to_value(&recovered.repairs).unwrap_or(Value::Null);
     let stage = convert::name_of(&recovered.stage);

@@ -59,6 +59,12 @@ create_exception!(
     SelfHealError,
     "recover_json found no JSON object or array in the text."
 );
+create_exception!(
+    selfheal,
+    JsonTooDeep,
+    JsonNotFound,
+    "recover_json found JSON nesting deeper than the package hands to Python (selfheal's one limit)."
+);
 
 pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = module.py();
@@ -71,13 +77,19 @@ pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("Cancelled", py.get_type::<Cancelled>())?;
     module.add("WorkspaceError", py.get_type::<WorkspaceError>())?;
     module.add("JsonNotFound", py.get_type::<JsonNotFound>())?;
+    module.add("JsonTooDeep", py.get_type::<JsonTooDeep>())?;
     Ok(())
 }
 
 /// The Python exception for one of the crate's errors.
 pub(crate) fn to_py(error: Error) -> PyErr {
-    let message = error.to_string();
-    match error.kind() {
+    of_kind(error.kind(), error.to_string())
+}
+
+/// The exception of `kind` (the crate's table of kinds, one class each).
+pub(crate) fn of_kind(kind: ErrorKind, message: impl Into<String>) -> PyErr {
+    let message = message.into();
+    match kind {
         ErrorKind::Provider => ProviderError::new_err(message),
         ErrorKind::Budget => BudgetExceeded::new_err(message),
         ErrorKind::Build => BuildError::new_err(message),
@@ -85,6 +97,8 @@ pub(crate) fn to_py(error: Error) -> PyErr {
         ErrorKind::Cache => CacheError::new_err(message),
         ErrorKind::Workspace => WorkspaceError::new_err(message),
         ErrorKind::Cancelled => Cancelled::new_err(message),
+        ErrorKind::JsonNotFound => JsonNotFound::new_err(message),
+        ErrorKind::JsonTooDeep => JsonTooDeep::new_err(message),
         _ => SelfHealError::new_err(message),
     }
 }

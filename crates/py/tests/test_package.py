@@ -51,9 +51,10 @@ def test_every_public_class_and_function_has_a_docstring() -> None:
 
 def test_exceptions_form_one_hierarchy() -> None:
     for name in ("ProviderError", "BuildError", "ConfigError", "CacheError", "BudgetExceeded", "Cancelled",
-                 "WorkspaceError", "JsonNotFound"):
+                 "WorkspaceError", "JsonNotFound", "JsonTooDeep"):
         assert issubclass(getattr(selfheal, name), selfheal.SelfHealError)
     assert issubclass(selfheal.SelfHealError, Exception)
+    assert issubclass(selfheal.JsonTooDeep, selfheal.JsonNotFound)
 
 
 def test_the_examples_type_check_strictly() -> None:

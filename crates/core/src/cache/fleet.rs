@@ -289,7 +289,7 @@ impl std::fmt::Debug for FleetStore {
 /// bad one is refused before any worker depends on it.
 pub fn parse_url(url: &str) -> Result<tokio_postgres::Config> {
     let mut config = tokio_postgres::Config::from_str(url)
-        .map_err(|e| Error::Config(format!("fleet cache URL: {e}")))?;
+        .map_err(|e| Error::InvalidInput(format!("fleet cache URL: {e}")))?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
@@ -610,7 +610,7 @@ fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
     match std::env::var_os("PGSSLROOTCERT").filter(|path| !path.is_empty()) {
         Some(path) => {
             let unreadable = |e: &dyn std::fmt::Display| {
-                Error::Config(format!(
+                Error::InvalidInput(format!(
                     "fleet cache TLS: PGSSLROOTCERT {}: {e}",
                     Path::new(&path).display()
                 ))
@@ -635,7 +635,7 @@ fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Config(format!("fleet cache TLS: {e}")))?
+        .map_err(|e| Error::InvalidInput(format!("fleet cache TLS: {e}")))?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))

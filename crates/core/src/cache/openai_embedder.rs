@@ -48,7 +48,7 @@ impl OpenAiEmbedder {
         dimensions: usize,
     ) -> Result<Self> {
         if dimensions == 0 {
-            return Err(Error::Config(
+            return Err(Error::InvalidInput(
                 "embedding dimensions must be positive".into(),
             ));
         }

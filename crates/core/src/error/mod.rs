@@ -26,13 +26,15 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// An argument or configuration value is invalid.
+    /// An argument or configuration value is invalid (a malformed URL, a negative duration, an
+    /// unknown name); something missing is [`Error::Config`].
     #[error("invalid input: {0}")]
     InvalidInput(String),
     /// Reading or writing a file failed.
     #[error(transparent)]
     Io(std::sync::Arc<std::io::Error>),
-    /// Something needed is not configured (an API key, a base URL).
+    /// Something needed is not configured (an API key, a base URL, a cache folder); an invalid
+    /// value is [`Error::InvalidInput`].
     #[error("not configured: {0}")]
     Config(String),
     /// A model API failed; see [`ProviderError::kind`](ProviderError).
@@ -152,7 +154,9 @@ impl Error {
     }
 }
 
-/// The families of [`Error`]: what a host tells apart (retry later, fix the configuration, …).
+/// The families of errors a host tells apart (retry later, fix the configuration, …): those of
+/// [`Error::kind`], and the few the packages raise for what is not an [`Error`] (a
+/// cancellation, a reply without usable JSON). One table for every code a package raises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -170,13 +174,21 @@ pub enum ErrorKind {
     Workspace,
     /// Any other I/O failure.
     Io,
-    /// The run was cancelled.
+    /// The run was cancelled: what a host's callback raises to stop a run (the run itself
+    /// ends with the outcome `cancelled`, not with an [`Error`]).
     Cancelled,
+    /// `json::recover` found no JSON object or array in the text
+    /// ([`json::NotFound`](crate::json::NotFound)).
+    JsonNotFound,
+    /// The JSON found nests deeper than a package hands to its language
+    /// ([`json::HOST_DEPTH`](crate::json::HOST_DEPTH)) or than recovery reads.
+    JsonTooDeep,
 }
 
 impl ErrorKind {
     /// A stable code for the kind: `E_PROVIDER`, `E_BUDGET`, `E_BUILD`, `E_CONFIG`, `E_CACHE`,
-    /// `E_WORKSPACE`, `E_IO`, `E_CANCELLED`.
+    /// `E_WORKSPACE`, `E_IO`, `E_CANCELLED`, `E_JSON_NOT_FOUND`, `E_JSON_TOO_DEEP` — every code
+    /// the Python and Node packages raise.
     pub fn code(self) -> &'static str {
         match self {
             ErrorKind::Provider => "E_PROVIDER",
@@ -187,6 +199,19 @@ impl ErrorKind {
             ErrorKind::Workspace => "E_WORKSPACE",
             ErrorKind::Io => "E_IO",
             ErrorKind::Cancelled => "E_CANCELLED",
+            ErrorKind::JsonNotFound => "E_JSON_NOT_FOUND",
+            ErrorKind::JsonTooDeep => "E_JSON_TOO_DEEP",
+        }
+    }
+}
+
+impl From<crate::json::NotFound> for ErrorKind {
+    fn from(not_found: crate::json::NotFound) -> Self {
+        match not_found {
+            crate::json::NotFound::TooDeep => ErrorKind::JsonTooDeep,
+            crate::json::NotFound::Empty | crate::json::NotFound::NoValue => {
+                ErrorKind::JsonNotFound
+            }
         }
     }
 }

@@ -90,7 +90,7 @@ pub fn fixers_named<S: AsRef<str>>(names: &[S]) -> Result<Vec<Arc<dyn Fixer>>> {
                 .cloned()
                 .ok_or_else(|| {
                     let known: Vec<&str> = available.iter().map(|f| f.name()).collect();
-                    Error::Config(format!(
+                    Error::InvalidInput(format!(
                         "unknown fixer `{name}` (known: {})",
                         known.join(", ")
                     ))

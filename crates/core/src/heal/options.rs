@@ -71,7 +71,7 @@ pub struct HealOptions {
 }
 
 fn seconds(name: &str, value: f64) -> Result<Duration> {
-    Duration::try_from_secs_f64(value).map_err(|e| Error::Config(format!("{name}: {e}")))
+    Duration::try_from_secs_f64(value).map_err(|e| Error::InvalidInput(format!("{name}: {e}")))
 }
 
 impl HealOptions {
@@ -201,7 +201,7 @@ impl StepSpec {
         }
         if let Some(cwd) = &fields.cwd {
             let cwd = serde_json::from_value(serde_json::Value::String(cwd.clone()))
-                .map_err(|e| Error::Config(format!("cwd: {e}")))?;
+                .map_err(|e| Error::InvalidInput(format!("cwd: {e}")))?;
             step = step.cwd(cwd);
         }
         step.continue_on_failure = fields.continue_on_failure;
@@ -211,7 +211,9 @@ impl StepSpec {
     /// The plan of `specs`, in order; at least one step.
     pub fn plan(specs: &[StepSpec]) -> Result<BuildPlan> {
         if specs.is_empty() {
-            return Err(Error::Config("a build needs at least one step".into()));
+            return Err(Error::InvalidInput(
+                "a build needs at least one step".into(),
+            ));
         }
         Ok(BuildPlan::new(
             specs
@@ -274,7 +276,9 @@ mod tests {
         );
         let negative: HealOptions =
             serde_json::from_value(serde_json::json!({"timeout": -1.0})).unwrap();
-        assert!(matches!(negative.config(), Err(Error::Config(m)) if m.starts_with("timeout")));
+        assert!(
+            matches!(negative.config(), Err(Error::InvalidInput(m)) if m.starts_with("timeout"))
+        );
     }
 
     #[test]

@@ -35,7 +35,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use parser::MAX_DEPTH;
-pub use value::{drop_deep, equal, to_string, to_string_pretty};
+pub use value::{HOST_DEPTH, drop_deep, equal, nests_deeper, to_string, to_string_pretty};
 
 /// What the caller expects: the keys an object must have to be the answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

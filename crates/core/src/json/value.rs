@@ -6,6 +6,28 @@
 
 use serde_json::Value;
 
+/// The deepest value the Python and Node packages hand to their language: both convert values
+/// recursively, so a recovered value nesting deeper is refused there
+/// ([`ErrorKind::JsonTooDeep`](crate::ErrorKind::JsonTooDeep)) rather than risking the stack.
+pub const HOST_DEPTH: usize = 128;
+
+/// Whether `value` nests more than `limit` levels deep (a scalar is one level), checked
+/// without recursion.
+pub fn nests_deeper(value: &Value, limit: usize) -> bool {
+    let mut pending = vec![(value, 1)];
+    while let Some((value, depth)) = pending.pop() {
+        if depth > limit {
+            return true;
+        }
+        match value {
+            Value::Array(items) => pending.extend(items.iter().map(|item| (item, depth + 1))),
+            Value::Object(fields) => pending.extend(fields.values().map(|item| (item, depth + 1))),
+            _ => {}
+        }
+    }
+    false
+}
+
 /// Drops a value of any depth without recursion, holding at most one container per level.
 pub fn drop_deep(value: Value) {
     let mut stack = vec![value];

@@ -30,7 +30,7 @@ pub(crate) fn default_client() -> Result<reqwest::Client> {
                 .map_err(|e| e.to_string())
         })
         .clone()
-        .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
+        .map_err(|e| Error::InvalidInput(format!("cannot build the HTTP client: {e}")))
 }
 
 /// rustls needs a process-wide crypto provider before the first TLS connection; `ring` is
@@ -231,7 +231,7 @@ pub(crate) fn transport_error(provider: &str, error: &reqwest::Error) -> Error {
     let kind = if error.is_timeout() {
         ProviderErrorKind::Timeout
     } else if error.is_builder() {
-        return Error::Config(format!("{provider}: invalid request: {}", chain(error)));
+        return Error::InvalidInput(format!("{provider}: invalid request: {}", chain(error)));
     } else {
         ProviderErrorKind::Connection
     };

@@ -119,7 +119,7 @@ pub struct BreakerOptions {
 
 fn seconds(name: &str, value: Option<f64>, default: Duration) -> Result<Duration> {
     value.map_or(Ok(default), |secs| {
-        Duration::try_from_secs_f64(secs).map_err(|e| Error::Config(format!("{name}: {e}")))
+        Duration::try_from_secs_f64(secs).map_err(|e| Error::InvalidInput(format!("{name}: {e}")))
     })
 }
 
@@ -139,7 +139,8 @@ impl LayerOptions {
             "max_tokens": max_tokens,
             "max_usd": max_usd,
         });
-        serde_json::from_value(options).map_err(|e| Error::Config(format!("provider options: {e}")))
+        serde_json::from_value(options)
+            .map_err(|e| Error::InvalidInput(format!("provider options: {e}")))
     }
 
     /// The retry policy, or `None` when retries are off.
@@ -255,7 +256,7 @@ mod tests {
         assert_eq!(options.max_tokens, Some(100));
         let wrong = LayerOptions::from_parts(None, Some(serde_json::json!({"x": 1})), None, None);
         assert!(
-            matches!(wrong, Err(Error::Config(m)) if m.starts_with("provider options: breaker: unknown field `x`"))
+            matches!(wrong, Err(Error::InvalidInput(m)) if m.starts_with("provider options: breaker: unknown field `x`"))
         );
     }
 
@@ -275,7 +276,7 @@ mod tests {
         assert!(top.to_string().contains("unknown field `retries`"), "{top}");
         let negative = options(serde_json::json!({"retry": {"base_delay": -1.0}})).unwrap();
         assert!(
-            matches!(negative.retry_policy(), Err(Error::Config(m)) if m.starts_with("retry.base_delay"))
+            matches!(negative.retry_policy(), Err(Error::InvalidInput(m)) if m.starts_with("retry.base_delay"))
         );
     }
 }
