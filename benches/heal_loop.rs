@@ -12,7 +12,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use selfheal::build::{BuildPlan, BuildStep, Builder, LineSink, Log, StepOutput};
 use selfheal::heal::{AttemptPolicy, HealConfig, Healer, Outcome};
 use selfheal::llm::{
-    Completion, CompletionRequest, EventStream, Provider, StopReason, StreamEvent, Usage,
+    Completion, CompletionRequest, CompletionStream, Provider, StopReason, StreamEvent, Usage,
 };
 use selfheal::workspace::Workspace;
 
@@ -76,7 +76,7 @@ impl Provider for MemoryModel {
         })
     }
 
-    fn stream(&self, _: CompletionRequest) -> EventStream {
+    fn stream(&self, _: CompletionRequest) -> CompletionStream {
         let events = [
             StreamEvent::Start {
                 provider: "memory".into(),

@@ -9,7 +9,7 @@ use selfheal::build::{BuildPlan, BuildStep, LocalBuilder};
 use selfheal::cache::FixCache;
 use selfheal::fix::FixInput;
 use selfheal::heal::{
-    Budget, Event, Fallback, FixSource, HealConfig, HealReport, Healer, Outcome, StopReason,
+    Event, FixSource, HealConfig, HealReport, Healer, Outcome, Remedy, RunBudget, StopReason,
     Strategy, event_channel,
 };
 use selfheal::llm::{
@@ -236,9 +236,9 @@ async fn edits_outside_the_workspace_are_refused_and_nothing_is_written_there() 
         ))
         .config(HealConfig {
             stuck_after: 10,
-            budget: Budget {
+            budget: RunBudget {
                 attempts: 10,
-                ..Budget::default()
+                ..RunBudget::default()
             },
             ..quick_heal_config()
         });
@@ -284,9 +284,9 @@ async fn when_the_time_runs_out_the_attempt_in_progress_is_undone() {
     let healer = healer(&server, &project.dir.join("cache"))
         .await
         .config(HealConfig {
-            budget: Budget {
+            budget: RunBudget {
                 time: Duration::from_secs(3),
-                ..Budget::default()
+                ..RunBudget::default()
             },
             ..quick_heal_config()
         });
@@ -450,7 +450,7 @@ impl Provider for Quits {
         Quits::answer(&self.stop)
     }
 
-    fn stream(&self, _: CompletionRequest) -> llm::EventStream {
+    fn stream(&self, _: CompletionRequest) -> llm::CompletionStream {
         let stop = Arc::clone(&self.stop);
         llm::stream_whole(async move { Quits::answer(&stop) })
     }
@@ -540,9 +540,9 @@ async fn out_of_tokens_the_run_escalates_without_calling_the_model_and_tells_the
     let healer = healer(&server, &project.dir.join("cache"))
         .await
         .config(HealConfig {
-            budget: Budget {
+            budget: RunBudget {
                 tokens: Some(100),
-                ..Budget::default()
+                ..RunBudget::default()
             },
             ..quick_heal_config()
         })
@@ -606,10 +606,10 @@ impl Strategy for OtherCommand {
         true
     }
 
-    async fn fallback(&self, input: &FixInput<'_>) -> selfheal::Result<Option<Fallback>> {
+    async fn fallback(&self, input: &FixInput<'_>) -> selfheal::Result<Option<Remedy>> {
         let mut plan = input.plan.clone();
         plan.steps[0].command = selfheal::build::Command::Shell("python3 -c 'print(1)'".into());
-        Ok(Some(Fallback::Plan(plan)))
+        Ok(Some(Remedy::Plan(plan)))
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use selfheal::Error;
 use selfheal::cache::FixCache;
 use selfheal::cassette::{Recorder, Replay};
-use selfheal::heal::{Budget, HealConfig, HealReport, Healer, Outcome};
+use selfheal::heal::{HealConfig, HealReport, Healer, Outcome, RunBudget};
 use selfheal::llm::{Anthropic, Gemini, OpenAi, Provider, ProviderExt};
 use selfheal::workspace::{Protected, Workspace};
 
@@ -155,7 +155,7 @@ async fn heal(args: &HealArgs) -> Result<HealReport, Error> {
         (None, None) => (builder(&args.container).await?, provider(args)?),
     };
     let mut config = HealConfig {
-        budget: Budget {
+        budget: RunBudget {
             attempts: args.max_attempts.max(1),
             time: Duration::from_secs(args.timeout.max(1)),
             tokens: args.max_tokens,

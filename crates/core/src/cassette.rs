@@ -48,7 +48,7 @@ use serde::{Deserialize, Serialize};
 use crate::build::{BuildStep, Builder, LineSink, OutputStream, StepOutput};
 use crate::fix::FixProposal;
 use crate::llm::{
-    self, Collector, Completion, CompletionRequest, EventStream, Provider, ProviderError,
+    self, Collector, Completion, CompletionRequest, CompletionStream, Provider, ProviderError,
     ProviderErrorKind,
 };
 use crate::redact::Redactor;
@@ -248,7 +248,7 @@ impl Provider for RecordingProvider {
         result
     }
 
-    fn stream(&self, request: CompletionRequest) -> EventStream {
+    fn stream(&self, request: CompletionRequest) -> CompletionStream {
         let recorder = RecordingProvider {
             inner: self.inner.clone(),
             recorder: self.recorder.clone(),
@@ -470,7 +470,7 @@ impl Provider for ReplayProvider {
         self.next()
     }
 
-    fn stream(&self, _: CompletionRequest) -> EventStream {
+    fn stream(&self, _: CompletionRequest) -> CompletionStream {
         llm::stream_whole(std::future::ready(self.next()))
     }
 }

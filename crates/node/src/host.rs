@@ -10,8 +10,8 @@ use napi::bindgen_prelude::Promise;
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi_derive::napi;
 use selfheal::llm::{
-    self, Completion, CompletionRequest, EventStream as Tokens, Provider as Api, ProviderError,
-    ProviderErrorKind, StopReason, Usage,
+    self, Completion, CompletionRequest, CompletionStream as Tokens, Provider as Api,
+    ProviderError, ProviderErrorKind, StopReason, Usage,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};

@@ -8,7 +8,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 use selfheal::llm::{
-    self, Anthropic as AnthropicApi, Completion, CompletionRequest, EventStream,
+    self, Anthropic as AnthropicApi, Completion, CompletionRequest, CompletionStream,
     Fallback as FallbackChain, Gemini as GeminiApi, LayerOptions, OpenAi, Provider as Api,
     ProviderError, ProviderErrorKind, StopReason, Usage,
 };
@@ -439,7 +439,7 @@ impl Api for PythonProvider {
         self.answer(Scope::current(), request.clone()).await
     }
 
-    fn stream(&self, request: CompletionRequest) -> EventStream {
+    fn stream(&self, request: CompletionRequest) -> CompletionStream {
         let provider = self.clone();
         let scope = Scope::current();
         llm::stream_whole(async move { provider.answer(scope, request).await })

@@ -1,4 +1,4 @@
-//! [`HealConfig`] and its [`Budget`]: how a heal run behaves and what it may spend.
+//! [`HealConfig`] and its [`RunBudget`]: how a heal run behaves and what it may spend.
 
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use crate::workspace::ApplyOptions;
 /// What one heal run may spend. When any part runs out the run ends unhealed: out of
 /// attempts, tokens or dollars it escalates; out of time it fails.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Budget {
+pub struct RunBudget {
     /// Builds in all, the first included (seed default 5).
     pub attempts: u32,
     /// The whole run's wall-clock time (seed 004: a hard limit of 5 minutes).
@@ -25,9 +25,9 @@ pub struct Budget {
     pub usd: Option<f64>,
 }
 
-impl Default for Budget {
+impl Default for RunBudget {
     fn default() -> Self {
-        Budget {
+        RunBudget {
             attempts: 5,
             time: Duration::from_secs(300),
             tokens: None,
@@ -40,7 +40,7 @@ impl Default for Budget {
 #[derive(Debug, Clone)]
 pub struct HealConfig {
     /// What the run may spend.
-    pub budget: Budget,
+    pub budget: RunBudget,
     /// Waits between attempts, per-category limits, and errors not worth retrying.
     pub attempts: AttemptPolicy,
     /// Fall back (and in the end escalate) when this many builds in a row end with the same
@@ -76,7 +76,7 @@ pub struct HealConfig {
 impl Default for HealConfig {
     fn default() -> Self {
         HealConfig {
-            budget: Budget::default(),
+            budget: RunBudget::default(),
             attempts: AttemptPolicy::default(),
             stuck_after: 3,
             apply: ApplyOptions::default(),

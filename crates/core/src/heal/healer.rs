@@ -21,7 +21,7 @@ use super::report::{
     RunRecorder,
 };
 use super::sources;
-use super::strategy::{Fallback, Strategy, ToolSetting, default_strategies};
+use super::strategy::{Remedy, Strategy, ToolSetting, default_strategies};
 use super::tracking::{Delta, errors};
 use super::verdict::{self, Verdict};
 use crate::build::{BuildPlan, BuildStep, Builder, Command, OutputStream};
@@ -663,8 +663,8 @@ impl<'a> Run<'a> {
                 }))
             };
             return Ok(Some(match fallback {
-                Fallback::Fix(proposal) => fix(proposal, None),
-                Fallback::Setting(setting) => {
+                Remedy::Fix(proposal) => fix(proposal, None),
+                Remedy::Setting(setting) => {
                     let path = RelativePath::new(setting.file())
                         .map_err(|e| Error::invalid_input(e.to_string()))?;
                     let current = self.workspace.read(&path)?;
@@ -678,12 +678,12 @@ impl<'a> Run<'a> {
                     };
                     fix(proposal, Some(setting))
                 }
-                Fallback::Plan(plan) => Trial::Switch {
+                Remedy::Plan(plan) => Trial::Switch {
                     strategy,
                     plan: Some(plan),
                     builder: None,
                 },
-                Fallback::Builder(builder) => Trial::Switch {
+                Remedy::Builder(builder) => Trial::Switch {
                     strategy,
                     plan: None,
                     builder: Some(builder),

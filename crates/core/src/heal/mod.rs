@@ -19,7 +19,7 @@ pub mod strategy;
 mod tracking;
 mod verdict;
 
-pub use config::{Budget, HealConfig};
+pub use config::{HealConfig, RunBudget};
 pub use event::{Event, EventSender, EventSink, EventStream, event_channel};
 pub use healer::{EscalationHandler, Healer, default_fixers, fixers_named};
 pub use options::{CommandSpec, HealOptions, StepFields, StepSpec};
@@ -28,5 +28,5 @@ pub use report::{
     AttemptReport, EscalationReport, FixSource, HealReport, KeptFix, Outcome, ProtectedChange,
     RunRecorder,
 };
-pub use strategy::{Fallback, Strategy, ToolSetting};
+pub use strategy::{Remedy, Strategy, ToolSetting};
 pub use tracking::Delta;

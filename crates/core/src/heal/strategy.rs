@@ -2,7 +2,7 @@
 //! — the same errors build after build, nothing left to propose, a category out of attempts —
 //! before it hands over to a person.
 //!
-//! A [`Strategy`] applies to some error categories and offers a [`Fallback`]: edits (a fresh
+//! A [`Strategy`] applies to some error categories and offers a [`Remedy`]: edits (a fresh
 //! lockfile, a simpler Dockerfile, the last green files), a documented tool setting written into
 //! the project (npm's `legacy-peer-deps`), another build plan (another way to install), or
 //! another builder (more memory and CPU). The run tests a fallback like a fix: kept when it
@@ -32,11 +32,11 @@ pub trait Strategy: Send + Sync {
     fn applies_to(&self, category: Category) -> bool;
 
     /// The fallback for this build, or `None` when it has none here.
-    async fn fallback(&self, input: &FixInput<'_>) -> Result<Option<Fallback>>;
+    async fn fallback(&self, input: &FixInput<'_>) -> Result<Option<Remedy>>;
 }
 
 /// What a strategy offers.
-pub enum Fallback {
+pub enum Remedy {
     /// Edits to the workspace.
     Fix(FixProposal),
     /// A tool setting, written into the project by selfheal itself.
@@ -47,13 +47,13 @@ pub enum Fallback {
     Builder(Arc<dyn Builder>),
 }
 
-impl std::fmt::Debug for Fallback {
+impl std::fmt::Debug for Remedy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Fallback::Fix(proposal) => f.debug_tuple("Fix").field(proposal).finish(),
-            Fallback::Setting(setting) => f.debug_tuple("Setting").field(setting).finish(),
-            Fallback::Plan(plan) => f.debug_tuple("Plan").field(plan).finish(),
-            Fallback::Builder(_) => f.write_str("Builder(..)"),
+            Remedy::Fix(proposal) => f.debug_tuple("Fix").field(proposal).finish(),
+            Remedy::Setting(setting) => f.debug_tuple("Setting").field(setting).finish(),
+            Remedy::Plan(plan) => f.debug_tuple("Plan").field(plan).finish(),
+            Remedy::Builder(_) => f.write_str("Builder(..)"),
         }
     }
 }
@@ -134,8 +134,8 @@ impl Strategy for ResourceScaling {
         category == Category::Resource
     }
 
-    async fn fallback(&self, input: &FixInput<'_>) -> Result<Option<Fallback>> {
-        Ok(input.builder.scaled(self.factor).map(Fallback::Builder))
+    async fn fallback(&self, input: &FixInput<'_>) -> Result<Option<Remedy>> {
+        Ok(input.builder.scaled(self.factor).map(Remedy::Builder))
     }
 }
 
@@ -176,7 +176,7 @@ impl Strategy for LockfileRegeneration {
         matches!(category, Category::Dependency | Category::Configuration)
     }
 
-    async fn fallback(&self, input: &FixInput<'_>) -> Result<Option<Fallback>> {
+    async fn fallback(&self, input: &FixInput<'_>) -> Result<Option<Remedy>> {
         if !input.installs.enabled() {
             return Ok(None);
         }
@@ -210,7 +210,7 @@ impl Strategy for LockfileRegeneration {
             }
         }
         Ok((!edits.is_empty()).then(|| {
-            Fallback::Fix(FixProposal {
+            Remedy::Fix(FixProposal {
                 analysis: "the lockfile no longer fits the manifest: written again".into(),
                 edits,
                 ..FixProposal::default()
@@ -235,7 +235,7 @@ impl Strategy for LegacyPeerDeps {
         matches!(category, Category::Dependency | Category::Configuration)
     }
 
-    async fn fallback(&self, input: &FixInput<'_>) -> Result<Option<Fallback>> {
+    async fn fallback(&self, input: &FixInput<'_>) -> Result<Option<Remedy>> {
         let setting = ToolSetting::NpmLegacyPeerDeps;
         let conflict =
             (input.diagnostics.iter()).any(|d| d.subcategory == Subcategory::PeerDependency);
@@ -247,7 +247,7 @@ impl Strategy for LegacyPeerDeps {
             .and_then(|path| input.workspace.read(&path).ok().flatten());
         Ok(setting
             .written_into(current.as_deref())
-            .map(|_| Fallback::Setting(setting)))
+            .map(|_| Remedy::Setting(setting)))
     }
 }
 
@@ -286,7 +286,7 @@ impl Strategy for AlternativeInstall {
         matches!(category, Category::Dependency | Category::Configuration)
     }
 
-    async fn fallback(&self, input: &FixInput<'_>) -> Result<Option<Fallback>> {
+    async fn fallback(&self, input: &FixInput<'_>) -> Result<Option<Remedy>> {
         if !input.installs.enabled() {
             return Ok(None);
         }
@@ -300,7 +300,7 @@ impl Strategy for AlternativeInstall {
                 changed = true;
             }
         }
-        Ok(changed.then_some(Fallback::Plan(plan)))
+        Ok(changed.then_some(Remedy::Plan(plan)))
     }
 }
 
@@ -371,7 +371,7 @@ impl Strategy for SimplifiedDockerfile {
         )
     }
 
-    async fn fallback(&self, input: &FixInput<'_>) -> Result<Option<Fallback>> {
+    async fn fallback(&self, input: &FixInput<'_>) -> Result<Option<Remedy>> {
         let docker = input.diagnostics.iter().any(|d| {
             d.tool == "docker" || d.file.as_deref().is_some_and(|f| f.ends_with("Dockerfile"))
         });
@@ -390,7 +390,7 @@ impl Strategy for SimplifiedDockerfile {
                 content,
             },
         };
-        Ok(Some(Fallback::Fix(FixProposal {
+        Ok(Some(Remedy::Fix(FixProposal {
             analysis: "the Dockerfile does not build: the simpler one instead".into(),
             edits: vec![edit],
             ..FixProposal::default()
@@ -422,10 +422,10 @@ impl Strategy for RevertToGreen {
         true
     }
 
-    async fn fallback(&self, input: &FixInput<'_>) -> Result<Option<Fallback>> {
+    async fn fallback(&self, input: &FixInput<'_>) -> Result<Option<Remedy>> {
         let edits = self.green.edits_from(&input.workspace.snapshot()?);
         Ok((!edits.is_empty()).then(|| {
-            Fallback::Fix(FixProposal {
+            Remedy::Fix(FixProposal {
                 analysis: "back to the files of the last green build".into(),
                 edits,
                 ..FixProposal::default()

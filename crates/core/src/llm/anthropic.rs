@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::http::{self, ErrorBody, JsonEvent, text_at};
 use super::{
-    Completion, CompletionRequest, EventStream, Provider, ProviderError, ProviderErrorKind, Role,
-    StopReason, StreamEvent, Usage, UsageCounter,
+    Completion, CompletionRequest, CompletionStream, Provider, ProviderError, ProviderErrorKind,
+    Role, StopReason, StreamEvent, Usage, UsageCounter,
 };
 use crate::{Error, Result};
 
@@ -245,7 +245,7 @@ impl Provider for Anthropic {
         })
     }
 
-    fn stream(&self, request: CompletionRequest) -> EventStream {
+    fn stream(&self, request: CompletionRequest) -> CompletionStream {
         let this = self.clone();
         Box::pin(async_stream::stream! {
             let model = request.model.clone().unwrap_or_else(|| this.config.model.clone());

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
-use super::{Completion, CompletionRequest, EventStream, Provider, StreamEvent};
+use super::{Completion, CompletionRequest, CompletionStream, Provider, StreamEvent};
 use crate::time::{Clock, SystemClock};
 use crate::{Error, Result};
 
@@ -245,7 +245,7 @@ impl Provider for CircuitBreaker {
         result
     }
 
-    fn stream(&self, request: CompletionRequest) -> EventStream {
+    fn stream(&self, request: CompletionRequest) -> CompletionStream {
         let inner = self.inner.clone();
         let shared = self.shared.clone();
         Box::pin(async_stream::stream! {

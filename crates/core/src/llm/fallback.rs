@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 
-use super::{Completion, CompletionRequest, EventStream, Provider, StreamEvent};
+use super::{Completion, CompletionRequest, CompletionStream, Provider, StreamEvent};
 use crate::time::{Clock, SystemClock};
 use crate::{Error, Result};
 
@@ -70,7 +70,7 @@ impl Provider for Fallback {
         Err(Error::AllProvidersFailed(errors))
     }
 
-    fn stream(&self, request: CompletionRequest) -> EventStream {
+    fn stream(&self, request: CompletionRequest) -> CompletionStream {
         let this = self.clone();
         Box::pin(async_stream::stream! {
             let started = this.clock.now();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use super::{Completion, CompletionRequest, EventStream, Provider, StreamEvent, Usage};
+use super::{Completion, CompletionRequest, CompletionStream, Provider, StreamEvent, Usage};
 use crate::error::{BudgetExceeded, BudgetLimit};
 use crate::time::{Clock, SystemClock};
 use crate::{Error, Result};
@@ -459,7 +459,7 @@ impl Provider for Metered {
         result
     }
 
-    fn stream(&self, request: CompletionRequest) -> EventStream {
+    fn stream(&self, request: CompletionRequest) -> CompletionStream {
         let inner = self.inner.clone();
         let meter = self.meter.clone();
         Box::pin(async_stream::stream! {

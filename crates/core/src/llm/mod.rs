@@ -61,7 +61,7 @@ pub(crate) use openai::embeddings;
 pub use redacted::Redacted;
 pub use retry::{Retry, RetryPolicy};
 pub use types::{
-    Completion, CompletionRequest, EventStream, Message, Role, StopReason, StreamEvent, Usage,
+    Completion, CompletionRequest, CompletionStream, Message, Role, StopReason, StreamEvent, Usage,
 };
 
 use crate::redact::Redactor;
@@ -82,7 +82,7 @@ pub trait Provider: Send + Sync {
     async fn complete(&self, request: &CompletionRequest) -> Result<Completion>;
 
     /// Answers the request as a stream of events; failures arrive as [`StreamEvent::Error`].
-    fn stream(&self, request: CompletionRequest) -> EventStream;
+    fn stream(&self, request: CompletionRequest) -> CompletionStream;
 }
 
 impl std::fmt::Debug for dyn Provider {
@@ -183,7 +183,7 @@ impl Provider for Arc<dyn Provider> {
         self.as_ref().complete(request).await
     }
 
-    fn stream(&self, request: CompletionRequest) -> EventStream {
+    fn stream(&self, request: CompletionRequest) -> CompletionStream {
         self.as_ref().stream(request)
     }
 }
@@ -213,7 +213,7 @@ pub fn given_or_env<const N: usize>(
 /// reason — or the error. For providers that cannot stream (a replay, a host's own function).
 pub fn stream_whole(
     completion: impl std::future::Future<Output = Result<Completion>> + Send + 'static,
-) -> EventStream {
+) -> CompletionStream {
     let events = futures_util::stream::once(completion).flat_map(|result| {
         let events = match result {
             Ok(completion) => vec![
@@ -234,14 +234,14 @@ pub fn stream_whole(
 
 /// Reads a stream to its end into a [`Completion`]: the text after the last
 /// [`StreamEvent::Switched`], the usage of every attempt, the last stop reason.
-pub async fn collect(stream: EventStream) -> Result<Completion> {
+pub async fn collect(stream: CompletionStream) -> Result<Completion> {
     collect_observed(stream, |_| {}).await
 }
 
 /// [`collect`], showing each event to `observe` as it arrives (to pass the text on as it
 /// streams in).
 pub async fn collect_observed(
-    mut stream: EventStream,
+    mut stream: CompletionStream,
     mut observe: impl FnMut(&StreamEvent) + Send,
 ) -> Result<Completion> {
     let mut collector = Collector::new();

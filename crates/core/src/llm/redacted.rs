@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{Completion, CompletionRequest, EventStream, Provider};
+use super::{Completion, CompletionRequest, CompletionStream, Provider};
 use crate::Result;
 use crate::redact::Redactor;
 
@@ -47,7 +47,7 @@ impl Provider for Redacted {
         self.inner.complete(&self.clean(request)).await
     }
 
-    fn stream(&self, request: CompletionRequest) -> EventStream {
+    fn stream(&self, request: CompletionRequest) -> CompletionStream {
         self.inner.stream(self.clean(&request))
     }
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
-use super::{Completion, CompletionRequest, EventStream, Provider, StreamEvent};
+use super::{Completion, CompletionRequest, CompletionStream, Provider, StreamEvent};
 use crate::time::{self, Clock, Jitter, SystemClock};
 use crate::{Error, Result};
 
@@ -163,7 +163,7 @@ impl Provider for Retry {
         }
     }
 
-    fn stream(&self, request: CompletionRequest) -> EventStream {
+    fn stream(&self, request: CompletionRequest) -> CompletionStream {
         let this = self.clone();
         Box::pin(async_stream::stream! {
             let started = this.clock.now();

@@ -230,4 +230,4 @@ pub enum StreamEvent {
 }
 
 /// The stream of a completion: `Send` and owning everything it needs.
-pub type EventStream = std::pin::Pin<Box<dyn futures_util::Stream<Item = StreamEvent> + Send>>;
+pub type CompletionStream = std::pin::Pin<Box<dyn futures_util::Stream<Item = StreamEvent> + Send>>;
