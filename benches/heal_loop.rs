@@ -12,7 +12,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use selfheal::build::{BuildPlan, BuildStep, Builder, LineSink, Log, StepOutput};
 use selfheal::heal::{AttemptPolicy, HealConfig, Healer, Outcome};
 use selfheal::llm::{
-    Completion, CompletionRequest, CompletionStream, Provider, StopReason, StreamEvent, Usage,
+    Completion, CompletionRequest, CompletionStream, FinishReason, Provider, StreamEvent, Usage,
 };
 use selfheal::workspace::Workspace;
 
@@ -69,7 +69,7 @@ impl Provider for MemoryModel {
         Ok(Completion {
             text: REPLY.into(),
             usage: Usage::default(),
-            stop_reason: StopReason::EndTurn,
+            stop_reason: FinishReason::EndTurn,
             model: "memory-1".into(),
             provider: "memory".into(),
             latency: Duration::ZERO,
@@ -83,7 +83,7 @@ impl Provider for MemoryModel {
                 model: "memory-1".into(),
             },
             StreamEvent::Text(REPLY.into()),
-            StreamEvent::Stop(StopReason::EndTurn),
+            StreamEvent::Stop(FinishReason::EndTurn),
         ];
         Box::pin(futures_util::stream::iter(events))
     }

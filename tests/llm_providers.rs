@@ -10,8 +10,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use selfheal::Error;
 use selfheal::llm::{
-    Anthropic, CompletionRequest, Gemini, OpenAi, Provider, ProviderError, ProviderErrorKind,
-    StopReason, StreamEvent, Usage, collect,
+    Anthropic, CompletionRequest, FinishReason, Gemini, OpenAi, Provider, ProviderError,
+    ProviderErrorKind, StreamEvent, Usage, collect,
 };
 use serde_json::json;
 use support::{Reply, Server, openai_stream, split, sse_text};
@@ -93,7 +93,7 @@ async fn anthropic_complete_speaks_the_messages_api() {
             output_tokens: 42
         }
     );
-    assert_eq!(completion.stop_reason, StopReason::EndTurn);
+    assert_eq!(completion.stop_reason, FinishReason::EndTurn);
     assert_eq!(completion.model, "claude-sonnet-4-5-20250929");
     assert_eq!(completion.provider, "anthropic");
 
@@ -126,7 +126,7 @@ async fn anthropic_stream_survives_any_piece_boundary() {
                 output_tokens: 42
             }
         );
-        assert_eq!(completion.stop_reason, StopReason::EndTurn);
+        assert_eq!(completion.stop_reason, FinishReason::EndTurn);
         assert_eq!(server.received()[0].body["stream"], true);
     }
 }
@@ -289,7 +289,7 @@ async fn openai_complete_and_stream() {
     ));
     let completion = openai(&server).complete(&request().json()).await.unwrap();
     assert_eq!(completion.text, TEXT);
-    assert_eq!(completion.stop_reason, StopReason::MaxTokens);
+    assert_eq!(completion.stop_reason, FinishReason::MaxTokens);
     assert_eq!(
         completion.usage,
         Usage {
@@ -314,7 +314,7 @@ async fn openai_complete_and_stream() {
         let completion = collect(openai(&server).stream(request())).await.unwrap();
         assert_eq!(completion.text, TEXT, "pieces of {size} bytes");
         assert_eq!(completion.usage.total(), 123);
-        assert_eq!(completion.stop_reason, StopReason::EndTurn);
+        assert_eq!(completion.stop_reason, FinishReason::EndTurn);
     }
     let streamed = server.received().pop().unwrap();
     assert_eq!(streamed.body["stream"], true);
@@ -431,7 +431,7 @@ async fn gemini_complete_and_stream() {
     server.push(Reply::sse(&sse_text(&events).replace('\n', "\r\n"), 6));
     let completion = collect(gemini(&server).stream(request())).await.unwrap();
     assert_eq!(completion.text, TEXT);
-    assert_eq!(completion.stop_reason, StopReason::MaxTokens);
+    assert_eq!(completion.stop_reason, FinishReason::MaxTokens);
     assert_eq!(
         completion.usage,
         Usage {
@@ -473,7 +473,7 @@ async fn gemini_errors_and_retry_info() {
         json!({"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 5}}),
     ));
     let completion = gemini(&server).complete(&request()).await.unwrap();
-    assert_eq!(completion.stop_reason, StopReason::ContentFilter);
+    assert_eq!(completion.stop_reason, FinishReason::ContentFilter);
     assert_eq!(completion.text, "");
 }
 

@@ -10,8 +10,8 @@ use napi::bindgen_prelude::Promise;
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi_derive::napi;
 use selfheal::llm::{
-    self, Completion, CompletionRequest, CompletionStream as Tokens, Provider as Api,
-    ProviderError, ProviderErrorKind, StopReason, Usage,
+    self, Completion, CompletionRequest, CompletionStream as Tokens, FinishReason, Provider as Api,
+    ProviderError, ProviderErrorKind, Usage,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -83,7 +83,7 @@ impl HostProvider {
         Ok(Completion {
             text: reply.text,
             usage: reply.usage,
-            stop_reason: StopReason::EndTurn,
+            stop_reason: FinishReason::EndTurn,
             model,
             provider: self.name,
             latency: started.elapsed(),

@@ -9,8 +9,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 use selfheal::llm::{
     self, Anthropic as AnthropicApi, Completion, CompletionRequest, CompletionStream,
-    Fallback as FallbackChain, Gemini as GeminiApi, LayerOptions, OpenAi, Provider as Api,
-    ProviderError, ProviderErrorKind, StopReason, Usage,
+    Fallback as FallbackChain, FinishReason, Gemini as GeminiApi, LayerOptions, OpenAi,
+    Provider as Api, ProviderError, ProviderErrorKind, Usage,
 };
 use selfheal::{Error, Result};
 
@@ -377,7 +377,7 @@ impl PythonProvider {
             Ok((text, usage)) => Ok(Completion {
                 text,
                 usage,
-                stop_reason: StopReason::EndTurn,
+                stop_reason: FinishReason::EndTurn,
                 model,
                 provider: hosted.name.clone(),
                 latency: started.elapsed(),

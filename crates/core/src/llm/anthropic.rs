@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::http::{self, ErrorBody, JsonEvent, text_at};
 use super::{
-    Completion, CompletionRequest, CompletionStream, Provider, ProviderError, ProviderErrorKind,
-    Role, StopReason, StreamEvent, Usage, UsageCounter,
+    Completion, CompletionRequest, CompletionStream, FinishReason, Provider, ProviderError,
+    ProviderErrorKind, Role, StreamEvent, Usage, UsageCounter,
 };
 use crate::{Error, Result};
 
@@ -174,13 +174,13 @@ fn describe(body: &Value) -> ErrorBody {
     }
 }
 
-fn stop_reason(reason: &str) -> StopReason {
+fn stop_reason(reason: &str) -> FinishReason {
     match reason {
-        "end_turn" => StopReason::EndTurn,
-        "max_tokens" => StopReason::MaxTokens,
-        "stop_sequence" => StopReason::StopSequence,
-        "refusal" => StopReason::ContentFilter,
-        other => StopReason::Other(other.to_string()),
+        "end_turn" => FinishReason::EndTurn,
+        "max_tokens" => FinishReason::MaxTokens,
+        "stop_sequence" => FinishReason::StopSequence,
+        "refusal" => FinishReason::ContentFilter,
+        other => FinishReason::Other(other.to_string()),
     }
 }
 
@@ -259,7 +259,7 @@ impl Provider for Anthropic {
             };
             let mut events = std::pin::pin!(http::json_events(NAME, response));
             let mut counter = UsageCounter::default();
-            let mut stop = StopReason::EndTurn;
+            let mut stop = FinishReason::EndTurn;
             while let Some(event) = events.next().await {
                 let (name, data) = match event {
                     Ok(JsonEvent::Data { name, data }) => (name, data),

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::http::{self, ErrorBody, JsonEvent, google_duration, text_at};
 use super::{
-    Completion, CompletionRequest, CompletionStream, Provider, ProviderError, ProviderErrorKind,
-    Role, StopReason, StreamEvent, Usage, UsageCounter,
+    Completion, CompletionRequest, CompletionStream, FinishReason, Provider, ProviderError,
+    ProviderErrorKind, Role, StreamEvent, Usage, UsageCounter,
 };
 use crate::{Error, Result};
 
@@ -172,14 +172,14 @@ fn describe(body: &Value) -> ErrorBody {
     }
 }
 
-fn stop_reason(reason: &str) -> StopReason {
+fn stop_reason(reason: &str) -> FinishReason {
     match reason {
-        "STOP" => StopReason::EndTurn,
-        "MAX_TOKENS" => StopReason::MaxTokens,
+        "STOP" => FinishReason::EndTurn,
+        "MAX_TOKENS" => FinishReason::MaxTokens,
         "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" => {
-            StopReason::ContentFilter
+            FinishReason::ContentFilter
         }
-        other => StopReason::Other(other.to_string()),
+        other => FinishReason::Other(other.to_string()),
     }
 }
 
@@ -192,7 +192,7 @@ fn usage(value: &Value) -> Usage {
 }
 
 /// The text of the first candidate, its finish reason, and whether the prompt was blocked.
-fn read_chunk(chunk: &Value) -> (String, Option<StopReason>) {
+fn read_chunk(chunk: &Value) -> (String, Option<FinishReason>) {
     let candidate = &chunk["candidates"][0];
     let text = candidate["content"]["parts"]
         .as_array()
@@ -204,7 +204,7 @@ fn read_chunk(chunk: &Value) -> (String, Option<StopReason>) {
     let stop = candidate["finishReason"]
         .as_str()
         .map(stop_reason)
-        .or(blocked.then_some(StopReason::ContentFilter));
+        .or(blocked.then_some(FinishReason::ContentFilter));
     (text, stop)
 }
 
@@ -233,7 +233,7 @@ impl Provider for Gemini {
         Ok(Completion {
             text,
             usage: usage(&body["usageMetadata"]),
-            stop_reason: stop.unwrap_or(StopReason::EndTurn),
+            stop_reason: stop.unwrap_or(FinishReason::EndTurn),
             model: text_at(&body, "/modelVersion").unwrap_or_else(|| {
                 request
                     .model

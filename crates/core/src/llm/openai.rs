@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::http::{self, ErrorBody, JsonEvent, text_at};
 use super::{
-    Completion, CompletionRequest, CompletionStream, Provider, ProviderError, ProviderErrorKind,
-    Role, StopReason, StreamEvent, Usage, UsageCounter,
+    Completion, CompletionRequest, CompletionStream, FinishReason, Provider, ProviderError,
+    ProviderErrorKind, Role, StreamEvent, Usage, UsageCounter,
 };
 use crate::{Error, Result};
 
@@ -264,12 +264,12 @@ fn describe(body: &Value) -> ErrorBody {
     }
 }
 
-fn stop_reason(reason: &str) -> StopReason {
+fn stop_reason(reason: &str) -> FinishReason {
     match reason {
-        "stop" => StopReason::EndTurn,
-        "length" => StopReason::MaxTokens,
-        "content_filter" => StopReason::ContentFilter,
-        other => StopReason::Other(other.to_string()),
+        "stop" => FinishReason::EndTurn,
+        "length" => FinishReason::MaxTokens,
+        "content_filter" => FinishReason::ContentFilter,
+        other => FinishReason::Other(other.to_string()),
     }
 }
 
@@ -340,7 +340,7 @@ impl Provider for OpenAi {
                 let data = match event {
                     Ok(JsonEvent::Data { data, .. }) => data,
                     Ok(JsonEvent::Done) => {
-                        yield StreamEvent::Stop(stop.unwrap_or(StopReason::EndTurn));
+                        yield StreamEvent::Stop(stop.unwrap_or(FinishReason::EndTurn));
                         return;
                     }
                     Err(error) => {

@@ -163,7 +163,7 @@ impl std::ops::AddAssign for Usage {
 /// Why the model stopped.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum StopReason {
+pub enum FinishReason {
     /// It finished its answer.
     EndTurn,
     /// It hit `max_tokens`: the answer is cut off.
@@ -184,7 +184,7 @@ pub struct Completion {
     /// What it cost in tokens.
     pub usage: Usage,
     /// Why it ended.
-    pub stop_reason: StopReason,
+    pub stop_reason: FinishReason,
     /// The model that answered, as the provider names it.
     pub model: String,
     /// The provider that answered.
@@ -216,7 +216,7 @@ pub enum StreamEvent {
     /// Tokens consumed since the previous usage event.
     Usage(Usage),
     /// The answer is complete.
-    Stop(StopReason),
+    Stop(FinishReason),
     /// The stream failed; nothing follows.
     Error(Error),
     /// The answer so far is abandoned: `error` ended it and `to` (another provider, or the same
