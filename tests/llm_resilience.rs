@@ -11,8 +11,8 @@ use futures_util::StreamExt;
 use selfheal::Error;
 use selfheal::llm::{
     Anthropic, BreakerConfig, BreakerState, Budget, BudgetLimit, CircuitBreaker, CompletionRequest,
-    Fallback, Meter, Metered, OpenAi, PriceTable, Provider, ProviderErrorKind, Redacted, Retry,
-    RetryPolicy, StreamEvent, Usage, chain_from_vars, collect,
+    Fallback, LayerOptions, Meter, Metered, OpenAi, PriceTable, Provider, ProviderErrorKind,
+    Redacted, Retry, RetryPolicy, StreamEvent, Usage, chain_from_vars, collect, provider_from_vars,
 };
 use selfheal::redact::Redactor;
 use selfheal::time::{Jitter, VirtualClock};
@@ -664,5 +664,56 @@ async fn the_chain_from_configuration_is_the_seed_order() {
     assert!(matches!(
         chain_from_vars(|_: &str| None, &meter),
         Err(Error::Config(_))
+    ));
+}
+
+#[tokio::test]
+async fn one_provider_from_configuration_is_stacked_like_the_packages_ones() {
+    let google = Server::start().await;
+    let url = google.url();
+    let vars = move |name: &str| match name {
+        "GOOGLE_API_KEY" => Some("g".to_string()),
+        "GEMINI_BASE_URL" => Some(url.clone()),
+        _ => None,
+    };
+    let layers = LayerOptions::default();
+    // No name: the first configured in the seed's order — Gemini through GOOGLE_API_KEY.
+    let found = provider_from_vars(None, Some("gemini-test"), &layers, &vars)
+        .unwrap()
+        .expect("configured");
+    assert_eq!(
+        (found.name(), found.default_model()),
+        ("gemini", "gemini-test")
+    );
+    // Behind retries: a 503 is tried again and the answer comes through.
+    google.push(Reply::json(
+        503,
+        json!({"error": {"code": 503, "status": "UNAVAILABLE"}}),
+    ));
+    google.push(Reply::json(
+        200,
+        json!({"candidates": [{"content": {"parts": [{"text": "ok"}]}, "finishReason": "STOP"}]}),
+    ));
+    let quick =
+        LayerOptions::from_parts(Some(json!({"base_delay": 0.01})), None, None, None).unwrap();
+    let retried = provider_from_vars(Some("gemini"), None, &quick, &vars)
+        .unwrap()
+        .unwrap();
+    assert_eq!(retried.complete(&request()).await.unwrap().text, "ok");
+    assert_eq!(google.received().len(), 2);
+
+    let nothing = |_: &str| None;
+    assert!(
+        provider_from_vars(None, None, &layers, nothing)
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        provider_from_vars(Some("anthropic"), None, &layers, nothing),
+        Err(Error::Config(_))
+    ));
+    assert!(matches!(
+        provider_from_vars(Some("mistral"), None, &layers, nothing),
+        Err(Error::InvalidInput(_))
     ));
 }

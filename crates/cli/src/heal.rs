@@ -10,7 +10,7 @@ use selfheal::Error;
 use selfheal::cache::FixCache;
 use selfheal::cassette::{Recorder, Replay};
 use selfheal::heal::{HealConfig, HealReport, Healer, Outcome, RunBudget};
-use selfheal::llm::{Anthropic, Gemini, OpenAi, Provider, ProviderExt};
+use selfheal::llm::{self, LayerOptions, Provider};
 use selfheal::workspace::{Protected, Workspace};
 
 use crate::check::{ContainerArgs, builder, plan};
@@ -27,7 +27,8 @@ pub(crate) struct HealArgs {
     #[command(flatten)]
     container: ContainerArgs,
     /// Where fixes come from besides the cache (default: the first of ANTHROPIC_API_KEY,
-    /// OPENAI_API_KEY or OPENAI_BASE_URL, GEMINI_API_KEY that is set; else none).
+    /// OPENAI_API_KEY or OPENAI_BASE_URL, GEMINI_API_KEY or GOOGLE_API_KEY that is set; else
+    /// none), behind a circuit breaker and retries.
     #[arg(long, value_enum)]
     provider: Option<ProviderName>,
     /// The model (default: the provider's, or *_MODEL).
@@ -204,46 +205,22 @@ async fn heal(args: &HealArgs) -> Result<HealReport, Error> {
     report
 }
 
-/// The provider asked for, or the first one the environment configures.
+/// The provider asked for, or the first one the environment configures, stacked the way the
+/// packages stack theirs (circuit breaker and retries).
 fn provider(args: &HealArgs) -> Result<Option<Arc<dyn Provider>>, Error> {
-    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-    let name = args.provider.unwrap_or(if set("ANTHROPIC_API_KEY") {
-        ProviderName::Anthropic
-    } else if set("OPENAI_API_KEY") || set("OPENAI_BASE_URL") {
-        ProviderName::Openai
-    } else if set("GEMINI_API_KEY") {
-        ProviderName::Gemini
-    } else {
-        ProviderName::None
-    });
-    let model = args.model.as_deref();
-    Ok(Some(match name {
-        ProviderName::None => return Ok(None),
-        ProviderName::Anthropic => {
-            let provider = Anthropic::from_env()?;
-            match model {
-                Some(model) => provider.model(model),
-                None => provider,
-            }
-            .with_retry_defaults()
-        }
-        ProviderName::Openai => {
-            let provider = OpenAi::from_env()?;
-            match model {
-                Some(model) => provider.model(model),
-                None => provider,
-            }
-            .with_retry_defaults()
-        }
-        ProviderName::Gemini => {
-            let provider = Gemini::from_env()?;
-            match model {
-                Some(model) => provider.model(model),
-                None => provider,
-            }
-            .with_retry_defaults()
-        }
-    }))
+    let name = match args.provider {
+        Some(ProviderName::None) => return Ok(None),
+        Some(ProviderName::Anthropic) => Some("anthropic"),
+        Some(ProviderName::Openai) => Some("openai"),
+        Some(ProviderName::Gemini) => Some("gemini"),
+        None => None,
+    };
+    llm::provider_from_vars(
+        name,
+        args.model.as_deref(),
+        &LayerOptions::default(),
+        |var| std::env::var(var).ok(),
+    )
 }
 
 fn summary(out: &mut impl Write, report: &HealReport) -> io::Result<()> {

@@ -134,29 +134,85 @@ impl<P: Provider + 'static> ProviderExt for P {
     }
 }
 
+/// The providers in the seed's order of preference.
+const PROVIDERS: [&str; 3] = ["anthropic", "openai", "gemini"];
+
+/// The provider `name` (`anthropic`, `openai`, `gemini`), read from the configuration by its
+/// own `from_vars` (its key, base URL and model; `GOOGLE_API_KEY` for Gemini too), with `model`
+/// when one is given.
+fn named(
+    name: &str,
+    model: Option<&str>,
+    vars: &impl Fn(&str) -> Option<String>,
+) -> Result<Arc<dyn Provider>> {
+    Ok(match name {
+        "anthropic" => {
+            let provider = Anthropic::from_vars(vars)?;
+            Arc::new(match model {
+                Some(model) => provider.model(model),
+                None => provider,
+            })
+        }
+        "openai" => {
+            let provider = OpenAi::from_vars(vars)?;
+            Arc::new(match model {
+                Some(model) => provider.model(model),
+                None => provider,
+            })
+        }
+        "gemini" => {
+            let provider = Gemini::from_vars(vars)?;
+            Arc::new(match model {
+                Some(model) => provider.model(model),
+                None => provider,
+            })
+        }
+        other => {
+            return Err(Error::InvalidInput(format!(
+                "unknown provider `{other}`: use anthropic, openai or gemini"
+            )));
+        }
+    })
+}
+
+/// One provider from configuration, behind `layers` (the one way a provider is stacked): the
+/// one `name` names, or with no name the first the configuration sets up in the seed's order
+/// (Claude, GPT, Gemini); `None` when no name is given and none is set up. `model` replaces
+/// the provider's default model. `vars` reads the configuration
+/// (`|name| std::env::var(name).ok()`).
+pub fn provider_from_vars(
+    name: Option<&str>,
+    model: Option<&str>,
+    layers: &LayerOptions,
+    vars: impl Fn(&str) -> Option<String>,
+) -> Result<Option<Arc<dyn Provider>>> {
+    let provider = match name {
+        Some(name) => named(name, model, &vars)?,
+        None => match PROVIDERS
+            .iter()
+            .find_map(|name| named(name, model, &vars).ok())
+        {
+            Some(provider) => provider,
+            None => return Ok(None),
+        },
+    };
+    layers.around(provider).map(Some)
+}
+
 /// The seed's chain from configuration: Claude first, then GPT, then Gemini — each provider
 /// whose key (or, for OpenAI-compatible servers, base URL) is set — each metered into `meter`,
-/// behind a circuit breaker and retries, with secrets redacted from every request. `vars`
-/// reads the configuration (`|name| std::env::var(name).ok()`).
+/// behind the default [`LayerOptions`] (circuit breaker and retries), with secrets redacted
+/// from every request. `vars` reads the configuration (`|name| std::env::var(name).ok()`).
 pub fn chain_from_vars(
     vars: impl Fn(&str) -> Option<String>,
     meter: &Meter,
 ) -> Result<Arc<dyn Provider>> {
+    let layers = LayerOptions::default();
     let mut providers: Vec<Arc<dyn Provider>> = Vec::new();
-    let stack = |provider: Arc<dyn Provider>| {
-        provider
-            .metered(meter)
-            .with_breaker_defaults()
-            .with_retry_defaults()
-    };
-    if let Ok(claude) = Anthropic::from_vars(&vars) {
-        providers.push(stack(Arc::new(claude)));
-    }
-    if let Ok(gpt) = OpenAi::from_vars(&vars) {
-        providers.push(stack(Arc::new(gpt)));
-    }
-    if let Ok(gemini) = Gemini::from_vars(&vars) {
-        providers.push(stack(Arc::new(gemini)));
+    for name in PROVIDERS {
+        if let Ok(provider) = named(name, None, &vars) {
+            providers.push(layers.around(provider.metered(meter))?);
+        }
     }
     if providers.is_empty() {
         return Err(Error::Config(
