@@ -3,13 +3,11 @@
 use std::io::{self, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Subcommand;
 use selfheal::cache::{
-    CacheConfig, CacheHit, CachedFix, FixCache, FixContext, FleetMirror, FleetOptions, Match,
-    STORE_FILE,
+    CacheHit, CachedFix, FixCache, FixContext, FleetMirror, FleetOptions, Match,
 };
 use selfheal::parse::ParserSet;
 use serde_json::json;
@@ -68,29 +66,20 @@ enum Action {
 /// How long a command waits for the fleet's server before going on without it.
 const FLEET_WAIT: Duration = Duration::from_secs(15);
 
-/// Opens the cache in `dir`, as a mirror of the fleet at `url` when there is one.
+/// Opens the cache in `dir`, as a mirror of the fleet at `url` when there is one (the way the
+/// packages open theirs).
 pub(crate) async fn open(
     dir: &Path,
     url: Option<&str>,
 ) -> Result<(FixCache, Option<FleetMirror>), String> {
-    let opened = async {
-        let Some(url) = url else {
-            return Ok((FixCache::open(dir).await?, None));
-        };
-        let durability = CacheConfig::default().durability;
-        let mirror = FleetMirror::open(
-            dir.join(STORE_FILE),
-            url,
-            durability,
-            FleetOptions::default(),
-        )
-        .await?;
-        let cache = FixCache::builder().store(Arc::new(mirror.clone())).await?;
-        Ok::<_, selfheal::Error>((cache, Some(mirror)))
-    };
-    opened
-        .await
-        .map_err(|e| format!("cannot open the cache in {}: {e}", dir.display()))
+    let mut builder = FixCache::builder();
+    if let Some(url) = url {
+        builder = builder.fleet(url, FleetOptions::default());
+    }
+    let cache = (builder.open(dir).await)
+        .map_err(|e| format!("cannot open the cache in {}: {e}", dir.display()))?;
+    let mirror = cache.mirror().cloned();
+    Ok((cache, mirror))
 }
 
 /// Syncs with the fleet, or says why it could not (what was learned stays queued locally).

@@ -74,6 +74,9 @@ impl std::fmt::Debug for FixCache {
 
 struct Inner {
     store: Arc<dyn FixStore>,
+    /// The store, when it is a mirror of a fleet's (the builder's [`fleet`](FixCacheBuilder::fleet)).
+    #[cfg(feature = "fleet")]
+    mirror: Option<super::FleetMirror>,
     embedder: Arc<dyn Embedder>,
     embedder_id: String,
     threshold: f32,
@@ -258,7 +261,8 @@ impl FixCacheBuilder {
         #[cfg(feature = "fleet")]
         if let Some((url, options)) = self.fleet.clone() {
             let mirror = super::FleetMirror::open(path, &url, durability, options).await?;
-            return self.store(Arc::new(mirror)).await;
+            let store = Arc::new(mirror.clone());
+            return self.build(store, Some(mirror)).await;
         }
         let store = tokio::task::spawn_blocking(move || SqliteStore::open(path, durability))
             .await
@@ -268,7 +272,18 @@ impl FixCacheBuilder {
 
     /// Uses `store` and loads what it holds.
     pub async fn store(self, store: Arc<dyn FixStore>) -> Result<FixCache> {
-        self.config.validate().map_err(Error::Config)?;
+        #[cfg(feature = "fleet")]
+        return self.build(store, None).await;
+        #[cfg(not(feature = "fleet"))]
+        return self.build(store).await;
+    }
+
+    async fn build(
+        self,
+        store: Arc<dyn FixStore>,
+        #[cfg(feature = "fleet")] mirror: Option<super::FleetMirror>,
+    ) -> Result<FixCache> {
+        self.config.validate().map_err(Error::InvalidInput)?;
         let embedder = self
             .embedder
             .unwrap_or_else(|| Arc::new(LexicalEmbedder::default()));
@@ -279,6 +294,8 @@ impl FixCacheBuilder {
         let cache = FixCache {
             inner: Arc::new(Inner {
                 store,
+                #[cfg(feature = "fleet")]
+                mirror,
                 embedder_id: embedder.id(),
                 state: RwLock::new(State {
                     index: Index::new(self.config.index, embedder.dimensions()),
@@ -600,6 +617,13 @@ impl FixCache {
         let mut builds = self.inner.builds.subscribe();
         // The sender lives as long as `self`: the wait cannot fail.
         let _ = builds.wait_for(|running| *running == 0).await;
+    }
+
+    /// The fleet this cache mirrors, when it was opened with one
+    /// ([`FixCacheBuilder::fleet`]): its queue of uploads, its worker name, a sync report.
+    #[cfg(feature = "fleet")]
+    pub fn mirror(&self) -> Option<&super::FleetMirror> {
+        self.inner.mirror.as_ref()
     }
 
     /// Brings the store up to date with its store of record (a fleet mirror uploads what it
