@@ -294,6 +294,32 @@ struct Candidate {
     setting: Option<ToolSetting>,
 }
 
+/// What the loop does next: try something, or stop for a reason (when no fallback helps).
+enum Step {
+    Try(Trial),
+    Stop(StopReason),
+}
+
+impl Step {
+    fn fix(candidate: Candidate) -> Step {
+        Step::Try(Trial::Fix(Box::new(candidate)))
+    }
+}
+
+impl Candidate {
+    /// A proposal for `target` from `source`, by no one in particular.
+    fn of(proposal: FixProposal, source: FixSource, target: &Diagnostic) -> Candidate {
+        Candidate {
+            proposal,
+            source,
+            by: None,
+            target: Some(target.clone()),
+            unusable: None,
+            setting: None,
+        }
+    }
+}
+
 /// What an attempt tries.
 enum Trial {
     /// The same build again (a transient error).
@@ -538,8 +564,8 @@ impl<'a> Run<'a> {
             let random = (jitter.sample() + 1.0) / 2.0;
             let next = policy.next(attempt, leading.as_ref(), of_kind, &messages, random);
             let stuck = same_errors >= self.config().stuck_after;
-            let trial = match next {
-                Ok(_) if stuck => Err(StopReason::Stuck {
+            let step = match next {
+                Ok(_) if stuck => Step::Stop(StopReason::Stuck {
                     attempts: same_errors,
                 }),
                 Ok(delay) => {
@@ -551,19 +577,21 @@ impl<'a> Run<'a> {
                         .instrument(span.clone())
                         .await?
                 }
-                Err(reason) => Err(reason),
+                Err(reason) => Step::Stop(reason),
             };
             // When fixing stops, a fallback strategy may still help; a hopeless error is
             // beyond them too.
-            let trial = match trial {
-                Ok(trial) => trial,
-                Err(reason @ StopReason::NotRetryable { .. }) => {
+            let trial = match step {
+                Step::Try(trial) => trial,
+                Step::Stop(reason @ StopReason::NotRetryable { .. }) => {
                     return self.escalate(diagnostics, reason);
                 }
-                Err(reason) => match self.fallback(&diagnostics, category, attempt + 1).await? {
-                    Some(trial) => trial,
-                    None => return self.escalate(diagnostics, reason),
-                },
+                Step::Stop(reason) => {
+                    match self.fallback(&diagnostics, category, attempt + 1).await? {
+                        Some(trial) => trial,
+                        None => return self.escalate(diagnostics, reason),
+                    }
+                }
             };
             attempt += 1;
             match self
@@ -597,30 +625,27 @@ impl<'a> Run<'a> {
     }
 
     /// What to try next for the build's errors: a rebuild for a transient error, else a fix
-    /// (resource errors fall back to more resources first). `Err` when nothing is left.
+    /// (resource errors fall back to more resources first), or why nothing is left.
     async fn trial(
         &mut self,
         diagnostics: &[Diagnostic],
         leading: Option<Diagnostic>,
         attempt: u32,
-    ) -> Result<std::result::Result<Trial, StopReason>> {
+    ) -> Result<Step> {
         let Some(target) = leading else {
-            return Ok(Ok(Trial::Rebuild));
+            return Ok(Step::Try(Trial::Rebuild));
         };
         match target.category {
             // A network error is transient: the same build again, no fix.
-            Category::Network => return Ok(Ok(Trial::Rebuild)),
+            Category::Network => return Ok(Step::Try(Trial::Rebuild)),
             Category::Resource => {
                 if let Some(trial) = self.fallback(diagnostics, target.category, attempt).await? {
-                    return Ok(Ok(trial));
+                    return Ok(Step::Try(trial));
                 }
             }
             _ => {}
         }
-        Ok(self
-            .propose(&target, diagnostics, attempt)
-            .await?
-            .map(|candidate| Trial::Fix(Box::new(candidate))))
+        self.propose(&target, diagnostics, attempt).await
     }
 
     /// The next untried fallback strategy for `category` that has something to offer.
@@ -1125,22 +1150,30 @@ impl<'a> Run<'a> {
         })
     }
 
-    /// A fix for `target`: from the fixers, else the cache, else the model. `Ok(Err(reason))`
-    /// when there is none to try.
+    /// A fix for `target`: from the fixers, else the cache, else the model; or why there is
+    /// none to try.
     async fn propose(
         &mut self,
         target: &Diagnostic,
         diagnostics: &[Diagnostic],
         attempt: u32,
-    ) -> Result<std::result::Result<Candidate, StopReason>> {
-        let candidate = |proposal, source| Candidate {
-            proposal,
-            source,
-            by: None,
-            target: Some(target.clone()),
-            unusable: None,
-            setting: None,
-        };
+    ) -> Result<Step> {
+        if let Some(candidate) = self.ask_fixers(target, diagnostics, attempt).await? {
+            return Ok(Step::fix(candidate));
+        }
+        if let Some(candidate) = self.look_up_cache(target).await? {
+            return Ok(Step::fix(candidate));
+        }
+        self.ask_model(target, diagnostics).await
+    }
+
+    /// The first deterministic fixer's fix that has not failed this run.
+    async fn ask_fixers(
+        &mut self,
+        target: &Diagnostic,
+        diagnostics: &[Diagnostic],
+        attempt: u32,
+    ) -> Result<Option<Candidate>> {
         let config = self.config();
         for fixer in &self.healer.fixers {
             if fixer.safety() > config.fixer_safety {
@@ -1168,12 +1201,18 @@ impl<'a> Run<'a> {
                     fixer: fixer.name().to_string(),
                     safety: fixer.safety(),
                 });
-                return Ok(Ok(Candidate {
+                return Ok(Some(Candidate {
                     by: Some(fixer.name().to_string()),
-                    ..candidate(proposal, FixSource::Fixer)
+                    ..Candidate::of(proposal, FixSource::Fixer, target)
                 }));
             }
         }
+        Ok(None)
+    }
+
+    /// A fix that worked before for this error.
+    async fn look_up_cache(&mut self, target: &Diagnostic) -> Result<Option<Candidate>> {
+        let config = self.config();
         if let Some(cache) = self.healer.cache_for(target) {
             let span = info_span!(
                 "cache_lookup",
@@ -1194,13 +1233,24 @@ impl<'a> Run<'a> {
                         fix: hit.fix.id,
                         score: hit.score.total,
                     });
-                    return Ok(Ok(candidate(hit.fix.proposal, FixSource::Cache)));
+                    return Ok(Some(Candidate::of(
+                        hit.fix.proposal,
+                        FixSource::Cache,
+                        target,
+                    )));
                 }
                 None => self.emit(Event::CacheMiss),
             }
         }
+        Ok(None)
+    }
+
+    /// The model's fix, streamed and read from its reply. A reply with no usable fix is still
+    /// a step: the attempt it costs tells the model why, next time.
+    async fn ask_model(&mut self, target: &Diagnostic, diagnostics: &[Diagnostic]) -> Result<Step> {
+        let candidate = |proposal, source| Candidate::of(proposal, source, target);
         let Some(provider) = &self.provider else {
-            return Ok(Err(StopReason::NothingToTry {
+            return Ok(Step::Stop(StopReason::NothingToTry {
                 detail: "no cached fix and no model configured".into(),
             }));
         };
@@ -1257,7 +1307,7 @@ impl<'a> Run<'a> {
             streamed.instrument(span).await
         };
         if over_cap.load(Ordering::Relaxed) {
-            return Ok(Ok(Candidate {
+            return Ok(Step::fix(Candidate {
                 unusable: Some(format!(
                     "the reply passed {cap} bytes and was cut off; answer with smaller edits"
                 )),
@@ -1270,20 +1320,20 @@ impl<'a> Run<'a> {
         let completion = match streamed {
             Ok(completion) => completion,
             Err(Error::Budget(exceeded)) => {
-                return Ok(Err(StopReason::Budget {
+                return Ok(Step::Stop(StopReason::Budget {
                     detail: exceeded.to_string(),
                 }));
             }
             // A transient failure (a dropped connection, an overloaded server) costs this
             // attempt, not the run: the model is asked again at the next one.
             Err(error) if transient(&error) => {
-                return Ok(Ok(Candidate {
+                return Ok(Step::fix(Candidate {
                     unusable: Some(format!("the model failed for now: {error}")),
                     ..candidate(FixProposal::default(), FixSource::Llm)
                 }));
             }
             Err(error) => {
-                return Ok(Err(StopReason::NothingToTry {
+                return Ok(Step::Stop(StopReason::NothingToTry {
                     detail: format!("the model failed: {error}"),
                 }));
             }
@@ -1294,7 +1344,7 @@ impl<'a> Run<'a> {
             usage: completion.usage,
             cost_usd: (self.meter.report().records.last()).and_then(|call| call.cost_usd),
         });
-        Ok(Ok(match FixProposal::from_reply(&completion.text) {
+        Ok(Step::fix(match FixProposal::from_reply(&completion.text) {
             Ok(proposal) => candidate(proposal, FixSource::Llm),
             Err(error) => Candidate {
                 unusable: Some(format!("the reply held no usable fix: {error}")),
