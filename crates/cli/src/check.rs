@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use selfheal::build::{
-    BuildPlan, BuildStep, Builder, Discard, DockerBuilder, LineSink, LocalBuilder, OutputStream,
-    PlanOutcome, StepOutput, run_plan,
+    BuildPlan, BuildStep, Builder, ContainerOptions, Discard, DockerBuilder, LineSink,
+    LocalBuilder, OutputStream, PlanOutcome, StepOutput, run_plan,
 };
 use selfheal::parse::{ParseOptions, ParserSet};
 use selfheal::{Diagnostic, Error};
@@ -141,19 +141,17 @@ pub(crate) struct ContainerArgs {
 /// A Docker builder for `--docker IMAGE`, else a local one.
 pub(crate) async fn builder(container: &ContainerArgs) -> Result<Arc<dyn Builder>, Error> {
     Ok(match &container.docker {
-        Some(image) => {
-            let mut builder = DockerBuilder::connect(image)
+        Some(image) => Arc::new(
+            DockerBuilder::connect(image)
                 .await?
-                .network(container.network)
-                .allow_host_addresses(container.allow_host_addresses);
-            if let Some(mib) = container.memory {
-                builder = builder.memory_mib(mib);
-            }
-            if let Some(cpus) = container.cpus {
-                builder = builder.cpus(cpus);
-            }
-            Arc::new(builder)
-        }
+                .options(ContainerOptions {
+                    network: container.network,
+                    allow_host_addresses: container.allow_host_addresses,
+                    memory_mib: container.memory,
+                    cpus: container.cpus,
+                    ..ContainerOptions::default()
+                }),
+        ),
         None => Arc::new(LocalBuilder::new()),
     })
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use napi::bindgen_prelude::Either;
 use napi_derive::napi;
-use selfheal::build::{Builder as Api, DockerBuilder as DockerApi, LocalBuilder as LocalApi};
+use selfheal::build::{
+    Builder as Api, ContainerOptions, DockerBuilder as DockerApi, LocalBuilder as LocalApi,
+};
 
 use crate::errors::{self, Result};
 
@@ -72,29 +74,26 @@ impl DockerBuilder {
     /// Use `DockerBuilder.connect(image, options)`: connecting to the engine takes a moment.
     #[napi(factory, configurable = true, writable = true)]
     pub async fn connect(image: String, options: Option<DockerOptions>) -> Result<DockerBuilder> {
-        let mut builder = DockerApi::connect(image)
+        let options = match options {
+            None => ContainerOptions::default(),
+            Some(options) => ContainerOptions {
+                network: options.network.unwrap_or(false),
+                allow_host_addresses: options.allow_host_addresses.unwrap_or(false),
+                memory_mib: (options.memory_mib)
+                    .map(|mib| {
+                        u64::try_from(mib)
+                            .map_err(|_| errors::config("memoryMib: must be positive"))
+                    })
+                    .transpose()?,
+                cpus: options.cpus,
+                user: options.user,
+                timeout: options.timeout.map(|t| seconds(t, "timeout")).transpose()?,
+            },
+        };
+        let builder = DockerApi::connect(image)
             .await
             .map_err(errors::to_js)?
-            .network(false);
-        if let Some(options) = options {
-            builder = builder
-                .network(options.network.unwrap_or(false))
-                .allow_host_addresses(options.allow_host_addresses.unwrap_or(false));
-            if let Some(mib) = options.memory_mib {
-                let mib = u64::try_from(mib)
-                    .map_err(|_| errors::config("memoryMib: must be positive"))?;
-                builder = builder.memory_mib(mib);
-            }
-            if let Some(cpus) = options.cpus {
-                builder = builder.cpus(cpus);
-            }
-            if let Some(user) = options.user {
-                builder = builder.user(user);
-            }
-            if let Some(timeout) = options.timeout {
-                builder = builder.default_timeout(seconds(timeout, "timeout")?);
-            }
-        }
+            .options(options);
         Ok(DockerBuilder {
             inner: Arc::new(builder),
         })

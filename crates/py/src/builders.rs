@@ -10,8 +10,8 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 use selfheal::build::{
-    BuildPlan, BuildStep, Builder as Api, Command, CompletedStep, DockerBuilder as DockerApi,
-    LineSink, LocalBuilder as LocalApi, StepOutput,
+    BuildPlan, BuildStep, Builder as Api, Command, CompletedStep, ContainerOptions,
+    DockerBuilder as DockerApi, LineSink, LocalBuilder as LocalApi, StepOutput,
 };
 use selfheal::heal::{CommandSpec, StepFields, StepSpec};
 use selfheal::{Error, Result};
@@ -78,24 +78,19 @@ impl DockerBuilder {
         user: Option<String>,
         timeout: Option<f64>,
     ) -> PyResult<PyClassInitializer<Self>> {
+        let options = ContainerOptions {
+            network,
+            allow_host_addresses,
+            memory_mib,
+            cpus,
+            user,
+            timeout: timeout.map(|t| seconds(t, "timeout")).transpose()?,
+        };
         let runtime = pyo3_async_runtimes::tokio::get_runtime();
-        let mut builder = py
+        let builder = py
             .detach(|| runtime.block_on(DockerApi::connect(image)))
             .map_err(errors::to_py)?
-            .network(network)
-            .allow_host_addresses(allow_host_addresses);
-        if let Some(mib) = memory_mib {
-            builder = builder.memory_mib(mib);
-        }
-        if let Some(cpus) = cpus {
-            builder = builder.cpus(cpus);
-        }
-        if let Some(user) = user {
-            builder = builder.user(user);
-        }
-        if let Some(timeout) = timeout {
-            builder = builder.default_timeout(seconds(timeout, "timeout")?);
-        }
+            .options(options);
         Ok(PyClassInitializer::from(Builder {
             inner: Arc::new(builder),
         })

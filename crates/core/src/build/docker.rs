@@ -89,6 +89,25 @@ const EGRESS_BRIDGE: &str = "selfheal0";
 const DEFAULT_MEMORY_MIB: u64 = 4096;
 const DEFAULT_CPUS: f64 = 2.0;
 
+/// How a [`DockerBuilder`]'s containers run, as hosts give it (see [`DockerBuilder::options`]):
+/// no network unless `network`, and then not to the host's own or link-local addresses unless
+/// `allow_host_addresses`; memory, CPUs, user and step time limit at their defaults unless set.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContainerOptions {
+    /// Containers may reach the network.
+    pub network: bool,
+    /// With `network`: also this machine's own and link-local addresses.
+    pub allow_host_addresses: bool,
+    /// Memory limit in MiB.
+    pub memory_mib: Option<u64>,
+    /// CPU limit.
+    pub cpus: Option<f64>,
+    /// The user steps run as.
+    pub user: Option<String>,
+    /// The time limit of steps that have none.
+    pub timeout: Option<Duration>,
+}
+
 /// Runs build steps in containers and builds Dockerfiles. See the [module docs](self).
 #[derive(Debug, Clone)]
 pub struct DockerBuilder {
@@ -275,6 +294,27 @@ impl DockerBuilder {
     /// Sets the time limit of steps that have none.
     pub fn default_timeout(mut self, timeout: Duration) -> Self {
         self.default_timeout = timeout;
+        self
+    }
+
+    /// Applies the options a host gives (the CLI's flags, the packages' arguments): each one
+    /// unset keeps its default.
+    pub fn options(mut self, options: ContainerOptions) -> Self {
+        self = self
+            .network(options.network)
+            .allow_host_addresses(options.allow_host_addresses);
+        if let Some(mib) = options.memory_mib {
+            self = self.memory_mib(mib);
+        }
+        if let Some(cpus) = options.cpus {
+            self = self.cpus(cpus);
+        }
+        if let Some(user) = options.user {
+            self = self.user(user);
+        }
+        if let Some(timeout) = options.timeout {
+            self = self.default_timeout(timeout);
+        }
         self
     }
 

@@ -38,7 +38,7 @@ mod output;
 mod plan;
 
 #[cfg(feature = "docker")]
-pub use docker::{DockerBuilder, ImageBuild, ImageBuildOutput, WorkspaceMode};
+pub use docker::{ContainerOptions, DockerBuilder, ImageBuild, ImageBuildOutput, WorkspaceMode};
 pub use env::{DEFAULT_ALLOWED, EnvPolicy};
 pub use local::LocalBuilder;
 pub use output::{CaptureConfig, CompletedStep, Discard, LineSink, Log, OutputStream, StepOutput};
