@@ -296,20 +296,20 @@ mod tests {
 
     #[test]
     fn a_bundlers_not_exported_error_is_read_against_the_module() {
-        let dir = std::env::temp_dir().join(format!("selfheal-kinds-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("src/components")).unwrap();
-        std::fs::write(
-            dir.join("src/components/Navbar.tsx"),
-            "export default function Navbar() { return null; }\n",
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("src/components/Footer.tsx"),
-            "export function Footer() { return null; }\nexport default Footer;\n",
-        )
-        .unwrap();
-        let workspace = crate::workspace::Workspace::open(&dir).unwrap();
+        let scratch = crate::scratch::Scratch::new(
+            "kinds",
+            &[
+                (
+                    "src/components/Navbar.tsx",
+                    "export default function Navbar() { return null; }\n",
+                ),
+                (
+                    "src/components/Footer.tsx",
+                    "export function Footer() { return null; }\nexport default Footer;\n",
+                ),
+            ],
+        );
+        let workspace = crate::workspace::Workspace::open(scratch.path()).unwrap();
         let at =
             |message: &str| Diagnostic::new("vite", message).at("src/App.tsx", Some(2), Some(10));
         let rollup = at(
@@ -361,11 +361,10 @@ mod tests {
                 default: true
             })
         );
-        std::fs::write(
-            dir.join("src/components/Button.tsx"),
+        scratch.write(
+            "src/components/Button.tsx",
             "export function Button() { return null; }\n",
-        )
-        .unwrap();
+        );
         assert_eq!(
             bundler_wanted(
                 &workspace,
@@ -393,7 +392,6 @@ mod tests {
             None,
             "the module has a default export"
         );
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -388,19 +388,17 @@ mod tests {
 
     #[test]
     fn aliases_are_read_from_tsconfig_with_comments() {
-        let dir = std::env::temp_dir().join(format!("selfheal-aliases-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("tsconfig.app.json"),
-            "{\n  // bolt.new style\n  \"compilerOptions\": {\"baseUrl\": \".\", \"paths\": {\"@/*\": [\"./src/*\"],},},\n}\n",
-        )
-        .unwrap();
-        let workspace = crate::workspace::Workspace::open(&dir).unwrap();
+        let scratch = crate::scratch::Scratch::new(
+            "aliases",
+            &[(
+                "tsconfig.app.json",
+                "{\n  // bolt.new style\n  \"compilerOptions\": {\"baseUrl\": \".\", \"paths\": {\"@/*\": [\"./src/*\"],},},\n}\n",
+            )],
+        );
+        let workspace = crate::workspace::Workspace::open(scratch.path()).unwrap();
         assert_eq!(
             Aliases::of(&workspace).prefixes,
             [("@/".to_string(), "src".to_string())]
         );
-        let _ = std::fs::remove_dir_all(dir);
     }
 }

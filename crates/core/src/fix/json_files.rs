@@ -82,12 +82,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_package_json_npm_cannot_parse_is_repaired_in_key_order() {
-        let dir = std::env::temp_dir().join(format!("selfheal-json-files-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
         let broken = "{\n  \"name\": \"todo\",\n  \"scripts\": {\n    \"test\": \"node --test\",\n  },\n  // the entry\n  \"main\": 'app.js'\n}\n";
-        std::fs::write(dir.join("package.json"), broken).unwrap();
-        let workspace = Workspace::open(&dir).unwrap();
+        let scratch = crate::scratch::Scratch::new("json-files", &[("package.json", broken)]);
+        let workspace = Workspace::open(scratch.path()).unwrap();
         let npm =
             Diagnostic::new("npm", "Invalid package.json: JSONParseError").with_code("EJSONPARSE");
         let proposal = JsonFiles::proposal(&workspace, std::slice::from_ref(&npm)).unwrap();
@@ -98,12 +95,11 @@ mod tests {
             content,
             "{\n  \"name\": \"todo\",\n  \"scripts\": {\n    \"test\": \"node --test\"\n  },\n  \"main\": \"app.js\"\n}\n"
         );
-        std::fs::write(dir.join("package.json"), content).unwrap();
+        scratch.write("package.json", content);
         assert_eq!(
             JsonFiles::proposal(&workspace, &[npm]),
             None,
             "valid: nothing to do"
         );
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -240,6 +240,7 @@ fn vlq(segment: &str) -> Option<([i64; 5], usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
 
     /// `tsc --sourceMap` of a `src/cart.ts` whose line 7 is
     /// `  return items!.reduce((sum, item) => sum + item.price * item.qty, 0);`, compiled to
@@ -273,13 +274,10 @@ mod tests {
 
     #[test]
     fn only_maps_and_sources_inside_the_project_are_followed() {
-        let dir = std::env::temp_dir().join(format!("selfheal-sources-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let write = |path: &str, text: &str| {
-            let path = dir.join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        };
+        let scratch = Scratch::new("sources", &[]);
+        let (dir, write) = (scratch.path(), |path: &str, text: &str| {
+            scratch.write(path, text)
+        });
         let map = |sources: &str, root: &str| {
             format!(
                 r#"{{"version":3,"sources":{sources},"sourceRoot":"{root}","mappings":"{TSC_MAPPINGS}"}}"#
@@ -292,7 +290,7 @@ mod tests {
             "compiled\n//# sourceMappingURL=maps/cart.map\n",
         );
         write("dist/maps/cart.map", &map(r#"["../../src/cart.ts"]"#, ""));
-        let workspace = Workspace::open(&dir).unwrap();
+        let workspace = Workspace::open(dir).unwrap();
         let at = |file: &str| mapped(&workspace, file, Some(5), Some(18));
         let (source, line, column) = at("dist/cart.js").expect("named by the comment");
         assert_eq!((source.as_str(), line, column), ("src/cart.ts", 7, 17));
@@ -321,7 +319,6 @@ mod tests {
         write("dist/far.js", "//# sourceMappingURL=../../../outside.map\n");
         assert_eq!(at("dist/far.js"), None, "a map outside the project");
         assert_eq!(at("/etc/passwd"), None, "a file outside the project");
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
