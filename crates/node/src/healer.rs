@@ -6,15 +6,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use futures_util::FutureExt;
 use napi_derive::napi;
 use selfheal::ErrorKind;
 use selfheal::build::{BuildStep, Builder, CompletedStep, LineSink, LocalBuilder, StepOutput};
-use selfheal::heal::{self, EventStream, HealOptions, StepSpec};
+use selfheal::heal::{self, Canceller, HealOptions, RunHandle, StepSpec};
 use selfheal::parse::{ParserSet, WholeLogParser};
 use selfheal::workspace::Workspace;
 use serde_json::{Value, json};
-use tokio::sync::{Mutex, Notify, watch};
 
 use crate::builders::{AnyBuilder, builder_of};
 use crate::cache::FixCache;
@@ -149,22 +147,16 @@ impl HealerCore {
             .map_err(|e| errors::config(format!("steps: {e}")))?;
         let plan = StepSpec::plan(&specs).map_err(errors::to_js)?;
         let workspace = Workspace::open(&workspace).map_err(|e| errors::to_js(e.into()))?;
-        let (sender, events) = heal::event_channel();
-        let (finished, result) = watch::channel(None);
-        let stop = Arc::new(Notify::new());
-        let cancelled = stop.clone();
-        let healer = self.inner.clone();
-        napi::bindgen_prelude::spawn(RUN.scope(run, async move {
-            let cancel = async move { cancelled.notified().await };
-            let report = healer.heal_until(&workspace, &plan, &sender, cancel).await;
-            drop(sender);
-            let _ = finished.send(Some(report.map(|report| to_json(&report))));
-        }));
-        Ok(HealRun {
-            stop,
-            result,
-            events: Arc::new(Mutex::new(events)),
-        })
+        let (handle, running) = RunHandle::start(
+            self.inner.clone(),
+            workspace,
+            plan,
+            |_: heal::Event| {},
+            true,
+            Canceller::new(),
+        );
+        napi::bindgen_prelude::spawn(RUN.scope(run, running));
+        Ok(HealRun { handle })
     }
 }
 
@@ -178,8 +170,6 @@ pub fn default_fixers() -> Vec<String> {
         .map(|f| f.name().to_string())
         .collect()
 }
-
-type Finished = Option<selfheal::Result<Value>>;
 
 /// An event as plain data: its fields, and what happened as `kind`.
 fn event_json(event: &heal::Event) -> Value {
@@ -195,9 +185,7 @@ fn event_json(event: &heal::Event) -> Value {
 /// One heal run in progress.
 #[napi]
 pub struct HealRun {
-    stop: Arc<Notify>,
-    result: watch::Receiver<Finished>,
-    events: Arc<Mutex<EventStream>>,
+    handle: RunHandle,
 }
 
 #[napi]
@@ -206,20 +194,14 @@ impl HealRun {
     /// `cancelled`.
     #[napi]
     pub fn cancel(&self) {
-        self.stop.notify_one();
+        self.handle.cancel();
     }
 
     /// Resolves to the run's report once it has ended.
     #[napi(ts_return_type = "Promise<HealReport>")]
     pub async fn report(&self) -> Result<Value> {
-        let mut result = self.result.clone();
-        let finished = result
-            .wait_for(Option::is_some)
-            .await
-            .map(|finished| finished.clone())
-            .unwrap_or_default();
-        match finished {
-            Some(Ok(report)) => Ok(report),
+        match self.handle.report().await {
+            Some(Ok(report)) => Ok(to_json(&report)),
             Some(Err(error)) => Err(errors::to_js(error)),
             None => Err(errors::of_kind(
                 ErrorKind::Io,
@@ -232,14 +214,7 @@ impl HealRun {
     /// the run has ended.
     #[napi(ts_return_type = "Promise<HealEvent[]>")]
     pub async fn next_events(&self) -> Result<Vec<Value>> {
-        let mut events = self.events.lock().await;
-        let mut batch = Vec::new();
-        if let Some(first) = events.next().await {
-            batch.push(first);
-            while let Some(Some(next)) = events.next().now_or_never() {
-                batch.push(next);
-            }
-        }
-        Ok(batch.into_iter().map(|event| event_json(&event)).collect())
+        let batch = self.handle.next_events().await.unwrap_or_default();
+        Ok(batch.iter().map(event_json).collect())
     }
 }

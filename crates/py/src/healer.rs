@@ -5,17 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::FutureExt;
 use pyo3::exceptions::{PyAttributeError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use pyo3_async_runtimes::TaskLocals;
-use selfheal::heal::{
-    self, Event as Api, EventSender, EventSink, EventStream, HealConfig, HealOptions, Outcome,
-};
+use selfheal::heal::{self, Event as Api, EventSink, HealConfig, HealOptions, Outcome, RunHandle};
 use selfheal::workspace::Workspace;
 use serde_json::Value;
-use tokio::sync::{Mutex, watch};
 
 use crate::builders::{builder_from, plan_from};
 use crate::cache::FixCache;
@@ -130,31 +126,22 @@ impl Healer {
         let plan = plan_from(steps)?;
         let workspace = Workspace::open(&workspace).map_err(|e| errors::to_py(e.into()))?;
         let scope = Scope::new(TaskLocals::new(event_loop.clone()).copy_context(py)?);
-        let (events, receiver) = if stream {
-            let (sender, receiver) = heal::event_channel();
-            (Some(sender), Some(Arc::new(Mutex::new(receiver))))
-        } else {
-            (None, None)
-        };
         let sink = Sink {
-            events,
             on_event,
             scope: scope.clone(),
         };
-        let (finished, result) = watch::channel(None);
-        let healer = self.inner.clone();
-        let stop = scope.stop.clone();
-        let run = async move {
-            let cancelled = async move { stop.notified().await };
-            let report = healer.heal_until(&workspace, &plan, &sink, cancelled).await;
-            drop(sink);
-            let _ = finished.send(Some(report));
-        };
+        let (handle, run) = RunHandle::start(
+            self.inner.clone(),
+            workspace,
+            plan,
+            sink,
+            stream,
+            scope.canceller.clone(),
+        );
         pyo3_async_runtimes::tokio::get_runtime().spawn(Scope::enter(scope.clone(), run));
         Ok(Run {
             scope,
-            result,
-            events: receiver,
+            handle: Arc::new(handle),
         })
     }
 }
@@ -165,9 +152,8 @@ fn config_from(config: &Bound<'_, PyDict>) -> PyResult<HealConfig> {
     options.config().map_err(errors::to_py)
 }
 
-/// Where a run's events go: the stream's channel, and the host's `on_event`.
+/// Where a run's events go besides its stream: the host's `on_event`.
 struct Sink {
-    events: Option<EventSender>,
     on_event: Option<Py<PyAny>>,
     scope: Arc<Scope>,
 }
@@ -175,13 +161,7 @@ struct Sink {
 impl EventSink for Sink {
     fn event(&self, event: Api) {
         if let Some(callback) = &self.on_event {
-            let event = Event {
-                inner: event.clone(),
-            };
-            self.scope.notify(callback, event);
-        }
-        if let Some(events) = &self.events {
-            events.event(event);
+            self.scope.notify(callback, Event { inner: event });
         }
     }
 }
@@ -192,13 +172,12 @@ type Finished = Option<selfheal::Result<heal::HealReport>>;
 #[pyclass(frozen, module = "selfheal")]
 pub(crate) struct Run {
     scope: Arc<Scope>,
-    result: watch::Receiver<Finished>,
-    events: Option<Arc<Mutex<EventStream>>>,
+    handle: Arc<RunHandle>,
 }
 
 impl Drop for Run {
     fn drop(&mut self) {
-        self.scope.stop.notify_one();
+        self.handle.cancel();
     }
 }
 
@@ -217,26 +196,19 @@ fn ended(py: Python<'_>, scope: &Scope, finished: Finished) -> PyResult<HealRepo
     }
 }
 
-async fn finished(mut result: watch::Receiver<Finished>) -> Finished {
-    match result.wait_for(Option::is_some).await {
-        Ok(finished) => finished.clone(),
-        Err(_) => None,
-    }
-}
-
 #[pymethods]
 impl Run {
     /// Stops the run: the attempt in progress is undone, and the report's outcome is
     /// `cancelled`.
     fn cancel(&self) {
-        self.scope.stop.notify_one();
+        self.handle.cancel();
     }
 
     /// Resolves to the run's `HealReport` once it has ended.
     fn report(&self) -> PyResult<Pending> {
-        let (scope, result) = (self.scope.clone(), self.result.clone());
+        let (scope, handle) = (self.scope.clone(), self.handle.clone());
         pending::spawn(async move {
-            let finished = finished(result).await;
+            let finished = handle.report().await;
             Box::new(
                 move |py: Python<'_>| Ok(Py::new(py, ended(py, &scope, finished)?)?.into_any()),
             ) as Deliver
@@ -250,17 +222,17 @@ impl Run {
         let runtime = pyo3_async_runtimes::tokio::get_runtime();
         loop {
             let polled = py.detach(|| {
-                runtime.block_on(async {
-                    let result = self.result.clone();
-                    tokio::time::timeout(Duration::from_millis(50), finished(result)).await
-                })
+                runtime.block_on(tokio::time::timeout(
+                    Duration::from_millis(50),
+                    self.handle.report(),
+                ))
             });
             if let Ok(finished) = polled {
                 return ended(py, &self.scope, finished);
             }
             if let Err(interrupt) = py.check_signals() {
-                self.scope.stop.notify_one();
-                py.detach(|| runtime.block_on(finished(self.result.clone())));
+                self.handle.cancel();
+                py.detach(|| runtime.block_on(self.handle.report()));
                 return Err(interrupt);
             }
         }
@@ -269,19 +241,14 @@ impl Run {
     /// Resolves to the events that happened since the last call (at least one), or to an
     /// empty list once the run has ended. Only for runs started with `stream=True`.
     fn next_events(&self) -> PyResult<Pending> {
-        let events = self
-            .events
-            .clone()
-            .ok_or_else(|| PyRuntimeError::new_err("the run was not started with stream=True"))?;
+        if !self.handle.streams() {
+            return Err(PyRuntimeError::new_err(
+                "the run was not started with stream=True",
+            ));
+        }
+        let handle = self.handle.clone();
         pending::spawn(async move {
-            let mut events = events.lock().await;
-            let mut batch = Vec::new();
-            if let Some(first) = events.next().await {
-                batch.push(first);
-                while let Some(Some(next)) = events.next().now_or_never() {
-                    batch.push(next);
-                }
-            }
+            let batch = handle.next_events().await.unwrap_or_default();
             Box::new(move |py: Python<'_>| {
                 let batch = batch.into_iter().map(|inner| Py::new(py, Event { inner }));
                 Ok(PyList::new(py, batch.collect::<PyResult<Vec<_>>>()?)?

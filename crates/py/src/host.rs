@@ -7,7 +7,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use pyo3_async_runtimes::TaskLocals;
-use tokio::sync::Notify;
+use selfheal::heal::Canceller;
 
 use crate::errors::Cancelled;
 
@@ -21,8 +21,8 @@ pub(crate) struct Scope {
     locals: TaskLocals,
     /// The first exception a callback raised: it ends the run and is raised by its report.
     failure: Mutex<Option<PyErr>>,
-    /// Notified to stop the run: a callback failed, or the host cancelled it.
-    pub(crate) stop: Arc<Notify>,
+    /// Stops the run: a callback failed, or the host cancelled it.
+    pub(crate) canceller: Canceller,
 }
 
 impl Scope {
@@ -30,7 +30,7 @@ impl Scope {
         Arc::new(Scope {
             locals,
             failure: Mutex::new(None),
-            stop: Arc::new(Notify::new()),
+            canceller: Canceller::new(),
         })
     }
 
@@ -51,7 +51,7 @@ impl Scope {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get_or_insert(error);
-        self.stop.notify_one();
+        self.canceller.cancel();
     }
 
     /// Calls a host's plain handler (`on_event`, `on_escalation`) with `value`; an exception

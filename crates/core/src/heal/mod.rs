@@ -14,6 +14,7 @@ mod narrow;
 mod options;
 mod policy;
 mod report;
+mod run_handle;
 mod sources;
 pub mod strategy;
 mod tracking;
@@ -28,5 +29,6 @@ pub use report::{
     AttemptReport, EscalationReport, FixSource, HealReport, KeptFix, Outcome, ProtectedChange,
     RunRecorder,
 };
+pub use run_handle::{Canceller, RunHandle};
 pub use strategy::{Remedy, Strategy, ToolSetting};
 pub use tracking::Delta;
