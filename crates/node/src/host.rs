@@ -10,10 +10,9 @@ use napi::bindgen_prelude::Promise;
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi_derive::napi;
 use selfheal::llm::{
-    self, Completion, CompletionRequest, CompletionStream as Tokens, FinishReason, Provider as Api,
-    ProviderError, ProviderErrorKind, Usage,
+    self, Completion, CompletionRequest, CompletionStream as Tokens, HostReply, Provider as Api,
+    ProviderError, ProviderErrorKind,
 };
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::errors::Result;
@@ -35,14 +34,6 @@ struct HostProvider {
     complete: Arc<HostFunction>,
     name: String,
     model: String,
-}
-
-/// What `index.js` returns for a JavaScript provider's answer.
-#[derive(Deserialize)]
-struct HostReply {
-    text: String,
-    #[serde(default)]
-    usage: Usage,
 }
 
 /// Calls `function` with `payload` and waits for the JSON its Promise resolves to.
@@ -80,14 +71,7 @@ impl HostProvider {
             .map_err(|e| self.failed(e.reason.clone()))?;
         let reply: HostReply = serde_json::from_str(&reply)
             .map_err(|e| self.failed(format!("complete returned {e}")))?;
-        Ok(Completion {
-            text: reply.text,
-            usage: reply.usage,
-            stop_reason: FinishReason::EndTurn,
-            model,
-            provider: self.name,
-            latency: started.elapsed(),
-        })
+        Ok(reply.completion(model, self.name, started.elapsed()))
     }
 }
 

@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString, PyTuple};
+use pyo3::types::PyTuple;
 use selfheal::llm::{
     self, Anthropic as AnthropicApi, Completion, CompletionRequest, CompletionStream,
-    Fallback as FallbackChain, FinishReason, Gemini as GeminiApi, LayerOptions, OpenAi,
-    Provider as Api, ProviderError, ProviderErrorKind, Usage,
+    Fallback as FallbackChain, Gemini as GeminiApi, HostReply, LayerOptions, OpenAi,
+    Provider as Api, ProviderError, ProviderErrorKind,
 };
 use selfheal::{Error, Result};
 
@@ -374,14 +374,7 @@ impl PythonProvider {
         .await
         .and_then(|answer| Python::attach(|py| reply(answer.bind(py), &hosted.name)));
         match answer {
-            Ok((text, usage)) => Ok(Completion {
-                text,
-                usage,
-                stop_reason: FinishReason::EndTurn,
-                model,
-                provider: hosted.name.clone(),
-                latency: started.elapsed(),
-            }),
+            Ok(reply) => Ok(reply.completion(model, hosted.name.clone(), started.elapsed())),
             Err(error) => {
                 let message = Python::attach(|py| error.value(py).to_string());
                 if let Some(scope) = scope {
@@ -398,31 +391,12 @@ impl PythonProvider {
 }
 
 /// A Python provider's answer: the text, or `{"text": ..., "usage": {...}}`.
-fn reply(answer: &Bound<'_, PyAny>, name: &str) -> PyResult<(String, Usage)> {
-    if let Ok(text) = answer.cast::<PyString>() {
-        return Ok((text.to_cow()?.into_owned(), Usage::default()));
-    }
-    let dict = answer.cast::<PyDict>().map_err(|_| {
+fn reply(answer: &Bound<'_, PyAny>, name: &str) -> PyResult<HostReply> {
+    serde_json::from_value(from_python(answer)?).map_err(|_| {
         PyTypeError::new_err(format!(
-            "{name}.complete must return a str or a dict with `text` and `usage`"
+            "{name}.complete must return a str or a dict with `text` (and `usage`)"
         ))
-    })?;
-    let text: String = dict
-        .get_item("text")?
-        .ok_or_else(|| {
-            PyTypeError::new_err(format!("{name}.complete returned a dict without `text`"))
-        })?
-        .extract()?;
-    let mut usage = Usage::default();
-    if let Some(given) = dict.get_item("usage")?.filter(|given| !given.is_none()) {
-        let given = given.cast::<PyDict>()?;
-        let tokens = |key: &str| -> PyResult<u64> {
-            given.get_item(key)?.map_or(Ok(0), |count| count.extract())
-        };
-        usage.input_tokens = tokens("input_tokens")?;
-        usage.output_tokens = tokens("output_tokens")?;
-    }
-    Ok((text, usage))
+    })
 }
 
 #[async_trait::async_trait]

@@ -137,8 +137,9 @@ impl CompletionRequest {
     }
 }
 
-/// Tokens a call consumed.
+/// Tokens a call consumed (a count left out reads as zero).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Usage {
     /// Prompt tokens.
     pub input_tokens: u64,
@@ -229,5 +230,79 @@ pub enum StreamEvent {
     },
 }
 
+/// What a provider written in a host language (Python, JavaScript) answers: its text, or
+/// `{"text": …, "usage": {"input_tokens": …, "output_tokens": …}}` (usage optional).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum HostReply {
+    /// The text alone.
+    Text(String),
+    /// The text and what it cost.
+    Counted {
+        /// The answer.
+        text: String,
+        /// Its tokens, when the host counted them.
+        #[serde(default)]
+        usage: Option<Usage>,
+    },
+}
+
+impl HostReply {
+    /// The completion it makes: `model` of `provider` answered in `latency`, to its end.
+    pub fn completion(self, model: String, provider: String, latency: Duration) -> Completion {
+        let (text, usage) = match self {
+            HostReply::Text(text) => (text, Usage::default()),
+            HostReply::Counted { text, usage } => (text, usage.unwrap_or_default()),
+        };
+        Completion {
+            text,
+            usage,
+            stop_reason: FinishReason::EndTurn,
+            model,
+            provider,
+            latency,
+        }
+    }
+}
+
 /// The stream of a completion: `Send` and owning everything it needs.
 pub type CompletionStream = std::pin::Pin<Box<dyn futures_util::Stream<Item = StreamEvent> + Send>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_host_reply_is_its_text_or_text_and_usage() {
+        let read = |value: serde_json::Value| serde_json::from_value::<HostReply>(value).ok();
+        let latency = Duration::from_millis(5);
+        let done = |reply: HostReply| reply.completion("m".into(), "house".into(), latency);
+        let plain = done(read(json!("fixed")).expect("text"));
+        assert_eq!(
+            (plain.text.as_str(), plain.usage),
+            ("fixed", Usage::default())
+        );
+        assert_eq!(plain.stop_reason, FinishReason::EndTurn);
+        let counted = done(
+            read(json!({"text": "fixed", "usage": {"input_tokens": 12}, "extra": 1}))
+                .expect("object"),
+        );
+        assert_eq!(
+            counted.usage,
+            Usage {
+                input_tokens: 12,
+                output_tokens: 0
+            }
+        );
+        assert!(read(json!({"text": "x", "usage": null})).is_some());
+        for wrong in [
+            json!(3),
+            json!({"usage": {}}),
+            json!({"text": 3}),
+            json!(null),
+        ] {
+            assert_eq!(read(wrong.clone()), None, "{wrong}");
+        }
+    }
+}
