@@ -341,12 +341,11 @@ pub struct RecoverOptions {
 pub fn recover_json(text: String, options: Option<RecoverOptions>) -> Result<Recovered> {
     let hint = match options.and_then(|o| o.schema) {
         None => Hint::none(),
-        Some(Either::A(name)) if name == "fix" => Hint::fix_proposal(),
-        Some(Either::A(name)) => {
-            return Err(errors::config(format!(
+        Some(Either::A(name)) => Hint::named(&name).ok_or_else(|| {
+            errors::config(format!(
                 "unknown schema `{name}`: use 'fix' or a list of keys"
-            )));
-        }
+            ))
+        })?,
         Some(Either::B(keys)) => Hint::keys(keys),
     };
     let recovered = json::recover(&text, &hint).map_err(|e| errors::of_kind(e.into(), e))?;

@@ -301,12 +301,11 @@ fn recover_json(
     let hint = match schema {
         None => Hint::none(),
         Some(schema) => match schema.extract::<String>() {
-            Ok(name) if name == "fix" => Hint::fix_proposal(),
-            Ok(name) => {
-                return Err(errors::config(format!(
+            Ok(name) => Hint::named(&name).ok_or_else(|| {
+                errors::config(format!(
                     "unknown schema `{name}`: use \"fix\" or a list of keys"
-                )));
-            }
+                ))
+            })?,
             Err(_) => Hint::keys(schema.extract::<Vec<String>>()?),
         },
     };

@@ -61,6 +61,12 @@ impl Hint {
         Hint::keys(["analysis", "fixes"])
     }
 
+    /// The schema a host names (`"fix"`: [`Hint::fix_proposal`]); `None` for a name there is
+    /// no schema of.
+    pub fn named(name: &str) -> Option<Self> {
+        (name == "fix").then(Hint::fix_proposal)
+    }
+
     /// True when `value` is an object with every key of the hint (never for [`Hint::none`]).
     pub fn fits(&self, value: &Value) -> bool {
         !self.keys.is_empty()
