@@ -221,11 +221,11 @@ impl Run {
     fn wait(&self, py: Python<'_>) -> PyResult<HealReport> {
         let runtime = pyo3_async_runtimes::tokio::get_runtime();
         loop {
+            // The timer is made inside the runtime, which it needs.
             let polled = py.detach(|| {
-                runtime.block_on(tokio::time::timeout(
-                    Duration::from_millis(50),
-                    self.handle.report(),
-                ))
+                runtime.block_on(async {
+                    tokio::time::timeout(Duration::from_millis(50), self.handle.report()).await
+                })
             });
             if let Ok(finished) = polled {
                 return ended(py, &self.scope, finished);

@@ -421,11 +421,13 @@ impl DockerBuilder {
         manifest: Option<archive::Manifest>,
         started: Instant,
     ) -> Result<StepOutput> {
+        // Attached before the start, as `docker run` attaches: streaming only. Asking for the
+        // logs too replays what the stream already delivers when the container writes while
+        // the daemon reads its log, and a line arrives twice.
         let attach = AttachContainerOptionsBuilder::new()
             .stdout(true)
             .stderr(true)
             .stream(true)
-            .logs(true)
             .build();
         let mut attached = self
             .docker
