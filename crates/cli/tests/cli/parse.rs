@@ -1,13 +1,11 @@
 //! `selfheal parse` as a user runs it.
 
-mod common;
-
-use common::selfheal;
+use crate::common::selfheal;
+use selfheal_test_harness::{Test, trial};
 
 const TSC_LOG: &[u8] =
     b"src/app.ts(12,3): error TS2322: Type 'string' is not assignable to type 'number'.\n";
 
-#[test]
 fn json_output_is_exactly_a_diagnostics_object() {
     let out = selfheal(&["parse", "--format", "json", "-"], TSC_LOG);
     assert!(out.status.success());
@@ -42,7 +40,6 @@ fn json_output_is_exactly_a_diagnostics_object() {
     assert_eq!(d["line"], 12);
 }
 
-#[test]
 fn reads_a_file_and_exits_zero_when_errors_are_found() {
     let dir = std::env::temp_dir().join(format!("selfheal-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -55,7 +52,6 @@ fn reads_a_file_and_exits_zero_when_errors_are_found() {
     assert_eq!(value["diagnostics"].as_array().unwrap().len(), 1);
 }
 
-#[test]
 fn text_output_lists_diagnostics_without_color_when_piped() {
     let out = selfheal(&["parse"], TSC_LOG);
     let text = String::from_utf8(out.stdout).unwrap();
@@ -71,7 +67,6 @@ fn text_output_lists_diagnostics_without_color_when_piped() {
     );
 }
 
-#[test]
 fn hostile_input_never_crashes() {
     let mut junk: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
     junk.extend_from_slice(b"\n\xff\xfe\x00error: \x1b[\n");
@@ -87,7 +82,6 @@ fn hostile_input_never_crashes() {
     }
 }
 
-#[test]
 fn custom_patterns_from_a_file() {
     let dir = std::env::temp_dir().join(format!("selfheal-patterns-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -123,9 +117,19 @@ fn custom_patterns_from_a_file() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("invalid pattern `x`"));
 }
 
-#[test]
 fn a_missing_file_is_a_clear_error() {
     let out = selfheal(&["parse", "/nonexistent/build.log"], b"");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read /nonexistent/build.log"));
+}
+
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        trial!(json_output_is_exactly_a_diagnostics_object),
+        trial!(reads_a_file_and_exits_zero_when_errors_are_found),
+        trial!(text_output_lists_diagnostics_without_color_when_piped),
+        trial!(hostile_input_never_crashes),
+        trial!(custom_patterns_from_a_file),
+        trial!(a_missing_file_is_a_clear_error),
+    ]
 }

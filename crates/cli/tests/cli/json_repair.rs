@@ -1,10 +1,9 @@
 //! `selfheal json-repair` as a user and as a batch tool run it.
 
-mod common;
-
+use selfheal_test_harness::{Test, trial};
 use std::io::{BufRead, BufReader, Write};
 
-use common::{selfheal, spawn};
+use crate::common::{selfheal, spawn};
 use serde_json::{Value, json};
 
 const FENCED: &str =
@@ -14,7 +13,6 @@ fn stdout_json(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).expect("stdout is JSON")
 }
 
-#[test]
 fn prints_the_recovered_value_compactly() {
     let out = selfheal(&["json-repair"], FENCED.as_bytes());
     assert!(out.status.success());
@@ -22,7 +20,6 @@ fn prints_the_recovered_value_compactly() {
     assert!(out.stderr.is_empty());
 }
 
-#[test]
 fn pretty_output_is_indented() {
     let out = selfheal(&["json-repair", "--pretty", "-"], FENCED.as_bytes());
     let text = String::from_utf8(out.stdout.clone()).unwrap();
@@ -30,7 +27,6 @@ fn pretty_output_is_indented() {
     assert_eq!(stdout_json(&out), json!({"name": "app", "private": true}));
 }
 
-#[test]
 fn nothing_found_exits_one_with_a_one_line_reason() {
     let out = selfheal(&["json-repair"], b"I'm sorry, I can't help with that.");
     assert_eq!(out.status.code(), Some(1));
@@ -43,7 +39,6 @@ fn nothing_found_exits_one_with_a_one_line_reason() {
     assert_eq!(empty.status.code(), Some(1));
 }
 
-#[test]
 fn the_fix_schema_prefers_the_proposal() {
     let reply = "Build output:\n```json\n{\"status\": \"failed\"}\n```\nFix:\n```json\n\
                  {\"analysis\": \"a\", \"fixes\": []}\n```";
@@ -53,7 +48,6 @@ fn the_fix_schema_prefers_the_proposal() {
     assert_eq!(stdout_json(&fix), json!({"analysis": "a", "fixes": []}));
 }
 
-#[test]
 fn explain_reports_the_stage_and_repairs() {
     let out = selfheal(&["json-repair", "--explain"], FENCED.as_bytes());
     let stderr = String::from_utf8(out.stderr).unwrap();
@@ -66,7 +60,6 @@ fn explain_reports_the_stage_and_repairs() {
     }
 }
 
-#[test]
 fn reads_a_file_with_invalid_utf8() {
     let dir = std::env::temp_dir().join(format!("selfheal-json-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -78,7 +71,6 @@ fn reads_a_file_with_invalid_utf8() {
     assert_eq!(stdout_json(&out), json!({"a": [1, 2]}));
 }
 
-#[test]
 fn batch_mode_answers_every_line_in_order() {
     let requests = [
         json!({"input": FENCED, "schema": "generic"}).to_string(),
@@ -128,7 +120,6 @@ fn batch_mode_answers_every_line_in_order() {
     assert!(responses[6]["error"].as_str().unwrap().contains("yaml"));
 }
 
-#[test]
 fn batch_mode_answers_before_the_next_request() {
     let mut child = spawn(&["json-repair", "--jsonl"]);
     let mut stdin = child.stdin.take().unwrap();
@@ -145,7 +136,6 @@ fn batch_mode_answers_before_the_next_request() {
     assert!(child.wait().unwrap().success());
 }
 
-#[test]
 fn batch_mode_handles_large_and_deep_inputs() {
     let content = "x\\n".repeat(1_000_000);
     let large = format!("{{\"path\": \"bundle.js\", \"content\": \"{content}");
@@ -170,4 +160,18 @@ fn batch_mode_handles_large_and_deep_inputs() {
     );
     assert!(second == want, "deep response differs");
     assert_eq!(lines.next(), None);
+}
+
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        trial!(prints_the_recovered_value_compactly),
+        trial!(pretty_output_is_indented),
+        trial!(nothing_found_exits_one_with_a_one_line_reason),
+        trial!(the_fix_schema_prefers_the_proposal),
+        trial!(explain_reports_the_stage_and_repairs),
+        trial!(reads_a_file_with_invalid_utf8),
+        trial!(batch_mode_answers_every_line_in_order),
+        trial!(batch_mode_answers_before_the_next_request),
+        trial!(batch_mode_handles_large_and_deep_inputs),
+    ]
 }

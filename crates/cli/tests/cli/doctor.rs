@@ -1,5 +1,6 @@
 //! `selfheal doctor` as a user runs it.
 
+use selfheal_test_harness::{Test, trial};
 use std::process::Command;
 
 const PROVIDER_VARS: &[&str] = &[
@@ -25,7 +26,6 @@ fn doctor(args: &[&str], vars: &[(&str, &str)]) -> std::process::Output {
     command.output().expect("selfheal runs")
 }
 
-#[test]
 fn offline_json_reports_configuration_without_calling() {
     let out = doctor(
         &["--offline", "--json", "--timeout", "5"],
@@ -55,7 +55,6 @@ fn offline_json_reports_configuration_without_calling() {
     assert_eq!(out.status.success(), !docker_broken);
 }
 
-#[test]
 fn a_configured_provider_that_does_not_answer_fails_the_check() {
     let out = doctor(
         &["--timeout", "5"],
@@ -72,4 +71,11 @@ fn a_configured_provider_that_does_not_answer_fails_the_check() {
         text.contains(" -   anthropic not configured: ANTHROPIC_API_KEY is not set"),
         "{text}"
     );
+}
+
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        trial!(offline_json_reports_configuration_without_calling),
+        trial!(a_configured_provider_that_does_not_answer_fails_the_check),
+    ]
 }

@@ -2,18 +2,18 @@
 //! the binary, the README and the licences, and a binary that runs where no Rust toolchain is.
 
 use std::path::PathBuf;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, Stdio};
 
-use selfheal_test_harness::{Need, trial};
+use selfheal_test_harness::{Need, Test, trial};
 
-fn main() -> ExitCode {
+pub(crate) fn tests() -> Vec<Test> {
     let dist = Need::env(
         "SELFHEAL_DIST",
         "scripts/test builds the packages into it with scripts/package",
     );
-    selfheal_test_harness::run(vec![
+    vec![
         trial!(the_archive_holds_the_binary_readme_and_licences_and_runs_without_rust).needs(&dist),
-    ])
+    ]
 }
 
 fn the_archive_holds_the_binary_readme_and_licences_and_runs_without_rust() {

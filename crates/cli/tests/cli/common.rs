@@ -6,7 +6,6 @@ use std::process::{Child, Command, Output, Stdio};
 use selfheal_test_harness::Need;
 
 /// Starts `selfheal` with piped standard streams.
-#[allow(dead_code)] // Each test file uses its own subset of the helpers.
 pub(crate) fn spawn(args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_selfheal"))
         .args(args)
@@ -18,7 +17,6 @@ pub(crate) fn spawn(args: &[&str]) -> Child {
 }
 
 /// Runs `selfheal` to the end with `stdin` as its input.
-#[allow(dead_code)]
 pub(crate) fn selfheal(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = spawn(args);
     let mut input = child.stdin.take().expect("stdin");
@@ -33,7 +31,6 @@ pub(crate) fn selfheal(args: &[&str], stdin: &[u8]) -> Output {
 }
 
 /// A fresh database on the fleet test server (`SELFHEAL_TEST_PG_URL`), as a URL.
-#[allow(dead_code)]
 pub(crate) fn fleet_database(test: &str) -> String {
     let admin = std::env::var("SELFHEAL_TEST_PG_URL").expect("SELFHEAL_TEST_PG_URL");
     let name = format!("selfheal_cli_{test}_{}", std::process::id());
@@ -52,7 +49,6 @@ pub(crate) fn fleet_database(test: &str) -> String {
 }
 
 /// The fleet test server and `psql`, for the tests that need them.
-#[allow(dead_code)]
 pub(crate) fn fleet_server() -> Need {
     let server = Need::env("SELFHEAL_TEST_PG_URL", ".ci/run starts a server");
     let psql = Need::program("psql", "apt install postgresql-client");

@@ -1,23 +1,19 @@
 //! `selfheal check` as a user runs it: real commands, real compilers, a real Docker engine.
 
-mod common;
-
-use std::process::ExitCode;
-
-use common::selfheal;
-use selfheal_test_harness::{Need, trial};
+use crate::common::selfheal;
+use selfheal_test_harness::{Need, Test, trial};
 use serde_json::Value;
 
-fn main() -> ExitCode {
+pub(crate) fn tests() -> Vec<Test> {
     let image = Need::docker_image(IMAGE, ".ci/run makes it");
-    selfheal_test_harness::run(vec![
+    vec![
         trial!(a_failing_step_is_reported_with_its_diagnostics_and_stops_the_plan),
         trial!(passing_steps_exit_0_and_timeouts_are_failures),
         trial!(usage_and_infrastructure_errors_exit_2),
         trial!(steps_run_in_a_container_with_limits).needs(&image),
         trial!(a_step_gets_what_tools_need_and_none_of_the_hosts_secrets),
         trial!(a_variable_the_step_spells_out_reaches_it_unless_it_is_a_credential),
-    ])
+    ]
 }
 
 /// The host's static busybox as an image.

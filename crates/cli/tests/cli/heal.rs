@@ -4,23 +4,21 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use selfheal_test_harness::trial;
+use selfheal_test_harness::{Test, trial};
 
-mod common;
-
-fn main() -> ExitCode {
-    let fleet = common::fleet_server();
-    selfheal_test_harness::run(vec![
+pub(crate) fn tests() -> Vec<Test> {
+    let fleet = crate::common::fleet_server();
+    vec![
         trial!(a_broken_project_is_healed_through_the_model_and_reported_as_json),
         trial!(a_fix_learned_on_one_machine_heals_on_another_through_the_fleet_cache).needs(&fleet),
         trial!(without_a_model_or_a_cached_fix_it_says_what_is_left_and_exits_1),
         trial!(a_recorded_run_replays_without_the_model),
         trial!(metrics_are_served_while_a_heal_runs_and_spans_are_written_as_json_lines),
-    ])
+    ]
 }
 
 const BROKEN: &str = "def greet():\n    print(mesage)\n\nmesage_text = 'hi'\ngreet()\n";
@@ -157,7 +155,7 @@ fn a_broken_project_is_healed_through_the_model_and_reported_as_json() {
 }
 
 fn a_fix_learned_on_one_machine_heals_on_another_through_the_fleet_cache() {
-    let fleet = common::fleet_database("heal");
+    let fleet = crate::common::fleet_database("heal");
     let dir = project("fleet");
     let (url, requests) = model(&typo_fix().to_string());
     let app = dir.join("app");

@@ -1,21 +1,17 @@
 //! `selfheal cache` as a user runs it: import fixes, look a log up, export, prune.
 
-mod common;
-
-use std::process::ExitCode;
-
-use common::selfheal;
-use selfheal_test_harness::trial;
+use crate::common::selfheal;
+use selfheal_test_harness::{Test, trial};
 use serde_json::{Value, json};
 
-fn main() -> ExitCode {
-    let fleet = common::fleet_server();
-    selfheal_test_harness::run(vec![
+pub(crate) fn tests() -> Vec<Test> {
+    let fleet = crate::common::fleet_server();
+    vec![
         trial!(imported_fixes_are_found_for_a_log_with_their_score_parts),
         trial!(export_round_trips_and_prune_forgets_old_fixes),
         trial!(cache_sync_shares_fixes_between_machines_through_the_fleet).needs(&fleet),
         trial!(a_bad_import_line_is_named_and_the_default_folder_comes_from_the_environment),
-    ])
+    ]
 }
 
 fn cache_dir(name: &str) -> std::path::PathBuf {
@@ -141,7 +137,7 @@ fn export_round_trips_and_prune_forgets_old_fixes() {
 }
 
 fn cache_sync_shares_fixes_between_machines_through_the_fleet() {
-    let fleet = common::fleet_database("sync");
+    let fleet = crate::common::fleet_database("sync");
     let (a, b) = (cache_dir("fleet-a"), cache_dir("fleet-b"));
     let arg = |dir: &std::path::Path| dir.to_str().expect("utf-8 path").to_string();
     let (a_arg, b_arg) = (arg(&a), arg(&b));
