@@ -4,16 +4,14 @@
 //! run — first build, parse, fixers, prompt, streamed reply, JSON recovery, snapshot, apply,
 //! diff, rebuild, delta, report — restored afterwards; per attempt is half of it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use selfheal::build::{BuildPlan, BuildStep, Builder, LineSink, Log, StepOutput};
+use selfheal::build::{BuildPlan, BuildStep};
 use selfheal::heal::{AttemptPolicy, HealConfig, Healer, Outcome};
-use selfheal::llm::{
-    Completion, CompletionRequest, CompletionStream, FinishReason, Provider, StreamEvent, Usage,
-};
+use selfheal::testing::{MemoryBuilder, ScriptedProvider};
 use selfheal::workspace::Workspace;
 
 const BROKEN: &str = "def greet():\n    print(mesage)\n\nmesage_text = 'hi'\ngreet()\n";
@@ -22,71 +20,15 @@ const REPLY: &str = r#"```json
 ```"#;
 
 /// Fails with Python's NameError while `main.py` holds the typo.
-struct MemoryBuilder;
-
-#[async_trait::async_trait]
-impl Builder for MemoryBuilder {
-    async fn run_step(
-        &self,
-        workspace: &Path,
-        step: &BuildStep,
-        _: &dyn LineSink,
-    ) -> selfheal::Result<StepOutput> {
+fn memory_builder() -> MemoryBuilder {
+    MemoryBuilder::new(|workspace, _| {
         let source = std::fs::read_to_string(workspace.join("main.py")).unwrap_or_default();
-        let broken = source.contains("print(mesage)");
-        let text = if broken {
-            "Traceback (most recent call last):\n  File \"main.py\", line 5, in <module>\n    greet()\n  File \"main.py\", line 2, in greet\n    print(mesage)\n          ^^^^^^\nNameError: name 'mesage' is not defined\n".to_string()
+        if source.contains("print(mesage)") {
+            (1, "Traceback (most recent call last):\n  File \"main.py\", line 5, in <module>\n    greet()\n  File \"main.py\", line 2, in greet\n    print(mesage)\n          ^^^^^^\nNameError: name 'mesage' is not defined\n".to_string())
         } else {
-            "hi\n".to_string()
-        };
-        Ok(StepOutput {
-            name: step.name.clone(),
-            exit_code: Some(i32::from(broken)),
-            log: Log {
-                total_bytes: text.len() as u64,
-                text,
-                ..Log::default()
-            },
-            ..StepOutput::default()
-        })
-    }
-}
-
-/// Streams the fix at once.
-struct MemoryModel;
-
-#[async_trait::async_trait]
-impl Provider for MemoryModel {
-    fn name(&self) -> &str {
-        "memory"
-    }
-
-    fn default_model(&self) -> &str {
-        "memory-1"
-    }
-
-    async fn complete(&self, _: &CompletionRequest) -> selfheal::Result<Completion> {
-        Ok(Completion {
-            text: REPLY.into(),
-            usage: Usage::default(),
-            stop_reason: FinishReason::EndTurn,
-            model: "memory-1".into(),
-            provider: "memory".into(),
-            latency: Duration::ZERO,
-        })
-    }
-
-    fn stream(&self, _: CompletionRequest) -> CompletionStream {
-        let events = [
-            StreamEvent::Start {
-                provider: "memory".into(),
-                model: "memory-1".into(),
-            },
-            StreamEvent::Text(REPLY.into()),
-            StreamEvent::Stop(FinishReason::EndTurn),
-        ];
-        Box::pin(futures_util::stream::iter(events))
-    }
+            (0, "hi\n".to_string())
+        }
+    })
 }
 
 fn project() -> PathBuf {
@@ -113,8 +55,8 @@ fn heal_loop(c: &mut Criterion) {
     let dir = project();
     let workspace = Workspace::open(&dir).expect("workspace");
     let plan = BuildPlan::new([BuildStep::shell("run", "python3 main.py")]);
-    let healer = Healer::new(MemoryBuilder)
-        .provider(Arc::new(MemoryModel))
+    let healer = Healer::new(memory_builder())
+        .provider(Arc::new(ScriptedProvider::always(REPLY)))
         .config(HealConfig {
             attempts: AttemptPolicy {
                 base_delay: Duration::ZERO,

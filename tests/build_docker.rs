@@ -7,7 +7,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
@@ -20,14 +19,17 @@ use selfheal::build::{
     BuildStep, Builder, CaptureConfig, Discard, DockerBuilder, ImageBuild, WorkspaceMode,
 };
 use selfheal::parse::ParserSet;
-use selfheal_test_harness::{Need, trial};
+use selfheal_test_harness::{Need, Test, trial};
+
+use crate::support;
 
 const IMAGE: &str = "selfheal-test-busybox:1";
 
-fn main() -> ExitCode {
+/// This file's tests, in the order they read.
+pub(crate) fn tests() -> Vec<Test> {
     let engine = Need::docker_engine();
     let link_local = Need::new(link_local_address_on_host().err());
-    selfheal_test_harness::run(vec![
+    vec![
         trial!(async exit_codes_and_output_are_captured).needs(&engine),
         trial!(async a_step_past_its_timeout_is_stopped_and_removed).needs(&engine),
         trial!(async dropping_the_future_removes_the_container).needs(&engine),
@@ -43,7 +45,7 @@ fn main() -> ExitCode {
         trial!(async with_network_the_host_and_link_local_addresses_are_unreachable)
             .needs(&engine)
             .needs(&link_local),
-    ])
+    ]
 }
 
 /// Image builds are compared against the engine's whole image list: one at a time.
@@ -67,7 +69,7 @@ async fn builder(test: &str) -> DockerBuilder {
         .label("dev.selfheal.test", test)
         .stop_grace(Duration::from_secs(1))
         .capture(CaptureConfig {
-            run_dir: std::env::temp_dir().join(format!("selfheal-docker-runs-{test}")),
+            run_dir: support::scratch(&format!("docker-runs-{test}")),
             ..CaptureConfig::default()
         })
 }
@@ -135,10 +137,7 @@ async fn import_busybox(docker: &Docker) {
 }
 
 fn workspace(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("selfheal-docker-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    dir
+    support::scratch(&format!("docker-{name}"))
 }
 
 /// No container of `test` is left, running or not.

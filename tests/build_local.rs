@@ -2,21 +2,37 @@
 //! process behind, cancellation, confinement, and large output within the memory cap.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use selfheal::Error;
 use selfheal::build::{
-    BuildPlan, BuildStep, Builder, CaptureConfig, Discard, EnvPolicy, LineSink, LocalBuilder,
-    OutputStream, run_plan,
+    BuildPlan, BuildStep, Builder, CaptureConfig, Discard, EnvPolicy, LocalBuilder, OutputStream,
+    run_plan,
 };
 use selfheal::fix::RelativePath;
+use selfheal::testing::LineRecorder;
+use selfheal_test_harness::{Test, trial};
+
+use crate::support;
+
+/// This file's tests, in the order they read.
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        trial!(async exit_codes_and_both_streams_are_captured),
+        trial!(async a_timed_out_step_leaves_no_process_behind),
+        trial!(async processes_that_ignore_sigterm_are_killed_after_the_grace_period),
+        trial!(async background_processes_end_with_a_step_that_succeeded),
+        trial!(async dropping_the_future_kills_the_step),
+        trial!(async working_directories_stay_inside_the_workspace),
+        trial!(async the_environment_is_filtered_and_extended),
+        trial!(async large_output_is_capped_in_memory_and_spilled_whole),
+        trial!(async a_plan_stops_at_the_first_failure_unless_told_to_go_on),
+        trial!(async a_log_that_cannot_be_spilled_fails_the_step_and_ends_it),
+    ]
+}
 
 fn workspace(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("selfheal-build-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    dir
+    support::scratch(&format!("build-{name}"))
 }
 
 fn builder() -> LocalBuilder {
@@ -53,21 +69,9 @@ async fn gone(pid: u32) -> bool {
     false
 }
 
-#[derive(Default)]
-struct Lines(Mutex<Vec<(OutputStream, String)>>);
-
-impl LineSink for Lines {
-    fn line(&self, stream: OutputStream, line: &str) {
-        if let Ok(mut lines) = self.0.lock() {
-            lines.push((stream, line.to_string()));
-        }
-    }
-}
-
-#[tokio::test]
 async fn exit_codes_and_both_streams_are_captured() {
     let ws = workspace("exit");
-    let lines = Lines::default();
+    let lines = LineRecorder::default();
     let step = BuildStep::shell("fails", "echo out; echo err >&2; echo more; exit 3");
     let output = builder()
         .run_step(&ws, &step, &lines)
@@ -85,7 +89,7 @@ async fn exit_codes_and_both_streams_are_captured() {
     for line in ["out", "err", "more"] {
         assert!(output.log.text.contains(line), "{}", output.log.text);
     }
-    let got = lines.0.into_inner().unwrap_or_default();
+    let got = lines.lines();
     assert!(
         got.contains(&(OutputStream::Stderr, "err".into())),
         "{got:?}"
@@ -112,7 +116,6 @@ async fn exit_codes_and_both_streams_are_captured() {
     let _ = std::fs::remove_dir_all(&ws);
 }
 
-#[tokio::test]
 async fn a_timed_out_step_leaves_no_process_behind() {
     let ws = workspace("timeout");
     // A background grandchild, and one that daemonizes (its parent exits, it is reparented).
@@ -145,7 +148,6 @@ async fn a_timed_out_step_leaves_no_process_behind() {
     let _ = std::fs::remove_dir_all(&ws);
 }
 
-#[tokio::test]
 async fn processes_that_ignore_sigterm_are_killed_after_the_grace_period() {
     let ws = workspace("stubborn");
     let step = BuildStep::shell(
@@ -163,7 +165,6 @@ async fn processes_that_ignore_sigterm_are_killed_after_the_grace_period() {
     let _ = std::fs::remove_dir_all(&ws);
 }
 
-#[tokio::test]
 async fn background_processes_end_with_a_step_that_succeeded() {
     let ws = workspace("background");
     let step = BuildStep::shell("server", "sleep 300 & echo $! > server.pid; echo ready");
@@ -183,7 +184,6 @@ async fn background_processes_end_with_a_step_that_succeeded() {
     let _ = std::fs::remove_dir_all(&ws);
 }
 
-#[tokio::test]
 async fn dropping_the_future_kills_the_step() {
     let ws = workspace("cancel");
     let step = BuildStep::shell(
@@ -203,7 +203,6 @@ async fn dropping_the_future_kills_the_step() {
     let _ = std::fs::remove_dir_all(&ws);
 }
 
-#[tokio::test]
 async fn working_directories_stay_inside_the_workspace() {
     let ws = workspace("cwd");
     std::fs::create_dir_all(ws.join("web/src")).unwrap_or_else(|e| panic!("{e}"));
@@ -245,7 +244,6 @@ async fn working_directories_stay_inside_the_workspace() {
     let _ = std::fs::remove_dir_all(&ws);
 }
 
-#[tokio::test]
 async fn the_environment_is_filtered_and_extended() {
     let ws = workspace("env");
     let step = BuildStep::argv("env", ["/usr/bin/env"]).env("SELFHEAL_STEP", "yes");
@@ -269,7 +267,6 @@ async fn the_environment_is_filtered_and_extended() {
     let _ = std::fs::remove_dir_all(&ws);
 }
 
-#[tokio::test]
 async fn large_output_is_capped_in_memory_and_spilled_whole() {
     let ws = workspace("large");
     let run_dir = ws.join("runs");
@@ -301,7 +298,6 @@ async fn large_output_is_capped_in_memory_and_spilled_whole() {
     let _ = std::fs::remove_dir_all(&ws);
 }
 
-#[tokio::test]
 async fn a_plan_stops_at_the_first_failure_unless_told_to_go_on() {
     let ws = workspace("plan");
     let plan = BuildPlan::new([
@@ -323,7 +319,6 @@ async fn a_plan_stops_at_the_first_failure_unless_told_to_go_on() {
     let _ = std::fs::remove_dir_all(&ws);
 }
 
-#[tokio::test]
 async fn a_log_that_cannot_be_spilled_fails_the_step_and_ends_it() {
     let ws = workspace("unspillable");
     std::fs::write(ws.join("not-a-directory"), "").unwrap_or_else(|e| panic!("{e}"));

@@ -12,8 +12,18 @@ use selfheal::llm::OpenAi;
 use selfheal::workspace::Workspace;
 use serde_json::json;
 
-mod support;
-use support::{Reply, Server, openai_stream, quick_heal_config};
+use selfheal_test_harness::{Test, trial};
+
+use crate::support::{self, Reply, Server, openai_stream, quick_heal_config};
+
+/// This file's tests, in the order they read.
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        trial!(async a_recorded_heal_replays_the_same_without_tools_or_model),
+        trial!(async a_replayed_step_makes_the_recorded_changes_and_streams_the_recorded_lines),
+        trial!(async a_run_that_leaves_the_recording_is_an_error_not_a_guess),
+    ]
+}
 
 const BROKEN: &str = "def greet():\n    print(mesage)\n\nmesage_text = 'hi'\ngreet()\n";
 
@@ -21,9 +31,7 @@ struct Folder(PathBuf);
 
 impl Folder {
     fn new(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("selfheal-cassette-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = support::scratch(&format!("cassette-{name}"));
         std::fs::create_dir_all(dir.join("app")).unwrap();
         std::fs::write(dir.join("app/main.py"), BROKEN).unwrap();
         Folder(dir)
@@ -80,7 +88,6 @@ fn replies(events: &[Event]) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
 async fn a_recorded_heal_replays_the_same_without_tools_or_model() {
     let server = Server::start().await;
     server.push(fix("    print(mesage_text"));
@@ -129,7 +136,6 @@ async fn a_recorded_heal_replays_the_same_without_tools_or_model() {
     assert_eq!(replay.remaining(), (0, 0));
 }
 
-#[tokio::test]
 async fn a_replayed_step_makes_the_recorded_changes_and_streams_the_recorded_lines() {
     let folder = Folder::new("changes");
     let cassette = folder.0.join("tool.cassette");
@@ -171,7 +177,6 @@ async fn a_replayed_step_makes_the_recorded_changes_and_streams_the_recorded_lin
     );
 }
 
-#[tokio::test]
 async fn a_run_that_leaves_the_recording_is_an_error_not_a_guess() {
     let folder = Folder::new("diverge");
     let cassette = folder.0.join("one.cassette");

@@ -1,14 +1,18 @@
 //! `doctor::run` against providers served on 127.0.0.1.
 
-mod support;
-
 use std::time::Duration;
 
 use selfheal::doctor::{self, CheckStatus, DoctorOptions};
+use selfheal_test_harness::{Test, trial};
 use serde_json::json;
-use support::{Reply, Server};
 
-#[tokio::test]
+use crate::support::{Reply, Server};
+
+/// This file's tests, in the order they read.
+pub(crate) fn tests() -> Vec<Test> {
+    vec![trial!(async configured_providers_are_called_and_judged)]
+}
+
 async fn configured_providers_are_called_and_judged() {
     let claude = Server::start().await;
     let gpt = Server::start().await;

@@ -18,10 +18,28 @@ use selfheal::time::VirtualClock;
 use selfheal::{Category, Diagnostic};
 use serde_json::json;
 
+use crate::support;
+
+/// This file's tests, in the order they read.
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        trial!(async the_same_error_elsewhere_finds_its_fix_and_another_code_never_does),
+        trial!(async a_similar_message_matches_by_vector_and_says_why),
+        trial!(async failures_are_remembered_deprecate_and_pruning_forgets),
+        trial!(async prune_removes_fixes_that_fail_too_often),
+        trial!(async export_and_import_carry_fixes_and_stats_and_refuse_bad_lines),
+        trial!(async two_caches_on_one_folder_see_each_others_fixes),
+        trial!(async(threads = 2) large_partitions_are_searched_through_graphs_built_in_the_background),
+        trial!(async concurrent_processes_lose_no_count),
+        trial!(async a_writer_killed_with_sigkill_loses_at_most_its_in_flight_fix),
+    ]
+    .into_iter()
+    .chain(http_embedder::tests())
+    .collect()
+}
+
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("selfheal-cache-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    support::scratch(&format!("cache-{name}"))
 }
 
 fn proposal(tag: &str) -> FixProposal {
@@ -85,7 +103,6 @@ fn elsewhere(diagnostic: &Diagnostic) -> Diagnostic {
     moved
 }
 
-#[tokio::test]
 async fn the_same_error_elsewhere_finds_its_fix_and_another_code_never_does() {
     let dir = temp_dir("quality");
     let cache = FixCache::open(&dir).await.unwrap();
@@ -156,7 +173,6 @@ async fn the_same_error_elsewhere_finds_its_fix_and_another_code_never_does() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[tokio::test]
 async fn a_similar_message_matches_by_vector_and_says_why() {
     let dir = temp_dir("similar");
     let cache = FixCache::open(&dir).await.unwrap();
@@ -206,7 +222,6 @@ async fn a_similar_message_matches_by_vector_and_says_why() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[tokio::test]
 async fn failures_are_remembered_deprecate_and_pruning_forgets() {
     let dir = temp_dir("learning");
     let clock = Arc::new(VirtualClock::new());
@@ -270,7 +285,6 @@ async fn failures_are_remembered_deprecate_and_pruning_forgets() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[tokio::test]
 async fn prune_removes_fixes_that_fail_too_often() {
     let dir = temp_dir("prune-rate");
     let cache = FixCache::open(&dir).await.unwrap();
@@ -298,7 +312,6 @@ async fn prune_removes_fixes_that_fail_too_often() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[tokio::test]
 async fn export_and_import_carry_fixes_and_stats_and_refuse_bad_lines() {
     let (from, to) = (temp_dir("export"), temp_dir("import"));
     let source = FixCache::open(&from).await.unwrap();
@@ -350,7 +363,6 @@ async fn export_and_import_carry_fixes_and_stats_and_refuse_bad_lines() {
     }
 }
 
-#[tokio::test]
 async fn two_caches_on_one_folder_see_each_others_fixes() {
     let dir = temp_dir("shared");
     let config = CacheConfig {
@@ -390,7 +402,6 @@ async fn two_caches_on_one_folder_see_each_others_fixes() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_partitions_are_searched_through_graphs_built_in_the_background() {
     let dir = temp_dir("graphs");
     let config = CacheConfig {
@@ -450,7 +461,6 @@ fn writer() -> Command {
     Command::new(env!("CARGO_BIN_EXE_selfheal-cache-writer"))
 }
 
-#[tokio::test]
 async fn concurrent_processes_lose_no_count() {
     let dir = temp_dir("processes");
     let children: Vec<_> = (0..4)
@@ -472,7 +482,6 @@ async fn concurrent_processes_lose_no_count() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[tokio::test]
 async fn a_writer_killed_with_sigkill_loses_at_most_its_in_flight_fix() {
     use std::io::{BufRead, BufReader};
 
@@ -522,13 +531,21 @@ fn kill_hard(pid: u32) {
     rustix::process::kill_process(pid, rustix::process::Signal::KILL).expect("SIGKILL");
 }
 
-mod support;
+use selfheal_test_harness::{Test, trial};
 
 mod http_embedder {
     use super::*;
+    use crate::support::{Reply, Server};
     use selfheal::cache::{Embedder, LexicalEmbedder, OpenAiEmbedder};
     use selfheal::llm::ProviderErrorKind;
-    use support::{Reply, Server};
+
+    pub(super) fn tests() -> Vec<Test> {
+        vec![
+            trial!(async speaks_the_embeddings_wire_format_and_normalizes),
+            trial!(async faults_are_typed_errors),
+            trial!(async a_cache_can_use_it),
+        ]
+    }
 
     /// A reply in OpenAI's format: vectors three times too long, listed in reverse order.
     fn embeddings(vectors: &[Vec<f32>]) -> Reply {
@@ -556,7 +573,6 @@ mod http_embedder {
         .threshold(0.75)
     }
 
-    #[tokio::test]
     async fn speaks_the_embeddings_wire_format_and_normalizes() {
         let server = Server::start().await;
         let lexical = LexicalEmbedder::default();
@@ -577,7 +593,6 @@ mod http_embedder {
         assert_eq!(request.body["input"], json!(texts));
     }
 
-    #[tokio::test]
     async fn faults_are_typed_errors() {
         let server = Server::start().await;
         let embedder = embedder(&server);
@@ -615,7 +630,6 @@ mod http_embedder {
         assert!(error.as_provider_error().is_some(), "{error}");
     }
 
-    #[tokio::test]
     async fn a_cache_can_use_it() {
         let server = Server::start().await;
         let dir = temp_dir("http-embedder");

@@ -2,21 +2,19 @@
 //! fixer (`ruff check --fix`), project-aware fixes (imports, names, unused bindings) checked by
 //! python, node and ruff, and a missing package installed from the npm registry.
 
-use std::process::ExitCode;
-
 use selfheal::build::{BuildPlan, BuildStep, LocalBuilder};
 use selfheal::heal::{FixSource, Healer, Outcome};
 use selfheal::workspace::Workspace;
-use selfheal_test_harness::{Need, trial, which};
-use support::project::Project;
+use selfheal_test_harness::{Need, Test, trial, which};
 
-mod support;
+use crate::support::project::Project;
 
-fn main() -> ExitCode {
+/// This file's tests, in the order they read.
+pub(crate) fn tests() -> Vec<Test> {
     let ruff = Need::program("ruff", "pip install ruff; scripts/test installs it");
     let mypy = Need::program("mypy", "pip install mypy; scripts/test installs it");
     let pytest = Need::program("pytest", "pip install pytest; scripts/test installs it");
-    selfheal_test_harness::run(vec![
+    vec![
         trial!(async a_require_that_misses_its_folder_is_pointed_at_the_module_that_exists),
         trial!(async ruff_fixes_what_it_reported_and_the_lint_passes).needs(&ruff),
         trial!(async names_used_without_import_are_imported_from_the_standard_library_and_the_project),
@@ -26,7 +24,7 @@ fn main() -> ExitCode {
         trial!(async mypys_one_suggestion_for_a_misspelt_attribute_is_applied).needs(&mypy),
         trial!(async a_colon_python_expects_is_put_back_when_pytest_meets_it).needs(&pytest),
         trial!(async a_crate_of_the_same_workspace_is_declared_by_path),
-    ])
+    ]
 }
 
 async fn heal(project: &Project, steps: &[(&str, &str)]) -> selfheal::heal::HealReport {

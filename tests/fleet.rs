@@ -12,7 +12,7 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use selfheal::Diagnostic;
@@ -23,10 +23,13 @@ use selfheal::cache::{
 };
 use selfheal::fix::FixProposal;
 use selfheal::parse::ParserSet;
-use selfheal_test_harness::{Need, trial};
+use selfheal_test_harness::{Need, Test, trial};
 use tokio_postgres::NoTls;
 
-fn main() -> ExitCode {
+use crate::support;
+
+/// This file's tests, in the order they read.
+pub(crate) fn tests() -> Vec<Test> {
     let server = Need::env("SELFHEAL_TEST_PG_URL", ".ci/run starts a server");
     let cluster = Need::new(
         postgres_programs()
@@ -34,7 +37,7 @@ fn main() -> ExitCode {
             .then(|| "PostgreSQL is not installed (/usr/lib/postgresql/*/bin)".into()),
     );
     let openssl = Need::program("openssl", "apt install openssl");
-    selfheal_test_harness::run(vec![
+    vec![
         trial!(async(threads = 2) a_fix_learned_by_one_worker_process_is_served_by_another).needs(&server),
         trial!(async(threads = 2) eight_workers_recording_uses_at_once_lose_no_count).needs(&server),
         trial!(async(threads = 2) a_change_that_commits_late_is_not_skipped).needs(&server),
@@ -45,7 +48,7 @@ fn main() -> ExitCode {
         trial!(async(threads = 2) a_worker_cut_off_keeps_learning_and_uploads_when_the_server_returns).needs(&server),
         trial!(async(threads = 2) a_server_killed_mid_sync_loses_and_duplicates_nothing).needs(&cluster),
         trial!(async(threads = 2) a_server_that_accepts_only_tls_is_reached_with_sslmode_require).needs(&cluster).needs(&openssl),
-    ])
+    ]
 }
 
 /// A fresh database on the test server, as a URL.
@@ -94,9 +97,7 @@ async fn connect(url: &str) -> tokio_postgres::Client {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("selfheal-fleet-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    support::scratch(&format!("fleet-{name}"))
 }
 
 fn parse(log: &str) -> Diagnostic {

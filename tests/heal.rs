@@ -20,8 +20,36 @@ use selfheal::time::VirtualClock;
 use selfheal::workspace::Workspace;
 use serde_json::json;
 
-mod support;
-use support::{Reply, Server, openai_stream, quick_heal_config};
+use selfheal_test_harness::{Test, trial};
+
+use crate::support::{self, Reply, Server, openai_stream, quick_heal_config};
+
+/// This file's tests, in the order they read.
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        trial!(async a_model_fix_heals_the_build_and_the_next_time_the_cache_does_without_a_request),
+        trial!(async a_fix_that_makes_things_worse_is_rolled_back_and_the_next_reply_heals),
+        trial!(async the_backoff_between_attempts_is_waited_on_the_injected_clock),
+        trial!(async fixes_that_never_work_end_in_an_escalation_report),
+        trial!(async edits_outside_the_workspace_are_refused_and_nothing_is_written_there),
+        trial!(async a_green_build_is_left_alone_and_no_source_of_fixes_escalates_at_once),
+        trial!(async when_the_time_runs_out_the_attempt_in_progress_is_undone),
+        trial!(async a_run_that_ends_unhealed_puts_the_workspace_back_unless_asked_to_keep_progress),
+        trial!(async a_network_error_is_built_again_without_asking_the_model),
+        trial!(async cancelling_undoes_the_attempt_in_progress_and_reports_it),
+        trial!(async a_run_stopped_by_a_callback_that_then_fails_ends_cancelled_every_time),
+        trial!(async a_run_dropped_mid_attempt_leaves_the_workspace_as_before_that_attempt),
+        trial!(async events_stream_to_the_end_and_the_last_one_ends_the_run),
+        trial!(async out_of_tokens_the_run_escalates_without_calling_the_model_and_tells_the_host),
+        trial!(async npm_ci_without_a_lockfile_is_healed_by_writing_the_lockfile_so_the_plan_passes_as_written),
+        trial!(async a_build_that_passes_only_with_a_changed_plan_is_not_reported_healed),
+        trial!(async conflicting_peer_dependencies_are_healed_by_npms_own_setting_in_npmrc),
+        trial!(async an_answer_cut_off_mid_stream_costs_an_attempt_not_the_run),
+        trial!(async an_overloaded_answer_is_started_over_by_the_retry_layer_within_the_attempt),
+        trial!(async a_crash_in_compiled_code_is_fixed_in_the_source_its_source_map_names),
+        trial!(async a_prerender_error_in_next_build_output_is_fixed_in_the_page_it_was_built_from),
+    ]
+}
 
 const BROKEN: &str = "def greet():\n    print(mesage)\n\nmesage_text = 'hi'\ngreet()\n";
 const FIXED_LINE: &str = "    print(mesage_text)";
@@ -32,8 +60,7 @@ struct Project {
 
 impl Project {
     fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("selfheal-heal-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = support::scratch(&format!("heal-{name}"));
         std::fs::create_dir_all(dir.join("app")).unwrap();
         std::fs::create_dir_all(dir.join("outside")).unwrap();
         std::fs::write(dir.join("app/main.py"), BROKEN).unwrap();
@@ -96,7 +123,6 @@ fn healer(server: &Server, cache: &Path) -> impl std::future::Future<Output = He
     }
 }
 
-#[tokio::test]
 async fn a_model_fix_heals_the_build_and_the_next_time_the_cache_does_without_a_request() {
     let server = Server::start().await;
     let project = Project::new("model");
@@ -139,7 +165,6 @@ async fn a_model_fix_heals_the_build_and_the_next_time_the_cache_does_without_a_
     assert_eq!(server.received().len(), 1, "the model was not asked again");
 }
 
-#[tokio::test]
 async fn a_fix_that_makes_things_worse_is_rolled_back_and_the_next_reply_heals() {
     let server = Server::start().await;
     let project = Project::new("rollback");
@@ -165,7 +190,6 @@ async fn a_fix_that_makes_things_worse_is_rolled_back_and_the_next_reply_heals()
     assert!(second.contains("made it worse"), "{second}");
 }
 
-#[tokio::test]
 async fn the_backoff_between_attempts_is_waited_on_the_injected_clock() {
     let server = Server::start().await;
     let project = Project::new("clock");
@@ -198,7 +222,6 @@ async fn the_backoff_between_attempts_is_waited_on_the_injected_clock() {
     assert!((1.8..=2.2).contains(&second.as_secs_f64()), "{second:?}");
 }
 
-#[tokio::test]
 async fn fixes_that_never_work_end_in_an_escalation_report() {
     let server = Server::start().await;
     let project = Project::new("stuck");
@@ -219,7 +242,6 @@ async fn fixes_that_never_work_end_in_an_escalation_report() {
     assert!(events.iter().any(|e| matches!(e, Event::Escalated { .. })));
 }
 
-#[tokio::test]
 async fn edits_outside_the_workspace_are_refused_and_nothing_is_written_there() {
     let server = Server::start().await;
     let project = Project::new("escape");
@@ -257,7 +279,6 @@ async fn edits_outside_the_workspace_are_refused_and_nothing_is_written_there() 
     assert!(!Path::new("/tmp/owned.py").exists());
 }
 
-#[tokio::test]
 async fn a_green_build_is_left_alone_and_no_source_of_fixes_escalates_at_once() {
     let project = Project::new("green");
     std::fs::write(project.app().join("main.py"), "print('ok')\n").unwrap();
@@ -275,7 +296,6 @@ async fn a_green_build_is_left_alone_and_no_source_of_fixes_escalates_at_once() 
     assert_eq!(project.main(), BROKEN);
 }
 
-#[tokio::test]
 async fn when_the_time_runs_out_the_attempt_in_progress_is_undone() {
     let server = Server::start().await;
     let project = Project::new("timeout");
@@ -302,7 +322,6 @@ async fn when_the_time_runs_out_the_attempt_in_progress_is_undone() {
     assert!(matches!(events.last(), Some(Event::Failed { .. })));
 }
 
-#[tokio::test]
 async fn a_run_that_ends_unhealed_puts_the_workspace_back_unless_asked_to_keep_progress() {
     let server = Server::start().await;
     let project = Project::new("partial");
@@ -341,7 +360,6 @@ async fn a_run_that_ends_unhealed_puts_the_workspace_back_unless_asked_to_keep_p
     );
 }
 
-#[tokio::test]
 async fn a_network_error_is_built_again_without_asking_the_model() {
     let server = Server::start().await;
     let project = Project::new("network");
@@ -371,7 +389,6 @@ async fn a_network_error_is_built_again_without_asking_the_model() {
     assert_eq!(server.received().len(), 0);
 }
 
-#[tokio::test]
 async fn cancelling_undoes_the_attempt_in_progress_and_reports_it() {
     let server = Server::start().await;
     let project = Project::new("cancel");
@@ -456,7 +473,6 @@ impl Provider for Quits {
     }
 }
 
-#[tokio::test]
 async fn a_run_stopped_by_a_callback_that_then_fails_ends_cancelled_every_time() {
     let project = Project::new("stopped");
     let stop = Arc::new(tokio::sync::Notify::new());
@@ -478,7 +494,6 @@ async fn a_run_stopped_by_a_callback_that_then_fails_ends_cancelled_every_time()
     }
 }
 
-#[tokio::test]
 async fn a_run_dropped_mid_attempt_leaves_the_workspace_as_before_that_attempt() {
     let server = Server::start().await;
     let project = Project::new("dropped");
@@ -502,7 +517,6 @@ async fn a_run_dropped_mid_attempt_leaves_the_workspace_as_before_that_attempt()
     assert_eq!(project.main(), BROKEN);
 }
 
-#[tokio::test]
 async fn events_stream_to_the_end_and_the_last_one_ends_the_run() {
     let server = Server::start().await;
     let project = Project::new("stream");
@@ -531,7 +545,6 @@ async fn events_stream_to_the_end_and_the_last_one_ends_the_run() {
     assert_eq!(json[0]["event"], "run_started");
 }
 
-#[tokio::test]
 async fn out_of_tokens_the_run_escalates_without_calling_the_model_and_tells_the_host() {
     let server = Server::start().await;
     let project = Project::new("budget");
@@ -558,7 +571,6 @@ async fn out_of_tokens_the_run_escalates_without_calling_the_model_and_tells_the
     assert_eq!(escalated.lock().unwrap().as_ref(), Some(&report));
 }
 
-#[tokio::test]
 async fn npm_ci_without_a_lockfile_is_healed_by_writing_the_lockfile_so_the_plan_passes_as_written()
 {
     let project = Project::new("fallback");
@@ -613,7 +625,6 @@ impl Strategy for OtherCommand {
     }
 }
 
-#[tokio::test]
 async fn a_build_that_passes_only_with_a_changed_plan_is_not_reported_healed() {
     let project = Project::new("changed-plan");
     let healer = Healer::new(LocalBuilder::new())
@@ -637,7 +648,6 @@ async fn a_build_that_passes_only_with_a_changed_plan_is_not_reported_healed() {
     assert_eq!(project.main(), BROKEN, "nothing of the project changed");
 }
 
-#[tokio::test]
 async fn conflicting_peer_dependencies_are_healed_by_npms_own_setting_in_npmrc() {
     let project = Project::new("peer-deps");
     // react-dom 17 declares react 17 as its peer; the app has react 18.
@@ -671,7 +681,6 @@ async fn conflicting_peer_dependencies_are_healed_by_npms_own_setting_in_npmrc()
     let _ = std::fs::remove_dir_all(project.app().join("node_modules"));
 }
 
-#[tokio::test]
 async fn an_answer_cut_off_mid_stream_costs_an_attempt_not_the_run() {
     let server = Server::start().await;
     let project = Project::new("cut-off");
@@ -699,7 +708,6 @@ async fn an_answer_cut_off_mid_stream_costs_an_attempt_not_the_run() {
     assert!(project.main().contains(FIXED_LINE));
 }
 
-#[tokio::test]
 async fn an_overloaded_answer_is_started_over_by_the_retry_layer_within_the_attempt() {
     let server = Server::start().await;
     let project = Project::new("overloaded");
@@ -755,7 +763,6 @@ async fn an_overloaded_answer_is_started_over_by_the_retry_layer_within_the_atte
     assert_eq!(server.received().len(), 2);
 }
 
-#[tokio::test]
 async fn a_crash_in_compiled_code_is_fixed_in_the_source_its_source_map_names() {
     let server = Server::start().await;
     let project = Project::new("source-map");
@@ -815,7 +822,6 @@ async fn a_crash_in_compiled_code_is_fixed_in_the_source_its_source_map_names() 
     );
 }
 
-#[tokio::test]
 async fn a_prerender_error_in_next_build_output_is_fixed_in_the_page_it_was_built_from() {
     let server = Server::start().await;
     let project = Project::new("prerender");

@@ -8,7 +8,15 @@ use std::process::Command;
 use selfheal::build::{BuildPlan, BuildStep, LocalBuilder};
 use selfheal::heal::{FixSource, Healer, Outcome};
 use selfheal::workspace::Workspace;
+use selfheal_test_harness::{Test, trial};
 use serde_json::Value;
+
+use crate::support;
+
+/// This file's tests, in the order they read.
+pub(crate) fn tests() -> Vec<Test> {
+    vec![trial!(async cases_the_tools_can_fix_are_healed_without_a_model)]
+}
 
 fn cases() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/heal");
@@ -38,9 +46,8 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-#[tokio::test]
 async fn cases_the_tools_can_fix_are_healed_without_a_model() {
-    let scratch = std::env::temp_dir().join(format!("selfheal-heal-corpus-{}", std::process::id()));
+    let scratch = support::scratch("heal-corpus");
     let mut healed = Vec::new();
     for case in cases() {
         let name = case.file_name().unwrap().to_string_lossy().to_string();

@@ -13,8 +13,18 @@ use std::path::Path;
 
 use selfheal::fix::{FixProposal, ProposalError};
 use selfheal::json::{Hint, drop_deep, equal, recover, to_string};
+use selfheal_test_harness::{Test, trial};
 use serde::Deserialize;
 use serde_json::Value;
+
+/// This file's tests, in the order they read.
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        trial!(recovery_meets_the_bar_on_the_public_corpus),
+        trial!(recovery_meets_the_bar_on_generated_cases),
+        trial!(fix_proposals_read_from_corpus_replies),
+    ]
+}
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Tally {
@@ -165,19 +175,16 @@ fn meets_the_bar(file: &'static str, min_cases: usize) {
     assert!(false_success <= 0.01, "false success {:.3}", false_success);
 }
 
-#[test]
 fn recovery_meets_the_bar_on_the_public_corpus() {
     meets_the_bar("cases.jsonl", 187);
 }
 
-#[test]
 fn recovery_meets_the_bar_on_generated_cases() {
     meets_the_bar("generated.jsonl", 330);
 }
 
 /// Every complete fix proposal in the corpus reads as the same `FixProposal` from the raw reply
 /// as from the expected value; replies without JSON are `NotFound`; truncated ones never panic.
-#[test]
 fn fix_proposals_read_from_corpus_replies() {
     let checked = with_cases("cases.jsonl", |cases| {
         let mut checked = 0;

@@ -3,8 +3,6 @@
 //! multi-byte characters), each provider's error bodies, dropped connections, malformed
 //! bodies and a server slower than the timeout.
 
-mod support;
-
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -13,8 +11,27 @@ use selfheal::llm::{
     Anthropic, CompletionRequest, FinishReason, Gemini, OpenAi, Provider, ProviderError,
     ProviderErrorKind, StreamEvent, Usage, collect,
 };
+use selfheal_test_harness::{Test, trial};
 use serde_json::json;
-use support::{Reply, Server, openai_stream, split, sse_text};
+
+use crate::support::{Reply, Server, openai_stream, split, sse_text};
+
+/// This file's tests, in the order they read.
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        trial!(async anthropic_complete_speaks_the_messages_api),
+        trial!(async anthropic_stream_survives_any_piece_boundary),
+        trial!(async anthropic_errors_keep_type_status_and_body),
+        trial!(async anthropic_stream_error_event_and_dropped_connection),
+        trial!(async malformed_cut_and_slow_responses),
+        trial!(async openai_complete_and_stream),
+        trial!(async openai_errors_tell_quota_from_rate_limits),
+        trial!(async azure_uses_deployments_and_api_key),
+        trial!(async gemini_complete_and_stream),
+        trial!(async gemini_errors_and_retry_info),
+        trial!(missing_keys_are_clear_config_errors),
+    ]
+}
 
 const TEXT: &str = "{\"analysis\": \"naïve café — 😀 fixed\", \"fixes\": []}";
 
@@ -73,7 +90,6 @@ fn anthropic(server: &Server) -> Anthropic {
         .timeout(Duration::from_secs(10))
 }
 
-#[tokio::test]
 async fn anthropic_complete_speaks_the_messages_api() {
     let server = Server::start().await;
     server.push(Reply::json(
@@ -112,7 +128,6 @@ async fn anthropic_complete_speaks_the_messages_api() {
     assert!((sent.body["temperature"].as_f64().unwrap() - 0.2).abs() < 1e-6);
 }
 
-#[tokio::test]
 async fn anthropic_stream_survives_any_piece_boundary() {
     for size in [3, 7, 64] {
         let server = Server::start().await;
@@ -131,7 +146,6 @@ async fn anthropic_stream_survives_any_piece_boundary() {
     }
 }
 
-#[tokio::test]
 async fn anthropic_errors_keep_type_status_and_body() {
     let server = Server::start().await;
     let provider = anthropic(&server);
@@ -196,7 +210,6 @@ async fn anthropic_errors_keep_type_status_and_body() {
     }
 }
 
-#[tokio::test]
 async fn anthropic_stream_error_event_and_dropped_connection() {
     let server = Server::start().await;
     let provider = anthropic(&server);
@@ -229,7 +242,6 @@ async fn anthropic_stream_error_event_and_dropped_connection() {
     assert!(e.kind.is_retryable());
 }
 
-#[tokio::test]
 async fn malformed_cut_and_slow_responses() {
     let server = Server::start().await;
     let provider = anthropic(&server);
@@ -277,7 +289,6 @@ fn openai(server: &Server) -> OpenAi {
         .model("gpt-4o")
 }
 
-#[tokio::test]
 async fn openai_complete_and_stream() {
     let server = Server::start().await;
     server.push(Reply::json(
@@ -325,7 +336,6 @@ async fn openai_complete_and_stream() {
     assert!(streamed.body.get("response_format").is_none());
 }
 
-#[tokio::test]
 async fn openai_errors_tell_quota_from_rate_limits() {
     let server = Server::start().await;
     let provider = openai(&server);
@@ -365,7 +375,6 @@ async fn openai_errors_tell_quota_from_rate_limits() {
     assert_eq!(e.message, "model \"qwen\" not found, try pulling it first");
 }
 
-#[tokio::test]
 async fn azure_uses_deployments_and_api_key() {
     let server = Server::start().await;
     server.push(Reply::json(
@@ -390,7 +399,6 @@ fn gemini(server: &Server) -> Gemini {
     Gemini::new("g-key").unwrap().base_url(server.url())
 }
 
-#[tokio::test]
 async fn gemini_complete_and_stream() {
     let server = Server::start().await;
     server.push(Reply::json(
@@ -445,7 +453,6 @@ async fn gemini_complete_and_stream() {
     );
 }
 
-#[tokio::test]
 async fn gemini_errors_and_retry_info() {
     let server = Server::start().await;
     server.push(Reply::json(
@@ -477,7 +484,6 @@ async fn gemini_errors_and_retry_info() {
     assert_eq!(completion.text, "");
 }
 
-#[test]
 fn missing_keys_are_clear_config_errors() {
     let none = |_: &str| None;
     let message = |r: Result<(), Error>| r.unwrap_err().to_string();

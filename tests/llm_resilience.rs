@@ -2,8 +2,6 @@
 //! retries and their delays (on a virtual clock: nothing sleeps), breaker state changes,
 //! fallback order and mid-stream switches, usage, cost and budget refusals.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,8 +14,30 @@ use selfheal::llm::{
 };
 use selfheal::redact::Redactor;
 use selfheal::time::{Jitter, VirtualClock};
+use selfheal_test_harness::{Test, trial};
 use serde_json::{Value, json};
-use support::{Reply, Server, sse_text};
+
+use crate::support::{Reply, Server, sse_text};
+
+/// This file's tests, in the order they read.
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        trial!(async defaults_survive_three_transient_failures),
+        trial!(async permanent_failures_are_not_retried),
+        trial!(async waits_are_capped_and_deadlines_respected),
+        trial!(async streams_are_retried_and_a_failed_answer_is_started_over),
+        trial!(async breaker_opens_probes_and_closes),
+        trial!(async fallback_moves_down_the_chain_in_order),
+        trial!(async fallback_skips_an_open_breaker_without_calling_it),
+        trial!(async a_stream_failing_midway_continues_on_the_next_provider),
+        trial!(async the_meter_counts_tokens_and_dollars_of_every_call),
+        trial!(async budgets_refuse_calls_before_they_are_made),
+        trial!(async the_full_stack_heals_through_failures_and_accounts_for_them),
+        trial!(async requests_are_redacted_before_they_leave),
+        trial!(async the_chain_from_configuration_is_the_seed_order),
+        trial!(async one_provider_from_configuration_is_stacked_like_the_packages_ones),
+    ]
+}
 
 fn request() -> CompletionRequest {
     CompletionRequest::new("Fix the build.").max_tokens(100)
@@ -89,7 +109,6 @@ fn within(actual: Duration, expected: Duration, spread: f64) -> bool {
     a >= e * (1.0 - spread) - 1e-9 && a <= e * (1.0 + spread) + 1e-9
 }
 
-#[tokio::test]
 async fn defaults_survive_three_transient_failures() {
     let server = Server::start().await;
     let clock = VirtualClock::new();
@@ -117,7 +136,6 @@ async fn defaults_survive_three_transient_failures() {
     assert!(within(sleeps[2], Duration::from_secs(4), 0.1), "{sleeps:?}");
 }
 
-#[tokio::test]
 async fn permanent_failures_are_not_retried() {
     for (status, body) in [
         (400, anthropic_error("invalid_request_error")),
@@ -150,7 +168,6 @@ async fn permanent_failures_are_not_retried() {
     assert_eq!(server.received().len(), 1);
 }
 
-#[tokio::test]
 async fn waits_are_capped_and_deadlines_respected() {
     let server = Server::start().await;
     let clock = VirtualClock::new();
@@ -197,7 +214,6 @@ async fn waits_are_capped_and_deadlines_respected() {
     assert_eq!(clock.sleeps().len(), 4);
 }
 
-#[tokio::test]
 async fn streams_are_retried_and_a_failed_answer_is_started_over() {
     let server = Server::start().await;
     let clock = VirtualClock::new();
@@ -274,7 +290,6 @@ async fn streams_are_retried_and_a_failed_answer_is_started_over() {
     assert_eq!(server.received().len(), 1);
 }
 
-#[tokio::test]
 async fn breaker_opens_probes_and_closes() {
     let server = Server::start().await;
     let clock = VirtualClock::new();
@@ -331,7 +346,6 @@ async fn breaker_opens_probes_and_closes() {
     ));
 }
 
-#[tokio::test]
 async fn fallback_moves_down_the_chain_in_order() {
     let primary = Server::start().await;
     let secondary = Server::start().await;
@@ -372,7 +386,6 @@ async fn fallback_moves_down_the_chain_in_order() {
     }
 }
 
-#[tokio::test]
 async fn fallback_skips_an_open_breaker_without_calling_it() {
     let primary = Server::start().await;
     let secondary = Server::start().await;
@@ -399,7 +412,6 @@ async fn fallback_skips_an_open_breaker_without_calling_it() {
     );
 }
 
-#[tokio::test]
 async fn a_stream_failing_midway_continues_on_the_next_provider() {
     let primary = Server::start().await;
     let secondary = Server::start().await;
@@ -467,7 +479,6 @@ async fn a_stream_failing_midway_continues_on_the_next_provider() {
     assert_eq!(completion.provider, "openai");
 }
 
-#[tokio::test]
 async fn the_meter_counts_tokens_and_dollars_of_every_call() {
     let server = Server::start().await;
     let meter = Meter::new(Budget::unlimited());
@@ -514,7 +525,6 @@ async fn the_meter_counts_tokens_and_dollars_of_every_call() {
     );
 }
 
-#[tokio::test]
 async fn budgets_refuse_calls_before_they_are_made() {
     let server = Server::start().await;
     let tokens = Meter::new(Budget::default().max_tokens(1550));
@@ -578,7 +588,6 @@ async fn budgets_refuse_calls_before_they_are_made() {
     assert!(other.received().is_empty());
 }
 
-#[tokio::test]
 async fn the_full_stack_heals_through_failures_and_accounts_for_them() {
     let primary = Server::start().await;
     let secondary = Server::start().await;
@@ -620,7 +629,6 @@ async fn the_full_stack_heals_through_failures_and_accounts_for_them() {
     );
 }
 
-#[tokio::test]
 async fn requests_are_redacted_before_they_leave() {
     let server = Server::start().await;
     server.push(claude_reply("ok"));
@@ -640,7 +648,6 @@ async fn requests_are_redacted_before_they_leave() {
     assert!(sent.contains("[REDACTED:npm-token]") && sent.contains("[REDACTED:anthropic-key]"));
 }
 
-#[tokio::test]
 async fn the_chain_from_configuration_is_the_seed_order() {
     let claude = Server::start().await;
     let gpt = Server::start().await;
@@ -667,7 +674,6 @@ async fn the_chain_from_configuration_is_the_seed_order() {
     ));
 }
 
-#[tokio::test]
 async fn one_provider_from_configuration_is_stacked_like_the_packages_ones() {
     let google = Server::start().await;
     let url = google.url();

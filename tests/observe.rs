@@ -9,10 +9,18 @@ use selfheal::heal::Outcome;
 use selfheal::llm::{BreakerConfig, CircuitBreaker, OpenAi, Provider, Retry, RetryPolicy};
 use serde_json::json;
 
-mod observed;
-mod support;
-use observed::{KEY, completion, heal_twice, project, runtime};
-use support::{Reply, Server};
+use selfheal_test_harness::{Test, trial};
+
+use crate::observed::{KEY, completion, heal_twice, project, runtime};
+use crate::support::{Reply, Server};
+
+/// This file's tests, in the order they read.
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        trial!(a_run_is_counted_by_outcome_source_category_cache_and_model),
+        trial!(retries_and_breaker_transitions_are_counted),
+    ]
+}
 
 /// `name{label=value,…}` → value, for counters; histograms by their sample count.
 fn snapshot(recorder: &DebuggingRecorder) -> HashMap<String, u64> {
@@ -36,7 +44,6 @@ fn snapshot(recorder: &DebuggingRecorder) -> HashMap<String, u64> {
         .collect()
 }
 
-#[test]
 fn a_run_is_counted_by_outcome_source_category_cache_and_model() {
     let dir = project("metrics");
     let recorder = DebuggingRecorder::new();
@@ -99,7 +106,6 @@ fn a_run_is_counted_by_outcome_source_category_cache_and_model() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[test]
 fn retries_and_breaker_transitions_are_counted() {
     let recorder = DebuggingRecorder::new();
     metrics::with_local_recorder(&recorder, || {

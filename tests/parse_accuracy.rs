@@ -18,7 +18,13 @@ use std::path::{Path, PathBuf};
 
 use selfheal::Diagnostic;
 use selfheal::parse::ParserSet;
+use selfheal_test_harness::{Test, trial};
 use serde::Deserialize;
+
+/// This file's tests, in the order they read.
+pub(crate) fn tests() -> Vec<Test> {
+    vec![trial!(parsers_meet_the_accuracy_bar_on_real_logs)]
+}
 
 #[derive(Debug, Deserialize)]
 struct Truth {
@@ -192,7 +198,6 @@ fn cases(root: &Path) -> Vec<(String, PathBuf)> {
     out
 }
 
-#[test]
 fn parsers_meet_the_accuracy_bar_on_real_logs() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/parsers");
     let verbose = std::env::var_os("SELFHEAL_ACCURACY_VERBOSE").is_some();

@@ -8,6 +8,12 @@ use std::path::Path;
 
 use selfheal::Diagnostic;
 use selfheal::parse::ParserSet;
+use selfheal_test_harness::{Test, trial};
+
+/// This file's tests, in the order they read.
+pub(crate) fn tests() -> Vec<Test> {
+    vec![trial!(concatenated_logs_keep_every_diagnostic)]
+}
 
 type Key = (String, Option<String>, Option<u32>, Option<u32>, String);
 
@@ -28,7 +34,6 @@ asset main.js 1.2 KiB [emitted] [minimized] (name: main)\n\
   \u{2713} renders the header (3ms)\n\
 \n";
 
-#[test]
 fn concatenated_logs_keep_every_diagnostic() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/parsers");
     let mut logs = Vec::new();

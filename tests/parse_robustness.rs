@@ -5,6 +5,16 @@
 //! One test function, so no other test allocates in this process while memory is measured.
 
 use selfheal::parse::ParserSet;
+use selfheal_test_harness::{Test, trial};
+
+/// This file's tests, in the order they read.
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        trial!(hostile_inputs_parse_in_bounded_memory),
+        trial!(binary_garbage_yields_what_can_be_parsed),
+        trial!(unterminated_blocks_end_with_the_log),
+    ]
+}
 
 /// Peak resident memory of this process so far, in bytes (Linux `VmHWM`).
 fn peak_rss() -> Option<u64> {
@@ -24,7 +34,6 @@ fn parse_measuring(parsers: &ParserSet, log: &[u8]) -> (usize, u64) {
 
 const BUDGET: u64 = 64 * 1024 * 1024;
 
-#[test]
 fn hostile_inputs_parse_in_bounded_memory() {
     let parsers = ParserSet::new();
 
@@ -73,7 +82,6 @@ fn hostile_inputs_parse_in_bounded_memory() {
     );
 }
 
-#[test]
 fn binary_garbage_yields_what_can_be_parsed() {
     let parsers = ParserSet::new();
     let mut log: Vec<u8> = Vec::new();
@@ -98,7 +106,6 @@ fn binary_garbage_yields_what_can_be_parsed() {
     assert!(found.iter().all(|d| !d.message.contains('\x1b')));
 }
 
-#[test]
 fn unterminated_blocks_end_with_the_log() {
     let parsers = ParserSet::new();
     for log in [

@@ -1,15 +1,20 @@
 //! What a host sees of heal runs through `tracing`: nested spans with the fields an operator
-//! filters on, and no secret. (A test binary of its own: `tracing` caches which call sites a
-//! thread's subscriber wants, and a parallel test without one would spoil that cache.)
+//! filters on, and no secret. (The test runs in a process of its own: `tracing` caches which call
+//! sites a thread's subscriber wants, and a parallel test without one would spoil that cache.)
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-mod observed;
-mod support;
-use observed::{KEY, heal_twice, project, runtime};
+use selfheal_test_harness::{Test, trial};
+
+use crate::observed::{KEY, heal_twice, project, runtime};
+
+/// This file's tests, in the order they read.
+pub(crate) fn tests() -> Vec<Test> {
+    vec![trial!(spans_carry_the_fields_an_operator_filters_on_and_no_secret).alone()]
+}
 
 /// Collects what a JSON subscriber writes.
 #[derive(Clone, Default)]
@@ -29,7 +34,6 @@ impl Write for Lines {
     }
 }
 
-#[test]
 fn spans_carry_the_fields_an_operator_filters_on_and_no_secret() {
     let dir = project("spans");
     let lines = Lines::default();

@@ -5,7 +5,6 @@
 //! reply never makes a run "healed".
 
 use std::path::Path;
-use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use selfheal::build::{BuildPlan, BuildStep, EnvPolicy, LocalBuilder};
@@ -15,24 +14,25 @@ use selfheal::fix::install::{Install, InstallPolicy, InstallStatus, PackageTool}
 use selfheal::heal::{Event, HealConfig, HealReport, Healer, Outcome};
 use selfheal::llm::OpenAi;
 use selfheal::workspace::{Protected, Rule, Workspace};
-use selfheal_test_harness::{Need, trial};
+use selfheal_test_harness::{Need, Test, trial};
 use serde_json::{Value, json};
 
-mod support;
-use support::project::Project;
-use support::registry::{publish_npm, write_sdist, write_wheel};
-use support::{Reply, Server, openai_stream_in, quick_heal_config};
+use crate::support::project::Project;
+use crate::support::registry::{publish_npm, write_sdist, write_wheel};
+use crate::support::{self, Reply, Server, openai_stream_in, quick_heal_config};
 
-fn main() -> ExitCode {
+/// This file's tests, in the order they read.
+pub(crate) fn tests() -> Vec<Test> {
     let pytest = Need::new(
         (!std::process::Command::new("python3")
             .args(["-c", "import pytest"])
+            .stderr(std::process::Stdio::null())
             .status()
             .is_ok_and(|status| status.success()))
         .then(|| "python3 cannot import pytest (scripts/test installs it)".into()),
     );
     let npm = Need::program("npm", "Node.js 20 with npm");
-    selfheal_test_harness::run(vec![
+    vec![
         trial!(async version_control_dependencies_and_virtualenvs_are_refused_and_nothing_of_it_stays),
         trial!(async a_model_that_edits_the_failing_test_never_heals_the_run).needs(&pytest),
         trial!(async a_host_that_allows_tests_lets_a_fix_change_them_and_the_report_says_so)
@@ -54,7 +54,7 @@ fn main() -> ExitCode {
         trial!(async pip_installs_wheels_into_the_project_virtualenv_only),
         trial!(async pip_never_builds_a_source_archive_nor_installs_outside_a_virtualenv),
         trial!(async a_secret_in_a_log_or_a_credential_file_reaches_no_prompt_event_report_cache_or_cassette).needs(&npm),
-    ])
+    ]
 }
 
 const BROKEN: &str =
@@ -486,9 +486,7 @@ async fn heal_without_model(
 /// `evil-typo`, which its source never imports.
 async fn npm_project(name: &str) -> (Project, Server, std::path::PathBuf) {
     let registry = Server::start().await;
-    let marker =
-        std::env::temp_dir().join(format!("selfheal-{name}-marker-{}", std::process::id()));
-    let _ = std::fs::remove_file(&marker);
+    let marker = support::scratch(&format!("{name}-marker")).join("ran");
     let hook = format!(
         "node -e \"require('fs').writeFileSync('{}', 'ran')\"",
         marker.display()
@@ -507,8 +505,7 @@ async fn npm_project(name: &str) -> (Project, Server, std::path::PathBuf) {
             )],
         );
     }
-    let cache =
-        std::env::temp_dir().join(format!("selfheal-{name}-npm-cache-{}", std::process::id()));
+    let cache = support::scratch(&format!("{name}-npm-cache"));
     let npmrc = format!(
         "registry={}/\ncache={}\naudit=false\nfund=false\nupdate-notifier=false\n",
         registry.url(),
@@ -665,8 +662,7 @@ async fn peer_registry() -> Server {
 }
 
 fn peer_project(name: &str, registry: &Server, react: &str, theme_kit: Option<&str>) -> Project {
-    let cache =
-        std::env::temp_dir().join(format!("selfheal-{name}-npm-cache-{}", std::process::id()));
+    let cache = support::scratch(&format!("{name}-npm-cache"));
     let npmrc = format!("registry={}/\ncache={}\n", registry.url(), cache.display());
     let mut dependencies = json!({"react": react});
     if let Some(range) = theme_kit {
@@ -758,9 +754,7 @@ async fn a_peer_conflict_a_log_makes_up_moves_nothing_the_project_does_not_decla
 }
 
 fn python_project(name: &str, imports: &str, venv: bool) -> (Project, std::path::PathBuf) {
-    let marker =
-        std::env::temp_dir().join(format!("selfheal-{name}-marker-{}", std::process::id()));
-    let _ = std::fs::remove_file(&marker);
+    let marker = support::scratch(&format!("{name}-marker")).join("ran");
     let project = Project::new(name, &[("app.py", &format!("{imports}\nprint('ok')\n"))]);
     let index = project
         .path("../")

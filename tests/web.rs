@@ -5,14 +5,16 @@
 //! model by the deterministic fixers.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use selfheal::build::{BuildPlan, BuildStep, LocalBuilder};
 use selfheal::heal::{HealReport, Healer, Outcome};
 use selfheal::workspace::Workspace;
-use selfheal_test_harness::{Need, trial};
+use selfheal_test_harness::{Need, Test, trial};
 
-fn main() -> ExitCode {
+use crate::support;
+
+/// This file's tests, in the order they read.
+pub(crate) fn tests() -> Vec<Test> {
     let apps = Need::new(
         ["next", "vite"]
             .iter()
@@ -24,7 +26,7 @@ fn main() -> ExitCode {
                 )
             }),
     );
-    selfheal_test_harness::run(vec![
+    vec![
         trial!(async a_server_component_using_a_hook_is_marked_use_client).needs(&apps),
         trial!(async an_alias_import_with_the_wrong_case_finds_its_module).needs(&apps),
         trial!(async a_named_import_of_a_default_export_becomes_a_default_import).needs(&apps),
@@ -39,7 +41,7 @@ fn main() -> ExitCode {
         trial!(async turbopack_reports_of_imports_are_fixed_like_webpacks).needs(&apps),
         trial!(async type_errors_next_build_reports_one_at_a_time_are_fixed_together_through_tsc)
             .needs(&apps),
-    ])
+    ]
 }
 
 /// Where `scripts/test` installed an app's packages.
@@ -65,8 +67,7 @@ struct WebProject {
 
 impl WebProject {
     fn new(app: &str, case: &str) -> WebProject {
-        let dir = std::env::temp_dir().join(format!("selfheal-web-{case}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = support::scratch(&format!("web-{case}"));
         copy_tree(&fixtures().join("base").join(app), &dir);
         copy_tree(&fixtures().join("cases").join(case), &dir);
         let modules = installed(app).join("node_modules");

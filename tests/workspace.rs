@@ -7,6 +7,14 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use selfheal::workspace::Workspace;
+use selfheal_test_harness::{Test, trial};
+
+/// This file's tests, in the order they read.
+pub(crate) fn tests() -> Vec<Test> {
+    vec![trial!(
+        a_process_killed_while_applying_leaves_every_file_old_or_new
+    )]
+}
 
 const FILES: usize = 24;
 const SIZE: usize = 256 * 1024;
@@ -29,11 +37,8 @@ fn round_of(file: usize, text: &str) -> u64 {
     round
 }
 
-#[test]
 fn a_process_killed_while_applying_leaves_every_file_old_or_new() {
-    let dir = std::env::temp_dir().join(format!("selfheal-ws-kill-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::support::scratch("ws-kill");
     let mut last_reported = 0;
     for attempt in 0..6u64 {
         let mut child = Command::new(env!("CARGO_BIN_EXE_selfheal-workspace-writer"))

@@ -18,8 +18,7 @@ const BROKEN: &str = "def greet():\n    print(mesage)\n\nmesage_text = 'hi'\ngre
 pub(crate) const KEY: &str = "sk-observe-secret";
 
 pub(crate) fn project(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("selfheal-observe-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = crate::support::scratch(&format!("observe-{name}"));
     std::fs::create_dir_all(dir.join("app")).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(dir.join("app/main.py"), BROKEN).unwrap_or_else(|e| panic!("{e}"));
     dir
@@ -35,7 +34,6 @@ fn fix_reply() -> Reply {
 }
 
 /// A whole (not streamed) chat completion.
-#[allow(dead_code)] // Each test binary uses its own subset.
 pub(crate) fn completion(text: &str) -> Reply {
     Reply::json(
         200,

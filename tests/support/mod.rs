@@ -2,20 +2,27 @@
 //! queues: JSON bodies, SSE streams written in pieces of any size, connections dropped mid-way,
 //! answers that never come.
 
-// Each test binary uses its own part of the server.
-#![allow(dead_code)]
-
 pub(crate) mod project;
 pub(crate) mod registry;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+/// A fresh, empty folder for a test, `selfheal-NAME-PID` under the system's temporary folder;
+/// what an earlier run left there is removed first.
+pub(crate) fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("selfheal-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    dir
+}
 
 /// One scripted answer.
 #[derive(Debug, Clone)]

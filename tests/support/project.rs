@@ -1,5 +1,5 @@
-//! A project folder for a test: files written under the system's temporary folder, removed when
-//! the test ends.
+//! A project folder for a test: files written into a [`scratch`](super::scratch) folder, removed
+//! when the test ends.
 
 use std::path::PathBuf;
 
@@ -10,9 +10,7 @@ pub(crate) struct Project {
 impl Project {
     /// `files` (path, text) in a fresh folder named after `name` and this process.
     pub(crate) fn new(name: &str, files: &[(&str, &str)]) -> Self {
-        let dir = std::env::temp_dir().join(format!("selfheal-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = super::scratch(name);
         for (path, content) in files {
             let path = dir.join(path);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();

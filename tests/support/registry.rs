@@ -63,9 +63,7 @@ fn pack_npm(
         .next()
         .unwrap_or_default()
         .to_string();
-    let work = std::env::temp_dir().join(format!("selfheal-pack-{name}-{version}-{port}"));
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).unwrap();
+    let work = super::scratch(&format!("pack-{name}-{version}-{port}"));
     let mut manifest = manifest.clone();
     manifest["name"] = json!(name);
     manifest["version"] = json!(version);

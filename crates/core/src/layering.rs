@@ -20,6 +20,7 @@ const TIERS: &[(&str, u8)] = &[
     ("build", 5),
     ("llm", 5),
     ("fix", 6),
+    ("testing", 6),
     ("cache", 7),
     ("heal", 8),
     ("observe", 9),

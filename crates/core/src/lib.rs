@@ -31,7 +31,7 @@
 //! | 3 | [`diagnostic`] | one build error |
 //! | 4 | [`workspace`] | the folder fixes edit: policy, apply, snapshot, rollback |
 //! | 5 | [`parse`], [`build`], [`llm`] | logs to diagnostics; running builds; model providers |
-//! | 6 | [`fix`] | deterministic fixers, installs, prompts |
+//! | 6 | [`fix`], `testing` (feature `test-utils`) | deterministic fixers, installs, prompts; a builder, provider and line sink for tests |
 //! | 7 | [`cache`] | the fix cache |
 //! | 8 | [`heal`] | the loop |
 //! | 9 | [`observe`] | health of runs (spans and metrics go through the `tracing` and `metrics` facades) |
@@ -58,6 +58,8 @@ pub mod parse;
 pub mod redact;
 #[cfg(test)]
 mod scratch;
+#[cfg(any(test, feature = "test-utils"))]
+pub mod testing;
 pub mod time;
 pub mod workspace;
 

@@ -81,26 +81,44 @@ impl Need {
     }
 }
 
-/// A [`Test`] named after its function: `trial!(f)` runs `fn f()` as `#[test]` would,
+/// A [`Test`] named as libtest names it, by its module path and function (`heal::f`, or `f` at
+/// the crate's root): `trial!(f)` runs `fn f()` as `#[test]` would,
 /// `trial!(async f)` runs `async fn f()` as `#[tokio::test]` would, `trial!(async(threads = 2) f)`
 /// as `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]` would.
 #[macro_export]
 macro_rules! trial {
     (async(threads = $threads:expr) $test:ident) => {
-        $crate::Test::tokio_threads(stringify!($test), $threads, $test)
+        $crate::Test::tokio_threads(
+            &$crate::test_name(module_path!(), stringify!($test)),
+            $threads,
+            $test,
+        )
     };
     (async $test:ident) => {
-        $crate::Test::tokio(stringify!($test), $test)
+        $crate::Test::tokio(&$crate::test_name(module_path!(), stringify!($test)), $test)
     };
     ($test:ident) => {
-        $crate::Test::sync(stringify!($test), $test)
+        $crate::Test::sync(&$crate::test_name(module_path!(), stringify!($test)), $test)
     };
 }
+
+/// `function` in `module_path` (a `module_path!()`) as libtest names it: the path without the
+/// crate, which is the test binary.
+pub fn test_name(module_path: &str, function: &str) -> String {
+    match module_path.split_once("::") {
+        Some((_, module)) => format!("{module}::{function}"),
+        None => function.to_string(),
+    }
+}
+
+/// Set in a process that runs one test alone: the test's name.
+const ALONE: &str = "SELFHEAL_TEST_ALONE";
 
 /// One test: its name, what it needs, and how it runs.
 pub struct Test {
     name: String,
     needs: Vec<String>,
+    alone: bool,
     run: Box<dyn FnOnce() + Send>,
 }
 
@@ -110,6 +128,7 @@ impl Test {
         Test {
             name: name.to_string(),
             needs: Vec::new(),
+            alone: false,
             run: Box::new(test),
         }
     }
@@ -141,6 +160,7 @@ impl Test {
         Test {
             name: name.to_string(),
             needs: Vec::new(),
+            alone: false,
             run: Box::new(move || {
                 runtime()
                     .enable_all()
@@ -158,6 +178,29 @@ impl Test {
         }
         self
     }
+
+    /// The test runs in a process of its own (this binary, asked for it alone), for a test that
+    /// sets what is global to a process: `tracing` caches, per call site, whether any subscriber
+    /// wants it, and a test without one running beside it would spoil that cache.
+    pub fn alone(mut self) -> Test {
+        self.alone = true;
+        self
+    }
+}
+
+/// Runs the test called `name` in a new process of this binary and fails with its output when
+/// it fails there.
+fn in_own_process(name: &str) {
+    let output = std::process::Command::new(std::env::current_exe().expect("this test binary"))
+        .args([name, "--exact", "--nocapture", "--test-threads", "1"])
+        .env(ALONE, name)
+        .output()
+        .unwrap_or_else(|e| panic!("{name} could not start a process of its own: {e}"));
+    let text = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && text.contains("test result: ok. 1 passed"),
+        "{name}, run in a process of its own, failed:\n{text}"
+    );
 }
 
 /// Runs `tests` with libtest's command-line arguments and output; the process's exit code
@@ -165,14 +208,26 @@ impl Test {
 pub fn run(tests: Vec<Test>) -> ExitCode {
     let args = Arguments::from_args();
     let in_ci = std::env::var_os("CI").is_some_and(|value| !value.is_empty() && value != "false");
+    let chosen = std::env::var(ALONE).ok();
     let trials = tests
         .into_iter()
         .map(|test| {
-            let Test { name, needs, run } = test;
-            Trial::ignorable_test(name, move || match needs.first() {
+            let Test {
+                name,
+                needs,
+                alone,
+                run,
+            } = test;
+            let here = !alone || chosen.as_deref() == Some(name.as_str());
+            let trial_name = name.clone();
+            Trial::ignorable_test(trial_name, move || match needs.first() {
                 Some(why) if !in_ci => Ok(Completion::ignored_with(why)),
                 _ => {
-                    run();
+                    if here {
+                        run();
+                    } else {
+                        in_own_process(&name);
+                    }
                     Ok(Completion::Completed)
                 }
             })
