@@ -287,16 +287,16 @@ struct Candidate {
     source: FixSource,
     by: Option<String>,
     target: Option<Diagnostic>,
-    /// Why the reply it was read from holds no usable fix, when it does not.
-    unusable: Option<String>,
     /// The tool setting it writes, when it is one of selfheal's own strategies': the edit
     /// policy lets it change that file, which no proposal may.
     setting: Option<ToolSetting>,
 }
 
-/// What the loop does next: try something, or stop for a reason (when no fallback helps).
+/// What the loop does next: try something, spend the attempt on a reply with nothing to try
+/// (why, for the next prompt), or stop for a reason (when no fallback helps).
 enum Step {
     Try(Trial),
+    Spent(String),
     Stop(StopReason),
 }
 
@@ -314,7 +314,6 @@ impl Candidate {
             source,
             by: None,
             target: Some(target.clone()),
-            unusable: None,
             setting: None,
         }
     }
@@ -583,6 +582,11 @@ impl<'a> Run<'a> {
             // beyond them too.
             let trial = match step {
                 Step::Try(trial) => trial,
+                Step::Spent(why) => {
+                    attempt += 1;
+                    self.spend(attempt, why, &diagnostics);
+                    continue;
+                }
                 Step::Stop(reason @ StopReason::NotRetryable { .. }) => {
                     return self.escalate(diagnostics, reason);
                 }
@@ -683,7 +687,6 @@ impl<'a> Run<'a> {
                     source: FixSource::Fallback,
                     by: Some(strategy.clone()),
                     target: None,
-                    unusable: None,
                     setting,
                 }))
             };
@@ -802,20 +805,17 @@ impl<'a> Run<'a> {
     ) -> Result<Option<Change>> {
         let attempt = report.number;
         (report.source, report.by) = (Some(candidate.source), candidate.by.clone());
-        let applied = match &candidate.unusable {
-            Some(why) => Err((why.clone(), Vec::new())),
-            None => {
-                let _phase = Phase::start("apply");
-                let span = info_span!(
-                    "apply",
-                    source = %candidate.source,
-                    by = candidate.by.as_deref().unwrap_or("")
-                );
-                match self.apply(candidate, span).await? {
-                    Ok(applied) => Ok(applied),
-                    Err(ApplyError::Refused(refusals)) => Err((refused(&refusals), refusals)),
-                    Err(error) => Err((format!("could not be applied: {error}"), Vec::new())),
-                }
+        let applied = {
+            let _phase = Phase::start("apply");
+            let span = info_span!(
+                "apply",
+                source = %candidate.source,
+                by = candidate.by.as_deref().unwrap_or("")
+            );
+            match self.apply(candidate, span).await? {
+                Ok(applied) => Ok(applied),
+                Err(ApplyError::Refused(refusals)) => Err((refused(&refusals), refusals)),
+                Err(error) => Err((format!("could not be applied: {error}"), Vec::new())),
             }
         };
         let applied = match applied {
@@ -973,6 +973,22 @@ impl<'a> Run<'a> {
         report.rolled_back = true;
         report.diff = String::new();
         Ok(())
+    }
+
+    /// Ends an attempt spent on a model's reply that held nothing to try: what the fixers
+    /// installed meanwhile is undone, and the next prompt says why.
+    fn spend(&mut self, attempt: u32, why: String, diagnostics: &[Diagnostic]) {
+        let started = Instant::now();
+        let report = AttemptReport {
+            installs: std::mem::take(&mut self.installs),
+            source: Some(FixSource::Llm),
+            apply_error: Some(why.clone()),
+            ..AttemptReport::numbered(attempt)
+        };
+        self.undo_installs(&report.installs);
+        metrics::record_fix(FixSource::Llm, "unusable");
+        self.lessons.learn(&FixProposal::default(), why);
+        self.untested(report, diagnostics, started);
     }
 
     /// Ends an attempt whose fix was never built: the errors stay those of the last build.
@@ -1248,7 +1264,6 @@ impl<'a> Run<'a> {
     /// The model's fix, streamed and read from its reply. A reply with no usable fix is still
     /// a step: the attempt it costs tells the model why, next time.
     async fn ask_model(&mut self, target: &Diagnostic, diagnostics: &[Diagnostic]) -> Result<Step> {
-        let candidate = |proposal, source| Candidate::of(proposal, source, target);
         let Some(provider) = &self.provider else {
             return Ok(Step::Stop(StopReason::NothingToTry {
                 detail: "no cached fix and no model configured".into(),
@@ -1307,12 +1322,9 @@ impl<'a> Run<'a> {
             streamed.instrument(span).await
         };
         if over_cap.load(Ordering::Relaxed) {
-            return Ok(Step::fix(Candidate {
-                unusable: Some(format!(
-                    "the reply passed {cap} bytes and was cut off; answer with smaller edits"
-                )),
-                ..candidate(FixProposal::default(), FixSource::Llm)
-            }));
+            return Ok(Step::Spent(format!(
+                "the reply passed {cap} bytes and was cut off; answer with smaller edits"
+            )));
         }
         if streamed.is_err() {
             metrics::record_llm_failure(provider.name());
@@ -1327,10 +1339,7 @@ impl<'a> Run<'a> {
             // A transient failure (a dropped connection, an overloaded server) costs this
             // attempt, not the run: the model is asked again at the next one.
             Err(error) if transient(&error) => {
-                return Ok(Step::fix(Candidate {
-                    unusable: Some(format!("the model failed for now: {error}")),
-                    ..candidate(FixProposal::default(), FixSource::Llm)
-                }));
+                return Ok(Step::Spent(format!("the model failed for now: {error}")));
             }
             Err(error) => {
                 return Ok(Step::Stop(StopReason::NothingToTry {
@@ -1344,13 +1353,10 @@ impl<'a> Run<'a> {
             usage: completion.usage,
             cost_usd: (self.meter.report().records.last()).and_then(|call| call.cost_usd),
         });
-        Ok(Step::fix(match FixProposal::from_reply(&completion.text) {
-            Ok(proposal) => candidate(proposal, FixSource::Llm),
-            Err(error) => Candidate {
-                unusable: Some(format!("the reply held no usable fix: {error}")),
-                ..candidate(FixProposal::default(), FixSource::Llm)
-            },
-        }))
+        Ok(match FixProposal::from_reply(&completion.text) {
+            Ok(proposal) => Step::fix(Candidate::of(proposal, FixSource::Llm, target)),
+            Err(error) => Step::Spent(format!("the reply held no usable fix: {error}")),
+        })
     }
 
     /// A fix that did not work: never tried again this run, never proposed again for its
