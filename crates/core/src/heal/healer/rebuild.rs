@@ -1,0 +1,172 @@
+//! Building: the plan, the narrow check that stands in for it while the errors are ones it
+//! sees, and the diagnostics read from both.
+
+use tracing::{Instrument, info_span};
+
+use super::{Run, UNRECOGNISED};
+use crate::build::{BuildStep, Builder, OutputStream};
+use crate::heal::event::Event;
+use crate::heal::metrics::Phase;
+use crate::heal::narrow;
+use crate::heal::sources;
+use crate::heal::tracking::errors;
+use crate::{Diagnostic, Result};
+
+/// The result of one build.
+pub(super) struct Build {
+    pub(super) green: bool,
+    pub(super) timed_out: bool,
+    pub(super) diagnostics: Vec<Diagnostic>,
+}
+
+/// The end of a failed step's log: its last 40 lines, at most 4 KiB.
+pub(super) fn log_tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut tail = lines[lines.len().saturating_sub(40)..].join("\n");
+    if tail.len() > 4096 {
+        let mut start = tail.len() - 4096;
+        while !tail.is_char_boundary(start) {
+            start += 1;
+        }
+        tail = tail[start..].to_string();
+    }
+    tail
+}
+
+impl Run<'_> {
+    /// Runs the plan (then the verify steps) and parses what it printed.
+    pub(super) async fn build(&self, attempt: u32) -> Result<Build> {
+        let steps: Vec<&BuildStep> = (self.plan.steps.iter())
+            .chain(&self.config().verify)
+            .collect();
+        self.run_steps(attempt, &steps).await
+    }
+
+    /// Runs `steps` in order, up to the first that fails (unless it may), and parses what they
+    /// printed.
+    pub(super) async fn run_steps(&self, attempt: u32, steps: &[&BuildStep]) -> Result<Build> {
+        let (events, redactor) = (self.events, &self.healer.redactor);
+        let sink = |stream: OutputStream, line: &str| {
+            events.event(Event::OutputLine {
+                stream,
+                line: redactor.redact(line).into_owned(),
+            })
+        };
+        let mut build = Build {
+            green: true,
+            timed_out: false,
+            diagnostics: Vec::new(),
+        };
+        let mut failed_log = None;
+        for step in steps {
+            self.emit(Event::StepStarted {
+                attempt,
+                step: step.name.clone(),
+            });
+            let output = {
+                let _phase = Phase::start("build");
+                (self.builder)
+                    .run_step(self.workspace.root(), step, &sink)
+                    .instrument(info_span!("build_step", attempt, step = %step.name))
+                    .await?
+            };
+            self.emit(Event::StepFinished {
+                step: step.name.clone(),
+                success: output.success(),
+                duration: output.duration,
+            });
+            {
+                let _phase = Phase::start("parse");
+                let text = redactor.redact(&output.log.text);
+                let _span = info_span!("parse", step = %step.name, bytes = text.len()).entered();
+                (build.diagnostics).extend(self.healer.parsers.parse(text.as_bytes()));
+                if !output.success() {
+                    failed_log = Some(log_tail(&text));
+                }
+            }
+            build.timed_out |= output.timed_out;
+            if !output.success() {
+                build.green = false;
+                if !step.continue_on_failure {
+                    break;
+                }
+            }
+        }
+        sources::to_sources(self.workspace, &mut build.diagnostics);
+        if !build.green && errors(&build.diagnostics).next().is_none() {
+            // A failed step whose output no parser understood still needs fixing: what it
+            // printed last goes with it, for whoever tries.
+            let mut unrecognised = Diagnostic::new(
+                UNRECOGNISED,
+                "the build failed with no error the parsers recognise",
+            );
+            unrecognised.snippet = failed_log;
+            build.diagnostics.push(unrecognised);
+        }
+        self.emit(Event::Diagnostics {
+            attempt,
+            diagnostics: build.diagnostics.clone(),
+        });
+        Ok(build)
+    }
+
+    /// The narrow check of a failed full build, when one applies (see [`narrow`]): the check
+    /// and what it reports, if it fails where the full build did.
+    pub(super) async fn narrowed(
+        &self,
+        attempt: u32,
+        full: &Build,
+    ) -> Result<Option<(BuildStep, Build)>> {
+        let Some(step) = narrow::narrow_check(self.workspace, &self.plan, &full.diagnostics) else {
+            return Ok(None);
+        };
+        let check = self.run_narrow(attempt, &step).await?;
+        // Only a check that sees the error the build stopped at stands in for the build.
+        let sees = |leading: &Diagnostic| {
+            errors(&check.diagnostics).any(|d| (&d.file, d.line) == (&leading.file, leading.line))
+        };
+        let stands_in = errors(&full.diagnostics).next().is_some_and(sees);
+        Ok((!check.green && stands_in).then_some((step, check)))
+    }
+
+    /// Runs the narrow check; only what it says of the project's sources counts.
+    pub(super) async fn run_narrow(&self, attempt: u32, step: &BuildStep) -> Result<Build> {
+        let mut check = self.run_steps(attempt, &[step]).await?;
+        check.diagnostics = narrow::about_sources(self.workspace, check.diagnostics);
+        check.green |= errors(&check.diagnostics).next().is_none();
+        Ok(check)
+    }
+
+    /// Builds after a change. In narrow mode a fix is checked narrowly first, and the full
+    /// plan runs only once that passes. Returns the build that judges the change, and the one
+    /// whose errors the next attempt works on when that differs: the full plan's when the
+    /// narrow check passed but the plan still fails, or the narrow check's of a full build
+    /// that failed where it applies.
+    pub(super) async fn check(
+        &self,
+        attempt: u32,
+        fix: bool,
+    ) -> Result<(Build, Option<(Option<BuildStep>, Build)>)> {
+        let narrow = match (&self.narrow, fix) {
+            (Some(step), true) => {
+                let check = self.run_narrow(attempt, step).await?;
+                if !check.green {
+                    return Ok((check, None));
+                }
+                Some(check)
+            }
+            _ => None,
+        };
+        let full = self.build(attempt).await?;
+        if full.green {
+            return Ok((full, None));
+        }
+        Ok(match narrow {
+            Some(passed) => (passed, Some((None, full))),
+            None => {
+                let narrowed = self.narrowed(attempt, &full).await?;
+                (full, narrowed.map(|(step, check)| (Some(step), check)))
+            }
+        })
+    }
+}
