@@ -16,6 +16,7 @@ use selfheal::llm::{
     self, Anthropic, Completion, CompletionRequest, OpenAi, Provider, ProviderError,
     ProviderErrorKind, ProviderExt, RetryPolicy,
 };
+use selfheal::testing::{MemoryBuilder, ScriptedProvider};
 use selfheal::time::VirtualClock;
 use selfheal::workspace::Workspace;
 use serde_json::json;
@@ -43,6 +44,7 @@ pub(crate) fn tests() -> Vec<Test> {
         trial!(async out_of_tokens_the_run_escalates_without_calling_the_model_and_tells_the_host),
         trial!(async npm_ci_without_a_lockfile_is_healed_by_writing_the_lockfile_so_the_plan_passes_as_written),
         trial!(async a_build_that_passes_only_with_a_changed_plan_is_not_reported_healed),
+        trial!(async a_resource_error_takes_a_fallback_before_any_fix_and_other_errors_a_fix_first),
         trial!(async conflicting_peer_dependencies_are_healed_by_npms_own_setting_in_npmrc),
         trial!(async an_answer_cut_off_mid_stream_costs_an_attempt_not_the_run),
         trial!(async an_overloaded_answer_is_started_over_by_the_retry_layer_within_the_attempt),
@@ -623,6 +625,73 @@ impl Strategy for OtherCommand {
         plan.steps[0].command = selfheal::build::Command::Shell("python3 -c 'print(1)'".into());
         Ok(Some(Remedy::Plan(plan)))
     }
+}
+
+/// A host's strategy for every kind of error: the `build` step with more memory.
+struct MoreMemory;
+
+#[async_trait::async_trait]
+impl Strategy for MoreMemory {
+    fn name(&self) -> &str {
+        "more-memory"
+    }
+
+    fn applies_to(&self, _: selfheal::Category) -> bool {
+        true
+    }
+
+    async fn fallback(&self, input: &FixInput<'_>) -> selfheal::Result<Option<Remedy>> {
+        let mut plan = input.plan.clone();
+        plan.steps[0].command =
+            selfheal::build::Command::Shell("node --max-old-space-size=8192 build.js".into());
+        Ok(Some(Remedy::Plan(plan)))
+    }
+}
+
+/// A build that runs out of memory unless given more, and fails on `main.py`'s typo.
+fn memory_hungry_build() -> MemoryBuilder {
+    MemoryBuilder::new(|workspace, step| {
+        if !step.command.to_string().contains("max-old-space-size") {
+            return (134, "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory\n".into());
+        }
+        match std::fs::read_to_string(workspace.join("main.py")) {
+            Ok(source) if source.contains("print(mesage)") => (1, "Traceback (most recent call last):\n  File \"main.py\", line 2, in greet\n    print(mesage)\nNameError: name 'mesage' is not defined\n".into()),
+            _ => (0, String::new()),
+        }
+    })
+}
+
+async fn a_resource_error_takes_a_fallback_before_any_fix_and_other_errors_a_fix_first() {
+    let project = Project::new("fallback-order");
+    let model = Arc::new(ScriptedProvider::new([format!(
+        "{{\"fixes\": [{{\"file\": \"main.py\", \"action\": \"patch\", \"search\": \"    print(mesage)\", \"replace\": \"{FIXED_LINE}\"}}]}}"
+    )]));
+    let healer = Healer::new(memory_hungry_build())
+        .strategies(vec![Arc::new(MoreMemory)])
+        .fixers(Vec::new())
+        .provider(model.clone())
+        .config(quick_heal_config());
+    let (report, events) = heal(&project, &healer).await;
+    assert_eq!(
+        report.outcome,
+        Outcome::HealedWithChangedPlan,
+        "{report:#?}"
+    );
+    // Out of memory: more memory, and no model asked for it. The typo behind it: the model's
+    // fix, the strategy (which applies to every error) already spent and never asked again.
+    let fallbacks = (events.iter()).filter(|e| matches!(e, Event::Fallback { .. }));
+    assert_eq!(fallbacks.count(), 1);
+    let sources: Vec<_> = (report.attempts.iter()).map(|a| a.source).collect();
+    assert_eq!(
+        sources,
+        [None, Some(FixSource::Fallback), Some(FixSource::Llm)]
+    );
+    assert_eq!(model.requests().len(), 1);
+    assert!(model.requests()[0].messages[0].content.contains("mesage"));
+    assert_eq!(
+        project.main(),
+        BROKEN.replace("    print(mesage)", FIXED_LINE)
+    );
 }
 
 async fn a_build_that_passes_only_with_a_changed_plan_is_not_reported_healed() {

@@ -7,7 +7,7 @@ use napi::bindgen_prelude::Either5;
 use napi_derive::napi;
 use selfheal::llm::{
     self, Anthropic as AnthropicApi, CompletionRequest, Fallback as FallbackChain,
-    Gemini as GeminiApi, LayerOptions, OpenAi, Provider as Api,
+    Gemini as GeminiApi, LayerOptions, OpenAi, Provider as Api, RequestOptions,
 };
 use serde_json::Value;
 
@@ -91,18 +91,14 @@ pub(crate) async fn complete(
     prompt: String,
     options: Option<CompleteOptions>,
 ) -> Result<Value> {
-    let mut request = CompletionRequest::new(prompt);
-    if let Some(options) = options {
-        if let Some(system) = options.system {
-            request = request.system(system);
-        }
-        if let Some(model) = options.model {
-            request = request.model(model);
-        }
-        if let Some(max_tokens) = options.max_tokens {
-            request = request.max_tokens(max_tokens);
-        }
-    }
+    let request = CompletionRequest::new(prompt).with_options(options.map_or_else(
+        RequestOptions::default,
+        |options| RequestOptions {
+            system: options.system,
+            model: options.model,
+            max_tokens: options.max_tokens,
+        },
+    ));
     let completion = provider.complete(&request).await.map_err(errors::to_js)?;
     let mut value = to_json(&completion);
     if let Value::Object(fields) = &mut value {

@@ -10,7 +10,7 @@ use pyo3::types::PyTuple;
 use selfheal::llm::{
     self, Anthropic as AnthropicApi, Completion, CompletionRequest, CompletionStream,
     Fallback as FallbackChain, Gemini as GeminiApi, HostReply, LayerOptions, OpenAi,
-    Provider as Api, ProviderError, ProviderErrorKind,
+    Provider as Api, ProviderError, ProviderErrorKind, RequestOptions,
 };
 use selfheal::{Error, Result};
 
@@ -62,16 +62,11 @@ impl Provider {
         model: Option<String>,
         max_tokens: Option<u32>,
     ) -> PyResult<Pending> {
-        let mut request = CompletionRequest::new(prompt);
-        if let Some(system) = system {
-            request = request.system(system);
-        }
-        if let Some(model) = model {
-            request = request.model(model);
-        }
-        if let Some(max_tokens) = max_tokens {
-            request = request.max_tokens(max_tokens);
-        }
+        let request = CompletionRequest::new(prompt).with_options(RequestOptions {
+            system,
+            model,
+            max_tokens,
+        });
         let provider = self.inner.clone();
         // Python providers in a chain run their `async def`s on the caller's loop, and raise
         // their exceptions here.

@@ -52,8 +52,14 @@ impl Delta {
     }
 
     /// Whether the attempt made things worse: more errors than before, or an error of a
-    /// category that was not there before.
+    /// category that was not there before. Errors that show once a critical error is gone (out
+    /// of memory, a fatal error: the build could not go on) were behind it, not made by the
+    /// change: getting past it is progress, unless another critical error takes its place.
     pub fn regressed(&self) -> bool {
+        let critical = |d: &Diagnostic| d.severity == Severity::Critical;
+        if self.fixed.iter().any(critical) {
+            return self.new.iter().any(critical);
+        }
         if self.new.len() > self.fixed.len() {
             return true;
         }
@@ -66,7 +72,7 @@ impl Delta {
 
 /// The errors among `diagnostics`.
 pub(super) fn errors(diagnostics: &[Diagnostic]) -> impl Iterator<Item = &Diagnostic> {
-    diagnostics.iter().filter(|d| d.severity == Severity::Error)
+    diagnostics.iter().filter(|d| d.is_error())
 }
 
 #[cfg(test)]

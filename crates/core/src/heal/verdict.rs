@@ -59,6 +59,10 @@ mod tests {
         let b = syntax("b");
         let c = syntax("c");
         let typed = error(Category::Type, "t");
+        let mut oom = error(Category::Resource, "heap out of memory");
+        oom.severity = crate::Severity::Critical;
+        let mut killed = error(Category::Resource, "killed");
+        killed.severity = crate::Severity::Critical;
         let (green, red, slow) = (
             Outcome {
                 green: true,
@@ -122,6 +126,27 @@ mod tests {
                 true,
                 red,
                 delta(&[&a], &[&typed]),
+                Regressed,
+            ),
+            (
+                "past a critical error, the errors behind it",
+                true,
+                red,
+                delta(&[&oom], &[&a, &typed]),
+                Keep,
+            ),
+            (
+                "a critical error for another",
+                true,
+                red,
+                delta(&[&oom], &[&killed]),
+                Regressed,
+            ),
+            (
+                "a critical error where there was none",
+                true,
+                red,
+                delta(&[&a, &b], &[&oom]),
                 Regressed,
             ),
             (

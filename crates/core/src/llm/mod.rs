@@ -61,8 +61,8 @@ pub(crate) use openai::embeddings;
 pub use redacted::Redacted;
 pub use retry::{Retry, RetryPolicy};
 pub use types::{
-    Completion, CompletionRequest, CompletionStream, FinishReason, HostReply, Message, Role,
-    StreamEvent, Usage,
+    Completion, CompletionRequest, CompletionStream, FinishReason, HostReply, Message,
+    RequestOptions, Role, StreamEvent, Usage,
 };
 
 use crate::redact::Redactor;

@@ -43,6 +43,26 @@ impl Message {
     }
 }
 
+/// What a host's one-off call to a provider may set (the Python and Node packages' `complete`):
+/// the rest of the request keeps [`CompletionRequest::new`]'s defaults.
+///
+/// ```
+/// use selfheal::llm::{CompletionRequest, RequestOptions};
+///
+/// let options = RequestOptions { max_tokens: Some(512), ..RequestOptions::default() };
+/// let request = CompletionRequest::new("Say hi").with_options(options);
+/// assert_eq!((request.max_tokens, request.model), (512, None));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct RequestOptions {
+    /// A system prompt.
+    pub system: Option<String>,
+    /// The model; `None` uses the provider's default.
+    pub model: Option<String>,
+    /// The most tokens the answer may have.
+    pub max_tokens: Option<u32>,
+}
+
 /// A request for one completion.
 ///
 /// ```
@@ -125,6 +145,19 @@ impl CompletionRequest {
     /// Sets the time the whole call may take.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Applies what a host's call left open or set: each option given replaces the default.
+    pub fn with_options(mut self, options: RequestOptions) -> Self {
+        let RequestOptions {
+            system,
+            model,
+            max_tokens,
+        } = options;
+        self.system = system.or(self.system);
+        self.model = model.or(self.model);
+        self.max_tokens = max_tokens.unwrap_or(self.max_tokens);
         self
     }
 

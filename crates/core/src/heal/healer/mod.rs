@@ -463,8 +463,8 @@ impl<'a> Run<'a> {
             let random = (jitter.sample() + 1.0) / 2.0;
             let next = policy.next(attempt, leading.as_ref(), of_kind, &messages, random);
             let stuck = same_errors >= self.config().stuck_after;
-            let step = match next {
-                Ok(_) if stuck => Step::Stop(StopReason::Stuck {
+            let go = match next {
+                Ok(_) if stuck => Err(StopReason::Stuck {
                     attempts: same_errors,
                 }),
                 Ok(delay) => {
@@ -472,14 +472,13 @@ impl<'a> Run<'a> {
                         self.emit(Event::Backoff { delay });
                         self.healer.clock.sleep(delay).await;
                     }
-                    (self.trial(&diagnostics, leading, attempt + 1))
-                        .instrument(span.clone())
-                        .await?
+                    Ok(())
                 }
-                Err(reason) => Step::Stop(reason),
+                Err(reason) => Err(reason),
             };
-            // When fixing stops, a fallback strategy may still help; a hopeless error is
-            // beyond them too.
+            let step = (self.next_step(&diagnostics, leading, go, attempt + 1))
+                .instrument(span.clone())
+                .await?;
             let trial = match step {
                 Step::Try(trial) => trial,
                 Step::Spent(why) => {
@@ -487,15 +486,7 @@ impl<'a> Run<'a> {
                     self.spend(attempt, why, &diagnostics);
                     continue;
                 }
-                Step::Stop(reason @ StopReason::NotRetryable { .. }) => {
-                    return self.escalate(diagnostics, reason);
-                }
-                Step::Stop(reason) => {
-                    match self.fallback(&diagnostics, category, attempt + 1).await? {
-                        Some(trial) => trial,
-                        None => return self.escalate(diagnostics, reason),
-                    }
-                }
+                Step::Stop(reason) => return self.escalate(diagnostics, reason),
             };
             attempt += 1;
             match self
@@ -528,28 +519,50 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// What to try next for the build's errors: a rebuild for a transient error, else a fix
-    /// (resource errors fall back to more resources first), or why nothing is left.
-    async fn trial(
+    /// What attempt `attempt` tries, when the policy lets it go on (`go`): a repair, or a
+    /// fallback strategy — first for a resource error (more resources before any edit), else
+    /// when repairing stops, unless the error is hopeless — or why nothing is left.
+    async fn next_step(
         &mut self,
         diagnostics: &[Diagnostic],
         leading: Option<Diagnostic>,
+        go: std::result::Result<(), StopReason>,
         attempt: u32,
     ) -> Result<Step> {
-        let Some(target) = leading else {
-            return Ok(Step::Try(Trial::Rebuild));
+        let category = leading.as_ref().map_or(Category::Unknown, |d| d.category);
+        let repairing = match go {
+            Err(reason) => Some(Step::Stop(reason)),
+            Ok(()) if category == Category::Resource => None,
+            Ok(()) => Some(self.repair(diagnostics, leading.as_ref(), attempt).await?),
         };
-        match target.category {
-            // A network error is transient: the same build again, no fix.
-            Category::Network => return Ok(Step::Try(Trial::Rebuild)),
-            Category::Resource => {
-                if let Some(trial) = self.fallback(diagnostics, target.category, attempt).await? {
-                    return Ok(Step::Try(trial));
-                }
-            }
-            _ => {}
+        let falls_back = match &repairing {
+            None => true,
+            Some(Step::Stop(reason)) => !matches!(reason, StopReason::NotRetryable { .. }),
+            Some(_) => false,
+        };
+        if falls_back && let Some(trial) = self.fallback(diagnostics, category, attempt).await? {
+            return Ok(Step::Try(trial));
         }
-        self.propose(&target, diagnostics, attempt).await
+        match repairing {
+            Some(step) => Ok(step),
+            None => self.repair(diagnostics, leading.as_ref(), attempt).await,
+        }
+    }
+
+    /// What to try for the build's errors itself: the same build again for a transient error
+    /// (or none parsed), else a fix.
+    async fn repair(
+        &mut self,
+        diagnostics: &[Diagnostic],
+        leading: Option<&Diagnostic>,
+        attempt: u32,
+    ) -> Result<Step> {
+        match leading {
+            Some(target) if target.category != Category::Network => {
+                self.propose(target, diagnostics, attempt).await
+            }
+            _ => Ok(Step::Try(Trial::Rebuild)),
+        }
     }
 
     fn escalate(&mut self, diagnostics: Vec<Diagnostic>, reason: StopReason) -> Result<()> {
