@@ -458,8 +458,15 @@ async fn an_unreachable_engine_is_a_typed_error() {
     for host in ["unix:///nonexistent/docker.sock", "tcp://127.0.0.1:1"] {
         let result = DockerBuilder::connect_to(host, IMAGE).await.map(|_| ());
         assert!(
-            matches!(result, Err(Error::DockerUnavailable(_))),
+            matches!(result, Err(Error::DockerUnavailable { .. })),
             "{host}: {result:?}"
+        );
+        // The engine client's own error stays reachable.
+        let error = result.unwrap_err();
+        let cause = std::error::Error::source(&error);
+        assert!(
+            cause.is_some_and(|cause| cause.is::<bollard::errors::Error>()),
+            "{host}: {cause:?}"
         );
     }
 }

@@ -223,7 +223,7 @@ async fn working_directories_stay_inside_the_workspace() {
         .run_step(&ws, &BuildStep::argv("pwd", ["pwd"]).cwd(escape), &Discard)
         .await;
     match refused {
-        Err(Error::Build { step, reason }) => {
+        Err(Error::Build { step, reason, .. }) => {
             assert_eq!(step, "pwd");
             assert!(reason.contains("outside the workspace"), "{reason}");
         }
@@ -240,6 +240,13 @@ async fn working_directories_stay_inside_the_workspace() {
     assert!(
         matches!(&missing, Err(Error::Build { reason, .. }) if reason.contains("cannot run")),
         "{missing:?}"
+    );
+    // The operating system's error stays reachable as the source.
+    let cause = std::error::Error::source(missing.as_ref().unwrap_err())
+        .and_then(|cause| cause.downcast_ref::<std::io::Error>());
+    assert_eq!(
+        cause.map(std::io::Error::kind),
+        Some(std::io::ErrorKind::NotFound)
     );
     let _ = std::fs::remove_dir_all(&ws);
 }

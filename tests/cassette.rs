@@ -198,7 +198,7 @@ async fn a_run_that_leaves_the_recording_is_an_error_not_a_guess() {
     .await
     .unwrap_err();
     assert!(
-        matches!(&error, Error::Cassette(m) if m.contains("python3 other.py")),
+        matches!(&error, Error::Cassette { message: m, .. } if m.contains("python3 other.py")),
         "{error}"
     );
     let error = (replay
@@ -207,10 +207,13 @@ async fn a_run_that_leaves_the_recording_is_an_error_not_a_guess() {
     .await
     .unwrap_err();
     assert!(
-        matches!(&error, Error::Cassette(m) if m.contains("after the last")),
+        matches!(&error, Error::Cassette { message: m, .. } if m.contains("after the last")),
         "{error}"
     );
 
     std::fs::write(&cassette, "{\"kind\": \"step\"}\n").unwrap();
-    assert!(matches!(Replay::open(&cassette), Err(Error::Cassette(_))));
+    assert!(matches!(
+        Replay::open(&cassette),
+        Err(Error::Cassette { .. })
+    ));
 }

@@ -32,6 +32,7 @@ pub(crate) fn tests() -> Vec<Test> {
         trial!(async(threads = 2) large_partitions_are_searched_through_graphs_built_in_the_background),
         trial!(async concurrent_processes_lose_no_count),
         trial!(async a_writer_killed_with_sigkill_loses_at_most_its_in_flight_fix),
+        trial!(async a_cache_that_cannot_be_opened_says_why_and_keeps_the_cause),
     ]
     .into_iter()
     .chain(http_embedder::tests())
@@ -523,6 +524,23 @@ async fn a_writer_killed_with_sigkill_loses_at_most_its_in_flight_fix() {
         );
         committed = fixes;
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+async fn a_cache_that_cannot_be_opened_says_why_and_keeps_the_cause() {
+    let dir = temp_dir("blocked");
+    let file = dir.join("not-a-folder");
+    std::fs::write(&file, "").unwrap();
+    let error = FixCache::open(&file.join("cache")).await.unwrap_err();
+    assert!(
+        matches!(&error, selfheal::Error::Cache { message, .. } if message.contains("not-a-folder")),
+        "{error}"
+    );
+    assert_eq!(error.kind(), selfheal::ErrorKind::Cache);
+    let cause = std::error::Error::source(&error)
+        .and_then(|cause| cause.downcast_ref::<std::io::Error>())
+        .map(std::io::Error::kind);
+    assert_eq!(cause, Some(std::io::ErrorKind::NotADirectory), "{error}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

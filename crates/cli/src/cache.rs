@@ -71,13 +71,12 @@ const FLEET_WAIT: Duration = Duration::from_secs(15);
 pub(crate) async fn open(
     dir: &Path,
     url: Option<&str>,
-) -> Result<(FixCache, Option<FleetMirror>), String> {
+) -> selfheal::Result<(FixCache, Option<FleetMirror>)> {
     let mut builder = FixCache::builder();
     if let Some(url) = url {
         builder = builder.fleet(url, FleetOptions::default());
     }
-    let cache = (builder.open(dir).await)
-        .map_err(|e| format!("cannot open the cache in {}: {e}", dir.display()))?;
+    let cache = builder.open(dir).await?;
     let mirror = cache.mirror().cloned();
     Ok((cache, mirror))
 }
@@ -115,7 +114,8 @@ async fn run_async(args: CacheArgs) -> Outcome {
         Some(dir) => dir,
         None => FixCache::default_dir().map_err(|e| e.to_string())?,
     };
-    let (cache, mirror) = open(&dir, args.cache_url.as_deref()).await?;
+    let (cache, mirror) = (open(&dir, args.cache_url.as_deref()).await)
+        .map_err(|e| format!("cannot open the cache in {}: {e}", dir.display()))?;
     let mut out = io::stdout();
     if let Action::Sync = args.action {
         let Some(mirror) = mirror else {

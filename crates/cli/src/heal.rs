@@ -177,9 +177,7 @@ async fn heal(args: &HealArgs) -> Result<HealReport, Error> {
             Some(dir) => dir.clone(),
             None => FixCache::default_dir()?,
         };
-        let (cache, mirror) = crate::cache::open(&dir, args.cache_url.as_deref())
-            .await
-            .map_err(Error::Cache)?;
+        let (cache, mirror) = crate::cache::open(&dir, args.cache_url.as_deref()).await?;
         fleet = mirror.map(|mirror| (cache.clone(), mirror));
         healer = healer.cache(cache);
     }

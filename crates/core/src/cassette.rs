@@ -314,7 +314,7 @@ impl Replay {
         match lines.next().transpose()? {
             Some(header) if header.trim() == HEADER => {}
             _ => {
-                return Err(Error::Cassette(format!(
+                return Err(Error::cassette(format!(
                     "{shown} is not a selfheal cassette"
                 )));
             }
@@ -326,7 +326,7 @@ impl Replay {
                 continue;
             }
             let entry: Entry = serde_json::from_str(&line)
-                .map_err(|e| Error::Cassette(format!("{shown}:{number}: {e}")))?;
+                .map_err(|e| Error::cassette(format!("{shown}:{number}: {e}")).caused_by(e))?;
             match entry {
                 Entry::Provider {
                     name,
@@ -401,12 +401,12 @@ impl Builder for Replay {
             .redact(&step.command.to_string())
             .into_owned();
         let Some(recorded) = self.tape().steps.pop_front() else {
-            return Err(Error::Cassette(format!(
+            return Err(Error::cassette(format!(
                 "the run asked for step `{command}` after the last recorded step"
             )));
         };
         if recorded.command() != command {
-            return Err(Error::Cassette(format!(
+            return Err(Error::cassette(format!(
                 "the run asked for step `{command}` where the recording ran `{}`",
                 recorded.command()
             )));
@@ -423,14 +423,13 @@ impl Builder for Replay {
                 if !changes.edits.is_empty() {
                     Workspace::open(root)?
                         .apply(&changes, &ApplyOptions::default())
-                        .map_err(|e| Error::Cassette(format!("replaying `{command}`: {e}")))?;
+                        .map_err(|e| {
+                            Error::cassette(format!("replaying `{command}`: {e}")).caused_by(e)
+                        })?;
                 }
                 Ok(*output)
             }
-            RecordedStep::Failed { message, .. } => Err(Error::Build {
-                step: step.name.clone(),
-                reason: message,
-            }),
+            RecordedStep::Failed { message, .. } => Err(Error::build(&step.name, message)),
         }
     }
 
@@ -449,8 +448,8 @@ struct ReplayProvider {
 impl ReplayProvider {
     fn next(&self) -> Result<Completion> {
         (self.replay.tape().replies.pop_front()).unwrap_or_else(|| {
-            Err(Error::Cassette(
-                "the run asked the model once more than the recording did".into(),
+            Err(Error::cassette(
+                "the run asked the model once more than the recording did",
             ))
         })
     }

@@ -66,7 +66,7 @@ pub mod workspace;
 pub use diagnostic::{
     Category, Diagnostic, Fixit, FixitEdit, LineRange, Severity, StackFrame, Subcategory,
 };
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Cause, Error, ErrorKind, Result};
 
 /// The README's examples, compiled as documentation tests.
 #[doc = include_str!("../../../README.md")]

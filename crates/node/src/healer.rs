@@ -38,10 +38,7 @@ impl Builder for HostBuilder {
         sink: &dyn LineSink,
     ) -> selfheal::Result<StepOutput> {
         let started = std::time::Instant::now();
-        let failed = |reason: String| selfheal::Error::Build {
-            step: step.name.clone(),
-            reason,
-        };
+        let failed = |reason: String| selfheal::Error::build(&step.name, reason);
         let payload = json!({
             "run": current_run(),
             "step": to_json(step),

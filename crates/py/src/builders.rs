@@ -268,10 +268,7 @@ impl Api for PythonBuilder {
                 if let Some(scope) = scope {
                     scope.fail(error);
                 }
-                return Err(Error::Build {
-                    step: step.name.clone(),
-                    reason,
-                });
+                return Err(Error::build(&step.name, reason));
             }
         };
         Ok(CompletedStep {

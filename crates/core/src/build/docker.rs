@@ -483,7 +483,9 @@ impl DockerBuilder {
                 let (root, since) = (root.to_path_buf(), std::time::SystemTime::now() - duration);
                 tokio::task::spawn_blocking(move || clear_setid_bits(&root, since))
                     .await
-                    .map_err(|e| Error::Docker(format!("checking the workspace: {e}")))??;
+                    .map_err(|e| {
+                        Error::docker(format!("checking the workspace: {e}")).caused_by(e)
+                    })??;
             }
         }
         let [log, stdout, stderr] = recorder.finish().await?;
@@ -572,7 +574,7 @@ impl DockerBuilder {
             archive::pack(&directory, owner, Some(top.as_str()))
         })
         .await
-        .map_err(|e| Error::Docker(format!("packing the workspace: {e}")))?;
+        .map_err(|e| Error::docker(format!("packing the workspace: {e}")).caused_by(e))?;
         let uploaded = match packed {
             Ok((tar, manifest)) => {
                 let options = UploadToContainerOptionsBuilder::new()
@@ -630,7 +632,7 @@ impl DockerBuilder {
                 archive::copy_back(file, &top, &root, &manifest)
             })
             .await
-            .map_err(|e| Error::Docker(format!("copying back: {e}")))
+            .map_err(|e| Error::docker(format!("copying back: {e}")).caused_by(e))
             .and_then(|result| result.map(|_| ()).map_err(Error::from)),
             Err(e) => Err(e),
         };
@@ -647,10 +649,7 @@ impl Builder for DockerBuilder {
         step: &BuildStep,
         sink: &dyn LineSink,
     ) -> Result<StepOutput> {
-        let failure = |reason: String| Error::Build {
-            step: step.name.clone(),
-            reason,
-        };
+        let failure = |reason: String| Error::build(&step.name, reason);
         working_dir(workspace, step.cwd.as_ref()).map_err(failure)?;
         let root = working_dir(workspace, None).map_err(failure)?;
         if step.command.argv().is_empty() {
@@ -764,16 +763,15 @@ impl DockerBuilder {
         build: &ImageBuild,
         sink: &dyn LineSink,
     ) -> Result<ImageBuildOutput> {
-        let failure = |reason: String| Error::Build {
-            step: "docker build".into(),
-            reason,
-        };
+        let failure = |reason: String| Error::build("docker build", reason);
         let root = working_dir(workspace, None).map_err(failure)?;
         let directory = root.clone();
         let (context, _) =
             tokio::task::spawn_blocking(move || archive::pack(&directory, Some((0, 0)), None))
                 .await
-                .map_err(|e| Error::Docker(format!("packing the build context: {e}")))??;
+                .map_err(|e| {
+                    Error::docker(format!("packing the build context: {e}")).caused_by(e)
+                })??;
         let tag = build.tag.clone().unwrap_or_else(unique_tag);
         let build_args: HashMap<String, String> = build.build_args.iter().cloned().collect();
         let labels = HashMap::from([(LABEL.to_string(), "image".to_string())]);
@@ -1065,7 +1063,7 @@ impl DockerBuilder {
     /// its traffic to the host's own addresses and to link-local ones.
     async fn prepare_egress(&self) -> Result<()> {
         let refuse = |why: String| {
-            Error::Docker(format!(
+            Error::docker(format!(
                 "steps with network access must not reach the host's or link-local addresses, \
                  and {why}; call allow_host_addresses(true) to give them the engine's bridge \
                  as it is"
@@ -1106,7 +1104,7 @@ impl DockerBuilder {
         }
         tokio::task::spawn_blocking(firewall_egress)
             .await
-            .map_err(|e| Error::Docker(format!("setting the firewall: {e}")))?
+            .map_err(|e| Error::docker(format!("setting the firewall: {e}")).caused_by(e))?
             .map_err(refuse)
     }
 }
@@ -1197,23 +1195,24 @@ fn to_i64(bytes: u64) -> i64 {
 
 fn unavailable(error: bollard::errors::Error) -> Error {
     match docker_error(error) {
-        Error::Docker(message) => Error::DockerUnavailable(message),
+        Error::Docker { message, source } => Error::DockerUnavailable { message, source },
         other => other,
     }
 }
 
 fn docker_error(error: bollard::errors::Error) -> Error {
     use bollard::errors::Error as E;
-    match error {
+    let failed = match &error {
         E::DockerResponseServerError {
             status_code,
             message,
-        } => Error::Docker(format!("{message} (HTTP {status_code})")),
+        } => Error::docker(format!("{message} (HTTP {status_code})")),
         E::SocketNotFoundError(_)
         | E::HyperLegacyError { .. }
         | E::IOError { .. }
         | E::RequestTimeoutError
-        | E::UnsupportedURISchemeError { .. } => Error::DockerUnavailable(error.to_string()),
-        other => Error::Docker(other.to_string()),
-    }
+        | E::UnsupportedURISchemeError { .. } => Error::docker_unavailable(error.to_string()),
+        other => Error::docker(other.to_string()),
+    };
+    failed.caused_by(error)
 }

@@ -100,10 +100,7 @@ impl Builder for LocalBuilder {
         step: &BuildStep,
         sink: &dyn LineSink,
     ) -> Result<StepOutput> {
-        let failure = |reason: String| Error::Build {
-            step: step.name.clone(),
-            reason,
-        };
+        let failure = |reason: String| Error::build(&step.name, reason);
         let cwd = working_dir(workspace, step.cwd.as_ref()).map_err(failure)?;
         let argv = step.command.argv();
         let Some((program, args)) = argv.split_first() else {
@@ -124,7 +121,7 @@ impl Builder for LocalBuilder {
         let started = Instant::now();
         let mut child = command
             .spawn()
-            .map_err(|e| failure(format!("cannot run `{program}`: {e}")))?;
+            .map_err(|e| failure(format!("cannot run `{program}`: {e}")).caused_by(e))?;
         let group = ProcessGroup::of(&child);
         let pipes = (child.stdout.take(), child.stderr.take());
         let (Some(stdout), Some(stderr)) = pipes else {
@@ -166,7 +163,7 @@ impl Builder for LocalBuilder {
         let usage = status
             .map_err(std::io::Error::other)
             .and_then(|waited| waited)
-            .map_err(|e| failure(format!("waiting for the process failed: {e}")))?;
+            .map_err(|e| failure(format!("waiting for the process failed: {e}")).caused_by(e))?;
         let [log, stdout, stderr] = recorder.finish().await?;
         let status = usage.status;
         Ok(StepOutput {

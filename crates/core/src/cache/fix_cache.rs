@@ -266,7 +266,7 @@ impl FixCacheBuilder {
         }
         let store = tokio::task::spawn_blocking(move || SqliteStore::open(path, durability))
             .await
-            .map_err(|e| Error::Cache(format!("opening the store failed: {e}")))??;
+            .map_err(|e| Error::cache(format!("opening the store failed: {e}")).caused_by(e))??;
         self.store(Arc::new(store)).await
     }
 
@@ -571,7 +571,7 @@ impl FixCache {
                     deprecated: fix.deprecated,
                 };
                 serde_json::to_writer(&mut *out, &line)
-                    .map_err(|e| Error::Cache(format!("export: {e}")))?;
+                    .map_err(|e| Error::cache(format!("export: {e}")).caused_by(e))?;
                 out.write_all(b"\n")?;
                 written += 1;
             }
@@ -797,7 +797,7 @@ impl FixCache {
         let vectors = self.inner.embedder.embed(texts).await?;
         let dimensions = self.inner.embedder.dimensions();
         if vectors.len() != texts.len() || vectors.iter().any(|v| v.len() != dimensions) {
-            return Err(Error::Cache(format!(
+            return Err(Error::cache(format!(
                 "embedder {} returned {} vectors for {} texts, or not all of {dimensions} \
                  dimensions",
                 self.inner.embedder_id,
@@ -812,7 +812,7 @@ impl FixCache {
         self.embed(&[signature.embedding_text()])
             .await?
             .pop()
-            .ok_or_else(|| Error::Cache("the embedder returned no vector".into()))
+            .ok_or_else(|| Error::cache("the embedder returned no vector"))
     }
 
     async fn import_batch(&self, batch: Vec<ExportedFix>) -> Result<usize> {

@@ -151,7 +151,7 @@ fn fleet_error(error: tokio_postgres::Error) -> Error {
         message.push_str(&format!(": {cause}"));
         source = cause.source();
     }
-    Error::Cache(message)
+    Error::cache(message).caused_by(error)
 }
 
 /// Where a worker's last pull stopped (a transaction id): changes from it on are fetched next
@@ -203,7 +203,9 @@ impl FleetFix {
             embedding,
         } = fix;
         let json = |value: std::result::Result<String, serde_json::Error>| {
-            value.map_err(|e| Error::Cache(format!("fleet store: a fix is not serializable: {e}")))
+            value.map_err(|e| {
+                Error::cache(format!("fleet store: a fix is not serializable: {e}")).caused_by(e)
+            })
         };
         Ok(FleetFix {
             id: 0,
@@ -530,9 +532,9 @@ impl FleetStore {
             .map(|row| row.get(0))
             .collect();
         transaction.commit().await.map_err(fleet_error)?;
-        let horizon = horizon
-            .parse()
-            .map_err(|e| Error::Cache(format!("fleet store: transaction id `{horizon}`: {e}")))?;
+        let horizon = horizon.parse().map_err(|e| {
+            Error::cache(format!("fleet store: transaction id `{horizon}`: {e}")).caused_by(e)
+        })?;
         Ok(PullEnd {
             removed,
             cursor: ChangeCursor(horizon),
@@ -645,7 +647,7 @@ async fn send(pages: &tokio::sync::mpsc::Sender<Vec<FleetFix>>, page: Vec<FleetF
     pages
         .send(page)
         .await
-        .map_err(|_| Error::Cache("fleet store: the pull's reader stopped".into()))
+        .map_err(|_| Error::cache("fleet store: the pull's reader stopped"))
 }
 
 async fn notify(transaction: &Transaction<'_>) -> Result<()> {
@@ -713,7 +715,7 @@ async fn migrate(client: &mut Client) -> Result<()> {
         .map_err(fleet_error)?
         .get(0);
     if version > SCHEMA_VERSION {
-        return Err(Error::Cache(format!(
+        return Err(Error::cache(format!(
             "fleet store: the database has schema version {version}, newer than this selfheal ({SCHEMA_VERSION}); upgrade selfheal"
         )));
     }
@@ -767,9 +769,10 @@ async fn migrate_v1_fixes(transaction: &Transaction<'_>) -> Result<()> {
         let id: i64 = row.get(0);
         let record: String = row.get(1);
         let record: V1Record = serde_json::from_str(&record).map_err(|e| {
-            Error::Cache(format!(
+            Error::cache(format!(
                 "fleet store: cannot migrate fix {id} of schema version 1: {e}"
             ))
+            .caused_by(e)
         })?;
         let embedding: Vec<u8> = row.get(3);
         let vector: Vec<f32> = embedding

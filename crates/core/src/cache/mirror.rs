@@ -133,7 +133,9 @@ impl FleetMirror {
         let local =
             tokio::task::spawn_blocking(move || SqliteStore::open_as(&path, durability, true))
                 .await
-                .map_err(|e| Error::Cache(format!("opening the store failed: {e}")))??;
+                .map_err(|e| {
+                    Error::cache(format!("opening the store failed: {e}")).caused_by(e)
+                })??;
         let worker = local.with(enlist).await?;
         let shared = Arc::new(Shared {
             local,
@@ -257,7 +259,7 @@ impl Shared {
             *fleet = Some(store);
         }
         let Some(fleet) = fleet.as_mut() else {
-            return Err(Error::Cache("fleet store: not connected".into()));
+            return Err(Error::cache("fleet store: not connected"));
         };
         let retention = *lock(&self.retention);
         let mut report = SyncReport::default();

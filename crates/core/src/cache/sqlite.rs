@@ -128,7 +128,7 @@ impl SqliteStore {
         let path = path.to_path_buf();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| {
-                Error::Cache(format!("cannot create folder {}: {e}", parent.display()))
+                Error::cache(format!("cannot create folder {}: {e}", parent.display())).caused_by(e)
             })?;
         }
         let mut connection = Connection::open(&path).map_err(|e| fault(&path, e))?;
@@ -169,7 +169,7 @@ impl SqliteStore {
             if verdict == "ok" {
                 Ok(())
             } else {
-                Err(Error::Cache(format!(
+                Err(Error::cache(format!(
                     "{}: integrity check failed: {verdict}",
                     self.inner.path.display()
                 )))
@@ -210,7 +210,7 @@ impl SqliteStore {
             work(&mut lock(connection(&inner))).map_err(|e| fault(&inner.path, e))
         })
         .await
-        .map_err(|e| Error::Cache(format!("store task failed: {e}")))?
+        .map_err(|e| Error::cache(format!("store task failed: {e}")).caused_by(e))?
     }
 
     /// Runs a point read on the reader connection, right here when it is free: a read of a
@@ -236,7 +236,7 @@ fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 }
 
 fn fault(path: &Path, error: rusqlite::Error) -> Error {
-    Error::Cache(format!("{}: {error}", path.display()))
+    Error::cache(format!("{}: {error}", path.display())).caused_by(error)
 }
 
 fn configure(connection: &Connection, durability: Durability) -> rusqlite::Result<()> {
@@ -275,7 +275,7 @@ fn migrate(connection: &mut Connection, path: &Path) -> Result<()> {
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(|e| fault(path, e))?;
     if version > SCHEMA_VERSION {
-        return Err(Error::Cache(format!(
+        return Err(Error::cache(format!(
             "{}: schema version {version} is newer than this selfheal's ({SCHEMA_VERSION})",
             path.display()
         )));
@@ -648,7 +648,7 @@ impl FixStore for SqliteStore {
             .iter()
             .map(|text| {
                 serde_json::from_str(text).map_err(|e| {
-                    Error::Cache(format!("a stored failed attempt is unreadable: {e}"))
+                    Error::cache(format!("a stored failed attempt is unreadable: {e}")).caused_by(e)
                 })
             })
             .collect()

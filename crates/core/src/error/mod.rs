@@ -12,9 +12,25 @@ pub use budget::{BudgetExceeded, BudgetLimit};
 pub use provider::{ProviderError, ProviderErrorKind};
 pub use workspace::WorkspaceError;
 
+/// The error underneath an [`Error`] (the I/O, Docker, database or serialisation error that made
+/// the operation fail), shared so that the error stays cheap to clone. It dereferences to that
+/// error, which is what [`source`](std::error::Error::source) gives: downcast it to its type.
+#[derive(Debug, Clone)]
+pub struct Cause(std::sync::Arc<dyn std::error::Error + Send + Sync>);
+
+impl std::ops::Deref for Cause {
+    type Target = dyn std::error::Error + Send + Sync;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
 /// Everything that can go wrong in selfheal's machinery.
 ///
-/// Cheap to clone, so that reports and event streams can carry it.
+/// Cheap to clone, so that reports and event streams can carry it. Its message says what
+/// failed and why in one line (the underlying error's text included); an error that came from
+/// another keeps it as its [`source`](std::error::Error::source) too.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -62,20 +78,42 @@ pub enum Error {
         step: String,
         /// What went wrong.
         reason: String,
+        /// The error that made it go wrong, when another did.
+        source: Option<Cause>,
     },
     /// The Docker engine cannot be reached.
-    #[error("Docker engine unavailable: {0}")]
-    DockerUnavailable(String),
+    #[error("Docker engine unavailable: {message}")]
+    DockerUnavailable {
+        /// What failed.
+        message: String,
+        /// The engine client's error.
+        source: Option<Cause>,
+    },
     /// The Docker engine refused or failed a request.
-    #[error("Docker: {0}")]
-    Docker(String),
+    #[error("Docker: {message}")]
+    Docker {
+        /// What failed.
+        message: String,
+        /// The engine client's (or the archive's) error.
+        source: Option<Cause>,
+    },
     /// The fix cache's store cannot be opened, read or written.
-    #[error("fix cache: {0}")]
-    Cache(String),
+    #[error("fix cache: {message}")]
+    Cache {
+        /// What failed.
+        message: String,
+        /// The store's error (SQLite, PostgreSQL, I/O, serialisation).
+        source: Option<Cause>,
+    },
     /// A replayed run asked for something its cassette does not hold, or the cassette cannot
     /// be read.
-    #[error("cassette: {0}")]
-    Cassette(String),
+    #[error("cassette: {message}")]
+    Cassette {
+        /// What failed.
+        message: String,
+        /// The error reading it, when one did.
+        source: Option<Cause>,
+    },
     /// Every provider of a fallback chain failed; their errors in order.
     #[error("all providers failed: {}", join(.0))]
     AllProvidersFailed(Vec<Error>),
@@ -100,6 +138,62 @@ impl Error {
         Error::InvalidInput(message.into())
     }
 
+    /// A build step that could not be run or supervised.
+    pub fn build(step: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Build {
+            step: step.into(),
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn docker_unavailable(message: impl Into<String>) -> Self {
+        Error::DockerUnavailable {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn docker(message: impl Into<String>) -> Self {
+        Error::Docker {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn cache(message: impl Into<String>) -> Self {
+        Error::Cache {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn cassette(message: impl Into<String>) -> Self {
+        Error::Cassette {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Keeps `cause` as this error's source, on the kinds that carry one (the message already
+    /// says it in words).
+    pub(crate) fn caused_by(
+        mut self,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        match &mut self {
+            Error::Build { source, .. }
+            | Error::DockerUnavailable { source, .. }
+            | Error::Docker { source, .. }
+            | Error::Cache { source, .. }
+            | Error::Cassette { source, .. } => {
+                *source = Some(Cause(std::sync::Arc::new(cause)));
+            }
+            _ => {}
+        }
+        self
+    }
+
     /// True when trying the same operation again may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -118,10 +212,10 @@ impl Error {
             | Error::AllProvidersFailed(_)
             | Error::Build { .. }
             | Error::Workspace(_)
-            | Error::DockerUnavailable(_)
-            | Error::Docker(_)
-            | Error::Cache(_)
-            | Error::Cassette(_) => false,
+            | Error::DockerUnavailable { .. }
+            | Error::Docker { .. }
+            | Error::Cache { .. }
+            | Error::Cassette { .. } => false,
         }
     }
 
@@ -133,13 +227,13 @@ impl Error {
             }
             Error::Budget(_) => ErrorKind::Budget,
             Error::Build { .. }
-            | Error::DockerUnavailable(_)
-            | Error::Docker(_)
-            | Error::Cassette(_) => ErrorKind::Build,
+            | Error::DockerUnavailable { .. }
+            | Error::Docker { .. }
+            | Error::Cassette { .. } => ErrorKind::Build,
             Error::InvalidPattern { .. } | Error::InvalidInput(_) | Error::Config(_) => {
                 ErrorKind::Config
             }
-            Error::Cache(_) => ErrorKind::Cache,
+            Error::Cache { .. } => ErrorKind::Cache,
             Error::Workspace(_) => ErrorKind::Workspace,
             Error::Io(_) => ErrorKind::Io,
         }
@@ -237,8 +331,8 @@ mod tests {
         ];
         let codes: std::collections::HashSet<&str> = kinds.iter().map(|k| k.code()).collect();
         assert_eq!(codes.len(), kinds.len());
-        assert_eq!(Error::Cache("x".into()).kind().code(), "E_CACHE");
+        assert_eq!(Error::cache("x").kind().code(), "E_CACHE");
         assert_eq!(Error::invalid_input("x").kind(), ErrorKind::Config);
-        assert_eq!(Error::Docker("down".into()).kind(), ErrorKind::Build);
+        assert_eq!(Error::docker("down").kind(), ErrorKind::Build);
     }
 }
