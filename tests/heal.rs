@@ -607,13 +607,16 @@ async fn npm_ci_without_a_lockfile_is_healed_by_writing_the_lockfile_so_the_plan
     )));
 }
 
-/// A host's strategy that runs another command instead of the failing step.
-struct OtherCommand;
+/// A host's strategy, for every kind of error, that runs another command as the first step.
+struct OtherCommand {
+    name: &'static str,
+    command: &'static str,
+}
 
 #[async_trait::async_trait]
 impl Strategy for OtherCommand {
     fn name(&self) -> &str {
-        "other-command"
+        self.name
     }
 
     fn applies_to(&self, _: selfheal::Category) -> bool {
@@ -622,31 +625,16 @@ impl Strategy for OtherCommand {
 
     async fn fallback(&self, input: &FixInput<'_>) -> selfheal::Result<Option<Remedy>> {
         let mut plan = input.plan.clone();
-        plan.steps[0].command = selfheal::build::Command::Shell("python3 -c 'print(1)'".into());
+        plan.steps[0].command = selfheal::build::Command::Shell(self.command.into());
         Ok(Some(Remedy::Plan(plan)))
     }
 }
 
-/// A host's strategy for every kind of error: the `build` step with more memory.
-struct MoreMemory;
-
-#[async_trait::async_trait]
-impl Strategy for MoreMemory {
-    fn name(&self) -> &str {
-        "more-memory"
-    }
-
-    fn applies_to(&self, _: selfheal::Category) -> bool {
-        true
-    }
-
-    async fn fallback(&self, input: &FixInput<'_>) -> selfheal::Result<Option<Remedy>> {
-        let mut plan = input.plan.clone();
-        plan.steps[0].command =
-            selfheal::build::Command::Shell("node --max-old-space-size=8192 build.js".into());
-        Ok(Some(Remedy::Plan(plan)))
-    }
-}
+/// The first step with more memory.
+const MORE_MEMORY: OtherCommand = OtherCommand {
+    name: "more-memory",
+    command: "node --max-old-space-size=8192 build.js",
+};
 
 /// A build that runs out of memory unless given more, and fails on `main.py`'s typo.
 fn memory_hungry_build() -> MemoryBuilder {
@@ -667,7 +655,7 @@ async fn a_resource_error_takes_a_fallback_before_any_fix_and_other_errors_a_fix
         "{{\"fixes\": [{{\"file\": \"main.py\", \"action\": \"patch\", \"search\": \"    print(mesage)\", \"replace\": \"{FIXED_LINE}\"}}]}}"
     )]));
     let healer = Healer::new(memory_hungry_build())
-        .strategies(vec![Arc::new(MoreMemory)])
+        .strategies(vec![Arc::new(MORE_MEMORY)])
         .fixers(Vec::new())
         .provider(model.clone())
         .config(quick_heal_config());
@@ -697,7 +685,10 @@ async fn a_resource_error_takes_a_fallback_before_any_fix_and_other_errors_a_fix
 async fn a_build_that_passes_only_with_a_changed_plan_is_not_reported_healed() {
     let project = Project::new("changed-plan");
     let healer = Healer::new(LocalBuilder::new())
-        .strategies(vec![Arc::new(OtherCommand)])
+        .strategies(vec![Arc::new(OtherCommand {
+            name: "other-command",
+            command: "python3 -c 'print(1)'",
+        })])
         .fixers(Vec::new())
         .config(quick_heal_config());
     let (report, events) = heal(&project, &healer).await;

@@ -84,6 +84,18 @@ pub(super) fn transient(error: &Error) -> bool {
 }
 
 impl Run<'_> {
+    /// What a fixer or a strategy is shown: the project, its build as it now stands, and the
+    /// installer it may ask for packages.
+    fn fix_input<'i>(&'i self, diagnostics: &'i [Diagnostic]) -> FixInput<'i> {
+        FixInput {
+            workspace: self.workspace,
+            diagnostics,
+            plan: &self.plan,
+            builder: self.builder.as_ref(),
+            installs: &self.installer,
+        }
+    }
+
     /// A fix for `target`: from the fixers, else the cache, else the model; or why there is
     /// none to try.
     pub(super) async fn propose(
@@ -113,13 +125,7 @@ impl Run<'_> {
             if fixer.safety() > config.fixer_safety {
                 continue;
             }
-            let input = FixInput {
-                workspace: self.workspace,
-                diagnostics,
-                plan: &self.plan,
-                builder: self.builder.as_ref(),
-                installs: &self.installer,
-            };
+            let input = self.fix_input(diagnostics);
             let proposed = {
                 let _phase = Phase::start("fixer");
                 (fixer.propose(&input))
@@ -293,13 +299,7 @@ impl Run<'_> {
                 continue;
             }
             self.strategies_tried[index] = true;
-            let input = FixInput {
-                workspace: self.workspace,
-                diagnostics,
-                plan: &self.plan,
-                builder: self.builder.as_ref(),
-                installs: &self.installer,
-            };
+            let input = self.fix_input(diagnostics);
             let fallback = strategy.fallback(&input).await?;
             self.collect_installs(attempt);
             let Some(fallback) = fallback else {
