@@ -1,6 +1,6 @@
-//! `DockerBuilder` against the real Docker engine: output and exit codes, timeouts, OOM kills,
-//! no network, copy-in/copy-back, Dockerfile builds parsed into diagnostics, and nothing left
-//! behind. The test image is made from the host's static busybox, without any registry.
+//! `DockerBuilder` against the real Docker engine: output and exit codes, timeouts, OOM kills
+//! (and a heal run that gives a killed step more memory), no network, copy-in/copy-back,
+//! Dockerfile builds parsed into diagnostics, and nothing left behind. The test image is made from the host's static busybox, without any registry.
 //!
 //! Without an engine the tests that need one are reported ignored, with the reason (in CI they
 //! fail): `.ci/run` starts one.
@@ -16,9 +16,11 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use selfheal::Error;
 use selfheal::build::{
-    BuildStep, Builder, CaptureConfig, Discard, DockerBuilder, ImageBuild, WorkspaceMode,
+    BuildPlan, BuildStep, Builder, CaptureConfig, Discard, DockerBuilder, ImageBuild, WorkspaceMode,
 };
+use selfheal::heal::{Event, Healer, Outcome};
 use selfheal::parse::ParserSet;
+use selfheal::workspace::Workspace;
 use selfheal_test_harness::{Need, Test, trial};
 
 use crate::support;
@@ -34,6 +36,7 @@ pub(crate) fn tests() -> Vec<Test> {
         trial!(async a_step_past_its_timeout_is_stopped_and_removed).needs(&engine),
         trial!(async dropping_the_future_removes_the_container).needs(&engine),
         trial!(async running_out_of_memory_under_64_mib_is_reported).needs(&engine),
+        trial!(async a_step_the_kernel_kills_for_memory_heals_with_twice_the_memory).needs(&engine),
         trial!(async steps_have_no_network_unless_asked).needs(&engine),
         trial!(async copy_mode_copies_the_workspace_in_and_the_changes_back).needs(&engine),
         trial!(async a_failing_dockerfile_build_becomes_a_diagnostic_and_leaves_no_image)
@@ -265,6 +268,38 @@ async fn running_out_of_memory_under_64_mib_is_reported() {
     assert_eq!(output.exit_code, Some(137));
     assert_eq!(output.status(), "out of memory");
     assert_no_containers("oom").await;
+    let _ = std::fs::remove_dir_all(&ws);
+}
+
+async fn a_step_the_kernel_kills_for_memory_heals_with_twice_the_memory() {
+    let builder = builder("oom-heal").await.memory_mib(64);
+    let ws = workspace("oom-heal");
+    // 96 MiB of buffer: killed under 64 MiB, fine under 128.
+    let plan = BuildPlan::new([BuildStep::argv(
+        "hog",
+        ["dd", "if=/dev/zero", "of=/dev/null", "bs=96M", "count=1"],
+    )]);
+    let healer = Healer::new(builder).fixers(Vec::new());
+    let workspace = Workspace::open(&ws).unwrap_or_else(|e| panic!("{e}"));
+    let report =
+        (healer.heal(&workspace, &plan, &|_: Event| {}).await).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        report.outcome,
+        Outcome::HealedWithChangedPlan,
+        "{report:#?}"
+    );
+    let killed = &report.attempts[0];
+    assert_eq!(killed.errors, 1, "{report:#?}");
+    let scaled = report
+        .attempts
+        .last()
+        .unwrap_or_else(|| panic!("{report:#?}"));
+    assert_eq!(scaled.by.as_deref(), Some("resource-scaling"));
+    assert_eq!(
+        report.changed_plan,
+        ["the builder was replaced by resource-scaling"]
+    );
+    assert_no_containers("oom-heal").await;
     let _ = std::fs::remove_dir_all(&ws);
 }
 

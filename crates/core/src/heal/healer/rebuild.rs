@@ -10,7 +10,7 @@ use crate::heal::metrics::Phase;
 use crate::heal::narrow;
 use crate::heal::sources;
 use crate::heal::tracking::errors;
-use crate::{Diagnostic, Result};
+use crate::{Category, Diagnostic, Result, Severity, Subcategory};
 
 /// The result of one build.
 pub(super) struct Build {
@@ -83,6 +83,12 @@ impl Run<'_> {
                 if !output.success() {
                     failed_log = Some(log_tail(&text));
                 }
+            }
+            if output.oom_killed
+                && !(build.diagnostics.iter()).any(|d| d.category == Category::Resource)
+            {
+                // The kernel killed it without a word in the log: the builder saw it.
+                build.diagnostics.push(out_of_memory(&step.name));
             }
             build.timed_out |= output.timed_out;
             if !output.success() {
@@ -169,4 +175,17 @@ impl Run<'_> {
             }
         })
     }
+}
+
+/// The error of a step the out-of-memory killer stopped, which says nothing itself: a critical
+/// resource error, for the strategies that give a build more memory.
+fn out_of_memory(step: &str) -> Diagnostic {
+    let mut killed = Diagnostic::new(
+        UNRECOGNISED,
+        format!("step `{step}` ran out of memory: the out-of-memory killer stopped it"),
+    )
+    .with_class(Category::Resource, Subcategory::OutOfMemory)
+    .with_severity(Severity::Critical);
+    killed.fingerprint = killed.compute_fingerprint();
+    killed
 }
