@@ -18,7 +18,7 @@ use selfheal_test_harness::{Need, Test, trial};
 use serde_json::{Value, json};
 
 use crate::support::project::Project;
-use crate::support::registry::{publish_npm, write_sdist, write_wheel};
+use crate::support::registry::{publish_npm, publish_npm_releases, write_sdist, write_wheel};
 use crate::support::{self, Reply, Server, openai_stream_in, quick_heal_config};
 
 /// This file's tests, in the order they read.
@@ -50,6 +50,8 @@ pub(crate) fn tests() -> Vec<Test> {
         trial!(async packages_are_added_and_moved_to_releases_whose_peers_admit_the_projects_react)
             .needs(&npm),
         trial!(async a_peer_conflict_a_log_makes_up_moves_nothing_the_project_does_not_declare)
+            .needs(&npm),
+        trial!(async a_package_is_added_at_the_newest_major_that_exports_what_the_code_imports)
             .needs(&npm),
         trial!(async pip_installs_wheels_into_the_project_virtualenv_only),
         trial!(async pip_never_builds_a_source_archive_nor_installs_outside_a_virtualenv),
@@ -751,6 +753,76 @@ async fn a_peer_conflict_a_log_makes_up_moves_nothing_the_project_does_not_decla
         "the registry was never asked about a package only the log names"
     );
     assert_eq!(project.read("package.json").unwrap(), before);
+}
+
+async fn a_package_is_added_at_the_newest_major_that_exports_what_the_code_imports() {
+    let registry = Server::start().await;
+    // `useCycle` went away in motion-kit 2; the code was written against 1.
+    let release = |exports: &str| -> Vec<(&'static str, String)> {
+        let script: String = (exports.split(' '))
+            .map(|name| format!("exports.{name} = () => '{name}';\n"))
+            .collect();
+        let types: String = (exports.split(' '))
+            .map(|name| format!("export declare function {name}(): string;\n"))
+            .collect();
+        vec![("index.js", script), ("index.d.ts", types)]
+    };
+    let (one, two, three) = (
+        release("motion useCycle"),
+        release("motion animate"),
+        release("motion animate useAnimate"),
+    );
+    fn files<'a>(release: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+        release
+            .iter()
+            .map(|(path, text)| (*path, text.as_str()))
+            .collect()
+    }
+    let (one, two, three) = (files(&one), files(&two), files(&three));
+    let manifest = json!({"main": "index.js", "types": "index.d.ts"});
+    publish_npm_releases(
+        &registry,
+        "motion-kit",
+        &[
+            ("1.4.0", manifest.clone(), &one),
+            ("2.1.0", manifest.clone(), &two),
+            ("3.0.0", manifest, &three),
+        ],
+    );
+    let cache = support::scratch("trust-api-fit-npm-cache");
+    let npmrc = format!("registry={}/\ncache={}\n", registry.url(), cache.display());
+    let project = Project::new(
+        "trust-api-fit",
+        &[
+            (
+                "package.json",
+                "{\"name\": \"app\", \"version\": \"1.0.0\", \"private\": true}\n",
+            ),
+            (".npmrc", &npmrc),
+            (
+                "index.mjs",
+                "import { motion, useCycle } from 'motion-kit';\nconsole.log(motion(), useCycle());\n",
+            ),
+        ],
+    );
+    let (report, _, installs) =
+        heal_without_model(&project, &["node index.mjs"], InstallPolicy::default()).await;
+    assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&project.read("package.json").unwrap()).unwrap();
+    assert_eq!(
+        manifest["dependencies"]["motion-kit"], "^1.4.0",
+        "{manifest}"
+    );
+    // The newest first, then each older major until one exports `useCycle`.
+    let versions: Vec<&str> = (installs.iter())
+        .filter(|i| i.package == "motion-kit")
+        .filter_map(|i| match &i.status {
+            InstallStatus::Installed { version } => version.as_deref(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(versions, ["3.0.0", "2.1.0", "1.4.0"], "{installs:?}");
 }
 
 fn python_project(name: &str, imports: &str, venv: bool) -> (Project, std::path::PathBuf) {

@@ -18,8 +18,19 @@ pub(crate) fn publish_npm(
     releases: &[(&str, Value)],
     files: &[(&str, &str)],
 ) {
+    let each: Vec<_> = (releases.iter())
+        .map(|(version, manifest)| (*version, manifest.clone(), files))
+        .collect();
+    publish_npm_releases(server, name, &each);
+}
+
+/// One release to publish: its version, manifest and files.
+pub(crate) type NpmRelease<'a> = (&'a str, Value, &'a [(&'a str, &'a str)]);
+
+/// [`publish_npm`] with files of each release's own.
+pub(crate) fn publish_npm_releases(server: &Server, name: &str, releases: &[NpmRelease<'_>]) {
     let mut versions = serde_json::Map::new();
-    for (version, manifest) in releases {
+    for (version, manifest, files) in releases {
         let (document, tarball_path, tarball) = pack_npm(server, name, version, manifest, files);
         versions.insert(version.to_string(), document);
         server.route(
@@ -32,7 +43,7 @@ pub(crate) fn publish_npm(
     }
     let latest = releases
         .last()
-        .map(|(version, _)| *version)
+        .map(|(version, _, _)| *version)
         .unwrap_or_default();
     let document = json!({
         "name": name,

@@ -180,8 +180,9 @@ impl Test {
     }
 
     /// The test runs in a process of its own (this binary, asked for it alone), for a test that
-    /// sets what is global to a process: `tracing` caches, per call site, whether any subscriber
-    /// wants it, and a test without one running beside it would spoil that cache.
+    /// sets or measures what is global to a process: `tracing` caches, per call site, whether
+    /// any subscriber wants it (a test without one running beside it would spoil that cache);
+    /// peak memory is the whole process's.
     pub fn alone(mut self) -> Test {
         self.alone = true;
         self

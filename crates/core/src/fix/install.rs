@@ -24,7 +24,7 @@
 //!
 //! A host turns installs off entirely with [`InstallPolicy::enabled`] (the CLI's `--no-install`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::Duration;
@@ -34,6 +34,7 @@ use regex::Regex;
 use serde::Serialize;
 
 use super::fixer::FixInput;
+use super::package_exports::PackageExports;
 use super::peer_versions::{Release, fitting, releases};
 use super::{Edit, FixProposal, RelativePath};
 use crate::Result;
@@ -134,6 +135,8 @@ const INSTALL_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// How long asking the registry for a package's releases may take.
 const VIEW_TIMEOUT: Duration = Duration::from_secs(60);
+/// How many older majors of a package are tried for names the newest lacks.
+const OLDER_MAJORS: usize = 2;
 
 /// Source files larger than this are not read for imports.
 const MAX_SOURCE_BYTES: u64 = 1 << 20;
@@ -217,21 +220,104 @@ impl Installer {
         if packages.is_empty() {
             return Ok(None);
         }
+        let root = input.workspace.root();
+        let project = |peer: &str| Version::parse(npm_version(root, peer)?).ok();
         let mut specs = Vec::new();
+        let mut known = Vec::new();
         for package in packages {
             // A version whose peer ranges admit what the project has (not blindly the newest,
             // which may want a React the project does not have); as npm picks when unknown.
-            let fitting = match types {
+            let releases = match types {
                 true => None,
-                false => self.fitting_release(input, &package).await?,
+                false => self.npm_releases(input, &package).await?,
             };
-            let spec = match &fitting {
-                Some(version) => format!("{package}@^{version}"),
+            let fitting = (releases.as_deref()).and_then(|r| fitting(r, None, &project));
+            let spec = match fitting {
+                Some(release) => format!("{package}@^{}", release.version),
                 None => package.clone(),
             };
-            specs.push((package, spec));
+            specs.push((package.clone(), spec));
+            known.extend(releases.map(|releases| (package, releases)));
         }
-        self.npm_install(input, tool, &specs, types, prepare).await
+        let Some(mut changes) = self
+            .npm_install(input, tool, &specs, types, prepare)
+            .await?
+        else {
+            return Ok(None);
+        };
+        for (package, releases) in known {
+            if let Some(names) = imported.named.get(&package) {
+                changes =
+                    (self.fit_to_imports(input, tool, &package, names, &releases, changes)).await?;
+            }
+        }
+        Ok(Some(changes))
+    }
+
+    /// When the release just installed lacks names the project imports from it (code written
+    /// against an older major), the newest fitting release of each older major — at most
+    /// [`OLDER_MAJORS`] — is installed on top of `changes` until one exports them all; when
+    /// none does, the first choice is installed again. Returns what the installs changed.
+    async fn fit_to_imports(
+        &self,
+        input: &FixInput<'_>,
+        tool: NodeManager,
+        package: &str,
+        names: &BTreeSet<String>,
+        releases: &[Release],
+        changes: Vec<Edit>,
+    ) -> Result<Vec<Edit>> {
+        let root = input.workspace.root();
+        let lacking = || {
+            let exports = PackageExports::read(root, package).filter(|e| e.complete)?;
+            Some(
+                names
+                    .iter()
+                    .filter(|name| !exports.names.contains(*name))
+                    .count(),
+            )
+        };
+        let installed = npm_version(root, package).and_then(|v| Version::parse(v).ok());
+        let (Some(installed), Some(lacking_first)) = (installed, lacking()) else {
+            return Ok(changes);
+        };
+        if lacking_first == 0 {
+            return Ok(changes);
+        }
+        let project = |peer: &str| Version::parse(npm_version(root, peer)?).ok();
+        let mut majors: Vec<u64> = (releases.iter())
+            .map(|r| r.version.major())
+            .filter(|major| *major < installed.major())
+            .collect();
+        majors.dedup();
+        majors.reverse();
+        let on_top = FixProposal {
+            edits: changes.clone(),
+            ..FixProposal::default()
+        };
+        for major in majors.into_iter().take(OLDER_MAJORS) {
+            let of_major: Vec<Release> = (releases.iter())
+                .filter(|r| r.version.major() == major)
+                .cloned()
+                .collect();
+            let Some(release) = fitting(&of_major, None, &project) else {
+                continue;
+            };
+            let spec = format!("{package}@^{}", release.version);
+            let specs = [(package.to_string(), spec)];
+            if let Some(older) = self
+                .npm_install(input, tool, &specs, false, &on_top)
+                .await?
+                && lacking() == Some(0)
+            {
+                return Ok(older);
+            }
+        }
+        let first = [(package.to_string(), format!("{package}@^{installed}"))];
+        Ok((self
+            .npm_install(input, tool, &first, false, &on_top)
+            .await?)
+            .unwrap_or(changes))
     }
 
     /// Moves an npm dependency the project declares to a release whose peer ranges admit the
@@ -292,17 +378,6 @@ impl Installer {
 
     /// The version of npm `package` to add: the newest release whose peer ranges admit the
     /// installed versions of its peers; `None` when the registry does not say.
-    async fn fitting_release(
-        &self,
-        input: &FixInput<'_>,
-        package: &str,
-    ) -> Result<Option<Version>> {
-        let root = input.workspace.root();
-        let project = |peer: &str| Version::parse(npm_version(root, peer)?).ok();
-        let releases = self.npm_releases(input, package).await?;
-        Ok(releases.and_then(|r| fitting(&r, None, &project).map(|r| r.version.clone())))
-    }
-
     /// The releases of npm `package` the registry lists with their peer ranges (`npm view`,
     /// run where the build runs, so with its registry and network); `None` when installs are
     /// off or the registry does not answer.
@@ -669,6 +744,9 @@ struct ProjectImports {
     script: BTreeSet<String>,
     /// Top-level Python modules (from `import a.b`, `from a import b`).
     python: BTreeSet<String>,
+    /// The names imported from each npm package's entry point (`import { a, b as c } from
+    /// 'pkg'`: `a` and `b`).
+    named: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl ProjectImports {
@@ -706,10 +784,42 @@ impl ProjectImports {
                     (script.captures_iter(&text))
                         .filter_map(|found| npm_package(found.get(1)?.as_str())),
                 );
+                for (package, names) in named_imports(&text) {
+                    imports.named.entry(package).or_default().extend(names);
+                }
             }
         }
         Ok(imports)
     }
+}
+
+/// The names a script imports by name from a package's entry point: `import { a, b as c }
+/// from 'pkg'` gives `pkg` with `a` and `b`; `type` imports count (declarations export them).
+fn named_imports(text: &str) -> Vec<(String, Vec<String>)> {
+    static NAMED: LazyLock<Option<Regex>> = LazyLock::new(|| {
+        Regex::new(
+            r#"\bimport\s+(?:type\s+)?(?:[\w$]+\s*,\s*)?\{([^{}]{0,4000})\}\s*from\s*['"]([^'"\r\n]{1,260})['"]"#,
+        )
+        .ok()
+    });
+    let Some(named) = NAMED.as_ref() else {
+        return Vec::new();
+    };
+    (named.captures_iter(text))
+        .filter_map(|found| {
+            let specifier = found.get(2)?.as_str();
+            (npm_package(specifier).as_deref() == Some(specifier)).then_some(())?;
+            let names = (found.get(1)?.as_str().split(','))
+                .filter_map(|entry| {
+                    let entry = entry.trim().trim_start_matches("type ").trim_start();
+                    let name = entry.split_whitespace().next()?;
+                    let plain = (name.chars()).all(|c| c.is_alphanumeric() || c == '_' || c == '$');
+                    (plain && name != "default").then(|| name.to_string())
+                })
+                .collect();
+            Some((specifier.to_string(), names))
+        })
+        .collect()
 }
 
 /// The top-level modules a Python file imports absolutely.
@@ -875,6 +985,22 @@ mod tests {
             Some("@types/left-pad")
         );
         assert_eq!(types_package("@scope/x"), None);
+    }
+
+    #[test]
+    fn names_imported_from_a_package_entry_point_are_read() {
+        let text = "import { motion, useCycle as cycle, type Variants } from 'framer-motion';\nimport React, { useState } from \"react\";\nimport { format } from 'date-fns/format';\nimport { local } from './local';\nimport * as all from 'lodash';\n";
+        let found = named_imports(text);
+        assert_eq!(
+            found,
+            [
+                (
+                    "framer-motion".to_string(),
+                    vec!["motion".to_string(), "useCycle".into(), "Variants".into()]
+                ),
+                ("react".to_string(), vec!["useState".to_string()]),
+            ]
+        );
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub(super) struct PackageExports {
     pub(super) names: BTreeSet<String>,
     /// Whether every re-export was followed: when not, a name missing from `names` may still
     /// exist, and no closest name is chosen.
-    complete: bool,
+    pub(super) complete: bool,
 }
 
 impl PackageExports {
@@ -259,7 +259,7 @@ struct Reader<'r> {
     root: &'r Path,
     seen: BTreeSet<PathBuf>,
     names: BTreeSet<String>,
-    complete: bool,
+    pub(super) complete: bool,
 }
 
 impl Reader<'_> {

@@ -20,18 +20,20 @@ pub(crate) struct Release {
 const MAX_RELEASES: usize = 5_000;
 
 /// The releases in what `npm view PKG@'>=0.0.0-0' version peerDependencies deprecated --json`
-/// prints: a list of objects, or one object when one version matches. Entries that are not
-/// a valid version are skipped; `None` when the text is not such an answer.
+/// prints: a list of objects, or one object when one version matches — or, when no matching
+/// version declares peers or a deprecation, their bare version strings. Entries that are not a
+/// valid version are skipped; `None` when the text is not such an answer.
 pub(crate) fn releases(json: &str) -> Option<Vec<Release>> {
     let value: Value = serde_json::from_str(json).ok()?;
     let entries = match value {
         Value::Array(entries) => entries,
-        single @ Value::Object(_) => vec![single],
+        single @ (Value::Object(_) | Value::String(_)) => vec![single],
         _ => return None,
     };
     let mut found: Vec<Release> = (entries.iter())
         .filter_map(|entry| {
-            let version = Version::parse(entry.get("version")?.as_str()?).ok()?;
+            let version = entry.as_str().or_else(|| entry.get("version")?.as_str())?;
+            let version = Version::parse(version).ok()?;
             let peers = (entry.get("peerDependencies").and_then(Value::as_object))
                 .map(|peers| {
                     (peers.iter())
@@ -184,6 +186,13 @@ mod tests {
         assert_eq!(one[0].version, version("1.2.3"));
         assert!(one[0].peers.is_empty());
         assert_eq!(releases("npm error 404"), None);
-        assert_eq!(releases("\"1.2.3\""), None);
+        assert_eq!(releases("12"), None);
+        // Without peers or deprecations npm prints the bare versions.
+        let bare = releases(r#"["1.2.0", "not a version", "1.3.0"]"#).unwrap();
+        assert_eq!(
+            bare.iter().map(|r| r.version.clone()).collect::<Vec<_>>(),
+            [version("1.2.0"), version("1.3.0")]
+        );
+        assert_eq!(releases("\"1.2.3\"").unwrap()[0].version, version("1.2.3"));
     }
 }
