@@ -1,5 +1,5 @@
 //! What a host watches: tracing spans, metrics and a health monitor of heal runs. The modules
-//! below record spans and metrics through the [`tracing`] and [`metrics`](::metrics) facades
+//! below record spans and metrics through the [`tracing`] and [`metrics`] facades
 //! and never import this one; the [`HealthMonitor`] is told of runs as a
 //! [`RunRecorder`](crate::heal::RunRecorder).
 //!
@@ -10,7 +10,7 @@
 //! `reason`). Fields hold names, numbers and categories only: never prompts, file contents,
 //! keys or URLs.
 //!
-//! **Metrics** (the [`metrics`](::metrics) facade; nothing is exported unless the host installs a
+//! **Metrics** (the [`metrics`] facade; nothing is exported unless the host installs a
 //! recorder, e.g. `metrics-exporter-prometheus`):
 //!
 //! | name | kind | labels |

@@ -77,7 +77,9 @@ impl FromStr for Protected {
     }
 }
 
-/// What a fix may change; see the [module docs](self).
+/// What a fix may change, checked before anything is written: never version-control metadata,
+/// a folder a snapshot leaves out, a path with an invisible or direction-changing character, or
+/// more than the limits; a [`Protected`] class only when [`allow`](EditPolicy::allow)ed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EditPolicy {
     /// The protected classes fixes may change (default: none).
