@@ -5,13 +5,19 @@ use std::path::{Path, PathBuf};
 
 pub(crate) struct Scratch(PathBuf);
 
+/// A fresh, empty folder `selfheal-NAME-PID` under the system's temporary directory (what an
+/// earlier run left there removed), for a test that removes it itself.
+pub(crate) fn folder(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("selfheal-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    dir
+}
+
 impl Scratch {
     /// A fresh folder named after `name` and the process, holding `files`.
     pub(crate) fn new(name: &str, files: &[(&str, &str)]) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("selfheal-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-        let scratch = Scratch(dir);
+        let scratch = Scratch(folder(name));
         for (path, text) in files {
             scratch.write(path, text);
         }

@@ -1,6 +1,6 @@
 //! `selfheal cache` as a user runs it: import fixes, look a log up, export, prune.
 
-use crate::common::selfheal;
+use crate::common::{scratch, selfheal};
 use selfheal_test_harness::{Test, trial};
 use serde_json::{Value, json};
 
@@ -15,10 +15,7 @@ pub(crate) fn tests() -> Vec<Test> {
 }
 
 fn cache_dir(name: &str) -> std::path::PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("selfheal-cli-cache-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    scratch(&format!("cli-cache-{name}"))
 }
 
 fn stdout_json(output: &std::process::Output) -> Value {

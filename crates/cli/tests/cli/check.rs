@@ -1,6 +1,6 @@
 //! `selfheal check` as a user runs it: real commands, real compilers, a real Docker engine.
 
-use crate::common::selfheal;
+use crate::common::{scratch, selfheal};
 use selfheal_test_harness::{Need, Test, trial};
 use serde_json::Value;
 
@@ -20,11 +20,7 @@ pub(crate) fn tests() -> Vec<Test> {
 const IMAGE: &str = "selfheal-test-busybox:1";
 
 fn project(name: &str) -> std::path::PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("selfheal-cli-check-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("project directory");
-    dir
+    scratch(&format!("cli-check-{name}"))
 }
 
 fn json(output: &std::process::Output) -> Value {

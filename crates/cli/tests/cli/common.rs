@@ -5,6 +5,15 @@ use std::process::{Child, Command, Output, Stdio};
 
 use selfheal_test_harness::Need;
 
+/// A fresh, empty folder for a test, `selfheal-NAME-PID` under the system's temporary folder;
+/// what an earlier run left there is removed first.
+pub(crate) fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("selfheal-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    dir
+}
+
 /// Starts `selfheal` with piped standard streams.
 pub(crate) fn spawn(args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_selfheal"))

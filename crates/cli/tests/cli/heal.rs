@@ -24,8 +24,7 @@ pub(crate) fn tests() -> Vec<Test> {
 const BROKEN: &str = "def greet():\n    print(mesage)\n\nmesage_text = 'hi'\ngreet()\n";
 
 fn project(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("selfheal-cli-heal-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = crate::common::scratch(&format!("cli-heal-{name}"));
     std::fs::create_dir_all(dir.join("app")).expect("project directory");
     std::fs::write(dir.join("app/main.py"), BROKEN).expect("source");
     dir

@@ -3,7 +3,7 @@
 use selfheal_test_harness::{Test, trial};
 use std::io::{BufRead, BufReader, Write};
 
-use crate::common::{selfheal, spawn};
+use crate::common::{scratch, selfheal, spawn};
 use serde_json::{Value, json};
 
 const FENCED: &str =
@@ -61,8 +61,7 @@ fn explain_reports_the_stage_and_repairs() {
 }
 
 fn reads_a_file_with_invalid_utf8() {
-    let dir = std::env::temp_dir().join(format!("selfheal-json-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("json");
     let path = dir.join("reply.txt");
     std::fs::write(&path, b"\xff\xfe noise {\"a\": [1, 2,]} \xc3").unwrap();
     let out = selfheal(&["json-repair", path.to_str().unwrap()], b"");

@@ -1,6 +1,6 @@
 //! `selfheal parse` as a user runs it.
 
-use crate::common::selfheal;
+use crate::common::{scratch, selfheal};
 use selfheal_test_harness::{Test, trial};
 
 const TSC_LOG: &[u8] =
@@ -41,8 +41,7 @@ fn json_output_is_exactly_a_diagnostics_object() {
 }
 
 fn reads_a_file_and_exits_zero_when_errors_are_found() {
-    let dir = std::env::temp_dir().join(format!("selfheal-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("cli");
     let path = dir.join("build.log");
     std::fs::write(&path, TSC_LOG).unwrap();
     let out = selfheal(&["parse", path.to_str().unwrap(), "--format", "json"], b"");
@@ -83,8 +82,7 @@ fn hostile_input_never_crashes() {
 }
 
 fn custom_patterns_from_a_file() {
-    let dir = std::env::temp_dir().join(format!("selfheal-patterns-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("patterns");
     let specs = dir.join("patterns.json");
     std::fs::write(
         &specs,

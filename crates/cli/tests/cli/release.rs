@@ -41,9 +41,7 @@ fn the_archive_holds_the_binary_readme_and_licences_and_runs_without_rust() {
         "named after its target: {folder}"
     );
 
-    let unpacked = std::env::temp_dir().join(format!("selfheal-release-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&unpacked);
-    std::fs::create_dir_all(&unpacked).expect("a scratch folder");
+    let unpacked = crate::common::scratch("release");
     let tar = Command::new("tar")
         .arg("-xzf")
         .arg(archive)

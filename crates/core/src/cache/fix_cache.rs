@@ -1043,9 +1043,7 @@ mod tests {
 
     #[tokio::test]
     async fn secrets_never_reach_a_row_and_a_fix_holding_one_is_not_kept() {
-        let dir =
-            std::env::temp_dir().join(format!("selfheal-cache-secrets-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = crate::scratch::folder("cache-secrets");
         let cache = FixCache::open(&dir).await.unwrap();
         let key = "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz012345";
         let error = Diagnostic::new("node", format!("401 Unauthorized: invalid key {key}"));
@@ -1096,9 +1094,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_fix_the_policy_refuses_is_never_recorded_imported_or_served() {
-        let dir =
-            std::env::temp_dir().join(format!("selfheal-cache-policy-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = crate::scratch::folder("cache-policy");
         let cache = FixCache::open(&dir).await.unwrap();
         let error = Diagnostic::new("tsc", "Cannot find name 'useState'.");
         let context = FixContext::default();

@@ -788,8 +788,7 @@ mod tests {
 
     #[tokio::test]
     async fn changes_come_in_pages_that_never_split_a_write() {
-        let dir = std::env::temp_dir().join(format!("selfheal-pages-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = crate::scratch::folder("pages");
         let store = SqliteStore::open(dir.join("fixes.sqlite3"), Durability::Process).unwrap();
         let retention = Retention::default();
         for i in 0..3 {
@@ -839,9 +838,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_file_of_schema_1_is_migrated_with_its_fixes() {
-        let dir = std::env::temp_dir().join(format!("selfheal-schema-1-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::scratch::folder("schema-1");
         let path = dir.join("fixes.sqlite3");
         let fix = new_fix(1);
         let old = Connection::open(&path).unwrap();
@@ -880,7 +877,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_newer_schema_is_refused() {
-        let dir = std::env::temp_dir().join(format!("selfheal-schema-{}", std::process::id()));
+        let dir = crate::scratch::folder("schema");
         let path = dir.join("fixes.sqlite3");
         drop(SqliteStore::open(&path, Durability::Process).unwrap());
         Connection::open(&path)

@@ -216,9 +216,7 @@ mod tests {
     }
 
     fn workspace(name: &str, text: &str) -> (Workspace, std::path::PathBuf) {
-        let dir =
-            std::env::temp_dir().join(format!("selfheal-fixits-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = crate::scratch::folder(&format!("fixits-{name}"));
         std::fs::create_dir_all(dir.join("src")).unwrap();
         std::fs::write(dir.join("src/main.rs"), text).unwrap();
         (Workspace::open(&dir).unwrap(), dir)

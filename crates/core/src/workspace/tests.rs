@@ -8,8 +8,7 @@ struct Folder(PathBuf);
 
 impl Folder {
     fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("selfheal-ws-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
+        let dir = crate::scratch::folder(&format!("ws-{name}"));
         fs::create_dir_all(dir.join("root/src")).unwrap();
         fs::create_dir_all(dir.join("outside")).unwrap();
         Folder(dir)

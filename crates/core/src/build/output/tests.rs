@@ -17,10 +17,9 @@ fn config(memory_cap: usize, dir: &Path) -> CaptureConfig {
     }
 }
 
+/// A run directory that does not exist yet, in a fresh folder.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("selfheal-output-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    crate::scratch::folder(&format!("output-{name}")).join("runs")
 }
 
 #[derive(Default)]
@@ -109,7 +108,7 @@ fn large_output_keeps_head_and_tail_and_spills_everything() {
         stderr.text, "error: the one that matters\n",
         "stderr is kept on its own"
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap_or(&dir));
 }
 
 #[test]
@@ -144,7 +143,7 @@ fn endless_lines_reach_the_sink_in_bounded_pieces() {
     let got = lines.0.into_inner().unwrap_or_default();
     assert!(got.iter().all(|(_, l)| l.len() <= MAX_LINE));
     assert_eq!(got.iter().map(|(_, l)| l.len()).sum::<usize>(), 400_000);
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap_or(&dir));
 }
 
 #[test]
