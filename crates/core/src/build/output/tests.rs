@@ -62,6 +62,7 @@ fn small_output_is_kept_whole_and_split_into_lines_across_chunks() {
         assert_eq!((*stream, text.as_str()), (want_stream, want_text));
     }
     assert!(!dir.exists(), "nothing spilled, so no run directory");
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap_or(&dir));
 }
 
 #[test]
