@@ -832,14 +832,14 @@ async fn a_crash_in_compiled_code_is_fixed_in_the_source_its_source_map_names() 
     let source = "interface Item {\n  price: number;\n  qty: number;\n}\n\nexport function total(items: Item[] | undefined): number {\n  return items!.reduce((sum, item) => sum + item.price * item.qty, 0);\n}\n\nconsole.log(total(undefined));\n";
     let compiled = "\"use strict\";\nObject.defineProperty(exports, \"__esModule\", { value: true });\nexports.total = total;\nfunction total(items) {\n    return items.reduce((sum, item) => sum + item.price * item.qty, 0);\n}\nconsole.log(total(undefined));\n//# sourceMappingURL=cart.js.map";
     let map = r#"{"version":3,"file":"cart.js","sourceRoot":"","sources":["../src/cart.ts"],"names":[],"mappings":";;AAKA,sBAEC;AAFD,SAAgB,KAAK,CAAC,KAAyB;IAC7C,OAAO,KAAM,CAAC,MAAM,CAAC,CAAC,GAAG,EAAE,IAAI,EAAE,EAAE,CAAC,GAAG,GAAG,IAAI,CAAC,KAAK,GAAG,IAAI,CAAC,GAAG,EAAE,CAAC,CAAC,CAAC;AACtE,CAAC;AAED,OAAO,CAAC,GAAG,CAAC,KAAK,CAAC,SAAS,CAAC,CAAC,CAAC"}"#;
-    for (path, text) in [
-        ("src/cart.ts", source),
-        ("dist/cart.js", compiled),
-        ("dist/cart.js.map", map),
-    ] {
-        std::fs::create_dir_all(app.join(path).parent().unwrap()).unwrap();
-        std::fs::write(app.join(path), text).unwrap();
-    }
+    write_files(
+        &app,
+        &[
+            ("src/cart.ts", source),
+            ("dist/cart.js", compiled),
+            ("dist/cart.js.map", map),
+        ],
+    );
     server.push(completion(
         &json!({"analysis": "items may be undefined", "fixes": [{"file": "src/cart.ts",
             "action": "patch", "search": "items!.reduce", "replace": "(items ?? []).reduce"}]})
@@ -851,16 +851,9 @@ async fn a_crash_in_compiled_code_is_fixed_in_the_source_its_source_map_names() 
         "start",
         "if grep -q 'items!.reduce' src/cart.ts; then node dist/cart.js; fi",
     )]);
-    let first = Mutex::new(None);
-    let sink = |event: Event| {
-        if let Event::Diagnostics { diagnostics, .. } = event {
-            first.lock().unwrap().get_or_insert(diagnostics);
-        }
-    };
-    let report = healer.heal(&workspace, &plan, &sink).await.unwrap();
+    let (report, first) = heal_seeing_the_first_build(&healer, &workspace, &plan).await;
 
     assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
-    let first = first.lock().unwrap().take().unwrap();
     let crash = &first[0];
     assert_eq!(
         (crash.file.as_deref(), crash.line, crash.column),
@@ -882,25 +875,50 @@ async fn a_crash_in_compiled_code_is_fixed_in_the_source_its_source_map_names() 
     );
 }
 
+/// Writes `files` (path, text) under `dir`, making their folders.
+fn write_files(dir: &Path, files: &[(&str, &str)]) {
+    for (path, text) in files {
+        std::fs::create_dir_all(dir.join(path).parent().unwrap()).unwrap();
+        std::fs::write(dir.join(path), text).unwrap();
+    }
+}
+
+/// Heals, keeping what the first build's diagnostics were.
+async fn heal_seeing_the_first_build(
+    healer: &Healer,
+    workspace: &Workspace,
+    plan: &BuildPlan,
+) -> (HealReport, Vec<selfheal::Diagnostic>) {
+    let first = Mutex::new(None);
+    let sink = |event: Event| {
+        if let Event::Diagnostics { diagnostics, .. } = event {
+            first.lock().unwrap().get_or_insert(diagnostics);
+        }
+    };
+    let report = healer.heal(workspace, plan, &sink).await.unwrap();
+    let first = first.into_inner().unwrap().unwrap_or_default();
+    (report, first)
+}
+
 async fn a_prerender_error_in_next_build_output_is_fixed_in_the_page_it_was_built_from() {
     let server = Server::start().await;
     let project = Project::new("prerender");
     let app = project.app();
     let page = "const team: string[] | undefined = undefined;\n\nexport default function About() {\n  return <ul>{team!.map((name) => <li key={name}>{name}</li>)}</ul>;\n}\n";
-    for (path, text) in [
-        ("app/about/page.tsx", page),
-        (
-            ".next/server/app/about/page.js",
-            "(()=>{var MINIFIED_CHUNK=1})();\n",
-        ),
-        (
-            "prerender.log",
-            "   Generating static pages (1/7)\nError occurred prerendering page \"/about\". Read more: https://nextjs.org/docs/messages/prerender-error\nTypeError: Cannot read properties of undefined (reading 'map')\n    at f (.next/server/app/about/page.js:2:8143)\n    at stringify (<anonymous>) {\n  digest: '1802176089'\n}\nExport encountered an error on /about/page: /about, exiting the build.\n",
-        ),
-    ] {
-        std::fs::create_dir_all(app.join(path).parent().unwrap()).unwrap();
-        std::fs::write(app.join(path), text).unwrap();
-    }
+    write_files(
+        &app,
+        &[
+            ("app/about/page.tsx", page),
+            (
+                ".next/server/app/about/page.js",
+                "(()=>{var MINIFIED_CHUNK=1})();\n",
+            ),
+            (
+                "prerender.log",
+                "   Generating static pages (1/7)\nError occurred prerendering page \"/about\". Read more: https://nextjs.org/docs/messages/prerender-error\nTypeError: Cannot read properties of undefined (reading 'map')\n    at f (.next/server/app/about/page.js:2:8143)\n    at stringify (<anonymous>) {\n  digest: '1802176089'\n}\nExport encountered an error on /about/page: /about, exiting the build.\n",
+            ),
+        ],
+    );
     server.push(completion(
         &json!({"analysis": "team is undefined", "fixes": [{"file": "app/about/page.tsx",
             "action": "patch", "search": "team!.map", "replace": "(team ?? []).map"}]})
@@ -912,16 +930,9 @@ async fn a_prerender_error_in_next_build_output_is_fixed_in_the_page_it_was_buil
         "build",
         "if grep -q 'team!.map' app/about/page.tsx; then cat prerender.log; exit 1; fi",
     )]);
-    let first = Mutex::new(None);
-    let sink = |event: Event| {
-        if let Event::Diagnostics { diagnostics, .. } = event {
-            first.lock().unwrap().get_or_insert(diagnostics);
-        }
-    };
-    let report = healer.heal(&workspace, &plan, &sink).await.unwrap();
+    let (report, first) = heal_seeing_the_first_build(&healer, &workspace, &plan).await;
 
     assert_eq!(report.outcome, Outcome::Healed, "{report:#?}");
-    let first = first.lock().unwrap().take().unwrap();
     let error = &first[0];
     assert_eq!(error.file.as_deref(), Some("app/about/page.tsx"));
     assert_eq!(

@@ -1,6 +1,6 @@
 //! `selfheal check` as a user runs it: real commands, real compilers, a real Docker engine.
 
-use crate::common::{scratch, selfheal};
+use crate::common::{assert_exit, scratch, selfheal};
 use selfheal_test_harness::{Need, Test, trial};
 use serde_json::Value;
 
@@ -102,12 +102,7 @@ fn passing_steps_exit_0_and_timeouts_are_failures() {
         &["check", root, "--step", "true", "--step", "echo done"],
         b"",
     );
-    assert_eq!(
-        ok.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    assert_exit(&ok, 0);
     let slow = selfheal(
         &[
             "check",
@@ -180,12 +175,7 @@ fn steps_run_in_a_container_with_limits() {
         ],
         b"",
     );
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 1);
     let report = json(&output);
     assert_eq!(report["steps"][0]["exit_code"], 3);
     let oom = selfheal(

@@ -14,6 +14,16 @@ pub(crate) fn scratch(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// Asserts that `output` exited with `code`, showing what it wrote to stderr when not.
+pub(crate) fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// Starts `selfheal` with piped standard streams.
 pub(crate) fn spawn(args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_selfheal"))

@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use selfheal_test_harness::{Test, trial};
 
+use crate::common::assert_exit;
+
 pub(crate) fn tests() -> Vec<Test> {
     let fleet = crate::common::fleet_server();
     vec![
@@ -93,12 +95,7 @@ fn typo_fix() -> serde_json::Value {
 
 /// Checks that `output` reports [`BROKEN`] in `app` healed by the model's fix; the report.
 fn healed_by_the_model(output: &std::process::Output, app: &std::path::Path) -> serde_json::Value {
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(output, 0);
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
     assert_eq!(report["outcome"], "healed");
     assert_eq!(report["attempts"][1]["source"], "llm");
@@ -184,12 +181,7 @@ fn a_fix_learned_on_one_machine_heals_on_another_through_the_fleet_cache() {
     // Another machine, no model: the fleet's fix heals it.
     std::fs::write(app.join("main.py"), BROKEN).expect("source");
     let output = run("machine-b", &[]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
     assert_eq!(report["fixes"][0]["source"], "cache", "{report}");
     assert_eq!(requests.load(Ordering::SeqCst), 1);
@@ -232,12 +224,7 @@ fn a_recorded_run_replays_without_the_model() {
         &record,
         &[("OPENAI_BASE_URL", &url), ("OPENAI_API_KEY", "k")],
     );
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     assert_eq!(requests.load(Ordering::SeqCst), 1);
 
     std::fs::write(app.join("main.py"), BROKEN).expect("source");
@@ -320,12 +307,7 @@ fn metrics_are_served_while_a_heal_runs_and_spans_are_written_as_json_lines() {
         }
     };
     let output = child.wait_with_output().expect("selfheal ends");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     assert!(scraped.starts_with("HTTP/1.1 200"), "{scraped}");
     assert!(
         scraped.contains("# TYPE selfheal_build_step_seconds"),
