@@ -37,6 +37,9 @@ pub(crate) fn tests() -> Vec<Test> {
         trial!(async a_named_import_rollup_cannot_find_is_read_against_the_module).needs(&apps),
         trial!(async misspelt_icon_names_are_imported_as_the_names_lucide_has).needs(&apps),
         trial!(async quotes_in_jsx_text_next_lint_rejects_become_entities).needs(&apps),
+        trial!(async eslint_suggestions_that_keep_behaviour_are_applied_through_npm_run_lint)
+            .needs(&apps),
+        trial!(async eslint_suggestions_for_next_lint_findings_are_applied).needs(&apps),
         trial!(async page_and_route_modules_export_what_next_needs).needs(&apps),
         trial!(async turbopack_reports_of_imports_are_fixed_like_webpacks).needs(&apps),
         trial!(async type_errors_next_build_reports_one_at_a_time_are_fixed_together_through_tsc)
@@ -234,6 +237,41 @@ async fn quotes_in_jsx_text_next_lint_rejects_become_entities() {
             "<Button variant=\"outline\">Don&apos;t miss &quot;what&quot; we&apos;ve built</Button>"
         ),
         "{page}"
+    );
+}
+
+async fn eslint_suggestions_that_keep_behaviour_are_applied_through_npm_run_lint() {
+    // Four findings `eslint --fix` leaves alone: ESLint offers their fixes only as suggestions.
+    let project = WebProject::new("vite", "vite-lint-suggestions");
+    let report = project.heal("npm run lint").await;
+    assert_eq!(healed_by(&report), Some("eslint-suggestions"));
+    assert_eq!(report.attempts.len(), 2, "one fix: {report:#?}");
+    let hook = project.read("src/hooks/useLocalStorage.ts");
+    for fixed in [
+        "{ const next = { ...state, [action.key]: action.value };\n      return next; }",
+        "/^[a-z0-9_.-]+$/.test(value)",
+        "Object.prototype.hasOwnProperty.call(store, value)",
+        "} catch { /* empty */ }",
+    ] {
+        assert!(hook.contains(fixed), "{fixed} in {hook}");
+    }
+}
+
+async fn eslint_suggestions_for_next_lint_findings_are_applied() {
+    // shadcn's empty `InputProps` interface and a described `@ts-ignore`: `next build` fails on
+    // both under `next/typescript`.
+    let project = WebProject::new("next", "next-lint-suggestions");
+    let report = project.heal(NEXT_BUILD).await;
+    assert_eq!(healed_by(&report), Some("eslint-suggestions"));
+    assert!(
+        project
+            .read("components/ui/input.tsx")
+            .contains("export type InputProps = React.InputHTMLAttributes<HTMLInputElement>\n")
+    );
+    assert!(
+        project
+            .read("lib/utils.ts")
+            .contains("// @ts-expect-error: analytics.js is injected by the tag manager")
     );
 }
 

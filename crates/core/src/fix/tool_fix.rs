@@ -84,20 +84,8 @@ impl ToolFix {
     /// The project's own install of the tool run on the files its findings name, for a plan
     /// whose steps do not run it themselves (a framework build that lints).
     fn on_files<'a>(&self, input: &FixInput<'a>) -> Option<(&'a BuildStep, Command)> {
-        let installed = self.installed?;
-        let step = input.plan.steps.first()?;
-        if !input.workspace.root().join(installed).is_file() {
-            return None;
-        }
-        let files = finding_files(input.diagnostics.iter(), self.tool);
-        if files.is_empty() {
-            return None;
-        }
-        let mut line = vec![quoted(installed).into_owned()];
-        line.extend(self.flags.iter().map(|flag| flag.to_string()));
-        line.push("--".into());
-        line.extend(files.iter().map(|file| quoted(file).into_owned()));
-        Some((step, Command::Shell(line.join(" "))))
+        let files = finding_files(input.workspace, input.diagnostics.iter(), self.tool);
+        project_tool_on_files(input, self.installed?, self.flags, &files)
     }
 
     /// Where the linter's program is among `words` (after environment assignments and
@@ -171,20 +159,40 @@ impl Fixer for ToolFix {
     }
 }
 
-/// The files `tool`'s findings among `diagnostics` name, sorted, each once: only paths that
-/// stay inside the project.
+/// The project files `tool`'s findings among `diagnostics` name (relative, or absolute under
+/// the project's root as ESLint prints them), sorted, each once.
 pub(crate) fn finding_files<'d>(
+    workspace: &Workspace,
     diagnostics: impl Iterator<Item = &'d Diagnostic>,
     tool: &str,
-) -> Vec<&'d str> {
-    let mut files: Vec<&str> = diagnostics
+) -> Vec<RelativePath> {
+    let mut files: Vec<RelativePath> = diagnostics
         .filter(|d| d.tool == tool)
-        .filter_map(|d| d.file.as_deref())
-        .filter(|file| RelativePath::new(file).is_ok())
+        .filter_map(|d| workspace.relative(d.file.as_deref()?))
         .collect();
-    files.sort_unstable();
+    files.sort();
     files.dedup();
     files
+}
+
+/// The project's own install of a tool (`installed`, relative to the project) run with `flags`
+/// on `files`, in the context of the plan's first step; `None` when the project has no such
+/// install or there are no files.
+pub(crate) fn project_tool_on_files<'a>(
+    input: &FixInput<'a>,
+    installed: &str,
+    flags: &[&str],
+    files: &[RelativePath],
+) -> Option<(&'a BuildStep, Command)> {
+    let step = input.plan.steps.first()?;
+    if files.is_empty() || !input.workspace.root().join(installed).is_file() {
+        return None;
+    }
+    let mut line = vec![quoted(installed).into_owned()];
+    line.extend(flags.iter().map(|flag| flag.to_string()));
+    line.push("--".into());
+    line.extend(files.iter().map(|file| quoted(file.as_str()).into_owned()));
+    Some((step, Command::Shell(line.join(" "))))
 }
 
 /// Whether `step` runs `program subcommand` (`next build`), directly or through the

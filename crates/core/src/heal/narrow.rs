@@ -43,12 +43,12 @@ pub(super) fn narrow_check(
             if !folder.join(ESLINT).is_file() {
                 return None;
             }
-            let files = finding_files(errors(diagnostics), "eslint");
+            let files = finding_files(workspace, errors(diagnostics), "eslint");
             if files.is_empty() {
                 return None;
             }
             let mut argv = vec![ESLINT.to_string(), "--".to_string()];
-            argv.extend(files.iter().map(|file| file.to_string()));
+            argv.extend(files.iter().map(|file| file.as_str().to_string()));
             ("eslint", argv)
         }
         _ => return None,
