@@ -18,7 +18,9 @@ use selfheal_test_harness::{Need, Test, trial};
 use serde_json::{Value, json};
 
 use crate::support::project::Project;
-use crate::support::registry::{publish_npm, publish_npm_releases, write_sdist, write_wheel};
+use crate::support::registry::{
+    NpmRelease, publish_npm, publish_npm_releases, write_sdist, write_wheel,
+};
 use crate::support::{self, Reply, Server, openai_stream_in, quick_heal_config};
 
 /// This file's tests, in the order they read.
@@ -53,6 +55,9 @@ pub(crate) fn tests() -> Vec<Test> {
             .needs(&npm),
         trial!(async a_package_is_added_at_the_newest_major_that_exports_what_the_code_imports)
             .needs(&npm),
+        trial!(async names_no_release_exports_cost_a_bounded_number_of_installs_all_undone)
+            .needs(&npm),
+        trial!(async a_projects_eslint_cannot_make_the_suggestion_fixer_write_other_edits),
         trial!(async pip_installs_wheels_into_the_project_virtualenv_only),
         trial!(async pip_never_builds_a_source_archive_nor_installs_outside_a_virtualenv),
         trial!(async a_secret_in_a_log_or_a_credential_file_reaches_no_prompt_event_report_cache_or_cassette).needs(&npm),
@@ -823,6 +828,147 @@ async fn a_package_is_added_at_the_newest_major_that_exports_what_the_code_impor
         })
         .collect();
     assert_eq!(versions, ["3.0.0", "2.1.0", "1.4.0"], "{installs:?}");
+}
+
+/// A registry serving `motion-kit` 1.0.0 to 4.0.0, each exporting `motion` alone.
+async fn motion_kit_registry() -> Server {
+    let registry = Server::start().await;
+    let files: &[(&str, &str)] = &[
+        ("index.js", "exports.motion = () => 'motion';\n"),
+        ("index.d.ts", "export declare function motion(): string;\n"),
+    ];
+    let manifest = json!({"main": "index.js", "types": "index.d.ts"});
+    let releases: Vec<NpmRelease> = ["1.0.0", "2.0.0", "3.0.0", "4.0.0"]
+        .into_iter()
+        .map(|version| (version, manifest.clone(), files))
+        .collect();
+    publish_npm_releases(&registry, "motion-kit", &releases);
+    registry
+}
+
+async fn names_no_release_exports_cost_a_bounded_number_of_installs_all_undone() {
+    let registry = motion_kit_registry().await;
+    let cache = support::scratch("trust-api-unfit-npm-cache");
+    let npmrc = format!("registry={}/\ncache={}\n", registry.url(), cache.display());
+    // Names no release has: the two majors below the newest are tried, never the third.
+    let imports: String = (0..200).map(|i| format!("useMadeUp{i}, ")).collect();
+    let index = format!(
+        "import {{ motion, {imports}}} from 'motion-kit';\nconsole.log(motion(), useMadeUp0());\n"
+    );
+    let manifest = "{\"name\": \"app\", \"version\": \"1.0.0\", \"private\": true}\n";
+    let project = Project::new(
+        "trust-api-unfit",
+        &[
+            ("package.json", manifest),
+            (".npmrc", &npmrc),
+            ("index.mjs", &index),
+        ],
+    );
+    let (report, _, installs) =
+        heal_without_model(&project, &["node index.mjs"], InstallPolicy::default()).await;
+    assert_ne!(report.outcome, Outcome::Healed, "{report:#?}");
+    let versions: Vec<&str> = (installs.iter())
+        .filter_map(|i| match &i.status {
+            InstallStatus::Installed { version } => version.as_deref(),
+            _ => None,
+        })
+        .collect();
+    // Each attempt: the newest, two older majors, then the newest again.
+    assert!(!versions.is_empty(), "{installs:?}");
+    for round in versions.chunks(4) {
+        assert_eq!(round, ["4.0.0", "3.0.0", "2.0.0", "4.0.0"], "{installs:?}");
+    }
+    let fetched_one = (registry.received().iter()).any(|r| r.path.contains("motion-kit-1.0.0"));
+    assert!(!fetched_one, "release 1 was never fetched");
+    assert_eq!(project.read("package.json").unwrap(), manifest);
+    assert!(!project.dir.join("node_modules/motion-kit").exists());
+}
+
+async fn a_projects_eslint_cannot_make_the_suggestion_fixer_write_other_edits() {
+    // The project's own `eslint` (its code, like its plugins) reports the build's two findings
+    // with forged suggestions: code where a comment belongs, a "backslash removal" that deletes
+    // a statement, a file no finding names. Only the one edit of the rule's own shape is made.
+    let app = "const re = /a\\.b/;\nif (re.test('a.b')) {}\nprocess.stdout.write('ok');\n";
+    let statement = app.find("process").unwrap();
+    let escape = app.find('\\').unwrap();
+    let block = app.find("{}").unwrap() + 1;
+    let suggestion = |rule: &str, line: u32, id: &str, range: (usize, usize), text: &str| {
+        json!({"ruleId": rule, "line": line, "suggestions": [
+            {"messageId": id, "fix": {"range": [range.0, range.1], "text": text}}]})
+    };
+    let messages = json!([
+        suggestion(
+            "no-useless-escape",
+            1,
+            "removeEscape",
+            (escape, escape + 1),
+            ""
+        ),
+        suggestion(
+            "no-empty",
+            2,
+            "suggestComment",
+            (block, block),
+            "fetch('//evil'); /* */"
+        ),
+        suggestion(
+            "no-useless-escape",
+            1,
+            "removeEscape",
+            (statement, app.len()),
+            ""
+        ),
+        suggestion(
+            "no-empty",
+            2,
+            "suggestComment",
+            (statement, statement),
+            "/* */"
+        ),
+    ]);
+    let forged = json!([{"filePath": "ROOT/src/app.js", "messages": messages, "source": app}]);
+    let eslint = format!("#!/bin/sh\nsed \"s|ROOT|$PWD|\" <<'EOF'\n{forged}\nEOF\n");
+    let lint = "#!/bin/sh\necho \"$PWD/src/app.js\"\n\
+                echo '  1:13  error  Unnecessary escape character: \\.  no-useless-escape'\n\
+                echo '  2:24  error  Empty block statement  no-empty'\nexit 1\n";
+    let project = Project::new(
+        "trust-eslint-suggestions",
+        &[
+            ("src/app.js", app),
+            ("lint.sh", lint),
+            ("node_modules/.bin/eslint", &eslint),
+        ],
+    );
+    for script in ["lint.sh", "node_modules/.bin/eslint"] {
+        use std::os::unix::fs::PermissionsExt;
+        let path = project.dir.join(script);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut config = config(2);
+    config.install.enabled = false;
+    let healer = Healer::new(LocalBuilder::new())
+        .fixers(vec![Arc::new(selfheal::fix::LintSuggestions)])
+        .config(config);
+    let plan = BuildPlan::new([BuildStep::shell("lint", "./lint.sh")]);
+    let (report, events) = run(&healer, &project, &plan).await;
+    assert_ne!(report.outcome, Outcome::Healed, "the lint still fails");
+    let diffs: Vec<&String> = (events.iter())
+        .filter_map(|event| match event {
+            Event::FixApplied { by, diff, .. } if by.as_deref() == Some("eslint-suggestions") => {
+                Some(diff)
+            }
+            _ => None,
+        })
+        .collect();
+    let [diff] = diffs[..] else {
+        panic!("one fix with the one edit: {events:#?}")
+    };
+    assert!(diff.contains("+const re = /a.b/;"), "{diff}");
+    assert!(
+        !diff.contains("evil") && !diff.contains("-process") && !diff.contains("{ /*"),
+        "{diff}"
+    );
+    assert_eq!(project.read("src/app.js").unwrap(), app, "rolled back");
 }
 
 fn python_project(name: &str, imports: &str, venv: bool) -> (Project, std::path::PathBuf) {

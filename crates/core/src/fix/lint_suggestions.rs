@@ -157,7 +157,9 @@ struct Message {
     #[serde(rename = "ruleId")]
     rule_id: Option<String>,
     #[serde(default)]
-    line: u32,
+    line: usize,
+    #[serde(rename = "endLine")]
+    end_line: Option<usize>,
     #[serde(default)]
     suggestions: Vec<Suggestion>,
 }
@@ -224,22 +226,31 @@ fn apply(text: &str, report: &FileReport, findings: &[&Diagnostic]) -> Option<(S
     {
         return None;
     }
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(body.match_indices('\n').map(|(at, _)| at + 1))
+        .collect();
+    let line_of = |offset: usize| line_starts.partition_point(|&start| start <= offset);
     let mut edits: Vec<(Range<usize>, &str, &Taken)> = Vec::new();
     for message in &report.messages {
         let Some(rule) = message.rule_id.as_deref() else {
             continue;
         };
-        let reported = findings
-            .iter()
-            .any(|d| d.code.as_deref() == Some(rule) && d.line == Some(message.line));
+        let reported = findings.iter().any(|d| {
+            d.code.as_deref() == Some(rule) && d.line.map(|l| l as usize) == Some(message.line)
+        });
         if !reported {
             continue;
         }
+        // The edit is where the finding is: on one of its lines at least.
+        let lines = message.line..=message.end_line.unwrap_or(message.line).max(message.line);
+        let near = |range: &Range<usize>| {
+            line_of(range.start) <= *lines.end() && line_of(range.end) >= *lines.start()
+        };
         let taken = message.suggestions.iter().find_map(|suggestion| {
             let taken = TAKEN.iter().find(|t| {
                 t.rule == rule && suggestion.message_id.as_deref() == Some(t.suggestion)
             })?;
-            let range = byte_range(body, suggestion.fix.range)?;
+            let range = byte_range(body, suggestion.fix.range).filter(near)?;
             (taken.fits)(&body[range.clone()], &suggestion.fix.text).then_some((
                 range,
                 suggestion.fix.text.as_str(),
@@ -250,7 +261,7 @@ fn apply(text: &str, report: &FileReport, findings: &[&Diagnostic]) -> Option<(S
     }
     // From the end, so that earlier offsets stay where they were; an edit overlapping one
     // already taken is left for the next round.
-    edits.sort_by(|a, b| (b.0.start, b.0.end).cmp(&(a.0.start, a.0.end)));
+    edits.sort_by_key(|edit| std::cmp::Reverse((edit.0.start, edit.0.end)));
     let mut changed = body.to_string();
     let mut done: Vec<&str> = Vec::new();
     let mut lowest = usize::MAX;
@@ -474,6 +485,8 @@ mod tests {
                 (exit, exit + 16),
                 "{ evil(); }",
             ),
+            // The right shape on another line than the finding's.
+            forged("no-empty", "suggestComment", (0, 0), "/* empty */"),
             // Ranges outside the text or reversed.
             forged("no-useless-escape", "removeEscape", (900, 901), ""),
             forged("no-useless-escape", "removeEscape", (5, 4), ""),
