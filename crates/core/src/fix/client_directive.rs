@@ -1,6 +1,8 @@
 //! [`ClientDirective`]: a React Server Component that uses what only works in a Client Component
 //! (`useState`, `useEffect`, event handlers…) is marked with the `"use client"` directive, as
-//! Next.js says to ("To fix, mark the file (or its parent) with the `"use client"` directive").
+//! Next.js says to ("To fix, mark the file (or its parent) with the `"use client"` directive");
+//! a directive written below other statements, which Next refuses ("must be placed before other
+//! expressions"), is moved to the top.
 
 use std::sync::LazyLock;
 
@@ -30,7 +32,7 @@ impl Fixer for ClientDirective {
     async fn propose(&self, input: &FixInput<'_>) -> Result<Option<FixProposal>> {
         static WANTS_CLIENT: LazyLock<Option<Regex>> = LazyLock::new(|| {
             Regex::new(
-                r#"mark the file \(or its parent\) with the [`'"]*"use client"|only works in a Client Component|needs `[^`]+`\. This React Hook only works"#,
+                r#"mark the file \(or its parent\) with the [`'"]*"use client"|only works in a Client Component|needs `[^`]+`\. This React Hook only works|"use client" directive must be placed before other expressions"#,
             )
             .ok()
         });
@@ -68,15 +70,19 @@ impl Fixer for ClientDirective {
     }
 }
 
-/// `text` with `"use client"` first, in the module's style; `None` when it has it already.
+/// `text` with `"use client"` first, in the module's style, and no other line that is only the
+/// directive; `None` when it comes first already.
 fn with_directive(text: &str) -> Option<String> {
+    let is_directive = |line: &str| {
+        let unquoted = line.trim().trim_end_matches(';').trim_end();
+        matches!(unquoted, "\"use client\"" | "'use client'")
+    };
     let first_statement = text
         .lines()
         .map(str::trim)
         .find(|line| !line.is_empty() && !line.starts_with("//") && !line.starts_with("/*"))
         .unwrap_or_default();
-    let unquoted = first_statement.trim_end_matches(';').trim();
-    if matches!(unquoted, "\"use client\"" | "'use client'") {
+    if is_directive(first_statement) {
         return None;
     }
     let quote = match (first_statement.find('\''), first_statement.find('"')) {
@@ -88,7 +94,10 @@ fn with_directive(text: &str) -> Option<String> {
         true => ";",
         false => "",
     };
-    Some(format!("{quote}use client{quote}{semicolon}\n\n{text}"))
+    let rest: String = (text.split_inclusive('\n'))
+        .filter(|line| !is_directive(line))
+        .collect();
+    Some(format!("{quote}use client{quote}{semicolon}\n\n{rest}"))
 }
 
 #[cfg(test)]
@@ -114,5 +123,11 @@ mod tests {
             None
         );
         assert_eq!(with_directive("// c\n'use client'\n"), None);
+        assert_eq!(
+            with_directive("import x from \"x\";\n\n\"use client\";\nconst a = \"use client\";\n")
+                .as_deref(),
+            Some("\"use client\";\n\nimport x from \"x\";\n\nconst a = \"use client\";\n"),
+            "a directive below the imports is moved up"
+        );
     }
 }
