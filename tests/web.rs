@@ -42,6 +42,7 @@ pub(crate) fn tests() -> Vec<Test> {
             .needs(&apps),
         trial!(async eslint_suggestions_for_next_lint_findings_are_applied).needs(&apps),
         trial!(async page_and_route_modules_export_what_next_needs).needs(&apps),
+        trial!(async next_14_params_are_awaited_as_next_15_passes_them).needs(&apps),
         trial!(async turbopack_reports_of_imports_are_fixed_like_webpacks).needs(&apps),
         trial!(async type_errors_next_build_reports_one_at_a_time_are_fixed_together_through_tsc)
             .needs(&apps),
@@ -315,6 +316,27 @@ async fn page_and_route_modules_export_what_next_needs() {
     );
     let route = project.read("app/api/tasks/route.ts");
     assert!(route.contains("export async function GET("), "{route}");
+}
+
+async fn next_14_params_are_awaited_as_next_15_passes_them() {
+    // A page (with its metadata function) and a route handler that read `params` as Next 14
+    // passed it; `next build` rejects the route first, then the page.
+    let project = WebProject::new("next", "next-sync-params");
+    let report = project.heal(NEXT_BUILD).await;
+    assert_eq!(healed_by(&report), Some("next-async-props"));
+    let page = project.read("app/tasks/[id]/page.tsx");
+    for rewritten in [
+        "  params: Promise<{ id: string }>;\n",
+        "export async function generateMetadata(props: Props) {\n  const params = await props.params;\n",
+        "export default async function TaskPage(props: Props) {\n  const params = await props.params;\n",
+    ] {
+        assert!(page.contains(rewritten), "{rewritten} in {page}");
+    }
+    let route = project.read("app/api/tasks/[id]/route.ts");
+    assert!(
+        route.contains("  props: { params: Promise<{ id: string }> },\n) {\n  const params = await props.params;\n"),
+        "{route}"
+    );
 }
 
 async fn turbopack_reports_of_imports_are_fixed_like_webpacks() {

@@ -31,8 +31,8 @@ use crate::cache::FixCache;
 use crate::fix::install::{Install, Installer};
 use crate::fix::{
     CargoSuggestions, ClientDirective, ExportNames, Fixer, ImportKinds, ImportPaths, JsonFiles,
-    JsxEntities, LintSuggestions, MissingDependencies, MissingNames, NextExports, NextNavigation,
-    PeerConflicts, ToolFix, ToolSuggestions, UnusedBindings, WorkspaceCrates,
+    JsxEntities, LintSuggestions, MissingDependencies, MissingNames, NextAsyncProps, NextExports,
+    NextNavigation, PeerConflicts, ToolFix, ToolSuggestions, UnusedBindings, WorkspaceCrates,
 };
 use crate::llm::{self, Meter, Metered, Provider};
 use crate::parse::ParserSet;
@@ -51,11 +51,12 @@ pub type EscalationHandler = dyn Fn(&HealReport) + Send + Sync;
 
 /// The deterministic fixers a [`Healer`] starts with, in the order it asks them: the tools' own
 /// suggestions ([`ToolSuggestions`], [`JsonFiles`], [`CargoSuggestions`], [`ToolFix::eslint`],
-/// [`ToolFix::ruff`], [`JsxEntities`], [`LintSuggestions`]), then the project-aware ones ([`ClientDirective`],
-/// [`NextNavigation`], [`NextExports`], [`ImportPaths`], [`ImportKinds`], [`ExportNames`],
-/// [`WorkspaceCrates`], [`MissingNames`], [`UnusedBindings`]), then [`PeerConflicts`] and
-/// [`MissingDependencies`], which install packages under the rules of
-/// [`install`](crate::fix::install) ([`HealConfig::install`] turns installs off).
+/// [`ToolFix::ruff`], [`JsxEntities`], [`LintSuggestions`]), then the project-aware ones
+/// ([`ClientDirective`], [`NextNavigation`], [`NextExports`], [`NextAsyncProps`],
+/// [`ImportPaths`], [`ImportKinds`], [`ExportNames`], [`WorkspaceCrates`], [`MissingNames`],
+/// [`UnusedBindings`]), then [`PeerConflicts`] and [`MissingDependencies`], which install
+/// packages under the rules of [`install`](crate::fix::install) ([`HealConfig::install`] turns
+/// installs off).
 pub fn default_fixers() -> Vec<Arc<dyn Fixer>> {
     vec![
         Arc::new(ToolSuggestions),
@@ -68,6 +69,7 @@ pub fn default_fixers() -> Vec<Arc<dyn Fixer>> {
         Arc::new(ClientDirective),
         Arc::new(NextNavigation),
         Arc::new(NextExports),
+        Arc::new(NextAsyncProps),
         Arc::new(ImportPaths),
         Arc::new(ImportKinds),
         Arc::new(ExportNames),
