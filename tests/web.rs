@@ -28,7 +28,7 @@ pub(crate) fn tests() -> Vec<Test> {
     );
     vec![
         trial!(async a_server_component_using_a_hook_is_marked_use_client).needs(&apps),
-        trial!(async a_use_client_directive_below_the_imports_is_moved_to_the_top).needs(&apps),
+        trial!(async use_client_directives_are_put_where_next_wants_them).needs(&apps),
         trial!(async an_alias_import_with_the_wrong_case_finds_its_module).needs(&apps),
         trial!(async a_named_import_of_a_default_export_becomes_a_default_import).needs(&apps),
         trial!(async eslint_fixes_what_it_reported_through_npm_run_lint).needs(&apps),
@@ -140,13 +140,24 @@ async fn a_server_component_using_a_hook_is_marked_use_client() {
     assert!(board.contains("useState"), "the component keeps its hook");
 }
 
-async fn a_use_client_directive_below_the_imports_is_moved_to_the_top() {
-    let project = WebProject::new("next", "next-use-client-below-imports");
+async fn use_client_directives_are_put_where_next_wants_them() {
+    // A directive below the imports of a component that uses a hook, and one on a page that
+    // exports `metadata` and needs no client at all.
+    let project = WebProject::new("next", "next-use-client-misplaced");
     let report = project.heal(NEXT_BUILD).await;
     assert_eq!(healed_by(&report), Some("client-directive"));
     let board = project.read("components/task-board.tsx");
     assert!(board.starts_with("\"use client\";\n\nimport "), "{board}");
     assert_eq!(board.matches("use client").count(), 1, "{board}");
+    let page = project.read("app/page.tsx");
+    assert!(
+        page.starts_with("import type { Metadata } from \"next\";\n"),
+        "{page}"
+    );
+    assert!(
+        page.contains("export const metadata: Metadata = {"),
+        "{page}"
+    );
 }
 
 async fn an_alias_import_with_the_wrong_case_finds_its_module() {

@@ -2,7 +2,9 @@
 //! (`useState`, `useEffect`, event handlers…) is marked with the `"use client"` directive, as
 //! Next.js says to ("To fix, mark the file (or its parent) with the `"use client"` directive");
 //! a directive written below other statements, which Next refuses ("must be placed before other
-//! expressions"), is moved to the top.
+//! expressions"), is moved to the top; and a module marked `"use client"` that exports what
+//! only a Server Component may (`metadata`, `generateMetadata`) loses the directive when
+//! nothing in it needs the client.
 
 use std::sync::LazyLock;
 
@@ -36,16 +38,24 @@ impl Fixer for ClientDirective {
             )
             .ok()
         });
-        let Some(wants_client) = WANTS_CLIENT.as_ref() else {
+        static SERVER_EXPORT: LazyLock<Option<Regex>> = LazyLock::new(|| {
+            Regex::new(r#"You are attempting to export "[\w$]+" from a component marked with "use client""#)
+                .ok()
+        });
+        let (Some(wants_client), Some(server_export)) =
+            (WANTS_CLIENT.as_ref(), SERVER_EXPORT.as_ref())
+        else {
             return Ok(None);
         };
         let workspace = input.workspace;
         let mut files = EditedFiles::new(workspace);
         for diagnostic in input.diagnostics.iter().filter(|d| {
-            d.severity <= Severity::Error
-                && d.subcategory == Subcategory::ComponentBoundary
-                && wants_client.is_match(&d.message)
+            d.severity <= Severity::Error && d.subcategory == Subcategory::ComponentBoundary
         }) {
+            let to_server = server_export.is_match(&diagnostic.message);
+            if !to_server && !wants_client.is_match(&diagnostic.message) {
+                continue;
+            }
             let Some(path) = diagnostic
                 .file
                 .as_deref()
@@ -62,7 +72,15 @@ impl Fixer for ClientDirective {
             let Some(text) = files.text(&path)? else {
                 continue;
             };
-            if let Some(marked) = with_directive(&text) {
+            if to_server {
+                if let Some(unmarked) = without_directive(&text) {
+                    files.change(
+                        &path,
+                        unmarked,
+                        format!("nothing in {path} needs the client"),
+                    );
+                }
+            } else if let Some(marked) = with_directive(&text) {
                 files.change(&path, marked, format!("{path} is a Client Component"));
             }
         }
@@ -70,13 +88,31 @@ impl Fixer for ClientDirective {
     }
 }
 
+/// Whether a line is only the `"use client"` directive.
+fn is_directive(line: &str) -> bool {
+    let unquoted = line.trim().trim_end_matches(';').trim_end();
+    matches!(unquoted, "\"use client\"" | "'use client'")
+}
+
+/// `text` without its `"use client"` lines, when nothing in it needs the client: no hook, no
+/// event handler, no context, no browser global.
+fn without_directive(text: &str) -> Option<String> {
+    static CLIENT_ONLY: LazyLock<Option<Regex>> = LazyLock::new(|| {
+        Regex::new(r"\buse[A-Z][\w$]*\s*[(<]|\bon[A-Z]\w*=\{|\bcreateContext\b|\b(?:window|document|localStorage|sessionStorage|navigator)\.")
+            .ok()
+    });
+    if CLIENT_ONLY.as_ref()?.is_match(text) {
+        return None;
+    }
+    let kept: String = (text.split_inclusive('\n'))
+        .filter(|line| !is_directive(line))
+        .collect();
+    (kept.len() != text.len()).then(|| kept.trim_start_matches('\n').to_string())
+}
+
 /// `text` with `"use client"` first, in the module's style, and no other line that is only the
 /// directive; `None` when it comes first already.
 fn with_directive(text: &str) -> Option<String> {
-    let is_directive = |line: &str| {
-        let unquoted = line.trim().trim_end_matches(';').trim_end();
-        matches!(unquoted, "\"use client\"" | "'use client'")
-    };
     let first_statement = text
         .lines()
         .map(str::trim)
@@ -103,6 +139,32 @@ fn with_directive(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_module_that_needs_no_client_loses_the_directive() {
+        let page = "\"use client\";\n\nimport type { Metadata } from \"next\";\n\
+                    export const metadata: Metadata = { title: \"T\" };\n\
+                    export default function Page() {\n  return <a href=\"/x\">x</a>;\n}\n";
+        assert_eq!(
+            without_directive(page).as_deref(),
+            Some(
+                "import type { Metadata } from \"next\";\n\
+                 export const metadata: Metadata = { title: \"T\" };\n\
+                 export default function Page() {\n  return <a href=\"/x\">x</a>;\n}\n"
+            )
+        );
+        for needs_client in [
+            "const [a, b] = useState(0);",
+            "const t = useTheme<Theme>();",
+            "<button onClick={() => go()}>",
+            "const C = createContext(null);",
+            "const w = window.innerWidth;",
+        ] {
+            let module = format!("'use client';\nexport const metadata = {{}};\n{needs_client}\n");
+            assert_eq!(without_directive(&module), None, "{needs_client}");
+        }
+        assert_eq!(without_directive("export const metadata = {};\n"), None);
+    }
 
     #[test]
     fn the_directive_comes_first_in_the_modules_style() {
