@@ -30,6 +30,8 @@ pub(crate) fn tests() -> Vec<Test> {
         trial!(async a_server_component_using_a_hook_is_marked_use_client).needs(&apps),
         trial!(async use_client_directives_are_put_where_next_wants_them).needs(&apps),
         trial!(async an_alias_import_with_the_wrong_case_finds_its_module).needs(&apps),
+        trial!(async an_alias_the_vite_starter_does_not_configure_becomes_a_relative_import)
+            .needs(&apps),
         trial!(async a_named_import_of_a_default_export_becomes_a_default_import).needs(&apps),
         trial!(async eslint_fixes_what_it_reported_through_npm_run_lint).needs(&apps),
         trial!(async a_dropped_parenthesis_tsc_points_at_is_put_back).needs(&apps),
@@ -166,6 +168,18 @@ async fn an_alias_import_with_the_wrong_case_finds_its_module() {
     assert_eq!(healed_by(&report), Some("import-paths"));
     let board = project.read("components/task-board.tsx");
     assert!(board.contains("from \"@/components/task-item\""), "{board}");
+}
+
+async fn an_alias_the_vite_starter_does_not_configure_becomes_a_relative_import() {
+    let project = WebProject::new("vite", "vite-unconfigured-alias");
+    let report = project.heal("npm run build").await;
+    assert_eq!(healed_by(&report), Some("import-paths"));
+    let dashboard = project.read("src/pages/Dashboard.tsx");
+    assert!(
+        dashboard.contains("import StatCard from '../components/StatCard';")
+            && dashboard.contains("import { formatDuration } from '../lib/format';"),
+        "{dashboard}"
+    );
 }
 
 async fn a_named_import_of_a_default_export_becomes_a_default_import() {

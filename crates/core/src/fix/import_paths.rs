@@ -1,6 +1,8 @@
 //! [`ImportPaths`]: an import that leads nowhere (`Cannot find module './http'`, `Can't resolve
 //! '@/components/TaskItem'`) is pointed at the project file that has that name — or, failing
-//! that, the closest name — relative imports and tsconfig `paths` aliases alike.
+//! that, the closest name — relative imports and tsconfig `paths` aliases alike. An `@/` or `~/`
+//! import in a project that configures no such alias (shadcn-style code in a Vite starter
+//! without one) is written as the relative path to the module under `src/` or the root.
 
 use std::sync::LazyLock;
 
@@ -58,7 +60,8 @@ impl Fixer for ImportPaths {
             };
             let replacement = match specifier.starts_with('.') {
                 true => repoint(importer.as_str(), &specifier, &modules),
-                false => aliases.repoint(importer.as_str(), &specifier, &modules),
+                false => (aliases.repoint(importer.as_str(), &specifier, &modules))
+                    .or_else(|| aliases.unconfigured(importer.as_str(), &specifier, &modules)),
             };
             let Some(replacement) = replacement else {
                 continue;
@@ -171,14 +174,42 @@ impl Aliases {
         let aliased = format!("{prefix}{inside}");
         (aliased != specifier).then_some(aliased)
     }
+
+    /// The relative specifier of the module an `@/` or `~/` import means when the project
+    /// configures no alias for it: the conventional targets, `src/` first, then the root.
+    fn unconfigured(
+        &self,
+        importer: &str,
+        specifier: &str,
+        modules: &[RelativePath],
+    ) -> Option<String> {
+        if (self.prefixes.iter()).any(|(prefix, _)| specifier.starts_with(prefix.as_str())) {
+            return None;
+        }
+        let rest = (specifier.strip_prefix("@/")).or_else(|| specifier.strip_prefix("~/"))?;
+        ["src", ""].into_iter().find_map(|root| {
+            let wanted = join(root, rest)?;
+            relative_to_module(importer, &wanted, modules)
+        })
+    }
 }
 
 /// The specifier that leads from `importer` to the module `specifier` meant, when one module
 /// is clearly it.
 fn repoint(importer: &str, specifier: &str, modules: &[RelativePath]) -> Option<String> {
+    let wanted_path = join(parent(importer), specifier)?;
+    relative_to_module(importer, &wanted_path, modules).filter(|relative| relative != specifier)
+}
+
+/// The relative specifier from `importer` to the module the project path `wanted_path`
+/// most likely means.
+fn relative_to_module(
+    importer: &str,
+    wanted_path: &str,
+    modules: &[RelativePath],
+) -> Option<String> {
     let folder = parent(importer);
-    let wanted_path = join(folder, specifier)?;
-    let (target, index, written_extension) = best_module(folder, &wanted_path, importer, modules)?;
+    let (target, index, written_extension) = best_module(folder, wanted_path, importer, modules)?;
     let target_without_extension = match index {
         true => parent(target).to_string(),
         false => target[..target.len() - extension(target).map_or(0, |e| e.len() + 1)].to_string(),
@@ -187,7 +218,7 @@ fn repoint(importer: &str, specifier: &str, modules: &[RelativePath]) -> Option<
     if let (Some(ext), false) = (written_extension, index) {
         relative = format!("{relative}.{ext}");
     }
-    (relative != specifier).then_some(relative)
+    Some(relative)
 }
 
 /// The module that the project path `wanted_path` (no extension, or one written) most likely
@@ -384,6 +415,40 @@ mod tests {
                 "{importer} {specifier}"
             );
         }
+    }
+
+    #[test]
+    fn an_alias_no_config_declares_becomes_a_relative_path() {
+        let project = modules(&[
+            "src/pages/Dashboard.tsx",
+            "src/components/StatCard.tsx",
+            "src/lib/format.ts",
+            "lib/data.ts",
+        ]);
+        let none = Aliases::default();
+        let cases = [
+            ("@/components/StatCard", Some("../components/StatCard")),
+            ("~/lib/format", Some("../lib/format")),
+            ("@/lib/data", Some("../../lib/data")),
+            ("@/components/Missing", None),
+            ("@scope/package", None),
+        ];
+        for (specifier, expected) in cases {
+            assert_eq!(
+                none.unconfigured("src/pages/Dashboard.tsx", specifier, &project)
+                    .as_deref(),
+                expected,
+                "{specifier}"
+            );
+        }
+        let configured = Aliases {
+            prefixes: vec![("@/".into(), "app".into())],
+        };
+        assert_eq!(
+            configured.unconfigured("src/pages/Dashboard.tsx", "@/components/StatCard", &project),
+            None,
+            "a configured alias is the configuration's"
+        );
     }
 
     #[test]
