@@ -35,6 +35,7 @@ pub(crate) fn tests() -> Vec<Test> {
         trial!(async a_named_import_of_a_default_export_becomes_a_default_import).needs(&apps),
         trial!(async eslint_fixes_what_it_reported_through_npm_run_lint).needs(&apps),
         trial!(async a_dropped_parenthesis_tsc_points_at_is_put_back).needs(&apps),
+        trial!(async a_tsconfig_next_cannot_read_is_repaired).needs(&apps),
         trial!(async eslint_findings_of_next_build_are_fixed_by_the_projects_eslint).needs(&apps),
         trial!(async the_pages_router_in_an_app_component_becomes_next_navigation).needs(&apps),
         trial!(async a_named_import_rollup_cannot_find_is_read_against_the_module).needs(&apps),
@@ -213,6 +214,16 @@ async fn a_dropped_parenthesis_tsc_points_at_is_put_back() {
             .read("src/lib/format.ts")
             .contains("const h = Math.floor(minutes / 60);")
     );
+}
+
+async fn a_tsconfig_next_cannot_read_is_repaired() {
+    // Next prints the error inside an error object: `[Error: tsconfig.json(8,5): error TS1005`.
+    let project = WebProject::new("next", "next-tsconfig-missing-comma");
+    let report = project.heal(NEXT_BUILD).await;
+    assert_eq!(healed_by(&report), Some("tool-suggestions"));
+    let config = project.read("tsconfig.json");
+    let value = serde_json::from_str::<serde_json::Value>(&config);
+    assert!(value.is_ok(), "strict JSON again: {config}");
 }
 
 async fn eslint_findings_of_next_build_are_fixed_by_the_projects_eslint() {

@@ -39,7 +39,7 @@ struct Open {
 /// Reads a tsc header line into a diagnostic (without class), or `None`.
 pub(crate) fn header(text: &str) -> Option<(Diagnostic, bool)> {
     let plain = lazy_regex!(
-        r"^\s*(?P<file>[^\s(][^(]*?)\((?P<line>\d+),(?P<col>\d+)\): (?P<sev>error|warning) (?P<code>TS\d+): (?P<msg>.*)$"
+        r"^\s*(?:\[\w*Error: )?(?P<file>[^\s(][^(]*?)\((?P<line>\d+),(?P<col>\d+)\): (?P<sev>error|warning) (?P<code>TS\d+): (?P<msg>.*)$"
     );
     let pretty = lazy_regex!(
         r"^\s*(?P<file>\S.*?):(?P<line>\d+):(?P<col>\d+) - (?P<sev>error|warning) (?P<code>TS\d+): (?P<msg>.*)$"
@@ -324,6 +324,16 @@ mod tests {
         assert_eq!(edits[1], None, "not one punctuation mark");
         assert!(
             matches!(edits[2], Some(FixitEdit::Span { line: 9, column: 1, replacement, .. }) if replacement == ";")
+        );
+    }
+
+    #[test]
+    fn next_prints_a_broken_tsconfig_inside_an_error_object() {
+        let log = "> Build error occurred\n[Error: tsconfig.json(8,5): error TS1005: ',' expected.\n] {\n  type: 'FatalError'\n}\n";
+        let found = parse(log);
+        assert_eq!(
+            (found[0].file.as_deref(), found[0].line, found[0].column),
+            (Some("tsconfig.json"), Some(8), Some(5))
         );
     }
 
