@@ -191,17 +191,27 @@ fn esbuild_line(text: &str) -> Option<Diagnostic> {
     };
     let message = caps["msg"].trim();
     let (category, subcategory) = classify_message(message, severity);
-    Some(
-        Diagnostic::new("esbuild", message)
-            .at(
-                &caps["file"],
-                number(caps.name("line")),
-                one_based(number(caps.name("col"))),
-            )
-            .with_severity(severity)
-            .with_class(category, subcategory)
-            .with_confidence(0.95),
-    )
+    let mut d = Diagnostic::new("esbuild", message)
+        .at(
+            &caps["file"],
+            number(caps.name("line")),
+            one_based(number(caps.name("col"))),
+        )
+        .with_severity(severity)
+        .with_class(category, subcategory)
+        .with_confidence(0.95);
+    d.fixits.extend(expected_punctuation(&d));
+    Some(d)
+}
+
+/// `Expected ")" but found ";"` → the punctuation mark inserted where esbuild stopped, as tsc's
+/// `')' expected` is (Vite prints no suggestion line for it).
+fn expected_punctuation(d: &Diagnostic) -> Option<Fixit> {
+    let wanted = lazy_regex!(r#"^Expected "([)\]};,:])" but found "#)
+        .captures(&d.message)?
+        .get(1)?
+        .as_str();
+    Some(Fixit::insertion(d.file.clone(), d.line?, d.column?, wanted))
 }
 
 impl ParserSession for EsbuildSession {
@@ -312,6 +322,10 @@ impl EsbuildSession {
         };
         if !open.frame.is_empty() {
             open.diagnostic.snippet = Some(open.frame.join("\n"));
+        }
+        if open.diagnostic.fixits.is_empty() {
+            let inserted = expected_punctuation(&open.diagnostic);
+            open.diagnostic.fixits.extend(inserted);
         }
         out.emit(open.diagnostic);
     }
@@ -1038,6 +1052,19 @@ mod tests {
         );
         assert_eq!((d.line, d.column), (Some(7), Some(1)));
         assert_eq!(d.subcategory, Subcategory::UnexpectedEof);
+        assert!(d.fixits.is_empty());
+        let paren = "error during build:\n[vite:esbuild] Transform failed with 1 error:\n/app/src/lib/format.ts:2:35: ERROR: Expected \")\" but found \";\"\nfile: /app/src/lib/format.ts:2:35\n";
+        let d = &parse(paren)[0];
+        assert_eq!(
+            d.fixits[0].edit,
+            FixitEdit::Span {
+                line: 2,
+                column: 36,
+                end_line: 2,
+                end_column: 36,
+                replacement: ")".into()
+            }
+        );
     }
 
     #[test]
