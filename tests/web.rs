@@ -45,7 +45,7 @@ pub(crate) fn tests() -> Vec<Test> {
             .needs(&apps),
         trial!(async eslint_suggestions_for_next_lint_findings_are_applied).needs(&apps),
         trial!(async page_and_route_modules_export_what_next_needs).needs(&apps),
-        trial!(async next_14_params_are_awaited_as_next_15_passes_them).needs(&apps),
+        trial!(async next_14_habits_are_rewritten_as_next_15_wants_them).needs(&apps),
         trial!(async turbopack_reports_of_imports_are_fixed_like_webpacks).needs(&apps),
         trial!(async type_errors_next_build_reports_one_at_a_time_are_fixed_together_through_tsc)
             .needs(&apps),
@@ -358,12 +358,24 @@ async fn page_and_route_modules_export_what_next_needs() {
     assert!(route.contains("export async function GET("), "{route}");
 }
 
-async fn next_14_params_are_awaited_as_next_15_passes_them() {
+async fn next_14_habits_are_rewritten_as_next_15_wants_them() {
     // A page (with its metadata function) and a route handler that read `params` as Next 14
-    // passed it; `next build` rejects the route first, then the page.
+    // passed it, which the type check rejects; once they pass, prerendering stops at a page
+    // that reads `useSearchParams()` outside a `<Suspense>` boundary.
     let project = WebProject::new("next", "next-sync-params");
     let report = project.heal(NEXT_BUILD).await;
-    assert_eq!(healed_by(&report), Some("next-async-props"));
+    let fixers: Vec<&str> = (report.attempts.iter())
+        .filter_map(|a| a.by.as_deref())
+        .collect();
+    assert_eq!(healed_by(&report), Some("next-suspense"), "{fixers:?}");
+    assert!(fixers.contains(&"next-async-props"), "{fixers:?}");
+    let search = project.read("app/search/page.tsx");
+    assert!(
+        search.contains("function SearchPageContent() {")
+            && search.contains("    <Suspense>\n      <SearchPageContent />\n    </Suspense>")
+            && search.contains("import { Suspense } from \"react\";"),
+        "{search}"
+    );
     let page = project.read("app/tasks/[id]/page.tsx");
     for rewritten in [
         "  params: Promise<{ id: string }>;\n",

@@ -19,8 +19,10 @@ use super::{FixProposal, RelativePath};
 use crate::build::BuildStep;
 use crate::{Diagnostic, Result, Severity};
 
-/// Applies ESLint's suggestion for each finding of the build whose rule is in [`TAKEN`], read
-/// from the project's own ESLint (`--format json`) run on the files the findings name.
+/// Applies ESLint's suggestion for each finding of the build whose rule is one of `no-empty`,
+/// `no-useless-escape`, `no-case-declarations`, `no-prototype-builtins` and typescript-eslint's
+/// `no-empty-object-type`, `ban-ts-comment` and `no-non-null-asserted-optional-chain`, read from
+/// the project's own ESLint (`--format json`) run on the files the findings name.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LintSuggestions;
 

@@ -10,6 +10,10 @@ pub(super) struct Outcome {
     pub(super) green: bool,
     /// A step ran out of time.
     pub(super) timed_out: bool,
+    /// The build got further than before: a later step failed, or a later stage of the same
+    /// step (`next build` type-checked, then prerendering failed). Errors of a stage the build
+    /// had not reached were behind the ones fixed, not made by the change.
+    pub(super) further: bool,
 }
 
 /// Whether a change stays, and why not.
@@ -20,7 +24,8 @@ pub(super) enum Verdict {
     Keep,
     /// The build timed out.
     TimedOut,
-    /// More errors than before, or an error of a category that was not there.
+    /// More errors than before, or an error of a category that was not there, where the build
+    /// got no further.
     Regressed,
     /// No error went away.
     FixedNothing,
@@ -32,7 +37,7 @@ pub(super) fn verdict(changed: bool, build: Outcome, delta: &Delta) -> Verdict {
         Verdict::Keep
     } else if build.timed_out {
         Verdict::TimedOut
-    } else if delta.regressed() {
+    } else if delta.regressed() && !build.further {
         Verdict::Regressed
     } else if delta.fixed.is_empty() {
         Verdict::FixedNothing
@@ -63,19 +68,16 @@ mod tests {
         oom.severity = crate::Severity::Critical;
         let mut killed = error(Category::Resource, "killed");
         killed.severity = crate::Severity::Critical;
-        let (green, red, slow) = (
-            Outcome {
-                green: true,
-                timed_out: false,
-            },
-            Outcome {
-                green: false,
-                timed_out: false,
-            },
-            Outcome {
-                green: false,
-                timed_out: true,
-            },
+        let outcome = |green, timed_out, further| Outcome {
+            green,
+            timed_out,
+            further,
+        };
+        let (green, red, slow, further) = (
+            outcome(true, false, false),
+            outcome(false, false, false),
+            outcome(false, true, false),
+            outcome(false, false, true),
         );
         let delta = |before: &[&Diagnostic], after: &[&Diagnostic]| {
             let before: Vec<Diagnostic> = before.iter().map(|d| (*d).clone()).collect();
@@ -148,6 +150,27 @@ mod tests {
                 red,
                 delta(&[&a, &b], &[&oom]),
                 Regressed,
+            ),
+            (
+                "one fixed, one new of a new category, at a later stage",
+                true,
+                further,
+                delta(&[&a], &[&typed]),
+                Keep,
+            ),
+            (
+                "one fixed, two new, at a later stage",
+                true,
+                further,
+                delta(&[&a], &[&b, &c]),
+                Keep,
+            ),
+            (
+                "further, but nothing fixed",
+                true,
+                further,
+                delta(&[&a], &[&a, &b]),
+                FixedNothing,
             ),
             (
                 "a timeout, whatever was fixed",

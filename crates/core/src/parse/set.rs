@@ -88,6 +88,7 @@ impl ParserSet {
             Arc::new(jstest::Tap),
             // Before Node: Turbopack's failure starts `Error: …` like an uncaught exception.
             Arc::new(web::Next),
+            Arc::new(web::NextPrerender),
             Arc::new(node::Node),
             Arc::new(web::Esbuild),
             Arc::new(web::Vite),

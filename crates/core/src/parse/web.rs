@@ -664,6 +664,83 @@ impl WebpackSession {
 const NEXT_REPORT_LINES: u32 = 80;
 
 builtin_parser! {
+    /// Parses the errors `next build` reports while prerendering pages: `⨯ message` and the
+    /// stack through the page's server bundle (`.next/server/app/search/page.js`), which the
+    /// heal loop points back at the page's source.
+    NextPrerender, "next", NextPrerenderSession,
+    ["⨯ "]
+}
+
+#[derive(Debug, Default)]
+struct NextPrerenderSession {
+    open: Option<Diagnostic>,
+}
+
+impl ParserSession for NextPrerenderSession {
+    fn line(&mut self, line: &Line<'_>, out: &mut Sink) -> bool {
+        let text = line.text();
+        let n = line.number();
+        if let Some(d) = self.open.as_mut() {
+            let Some(frame) = text.trim_start().strip_prefix("at ") else {
+                self.close(out);
+                return self.line(line, out);
+            };
+            d.log_lines.end = n;
+            if d.file.is_none()
+                && let Some(caps) = lazy_regex!(
+                    r"\(?(?P<file>[^\s()]*\.next/server/(?:app|pages)/[^\s():]+\.js):(?P<line>\d+):(?P<col>\d+)\)?$"
+                )
+                .captures(frame)
+            {
+                d.file = Some(caps["file"].to_string());
+                d.line = number(caps.name("line"));
+                d.column = number(caps.name("col"));
+            }
+            return true;
+        }
+        let Some(caps) = lazy_regex!(r"^\s*⨯ (?P<msg>.+)$").captures(text) else {
+            return false;
+        };
+        let message = caps["msg"].trim();
+        if lazy_regex!(r"^(?:Next\.js build worker exited|Failed to |Static worker exited)")
+            .is_match(message)
+        {
+            return false;
+        }
+        let (category, subcategory) =
+            match lazy_regex!(r"should be wrapped in a suspense boundary").is_match(message) {
+                true => (Category::Configuration, Subcategory::ComponentBoundary),
+                false => (Category::Runtime, Subcategory::Exception),
+            };
+        self.open = Some(
+            Diagnostic::new("next", message)
+                .with_class(category, subcategory)
+                .from_lines(n, n)
+                .with_confidence(0.85),
+        );
+        true
+    }
+
+    fn busy(&self) -> bool {
+        self.open.is_some()
+    }
+
+    fn finish(&mut self, out: &mut Sink) {
+        self.close(out);
+    }
+}
+
+impl NextPrerenderSession {
+    /// Emits the open report when its stack went through a page's bundle: a `⨯` line with no
+    /// such stack is the build's own progress, not a page's error.
+    fn close(&mut self, out: &mut Sink) {
+        if let Some(d) = self.open.take().filter(|d| d.file.is_some()) {
+            out.emit(d);
+        }
+    }
+}
+
+builtin_parser! {
     /// Parses `next build` failures.
     Next, "next", NextSession,
     ["Failed to compile", "Turbopack build failed"]
@@ -1132,6 +1209,30 @@ mod tests {
             ("postcss", "Unknown word", Some(4))
         );
         assert_eq!(found[0].category, Category::Syntax);
+    }
+
+    #[test]
+    fn a_prerender_error_names_the_page_bundle_its_stack_went_through() {
+        let log = "   Generating static pages (1/7) \n \u{2a2f} useSearchParams() should be wrapped in a suspense boundary at page \"/search\". Read more: https://nextjs.org/docs/messages/missing-suspense-with-csr-bailout\n    at g (/app/.next/server/chunks/62.js:11:86924)\n    at f (/app/.next/server/app/search/page.js:1:1877)\n    at n3 (/app/node_modules/next/dist/compiled/next-server/app-page.runtime.prod.js:2:82831)\nError occurred prerendering page \"/search\". Read more: https://nextjs.org/docs/messages/prerender-error\nExport encountered an error on /search/page: /search, exiting the build.\n \u{2a2f} Next.js build worker exited with code: 1 and signal: null\n";
+        let found = parse(log);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let d = &found[0];
+        assert!(d.message.starts_with("useSearchParams() should be wrapped"));
+        assert_eq!(
+            (d.file.as_deref(), d.line, d.subcategory),
+            (
+                Some("/app/.next/server/app/search/page.js"),
+                Some(1),
+                Subcategory::ComponentBoundary
+            )
+        );
+        let progress = " \u{2a2f} Next.js build worker exited with code: 1 and signal: null\n \u{2a2f} Something without a stack\n";
+        assert!(
+            parse(progress)
+                .iter()
+                .all(|d| !d.message.starts_with("Something")),
+            "no page's stack, no report"
+        );
     }
 
     #[test]

@@ -190,9 +190,14 @@ impl Run<'_> {
         (report.new, report.fixed, report.persisting) =
             (delta.new.len(), delta.fixed.len(), delta.persisting.len());
         report.errors = errors(&build.diagnostics).count();
+        let further = matches!(
+            (self.reached, build.progress),
+            (Some(before), Some(now)) if now > before
+        );
         let outcome = verdict::Outcome {
             green: build.green,
             timed_out: build.timed_out,
+            further,
         };
         let verdict = verdict::verdict(!matches!(trial, Trial::Rebuild), outcome, &delta);
         let tested = match verdict {
@@ -375,6 +380,12 @@ impl Run<'_> {
             }
         }
         self.report.protected_changes.append(&mut change.protected);
+        // The full build's progress, whichever of the two builds it is.
+        if let Some(progress) =
+            (then.as_ref().and_then(|(_, next)| next.progress)).or(build.progress)
+        {
+            self.reached = Some(progress);
+        }
         self.report
             .fixes
             .extend(report.source.map(|source| KeptFix {

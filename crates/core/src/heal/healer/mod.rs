@@ -19,6 +19,7 @@ use tracing::{Instrument, info_span};
 use self::attempt::verified;
 use self::learn::Lessons;
 use self::propose::{Candidate, Step, Trial};
+use self::rebuild::Progress;
 use super::config::HealConfig;
 use super::event::{Event, EventSink};
 use super::metrics;
@@ -32,7 +33,8 @@ use crate::fix::install::{Install, Installer};
 use crate::fix::{
     CargoSuggestions, ClientDirective, ExportNames, Fixer, ImportKinds, ImportPaths, JsonFiles,
     JsxEntities, LintSuggestions, MissingDependencies, MissingNames, NextAsyncProps, NextExports,
-    NextNavigation, PeerConflicts, ToolFix, ToolSuggestions, UnusedBindings, WorkspaceCrates,
+    NextNavigation, NextSuspense, PeerConflicts, ToolFix, ToolSuggestions, UnusedBindings,
+    WorkspaceCrates,
 };
 use crate::llm::{self, Meter, Metered, Provider};
 use crate::parse::ParserSet;
@@ -53,8 +55,8 @@ pub type EscalationHandler = dyn Fn(&HealReport) + Send + Sync;
 /// suggestions ([`ToolSuggestions`], [`JsonFiles`], [`CargoSuggestions`], [`ToolFix::eslint`],
 /// [`ToolFix::ruff`], [`JsxEntities`], [`LintSuggestions`]), then the project-aware ones
 /// ([`ClientDirective`], [`NextNavigation`], [`NextExports`], [`NextAsyncProps`],
-/// [`ImportPaths`], [`ImportKinds`], [`ExportNames`], [`WorkspaceCrates`], [`MissingNames`],
-/// [`UnusedBindings`]), then [`PeerConflicts`] and [`MissingDependencies`], which install
+/// [`NextSuspense`], [`ImportPaths`], [`ImportKinds`], [`ExportNames`], [`WorkspaceCrates`],
+/// [`MissingNames`], [`UnusedBindings`]), then [`PeerConflicts`] and [`MissingDependencies`], which install
 /// packages under the rules of [`install`](crate::fix::install) ([`HealConfig::install`] turns
 /// installs off).
 pub fn default_fixers() -> Vec<Arc<dyn Fixer>> {
@@ -70,6 +72,7 @@ pub fn default_fixers() -> Vec<Arc<dyn Fixer>> {
         Arc::new(NextNavigation),
         Arc::new(NextExports),
         Arc::new(NextAsyncProps),
+        Arc::new(NextSuspense),
         Arc::new(ImportPaths),
         Arc::new(ImportKinds),
         Arc::new(ExportNames),
@@ -321,6 +324,8 @@ struct Run<'a> {
     installs: Vec<Install>,
     /// The narrow check fixes are tried with first, while the errors are ones it sees.
     narrow: Option<BuildStep>,
+    /// How far the last full build of the plan got.
+    reached: Option<Progress>,
 }
 
 /// How a run and the thread applying its fix take turns with the workspace.
@@ -380,6 +385,7 @@ impl<'a> Run<'a> {
             installer: Installer::new(healer.config.install.clone()),
             installs: Vec::new(),
             narrow: None,
+            reached: None,
         })
     }
 
@@ -429,6 +435,7 @@ impl<'a> Run<'a> {
             self.report.outcome = Outcome::AlreadyGreen;
             return Ok(());
         }
+        self.reached = build.progress;
         let mut diagnostics = match self.narrowed(1, &build).await? {
             Some((step, check)) => {
                 self.narrow = Some(step);

@@ -17,6 +17,34 @@ pub(super) struct Build {
     pub(super) green: bool,
     pub(super) timed_out: bool,
     pub(super) diagnostics: Vec<Diagnostic>,
+    /// How far the plan got; `None` for a narrow check, which is not the plan.
+    pub(super) progress: Option<Progress>,
+}
+
+/// How far a failed build got: the steps that passed, then the stages the failed step's tool
+/// said it got past. Builds of one plan compare by it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Progress {
+    steps_passed: usize,
+    stages_passed: usize,
+}
+
+/// What build tools print as they get past a stage: `next build` compiles, lints and
+/// type-checks, collects page data and prerenders; `vite build` starts only once the
+/// script's `tsc` passed, then transforms and renders chunks.
+const STAGES: &[&str] = &[
+    "Compiled successfully",
+    "Compiled with warnings",
+    "Collecting page data",
+    "Generating static pages",
+    "building for production",
+    "modules transformed",
+    "rendering chunks",
+];
+
+/// The stages of [`STAGES`] a step's log shows it got past.
+fn stages_passed(log: &str) -> usize {
+    STAGES.iter().filter(|stage| log.contains(*stage)).count()
 }
 
 /// The end of a failed step's log: its last 40 lines, at most 4 KiB.
@@ -56,7 +84,9 @@ impl Run<'_> {
             green: true,
             timed_out: false,
             diagnostics: Vec::new(),
+            progress: None,
         };
+        let mut progress = Progress::default();
         let mut failed_log = None;
         for step in steps {
             self.emit(Event::StepStarted {
@@ -80,6 +110,11 @@ impl Run<'_> {
                 let text = redactor.redact(&output.log.text);
                 let _span = info_span!("parse", step = %step.name, bytes = text.len()).entered();
                 (build.diagnostics).extend(self.healer.parsers.parse(text.as_bytes()));
+                if output.success() {
+                    progress.steps_passed += 1;
+                } else if failed_log.is_none() {
+                    progress.stages_passed = stages_passed(&text);
+                }
                 if !output.success() {
                     failed_log = Some(log_tail(&text));
                 }
@@ -98,6 +133,7 @@ impl Run<'_> {
                 }
             }
         }
+        build.progress = Some(progress);
         sources::to_sources(self.workspace, &mut build.diagnostics);
         if !build.green && errors(&build.diagnostics).next().is_none() {
             // A failed step whose output no parser understood still needs fixing: what it
@@ -138,6 +174,7 @@ impl Run<'_> {
     /// Runs the narrow check; only what it says of the project's sources counts.
     pub(super) async fn run_narrow(&self, attempt: u32, step: &BuildStep) -> Result<Build> {
         let mut check = self.run_steps(attempt, &[step]).await?;
+        check.progress = None;
         check.diagnostics = narrow::about_sources(self.workspace, check.diagnostics);
         check.green |= errors(&check.diagnostics).next().is_none();
         Ok(check)
@@ -188,4 +225,27 @@ fn out_of_memory(step: &str) -> Diagnostic {
     .with_severity(Severity::Critical);
     killed.fingerprint = killed.compute_fingerprint();
     killed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_later_stage_of_next_build_is_further() {
+        let compile = "   Creating an optimized production build ...\nFailed to compile.\n";
+        let types = " ✓ Compiled successfully in 6.4s\n   Linting and checking validity of types ...\nFailed to compile.\n";
+        let prerender = " ✓ Compiled successfully in 6.4s\n   Linting and checking validity of types ...\n   Collecting page data ...\n   Generating static pages (0/7) ...\n ⨯ useSearchParams() should be wrapped\n";
+        let reached = |log: &str, steps_passed| Progress {
+            steps_passed,
+            stages_passed: stages_passed(log),
+        };
+        assert!(reached(compile, 0) < reached(types, 0));
+        assert!(reached(types, 0) < reached(prerender, 0));
+        assert!(
+            reached(prerender, 0) < reached(compile, 1),
+            "a later step is further than any stage of an earlier one"
+        );
+        assert_eq!(reached(types, 0), reached(types, 0));
+    }
 }
