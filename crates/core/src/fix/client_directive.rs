@@ -88,6 +88,19 @@ impl Fixer for ClientDirective {
     }
 }
 
+/// Whether the module is a Client Component: `"use client"` comes first.
+pub(super) fn is_client_module(text: &str) -> bool {
+    is_directive(first_statement(text))
+}
+
+/// The module's first line of code (comments and blank lines skipped), trimmed.
+fn first_statement(text: &str) -> &str {
+    text.lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty() && !line.starts_with("//") && !line.starts_with("/*"))
+        .unwrap_or_default()
+}
+
 /// Whether a line is only the `"use client"` directive.
 fn is_directive(line: &str) -> bool {
     let unquoted = line.trim().trim_end_matches(';').trim_end();
@@ -113,11 +126,7 @@ fn without_directive(text: &str) -> Option<String> {
 /// `text` with `"use client"` first, in the module's style, and no other line that is only the
 /// directive; `None` when it comes first already.
 fn with_directive(text: &str) -> Option<String> {
-    let first_statement = text
-        .lines()
-        .map(str::trim)
-        .find(|line| !line.is_empty() && !line.starts_with("//") && !line.starts_with("/*"))
-        .unwrap_or_default();
+    let first_statement = first_statement(text);
     if is_directive(first_statement) {
         return None;
     }

@@ -16,6 +16,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::FixProposal;
+use super::client_directive::is_client_module;
 use super::edited::EditedFiles;
 use super::fixer::{FixInput, Fixer, Safety};
 use crate::{Diagnostic, Result, Severity};
@@ -94,15 +95,7 @@ fn awaiting_props(text: &str) -> Option<String> {
     static EXPORTED: LazyLock<Option<Regex>> = LazyLock::new(|| {
         Regex::new(r"(?m)^export\s+(?:default\s+)?(async\s+)?function\b[^(]*\(").ok()
     });
-    let first = (text.lines().map(str::trim))
-        .find(|line| !line.is_empty() && !line.starts_with("//") && !line.starts_with("/*"))?;
-    if matches!(
-        first.trim_end_matches(';').trim_end(),
-        "\"use client\"" | "'use client'"
-    ) {
-        return None;
-    }
-    if identifier_at(text, "props") {
+    if is_client_module(text) || identifier_at(text, "props") {
         return None;
     }
     // Replacements by byte range, made from the end at the close.
