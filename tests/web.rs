@@ -33,6 +33,7 @@ pub(crate) fn tests() -> Vec<Test> {
         trial!(async an_alias_the_vite_starter_does_not_configure_becomes_a_relative_import)
             .needs(&apps),
         trial!(async a_named_import_of_a_default_export_becomes_a_default_import).needs(&apps),
+        trial!(async names_used_without_import_come_from_the_framework_or_the_package).needs(&apps),
         trial!(async eslint_fixes_what_it_reported_through_npm_run_lint).needs(&apps),
         trial!(async a_dropped_parenthesis_tsc_points_at_is_put_back).needs(&apps),
         trial!(async a_tsconfig_next_cannot_read_is_repaired).needs(&apps),
@@ -181,6 +182,24 @@ async fn an_alias_the_vite_starter_does_not_configure_becomes_a_relative_import(
             && dashboard.contains("import { formatDuration } from '../lib/format';"),
         "{dashboard}"
     );
+}
+
+async fn names_used_without_import_come_from_the_framework_or_the_package() {
+    // `<Trophy />` with no import, in the Vite app: lucide-react, which the app imports from,
+    // exports it. `<Link>` with no import, in the Next app: `next/link`.
+    let vite = WebProject::new("vite", "vite-icon-not-imported");
+    let report = vite.heal("npm run build").await;
+    assert_eq!(healed_by(&report), Some("missing-names"));
+    let dashboard = vite.read("src/pages/Dashboard.tsx");
+    assert!(
+        dashboard.starts_with("import { Clock, Flame, Trophy } from 'lucide-react';\n"),
+        "{dashboard}"
+    );
+    let next = WebProject::new("next", "next-link-not-imported");
+    let report = next.heal(NEXT_BUILD).await;
+    assert_eq!(healed_by(&report), Some("missing-names"));
+    let page = next.read("app/page.tsx");
+    assert!(page.contains("import Link from \"next/link\";\n"), "{page}");
 }
 
 async fn a_named_import_of_a_default_export_becomes_a_default_import() {

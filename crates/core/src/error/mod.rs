@@ -147,6 +147,7 @@ impl Error {
         }
     }
 
+    #[cfg(feature = "docker")]
     pub(crate) fn docker_unavailable(message: impl Into<String>) -> Self {
         Error::DockerUnavailable {
             message: message.into(),
@@ -154,6 +155,7 @@ impl Error {
         }
     }
 
+    #[cfg(feature = "docker")]
     pub(crate) fn docker(message: impl Into<String>) -> Self {
         Error::Docker {
             message: message.into(),

@@ -795,7 +795,7 @@ impl ProjectImports {
 
 /// The names a script imports by name from a package's entry point: `import { a, b as c }
 /// from 'pkg'` gives `pkg` with `a` and `b`; `type` imports count (declarations export them).
-fn named_imports(text: &str) -> Vec<(String, Vec<String>)> {
+pub(super) fn named_imports(text: &str) -> Vec<(String, Vec<String>)> {
     static NAMED: LazyLock<Option<Regex>> = LazyLock::new(|| {
         Regex::new(
             r#"\bimport\s+(?:type\s+)?(?:[\w$]+\s*,\s*)?\{([^{}]{0,4000})\}\s*from\s*['"]([^'"\r\n]{1,260})['"]"#,

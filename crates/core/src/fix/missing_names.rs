@@ -11,6 +11,8 @@ use super::edited::EditedFiles;
 use super::fixer::{FixInput, Fixer, Safety};
 use super::import_paths::{extension, folders_between, parent, relative_path, stem};
 use super::imports::{Binding, Import, Language, add_import};
+use super::install::named_imports;
+use super::package_exports::PackageExports;
 use super::{FixProposal, RelativePath};
 use crate::workspace::Workspace;
 use crate::{Diagnostic, Result, Severity};
@@ -24,7 +26,10 @@ use crate::{Diagnostic, Result, Severity};
 /// 2. the project module that exports the name (TypeScript/JavaScript `export`s and
 ///    `module.exports`, Python top-level definitions), the nearest one when several do and
 ///    none when that is a tie;
-/// 3. the closest name the file itself uses, when one is clearly closest (a typo that the tool
+/// 3. the framework the project is built with (`Link` from `next/link` in a Next.js app, from
+///    `react-router-dom` in an app routed by it), or the one npm package the project already
+///    imports from whose installed exports have the name (`ArrowRight` from `lucide-react`);
+/// 4. the closest name the file itself uses, when one is clearly closest (a typo that the tool
 ///    offered no "did you mean" for).
 ///
 /// Imports are written in the file's style (merged into an import of the same module, quotes,
@@ -69,7 +74,11 @@ impl Fixer for MissingNames {
                 continue;
             };
             let import = (known_import(language, file.as_str(), &name))
-                .or_else(|| project.export(language, file.as_str(), &name));
+                .or_else(|| project.export(language, file.as_str(), &name))
+                .or_else(|| match language {
+                    Language::Script => project.package_export(&name),
+                    Language::Python => None,
+                });
             let (changed, why) = match import {
                 Some(import) => (
                     add_import(&text, language, &import),
@@ -138,24 +147,156 @@ fn known_import(language: Language, importer: &str, name: &str) -> Option<Import
 struct Project<'a> {
     workspace: &'a Workspace,
     sources: Option<Vec<(RelativePath, String)>>,
+    /// The exports of the npm packages the sources import names from, read once.
+    packages: Option<Vec<PackageExports>>,
 }
+
+/// Packages whose exports are read to find a name, at most.
+const MAX_PACKAGES: usize = 16;
+
+/// What the routing frameworks export that generated code uses without importing: the
+/// framework (as the project declares it), the name, the module and how it is bound.
+const FRAMEWORK_NAMES: &[(&str, &str, &str, Binding)] = &[
+    ("next", "Link", "next/link", Binding::Default),
+    ("next", "Image", "next/image", Binding::Default),
+    ("next", "Script", "next/script", Binding::Default),
+    ("next", "useRouter", "next/navigation", Binding::Named),
+    ("next", "usePathname", "next/navigation", Binding::Named),
+    ("next", "useSearchParams", "next/navigation", Binding::Named),
+    ("next", "useParams", "next/navigation", Binding::Named),
+    ("next", "notFound", "next/navigation", Binding::Named),
+    ("next", "redirect", "next/navigation", Binding::Named),
+    ("next", "Metadata", "next", Binding::Named),
+    (
+        "react-router-dom",
+        "Link",
+        "react-router-dom",
+        Binding::Named,
+    ),
+    (
+        "react-router-dom",
+        "NavLink",
+        "react-router-dom",
+        Binding::Named,
+    ),
+    (
+        "react-router-dom",
+        "Navigate",
+        "react-router-dom",
+        Binding::Named,
+    ),
+    (
+        "react-router-dom",
+        "Outlet",
+        "react-router-dom",
+        Binding::Named,
+    ),
+    (
+        "react-router-dom",
+        "Route",
+        "react-router-dom",
+        Binding::Named,
+    ),
+    (
+        "react-router-dom",
+        "Routes",
+        "react-router-dom",
+        Binding::Named,
+    ),
+    (
+        "react-router-dom",
+        "BrowserRouter",
+        "react-router-dom",
+        Binding::Named,
+    ),
+    (
+        "react-router-dom",
+        "useNavigate",
+        "react-router-dom",
+        Binding::Named,
+    ),
+    (
+        "react-router-dom",
+        "useParams",
+        "react-router-dom",
+        Binding::Named,
+    ),
+    (
+        "react-router-dom",
+        "useLocation",
+        "react-router-dom",
+        Binding::Named,
+    ),
+    (
+        "react-router-dom",
+        "useSearchParams",
+        "react-router-dom",
+        Binding::Named,
+    ),
+];
 
 impl<'a> Project<'a> {
     fn new(workspace: &'a Workspace) -> Self {
         Project {
             workspace,
             sources: None,
+            packages: None,
         }
+    }
+
+    fn sources(&mut self) -> &[(RelativePath, String)] {
+        let workspace = self.workspace;
+        self.sources.get_or_insert_with(|| {
+            let source = |path: &RelativePath| Language::of(path.as_str()).is_some();
+            (workspace.texts(&source, MAX_MODULE_BYTES)).unwrap_or_default()
+        })
+    }
+
+    /// The import of `name` from the project's routing framework, or else from the one npm
+    /// package the project imports names from whose installed exports include it.
+    fn package_export(&mut self, name: &str) -> Option<Import> {
+        let root = self.workspace.root();
+        let declared = |framework: &str| {
+            root.join("node_modules")
+                .join(framework)
+                .join("package.json")
+                .is_file()
+        };
+        let mut frameworks = (FRAMEWORK_NAMES.iter())
+            .filter(|(framework, known, ..)| *known == name && declared(framework));
+        if let Some((_, _, module, binding)) = frameworks.next() {
+            return (frameworks.next().is_none()).then(|| Import {
+                module: module.to_string(),
+                name: name.to_string(),
+                binding: *binding,
+            });
+        }
+        if self.packages.is_none() {
+            let mut imported: Vec<String> = (self.sources().iter())
+                .flat_map(|(_, text)| named_imports(text))
+                .map(|(package, _)| package)
+                .collect();
+            imported.sort();
+            imported.dedup();
+            let packages = (imported.iter().take(MAX_PACKAGES))
+                .filter_map(|package| PackageExports::read(root, package))
+                .collect();
+            self.packages = Some(packages);
+        }
+        let mut exporting =
+            (self.packages.iter().flatten()).filter(|exports| exports.names.contains(name));
+        let package = exporting.next()?;
+        (exporting.next().is_none()).then(|| Import {
+            module: package.package.clone(),
+            name: name.to_string(),
+            binding: Binding::Named,
+        })
     }
 
     /// The import of the project module that defines `name` at its top level, nearest to
     /// `importer` when several do.
     fn export(&mut self, language: Language, importer: &str, name: &str) -> Option<Import> {
-        let workspace = self.workspace;
-        let sources = self.sources.get_or_insert_with(|| {
-            let source = |path: &RelativePath| Language::of(path.as_str()).is_some();
-            (workspace.texts(&source, MAX_MODULE_BYTES)).unwrap_or_default()
-        });
+        let sources = self.sources();
         let mut patterns = None;
         let mut found: Vec<(usize, &RelativePath, Binding)> = Vec::new();
         for (path, text) in sources.iter() {
@@ -732,6 +873,53 @@ mod tests {
             python_module("slug/__init__.py", &files).as_deref(),
             Some("slug")
         );
+    }
+
+    #[test]
+    fn names_come_from_the_framework_or_the_one_package_imported_that_exports_them() {
+        let package = |name: &str, exports: &str| {
+            let manifest = format!("{{\"name\": \"{name}\", \"types\": \"index.d.ts\"}}");
+            let types: String = (exports.split(' '))
+                .map(|export| format!("export declare const {export}: unknown;\n"))
+                .collect();
+            (manifest, types)
+        };
+        let (lucide, lucide_types) = package("lucide-react", "ArrowRight Check");
+        let (motion, motion_types) = package("motion-kit", "motion Check");
+        let scratch = crate::scratch::Scratch::new(
+            "missing-names-packages",
+            &[
+                ("node_modules/next/package.json", "{\"name\": \"next\"}"),
+                ("node_modules/lucide-react/package.json", &lucide),
+                ("node_modules/lucide-react/index.d.ts", &lucide_types),
+                ("node_modules/motion-kit/package.json", &motion),
+                ("node_modules/motion-kit/index.d.ts", &motion_types),
+                ("app/a.tsx", "import { Check } from 'lucide-react';\n"),
+                ("app/b.tsx", "import { motion } from 'motion-kit';\n"),
+            ],
+        );
+        let workspace = Workspace::open(scratch.path()).unwrap();
+        let mut project = Project::new(&workspace);
+        let found = |import: Option<Import>| import.map(|i| (i.module, i.binding));
+        assert_eq!(
+            found(project.package_export("Link")),
+            Some(("next/link".to_string(), Binding::Default))
+        );
+        assert_eq!(
+            found(project.package_export("useRouter")),
+            Some(("next/navigation".to_string(), Binding::Named))
+        );
+        assert_eq!(
+            found(project.package_export("ArrowRight")),
+            Some(("lucide-react".to_string(), Binding::Named))
+        );
+        assert_eq!(
+            found(project.package_export("Check")),
+            None,
+            "two packages export it"
+        );
+        assert_eq!(found(project.package_export("NavLink")), None, "no router");
+        assert_eq!(found(project.package_export("Nowhere")), None);
     }
 
     #[test]
