@@ -34,6 +34,7 @@ pub(crate) fn tests() -> Vec<Test> {
             .needs(&apps),
         trial!(async a_named_import_of_a_default_export_becomes_a_default_import).needs(&apps),
         trial!(async names_used_without_import_come_from_the_framework_or_the_package).needs(&apps),
+        trial!(async a_declaration_imported_but_not_exported_is_exported).needs(&apps),
         trial!(async eslint_fixes_what_it_reported_through_npm_run_lint).needs(&apps),
         trial!(async a_dropped_parenthesis_tsc_points_at_is_put_back).needs(&apps),
         trial!(async a_tsconfig_next_cannot_read_is_repaired).needs(&apps),
@@ -200,6 +201,21 @@ async fn names_used_without_import_come_from_the_framework_or_the_package() {
     assert_eq!(healed_by(&report), Some("missing-names"));
     let page = next.read("app/page.tsx");
     assert!(page.contains("import Link from \"next/link\";\n"), "{page}");
+}
+
+async fn a_declaration_imported_but_not_exported_is_exported() {
+    // tsc: `declares 'formatDuration' locally, but it is not exported`; rollup: `"formatDuration"
+    // is not exported by "src/lib/format.ts"`.
+    for step in ["npm run build", "npx vite build"] {
+        let project = WebProject::new("vite", "vite-declaration-not-exported");
+        let report = project.heal(step).await;
+        assert_eq!(healed_by(&report), Some("local-exports"), "{step}");
+        let format = project.read("src/lib/format.ts");
+        assert!(
+            format.starts_with("export function formatDuration(minutes: number): string {"),
+            "{step}: {format}"
+        );
+    }
 }
 
 async fn a_named_import_of_a_default_export_becomes_a_default_import() {

@@ -9,7 +9,7 @@ use regex::Regex;
 use super::edited::EditedFiles;
 use super::export_names::turbopack_missing_export;
 use super::fixer::{FixInput, Fixer, Safety};
-use super::import_paths::parent;
+use super::import_paths::{Aliases, parent};
 use super::{FixProposal, RelativePath};
 use crate::edit::join;
 use crate::{Diagnostic, Result, Severity};
@@ -162,9 +162,24 @@ fn module_text(
     importer: &str,
     module: &str,
 ) -> Option<String> {
+    let path = module_path(workspace, importer, module)?;
+    workspace.read(&path).ok().flatten()
+}
+
+/// The project file of the module `module` names, as a bundler reports it (project-relative or
+/// absolute under the project) or as the importer wrote it (relative to the importer).
+pub(super) fn module_path(
+    workspace: &crate::workspace::Workspace,
+    importer: &str,
+    module: &str,
+) -> Option<RelativePath> {
     let mut bases = vec![module.to_string()];
     if module.starts_with('.') {
         bases.insert(0, join(parent(importer), module)?);
+    } else if module.starts_with('/') {
+        bases.insert(0, workspace.relative(module)?.as_str().to_string());
+    } else if let Some(aliased) = Aliases::of(workspace).resolve(module) {
+        bases.insert(0, aliased);
     }
     let extensions = [
         "",
@@ -181,8 +196,8 @@ fn module_text(
             let Ok(path) = RelativePath::new(&format!("{base}{extension}")) else {
                 continue;
             };
-            if let Ok(Some(text)) = workspace.read(&path) {
-                return Some(text);
+            if workspace.resolve(&path).is_ok_and(|file| file.is_file()) {
+                return Some(path);
             }
         }
     }

@@ -98,13 +98,13 @@ fn missing(diagnostic: &Diagnostic) -> Option<String> {
 /// The project's import aliases: `compilerOptions.paths` patterns (`@/*` → `./*`) of its
 /// `tsconfig*.json` and `jsconfig.json` files at the root, relative to their `baseUrl`.
 #[derive(Debug, Default)]
-struct Aliases {
+pub(super) struct Aliases {
     /// (prefix before `*`, project folder it stands for), longest prefix first.
     prefixes: Vec<(String, String)>,
 }
 
 impl Aliases {
-    fn of(workspace: &crate::workspace::Workspace) -> Aliases {
+    pub(super) fn of(workspace: &crate::workspace::Workspace) -> Aliases {
         let mut prefixes = Vec::new();
         let configs = (workspace.files().unwrap_or_default().into_iter()).filter(|path| {
             let name = path.as_str();
@@ -147,6 +147,14 @@ impl Aliases {
         prefixes.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
         prefixes.dedup();
         Aliases { prefixes }
+    }
+
+    /// The project path an aliased `specifier` stands for (`@/lib/utils` → `lib/utils`),
+    /// without extension, when it is an alias.
+    pub(super) fn resolve(&self, specifier: &str) -> Option<String> {
+        let (prefix, folder) =
+            (self.prefixes.iter()).find(|(p, _)| specifier.starts_with(p.as_str()))?;
+        join(folder, &specifier[prefix.len()..])
     }
 
     /// The aliased specifier of the module `specifier` meant, when it is an alias and one

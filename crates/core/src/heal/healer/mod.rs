@@ -32,9 +32,9 @@ use crate::cache::FixCache;
 use crate::fix::install::{Install, Installer};
 use crate::fix::{
     CargoSuggestions, ClientDirective, ExportNames, Fixer, ImportKinds, ImportPaths, JsonFiles,
-    JsxEntities, LintSuggestions, MissingDependencies, MissingNames, NextAsyncProps, NextExports,
-    NextNavigation, NextSuspense, PeerConflicts, ToolFix, ToolSuggestions, UnusedBindings,
-    WorkspaceCrates,
+    JsxEntities, LintSuggestions, LocalExports, MissingDependencies, MissingNames, NextAsyncProps,
+    NextExports, NextNavigation, NextSuspense, PeerConflicts, ToolFix, ToolSuggestions,
+    UnusedBindings, WorkspaceCrates,
 };
 use crate::llm::{self, Meter, Metered, Provider};
 use crate::parse::ParserSet;
@@ -55,10 +55,10 @@ pub type EscalationHandler = dyn Fn(&HealReport) + Send + Sync;
 /// suggestions ([`ToolSuggestions`], [`JsonFiles`], [`CargoSuggestions`], [`ToolFix::eslint`],
 /// [`ToolFix::ruff`], [`JsxEntities`], [`LintSuggestions`]), then the project-aware ones
 /// ([`ClientDirective`], [`NextNavigation`], [`NextExports`], [`NextAsyncProps`],
-/// [`NextSuspense`], [`ImportPaths`], [`ImportKinds`], [`ExportNames`], [`WorkspaceCrates`],
-/// [`MissingNames`], [`UnusedBindings`]), then [`PeerConflicts`] and [`MissingDependencies`], which install
-/// packages under the rules of [`install`](crate::fix::install) ([`HealConfig::install`] turns
-/// installs off).
+/// [`NextSuspense`], [`ImportPaths`], [`LocalExports`], [`ImportKinds`], [`ExportNames`],
+/// [`WorkspaceCrates`], [`MissingNames`], [`UnusedBindings`]), then [`PeerConflicts`] and
+/// [`MissingDependencies`], which install packages under the rules of
+/// [`install`](crate::fix::install) ([`HealConfig::install`] turns installs off).
 pub fn default_fixers() -> Vec<Arc<dyn Fixer>> {
     vec![
         Arc::new(ToolSuggestions),
@@ -74,6 +74,7 @@ pub fn default_fixers() -> Vec<Arc<dyn Fixer>> {
         Arc::new(NextAsyncProps),
         Arc::new(NextSuspense),
         Arc::new(ImportPaths),
+        Arc::new(LocalExports),
         Arc::new(ImportKinds),
         Arc::new(ExportNames),
         Arc::new(WorkspaceCrates),
