@@ -35,6 +35,8 @@ pub(crate) fn tests() -> Vec<Test> {
         trial!(async a_named_import_of_a_default_export_becomes_a_default_import).needs(&apps),
         trial!(async names_used_without_import_come_from_the_framework_or_the_package).needs(&apps),
         trial!(async a_declaration_imported_but_not_exported_is_exported).needs(&apps),
+        trial!(async a_type_imported_as_a_value_under_verbatim_module_syntax_is_marked)
+            .needs(&apps),
         trial!(async eslint_fixes_what_it_reported_through_npm_run_lint).needs(&apps),
         trial!(async a_dropped_parenthesis_tsc_points_at_is_put_back).needs(&apps),
         trial!(async a_tsconfig_next_cannot_read_is_repaired).needs(&apps),
@@ -216,6 +218,18 @@ async fn a_declaration_imported_but_not_exported_is_exported() {
             "{step}: {format}"
         );
     }
+}
+
+async fn a_type_imported_as_a_value_under_verbatim_module_syntax_is_marked() {
+    // create-vite's templates set `verbatimModuleSyntax`: TS1484.
+    let project = WebProject::new("vite", "vite-type-imported-as-value");
+    let report = project.heal("npm run build").await;
+    assert_eq!(healed_by(&report), Some("type-imports"));
+    let card = project.read("src/components/StatCard.tsx");
+    assert!(
+        card.starts_with("import { type LucideIcon } from 'lucide-react';\n"),
+        "{card}"
+    );
 }
 
 async fn a_named_import_of_a_default_export_becomes_a_default_import() {

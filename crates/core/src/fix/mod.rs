@@ -50,6 +50,7 @@ mod peer_versions;
 pub mod prompt;
 mod suggestions;
 mod tool_fix;
+mod type_imports;
 mod unused_bindings;
 mod workspace_crates;
 
@@ -76,5 +77,6 @@ pub use peer_conflicts::PeerConflicts;
 pub use suggestions::ToolSuggestions;
 pub use tool_fix::ToolFix;
 pub(crate) use tool_fix::{finding_files, step_runs};
+pub use type_imports::TypeImports;
 pub use unused_bindings::UnusedBindings;
 pub use workspace_crates::WorkspaceCrates;

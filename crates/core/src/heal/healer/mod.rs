@@ -34,7 +34,7 @@ use crate::fix::{
     CargoSuggestions, ClientDirective, ExportNames, Fixer, ImportKinds, ImportPaths, JsonFiles,
     JsxEntities, LintSuggestions, LocalExports, MissingDependencies, MissingNames, NextAsyncProps,
     NextExports, NextNavigation, NextSuspense, PeerConflicts, ToolFix, ToolSuggestions,
-    UnusedBindings, WorkspaceCrates,
+    TypeImports, UnusedBindings, WorkspaceCrates,
 };
 use crate::llm::{self, Meter, Metered, Provider};
 use crate::parse::ParserSet;
@@ -55,9 +55,9 @@ pub type EscalationHandler = dyn Fn(&HealReport) + Send + Sync;
 /// suggestions ([`ToolSuggestions`], [`JsonFiles`], [`CargoSuggestions`], [`ToolFix::eslint`],
 /// [`ToolFix::ruff`], [`JsxEntities`], [`LintSuggestions`]), then the project-aware ones
 /// ([`ClientDirective`], [`NextNavigation`], [`NextExports`], [`NextAsyncProps`],
-/// [`NextSuspense`], [`ImportPaths`], [`LocalExports`], [`ImportKinds`], [`ExportNames`],
-/// [`WorkspaceCrates`], [`MissingNames`], [`UnusedBindings`]), then [`PeerConflicts`] and
-/// [`MissingDependencies`], which install packages under the rules of
+/// [`NextSuspense`], [`ImportPaths`], [`LocalExports`], [`TypeImports`], [`ImportKinds`],
+/// [`ExportNames`], [`WorkspaceCrates`], [`MissingNames`], [`UnusedBindings`]), then
+/// [`PeerConflicts`] and [`MissingDependencies`], which install packages under the rules of
 /// [`install`](crate::fix::install) ([`HealConfig::install`] turns installs off).
 pub fn default_fixers() -> Vec<Arc<dyn Fixer>> {
     vec![
@@ -75,6 +75,7 @@ pub fn default_fixers() -> Vec<Arc<dyn Fixer>> {
         Arc::new(NextSuspense),
         Arc::new(ImportPaths),
         Arc::new(LocalExports),
+        Arc::new(TypeImports),
         Arc::new(ImportKinds),
         Arc::new(ExportNames),
         Arc::new(WorkspaceCrates),
