@@ -29,6 +29,8 @@ pub(crate) fn tests() -> Vec<Test> {
     vec![
         trial!(async a_server_component_using_a_hook_is_marked_use_client).needs(&apps),
         trial!(async use_client_directives_are_put_where_next_wants_them).needs(&apps),
+        trial!(async a_page_prerendering_rejects_for_an_event_handler_becomes_a_client_page)
+            .needs(&apps),
         trial!(async an_alias_import_with_the_wrong_case_finds_its_module).needs(&apps),
         trial!(async an_alias_the_vite_starter_does_not_configure_becomes_a_relative_import)
             .needs(&apps),
@@ -165,6 +167,16 @@ async fn use_client_directives_are_put_where_next_wants_them() {
         page.contains("export const metadata: Metadata = {"),
         "{page}"
     );
+}
+
+async fn a_page_prerendering_rejects_for_an_event_handler_becomes_a_client_page() {
+    // `Error occurred prerendering page "/"` … `Event handlers cannot be passed to Client
+    // Component props`, with no stack into the page: the route names it.
+    let project = WebProject::new("next", "next-event-handler-in-server-page");
+    let report = project.heal(NEXT_BUILD).await;
+    assert_eq!(healed_by(&report), Some("client-directive"));
+    let page = project.read("app/page.tsx");
+    assert!(page.starts_with("\"use client\";\n\nimport Link"), "{page}");
 }
 
 async fn an_alias_import_with_the_wrong_case_finds_its_module() {

@@ -1,6 +1,7 @@
 //! [`ClientDirective`]: a React Server Component that uses what only works in a Client Component
 //! (`useState`, `useEffect`, event handlers…) is marked with the `"use client"` directive, as
-//! Next.js says to ("To fix, mark the file (or its parent) with the `"use client"` directive");
+//! Next.js says to ("To fix, mark the file (or its parent) with the `"use client"` directive",
+//! or, while prerendering, "Event handlers cannot be passed to Client Component props");
 //! a directive written below other statements, which Next refuses ("must be placed before other
 //! expressions"), is moved to the top; and a module marked `"use client"` that exports what
 //! only a Server Component may (`metadata`, `generateMetadata`) loses the directive when
@@ -34,7 +35,7 @@ impl Fixer for ClientDirective {
     async fn propose(&self, input: &FixInput<'_>) -> Result<Option<FixProposal>> {
         static WANTS_CLIENT: LazyLock<Option<Regex>> = LazyLock::new(|| {
             Regex::new(
-                r#"mark the file \(or its parent\) with the [`'"]*"use client"|only works in a Client Component|needs `[^`]+`\. This React Hook only works|"use client" directive must be placed before other expressions"#,
+                r#"mark the file \(or its parent\) with the [`'"]*"use client"|only works in a Client Component|needs `[^`]+`\. This React Hook only works|"use client" directive must be placed before other expressions|Event handlers cannot be passed to Client Component props|Functions cannot be passed directly to Client Components"#,
             )
             .ok()
         });

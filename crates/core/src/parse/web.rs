@@ -665,38 +665,79 @@ const NEXT_REPORT_LINES: u32 = 80;
 
 builtin_parser! {
     /// Parses the errors `next build` reports while prerendering pages: `⨯ message` and the
-    /// stack through the page's server bundle (`.next/server/app/search/page.js`), which the
-    /// heal loop points back at the page's source.
+    /// stack through the page's server bundle (`.next/server/app/search/page.js`), or the block
+    /// `Error occurred prerendering page "/"` opens (the error, its notes, its stack) — which
+    /// names the page's bundle by its route when the stack does not. The heal loop points the
+    /// bundle back at the page's source.
     NextPrerender, "next", NextPrerenderSession,
-    ["⨯ "]
+    ["⨯ ", "Error occurred prerendering page"]
 }
 
 #[derive(Debug, Default)]
 struct NextPrerenderSession {
     open: Option<Diagnostic>,
+    /// The route of the `Error occurred prerendering page` block being read.
+    route: Option<String>,
+    /// A stack frame of the open report was read: what follows is not its notes.
+    frames: bool,
 }
 
 impl ParserSession for NextPrerenderSession {
     fn line(&mut self, line: &Line<'_>, out: &mut Sink) -> bool {
         let text = line.text();
         let n = line.number();
-        if let Some(d) = self.open.as_mut() {
-            let Some(frame) = text.trim_start().strip_prefix("at ") else {
-                self.close(out);
-                return self.line(line, out);
-            };
-            d.log_lines.end = n;
-            if d.file.is_none()
-                && let Some(caps) = lazy_regex!(
-                    r"\(?(?P<file>[^\s()]*\.next/server/(?:app|pages)/[^\s():]+\.js):(?P<line>\d+):(?P<col>\d+)\)?$"
-                )
-                .captures(frame)
-            {
-                d.file = Some(caps["file"].to_string());
-                d.line = number(caps.name("line"));
-                d.column = number(caps.name("col"));
-            }
+        let trimmed = text.trim();
+        if let Some(caps) = lazy_regex!(r#"^Error occurred prerendering page "(?P<route>/[^"]*)""#)
+            .captures(trimmed)
+        {
+            self.close(out);
+            self.route = Some(caps["route"].to_string());
             return true;
+        }
+        if let Some(d) = self.open.as_mut() {
+            if let Some(frame) = trimmed.strip_prefix("at ") {
+                self.frames = true;
+                d.log_lines.end = n;
+                if d.file.is_none()
+                    && let Some(caps) = lazy_regex!(
+                        r"\(?(?P<file>[^\s()]*\.next/server/(?:app|pages)/[^\s():]+\.js):(?P<line>\d+):(?P<col>\d+)\)?$"
+                    )
+                    .captures(frame)
+                {
+                    d.file = Some(caps["file"].to_string());
+                    d.line = number(caps.name("line"));
+                    d.column = number(caps.name("col"));
+                }
+                return true;
+            }
+            let ends = trimmed.is_empty()
+                || trimmed.starts_with("Export encountered an error")
+                || trimmed.starts_with('⨯')
+                || trimmed.starts_with("digest:")
+                || trimmed == "}";
+            if self.route.is_some() && !self.frames && !ends {
+                if d.notes.len() < 10 {
+                    d.notes.push(trimmed.to_string());
+                }
+                d.log_lines.end = n;
+                return true;
+            }
+            self.close(out);
+        }
+        if self.route.is_some() {
+            if trimmed.starts_with("Export encountered an error") {
+                self.route = None;
+                return true;
+            }
+            if let Some(caps) =
+                lazy_regex!(r"^(?P<kind>\w*Error): (?P<msg>.+?)(?: \{)?$").captures(trimmed)
+            {
+                self.open = Some(prerender_error(&caps["msg"], n).with_code(&caps["kind"]));
+                return true;
+            }
+            if trimmed.starts_with("digest:") || trimmed == "}" {
+                return true;
+            }
         }
         let Some(caps) = lazy_regex!(r"^\s*⨯ (?P<msg>.+)$").captures(text) else {
             return false;
@@ -707,22 +748,12 @@ impl ParserSession for NextPrerenderSession {
         {
             return false;
         }
-        let (category, subcategory) =
-            match lazy_regex!(r"should be wrapped in a suspense boundary").is_match(message) {
-                true => (Category::Configuration, Subcategory::ComponentBoundary),
-                false => (Category::Runtime, Subcategory::Exception),
-            };
-        self.open = Some(
-            Diagnostic::new("next", message)
-                .with_class(category, subcategory)
-                .from_lines(n, n)
-                .with_confidence(0.85),
-        );
+        self.open = Some(prerender_error(message, n));
         true
     }
 
     fn busy(&self) -> bool {
-        self.open.is_some()
+        self.open.is_some() || self.route.is_some()
     }
 
     fn finish(&mut self, out: &mut Sink) {
@@ -730,11 +761,36 @@ impl ParserSession for NextPrerenderSession {
     }
 }
 
+/// A report of prerendering: a component-boundary error when it is about Client Components or
+/// a Suspense boundary, else an exception the page threw.
+fn prerender_error(message: &str, line: u32) -> Diagnostic {
+    let boundary = is_component_boundary(message)
+        || lazy_regex!(r"should be wrapped in a suspense boundary").is_match(message);
+    let (category, subcategory) = match boundary {
+        true => (Category::Configuration, Subcategory::ComponentBoundary),
+        false => (Category::Runtime, Subcategory::Exception),
+    };
+    Diagnostic::new("next", message.trim())
+        .with_class(category, subcategory)
+        .from_lines(line, line)
+        .with_confidence(0.85)
+}
+
 impl NextPrerenderSession {
-    /// Emits the open report when its stack went through a page's bundle: a `⨯` line with no
-    /// such stack is the build's own progress, not a page's error.
+    /// Emits the open report when it names a page: by its stack through the page's bundle, or
+    /// by the route of its block. A `⨯` line with neither is the build's own progress.
     fn close(&mut self, out: &mut Sink) {
-        if let Some(d) = self.open.take().filter(|d| d.file.is_some()) {
+        self.frames = false;
+        let Some(mut d) = self.open.take() else {
+            return;
+        };
+        if d.file.is_none()
+            && let Some(route) = &self.route
+        {
+            let route = route.trim_end_matches('/');
+            d.file = Some(format!(".next/server/app{route}/page.js"));
+        }
+        if d.file.is_some() {
             out.emit(d);
         }
     }
@@ -1232,6 +1288,38 @@ mod tests {
                 .iter()
                 .all(|d| !d.message.starts_with("Something")),
             "no page's stack, no report"
+        );
+    }
+
+    #[test]
+    fn a_prerender_block_names_its_page_by_the_stack_or_the_route() {
+        let log = "Error occurred prerendering page \"/\". Read more: https://nextjs.org/docs/messages/prerender-error\nError: Event handlers cannot be passed to Client Component props.\n  {className: ..., onClick: function onClick, children: ...}\n                            ^^^^^^^^^^^^^^^^\nIf you need interactivity, consider converting part of this to a Client Component.\n    at stringify (<anonymous>) {\n  digest: '4019625493'\n}\nExport encountered an error on /page: /, exiting the build.\n \u{2a2f} Next.js build worker exited with code: 1 and signal: null\n";
+        let found = parse(log);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let d = &found[0];
+        assert_eq!(
+            (d.file.as_deref(), d.code.as_deref(), d.subcategory),
+            (
+                Some(".next/server/app/page.js"),
+                Some("Error"),
+                Subcategory::ComponentBoundary
+            )
+        );
+        assert_eq!(d.notes.len(), 3, "{:?}", d.notes);
+        let thrown = "Error occurred prerendering page \"/about\". Read more: https://nextjs.org/docs/messages/prerender-error\nTypeError: Cannot read properties of undefined (reading 'map')\n    at f (.next/server/app/about/page.js:2:8143)\n    at stringify (<anonymous>) {\n  digest: '1802176089'\n}\nExport encountered an error on /about/page: /about, exiting the build.\n";
+        let d = &parse(thrown)[0];
+        assert_eq!(
+            (d.file.as_deref(), d.line, d.code.as_deref(), d.category),
+            (
+                Some(".next/server/app/about/page.js"),
+                Some(2),
+                Some("TypeError"),
+                Category::Runtime
+            )
+        );
+        assert_eq!(
+            d.message,
+            "Cannot read properties of undefined (reading 'map')"
         );
     }
 
