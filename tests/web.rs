@@ -41,6 +41,7 @@ pub(crate) fn tests() -> Vec<Test> {
             .needs(&apps),
         trial!(async eslint_fixes_what_it_reported_through_npm_run_lint).needs(&apps),
         trial!(async a_dropped_parenthesis_tsc_points_at_is_put_back).needs(&apps),
+        trial!(async html_attributes_written_in_jsx_become_reacts).needs(&apps),
         trial!(async a_tsconfig_next_cannot_read_is_repaired).needs(&apps),
         trial!(async eslint_findings_of_next_build_are_fixed_by_the_projects_eslint).needs(&apps),
         trial!(async the_pages_router_in_an_app_component_becomes_next_navigation).needs(&apps),
@@ -279,6 +280,22 @@ async fn a_dropped_parenthesis_tsc_points_at_is_put_back() {
             "{step}"
         );
     }
+}
+
+async fn html_attributes_written_in_jsx_become_reacts() {
+    // tsc's suggestion is in the message chain: `Property 'class' does not exist on type …. Did
+    // you mean 'className'?`.
+    let project = WebProject::new("vite", "vite-html-attributes-in-jsx");
+    let report = project.heal("npm run build").await;
+    assert_eq!(healed_by(&report), Some("tool-suggestions"));
+    assert!(
+        (project.read("src/components/StatCard.tsx"))
+            .contains("<div className=\"rounded-xl bg-white p-5 shadow-sm\">")
+    );
+    assert!(
+        (project.read("src/components/WorkoutForm.tsx"))
+            .contains("<form onSubmit={handleSubmit} className=")
+    );
 }
 
 async fn a_tsconfig_next_cannot_read_is_repaired() {

@@ -147,8 +147,32 @@ impl TscSession {
         if !open.frame.is_empty() {
             open.diagnostic.snippet = Some(open.frame.join("\n"));
         }
+        if open.diagnostic.fixits.is_empty() {
+            let suggested = chain_suggestion(&open.diagnostic);
+            open.diagnostic.fixits.extend(suggested);
+        }
         out.emit(open.diagnostic);
     }
+}
+
+/// The "did you mean" inside a message chain: `Type '{ class: string; }' is not assignable to
+/// type '…'.` then `Property 'class' does not exist on type '…'. Did you mean 'className'?` —
+/// an HTML attribute written in JSX (`class`, `for`, `onclick`). The property is replaced on
+/// the reported line (tsc points at the element or the attribute), first occurrence.
+pub(crate) fn chain_suggestion(d: &Diagnostic) -> Option<Fixit> {
+    let found = (d.notes.iter()).find_map(|note| {
+        lazy_regex!(r"^Property '([A-Za-z_$][\w$-]*)' does not exist on type '.*'\. Did you mean '([A-Za-z_$][\w$]*)'\?$")
+            .captures(note.trim())
+    })?;
+    Some(Fixit {
+        message: format!("Did you mean '{}'?", &found[2]),
+        file: d.file.clone(),
+        edit: FixitEdit::Word {
+            line: d.line?,
+            original: found[1].to_string(),
+            replacement: found[2].to_string(),
+        },
+    })
 }
 
 /// A pretty code-frame line: `12   port: "8080",` or the `~~~~` underline beneath it.
@@ -325,6 +349,23 @@ mod tests {
         assert!(
             matches!(edits[2], Some(FixitEdit::Span { line: 9, column: 1, replacement, .. }) if replacement == ";")
         );
+    }
+
+    #[test]
+    fn a_suggestion_in_the_message_chain_is_a_fixit() {
+        let log = "src/components/StatCard.tsx(12,10): error TS2322: Type '{ children: Element[]; class: string; }' is not assignable to type 'DetailedHTMLProps<HTMLAttributes<HTMLDivElement>, HTMLDivElement>'.\n  Property 'class' does not exist on type 'DetailedHTMLProps<HTMLAttributes<HTMLDivElement>, HTMLDivElement>'. Did you mean 'className'?\n";
+        let d = &parse(log)[0];
+        assert_eq!(
+            d.fixits[0].edit,
+            FixitEdit::Word {
+                line: 12,
+                original: "class".into(),
+                replacement: "className".into()
+            }
+        );
+        let plain =
+            "src/a.tsx(3,5): error TS2322: Type 'number' is not assignable to type 'string'.\n";
+        assert!(parse(plain)[0].fixits.is_empty());
     }
 
     #[test]

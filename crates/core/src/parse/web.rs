@@ -1003,6 +1003,7 @@ impl NextSession {
         } else if let Some(message) = d.message.strip_prefix("Type error: ") {
             let message = message.to_string();
             d.message = message;
+            d.fixits.extend(tsc::chain_suggestion(&d));
             match is_module_exports(&d.message) {
                 true => (Category::Type, Subcategory::MissingExport),
                 false => tsc::classify("", &d.message),
