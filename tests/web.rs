@@ -438,8 +438,9 @@ async fn page_and_route_modules_export_what_next_needs() {
 
 async fn next_14_habits_are_rewritten_as_next_15_wants_them() {
     // A page (with its metadata function) and a route handler that read `params` as Next 14
-    // passed it, which the type check rejects; once they pass, prerendering stops at a page
-    // that reads `useSearchParams()` outside a `<Suspense>` boundary.
+    // passed it, a route handler that reads `cookies()` and `headers()` synchronously, which
+    // the type check rejects; once they pass, prerendering stops at a page that reads
+    // `useSearchParams()` outside a `<Suspense>` boundary.
     let project = WebProject::new("next", "next-sync-params");
     let report = project.heal(NEXT_BUILD).await;
     let fixers: Vec<&str> = (report.attempts.iter())
@@ -462,6 +463,12 @@ async fn next_14_habits_are_rewritten_as_next_15_wants_them() {
     ] {
         assert!(page.contains(rewritten), "{rewritten} in {page}");
     }
+    let tasks = project.read("app/api/tasks/route.ts");
+    assert!(
+        tasks.contains("(await cookies()).get(\"theme\")")
+            && tasks.contains("(await headers()).get(\"user-agent\")"),
+        "{tasks}"
+    );
     let route = project.read("app/api/tasks/[id]/route.ts");
     assert!(
         route.contains("  props: { params: Promise<{ id: string }> },\n) {\n  const params = await props.params;\n"),

@@ -7,7 +7,9 @@
 //! The module is rewritten as Next's own codemod (`next-async-request-api`) rewrites it: the
 //! prop types wrapped in `Promise<…>`, each function that destructures them takes `props`,
 //! becomes `async`, and awaits them first thing in its body — so every use of `params` in the
-//! body reads the same values as before.
+//! body reads the same values as before. The request APIs of `next/headers` (`cookies()`,
+//! `headers()`, `draftMode()`) became promises too (`Property 'get' does not exist on type
+//! 'Promise<ReadonlyRequestCookies>'`): their calls in exported functions are awaited.
 
 use std::collections::BTreeSet;
 use std::ops::Range;
@@ -47,7 +49,14 @@ impl Fixer for NextAsyncProps {
     async fn propose(&self, input: &FixInput<'_>) -> Result<Option<FixProposal>> {
         let workspace = input.workspace;
         let mut files = EditedFiles::new(workspace);
-        for diagnostic in input.diagnostics.iter().filter(|d| reads_props_in_sync(d)) {
+        for diagnostic in input.diagnostics.iter() {
+            let rewrite: fn(&str) -> Option<String> = if reads_props_in_sync(diagnostic) {
+                awaiting_props
+            } else if reads_request_api_in_sync(diagnostic) {
+                awaiting_request_apis
+            } else {
+                continue;
+            };
             let Some(path) = (diagnostic.file.as_deref()).and_then(|f| workspace.relative(f))
             else {
                 continue;
@@ -55,11 +64,11 @@ impl Fixer for NextAsyncProps {
             let Some(text) = files.text(&path)? else {
                 continue;
             };
-            if let Some(changed) = awaiting_props(&text) {
+            if let Some(changed) = rewrite(&text) {
                 files.change(
                     &path,
                     changed,
-                    format!("{path}: `params` and `searchParams` are promises since Next.js 15"),
+                    format!("{path}: what Next.js 15 passes as promises is awaited"),
                 );
             }
         }
@@ -86,6 +95,79 @@ fn reads_props_in_sync(diagnostic: &Diagnostic) -> bool {
     diagnostic.severity <= Severity::Error
         && about_props
         && REJECTED.as_ref().is_some_and(|r| r.is_match(&said))
+}
+
+/// Whether `diagnostic` is the type check rejecting a `next/headers` API used synchronously.
+fn reads_request_api_in_sync(diagnostic: &Diagnostic) -> bool {
+    static REJECTED: LazyLock<Option<Regex>> = LazyLock::new(|| {
+        Regex::new(
+            r"^Property '[\w$]+' does not exist on type 'Promise<(?:ReadonlyRequestCookies|ReadonlyHeaders|DraftMode)>'",
+        )
+        .ok()
+    });
+    diagnostic.severity <= Severity::Error
+        && REJECTED
+            .as_ref()
+            .is_some_and(|r| r.is_match(&diagnostic.message))
+}
+
+/// The request APIs of `next/headers` that return promises since Next.js 15.
+const REQUEST_APIS: [&str; 3] = ["cookies", "headers", "draftMode"];
+
+/// `text` with each member access on a `next/headers` request API call (`cookies().get(…)`)
+/// inside an exported function awaited (`(await cookies()).get(…)`), the function made `async`;
+/// `None` when there is none, when one is outside an exported function's body, or in a Client
+/// Component.
+fn awaiting_request_apis(text: &str) -> Option<String> {
+    static EXPORTED: LazyLock<Option<Regex>> = LazyLock::new(|| {
+        Regex::new(r"(?m)^export\s+(?:default\s+)?(async\s+)?function\b[^(]*\(").ok()
+    });
+    static CALL: LazyLock<Option<Regex>> =
+        LazyLock::new(|| Regex::new(r"\b(cookies|headers|draftMode)\(\)\s*\.").ok());
+    if is_client_module(text) || !text.contains("next/headers") {
+        return None;
+    }
+    // (body range, where `async` goes when the function is not async)
+    let mut bodies: Vec<(Range<usize>, Option<usize>)> = Vec::new();
+    for found in EXPORTED.as_ref()?.captures_iter(text).take(MAX_FUNCTIONS) {
+        let whole = found.get(0)?;
+        let close = closing(text, whole.end() - 1)?;
+        let body = body_start(text, close)?;
+        let end = closing(text, body)?;
+        let asynchronous = match found.get(1) {
+            Some(_) => None,
+            None => Some(whole.start() + whole.as_str().find("function")?),
+        };
+        bodies.push((body..end, asynchronous));
+    }
+    let mut replacements: Vec<(Range<usize>, String)> = Vec::new();
+    let mut made_async: Vec<usize> = Vec::new();
+    for call in CALL.as_ref()?.captures_iter(text) {
+        let name = call.get(1)?;
+        if !REQUEST_APIS.contains(&name.as_str()) {
+            continue;
+        }
+        let (_, asynchronous) = bodies
+            .iter()
+            .find(|(body, _)| body.contains(&name.start()))?;
+        let called = name.start()..name.end() + 2;
+        replacements.push((called.clone(), format!("(await {}())", name.as_str())));
+        if let Some(at) = asynchronous
+            && !made_async.contains(at)
+        {
+            made_async.push(*at);
+            replacements.push((*at..*at, "async ".into()));
+        }
+    }
+    if replacements.is_empty() {
+        return None;
+    }
+    replacements.sort_by_key(|(range, _)| std::cmp::Reverse((range.start, range.end)));
+    let mut changed = text.to_string();
+    for (range, replacement) in replacements {
+        changed.replace_range(range, &replacement);
+    }
+    Some(changed)
 }
 
 /// `text` with every exported function that destructures `params` or `searchParams` awaiting
@@ -480,6 +562,37 @@ mod tests {
     }
 
     #[test]
+    fn request_api_calls_are_awaited_in_exported_functions() {
+        let route = "import { cookies, headers } from \"next/headers\";\n\n\
+                     export async function GET() {\n  const theme = cookies().get(\"theme\")?.value;\n  \
+                     return Response.json({ theme, agent: headers().get(\"user-agent\") });\n}\n";
+        assert_eq!(
+            awaiting_request_apis(route).unwrap(),
+            "import { cookies, headers } from \"next/headers\";\n\n\
+             export async function GET() {\n  const theme = (await cookies()).get(\"theme\")?.value;\n  \
+             return Response.json({ theme, agent: (await headers()).get(\"user-agent\") });\n}\n"
+        );
+        let page = "import { cookies } from 'next/headers';\nexport default function Page() {\n  return <p>{cookies().get('a')?.value}</p>;\n}\n";
+        assert_eq!(
+            awaiting_request_apis(page).unwrap(),
+            "import { cookies } from 'next/headers';\nexport default async function Page() {\n  return <p>{(await cookies()).get('a')?.value}</p>;\n}\n"
+        );
+        let helper = "import { cookies } from 'next/headers';\nfunction theme() {\n  return cookies().get('t');\n}\nexport async function GET() {}\n";
+        assert_eq!(
+            awaiting_request_apis(helper),
+            None,
+            "a call outside an export"
+        );
+        assert_eq!(
+            awaiting_request_apis(
+                "export function headers() {}\nexport function f() { headers().x; }\n"
+            ),
+            None,
+            "not next/headers"
+        );
+    }
+
+    #[test]
     fn the_next_messages_are_recognised() {
         let page = Diagnostic {
             notes: vec![
@@ -502,5 +615,15 @@ mod tests {
             )
         };
         assert!(!reads_props_in_sync(&other));
+        let cookies = Diagnostic::new(
+            "next",
+            "Property 'get' does not exist on type 'Promise<ReadonlyRequestCookies>'.",
+        );
+        assert!(reads_request_api_in_sync(&cookies));
+        let elsewhere = Diagnostic::new(
+            "next",
+            "Property 'get' does not exist on type 'Promise<User>'.",
+        );
+        assert!(!reads_request_api_in_sync(&elsewhere));
     }
 }
