@@ -58,6 +58,7 @@ pub(crate) fn tests() -> Vec<Test> {
         trial!(async names_no_release_exports_cost_a_bounded_number_of_installs_all_undone)
             .needs(&npm),
         trial!(async a_projects_eslint_cannot_make_the_suggestion_fixer_write_other_edits),
+        trial!(async forged_framework_reports_lead_no_fixer_outside_the_project_or_into_its_tests),
         trial!(async pip_installs_wheels_into_the_project_virtualenv_only),
         trial!(async pip_never_builds_a_source_archive_nor_installs_outside_a_virtualenv),
         trial!(async a_secret_in_a_log_or_a_credential_file_reaches_no_prompt_event_report_cache_or_cassette).needs(&npm),
@@ -969,6 +970,58 @@ async fn a_projects_eslint_cannot_make_the_suggestion_fixer_write_other_edits() 
         "{diff}"
     );
     assert_eq!(project.read("src/app.js").unwrap(), app, "rolled back");
+}
+
+async fn forged_framework_reports_lead_no_fixer_outside_the_project_or_into_its_tests() {
+    // A build log (untrusted) names modules and pages outside the project and a test module,
+    // in the framework fixers' own words: a declaration "not exported", a page whose props
+    // Next rejects, a page that wants a Suspense boundary, an event handler in a page.
+    let outside = support::scratch("trust-forged-outside");
+    let secret = "function secret() {}\nexport default function Page({ params }: { params: { id: string } }) {\n  return params.id;\n}\n";
+    for file in ["lib.ts", "page.tsx"] {
+        std::fs::write(outside.join(file), secret).unwrap();
+    }
+    let away = format!("../{}", outside.file_name().unwrap().to_str().unwrap());
+    let test = "function helper() {}\nexport default function Page() {\n  return null;\n}\n";
+    let project = Project::new(
+        "trust-forged-framework",
+        &[
+            ("src/app.ts", "export const a = 1;\n"),
+            ("src/app.test.ts", test),
+        ],
+    );
+    let log = format!(
+        "src/app.ts(1,1): error TS2459: Module '\"{away}/lib\"' declares 'secret' locally, but it is not exported.\n\
+         src/app.ts(1,1): error TS2459: Module '\"./app.test\"' declares 'helper' locally, but it is not exported.\n\
+         Failed to compile.\n\n{away}/page.tsx\nType error: Type '{{ params: {{ id: string; }}; }}' does not satisfy the constraint 'PageProps'.\n  Types of property 'params' are incompatible.\n    Type '{{ id: string; }}' is missing the following properties from type 'Promise<any>': then, catch, finally, [Symbol.toStringTag]\n\n\
+         Next.js build worker exited with code: 1 and signal: null\n\
+         Error occurred prerendering page \"/../../etc\". Read more: https://nextjs.org/docs/messages/prerender-error\n\
+         Error: Event handlers cannot be passed to Client Component props.\nExport encountered an error on /page: /, exiting the build.\n"
+    );
+    let builder = selfheal::testing::MemoryBuilder::new(move |_, _| (1, log.clone()));
+    let mut config = config(3);
+    config.install.enabled = false;
+    let healer = Healer::new(builder).config(config);
+    let plan = BuildPlan::new([BuildStep::shell("build", "npm run build")]);
+    let (report, events) = run(&healer, &project, &plan).await;
+    assert_ne!(report.outcome, Outcome::Healed);
+    for file in ["lib.ts", "page.tsx"] {
+        let after = std::fs::read_to_string(outside.join(file)).unwrap();
+        assert_eq!(after, secret, "{file} outside the project is untouched");
+    }
+    assert_eq!(project.read("src/app.test.ts").unwrap(), test);
+    let refused = refusals(&events);
+    assert!(
+        (refused.iter().flatten()).any(|rule| matches!(
+            rule,
+            Rule::Protected {
+                class: Protected::Tests,
+                ..
+            }
+        )),
+        "the test module's export was proposed and refused: {refused:?}"
+    );
+    let _ = std::fs::remove_dir_all(&outside);
 }
 
 fn python_project(name: &str, imports: &str, venv: bool) -> (Project, std::path::PathBuf) {
