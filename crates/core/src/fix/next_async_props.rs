@@ -119,9 +119,6 @@ const REQUEST_APIS: [&str; 3] = ["cookies", "headers", "draftMode"];
 /// `None` when there is none, when one is outside an exported function's body, or in a Client
 /// Component.
 fn awaiting_request_apis(text: &str) -> Option<String> {
-    static EXPORTED: LazyLock<Option<Regex>> = LazyLock::new(|| {
-        Regex::new(r"(?m)^export\s+(?:default\s+)?(async\s+)?function\b[^(]*\(").ok()
-    });
     static CALL: LazyLock<Option<Regex>> =
         LazyLock::new(|| Regex::new(r"\b(cookies|headers|draftMode)\(\)\s*\.").ok());
     if is_client_module(text) || !text.contains("next/headers") {
@@ -129,16 +126,9 @@ fn awaiting_request_apis(text: &str) -> Option<String> {
     }
     // (body range, where `async` goes when the function is not async)
     let mut bodies: Vec<(Range<usize>, Option<usize>)> = Vec::new();
-    for found in EXPORTED.as_ref()?.captures_iter(text).take(MAX_FUNCTIONS) {
-        let whole = found.get(0)?;
-        let close = closing(text, whole.end() - 1)?;
-        let body = body_start(text, close)?;
-        let end = closing(text, body)?;
-        let asynchronous = match found.get(1) {
-            Some(_) => None,
-            None => Some(whole.start() + whole.as_str().find("function")?),
-        };
-        bodies.push((body..end, asynchronous));
+    for function in exported_functions(text)? {
+        let body = function.body?;
+        bodies.push((body..closing(text, body)?, function.make_async));
     }
     let mut replacements: Vec<(Range<usize>, String)> = Vec::new();
     let mut made_async: Vec<usize> = Vec::new();
@@ -159,44 +149,29 @@ fn awaiting_request_apis(text: &str) -> Option<String> {
             replacements.push((*at..*at, "async ".into()));
         }
     }
-    if replacements.is_empty() {
-        return None;
-    }
-    replacements.sort_by_key(|(range, _)| std::cmp::Reverse((range.start, range.end)));
-    let mut changed = text.to_string();
-    for (range, replacement) in replacements {
-        changed.replace_range(range, &replacement);
-    }
-    Some(changed)
+    replaced(text, replacements)
 }
 
 /// `text` with every exported function that destructures `params` or `searchParams` awaiting
 /// them, and their types made promises; `None` when there is nothing to change or the module
 /// is a Client Component.
 fn awaiting_props(text: &str) -> Option<String> {
-    static EXPORTED: LazyLock<Option<Regex>> = LazyLock::new(|| {
-        Regex::new(r"(?m)^export\s+(?:default\s+)?(async\s+)?function\b[^(]*\(").ok()
-    });
     if is_client_module(text) || identifier_at(text, "props") {
         return None;
     }
-    // Replacements by byte range, made from the end at the close.
     let mut replacements: Vec<(Range<usize>, String)> = Vec::new();
     let mut named_types: BTreeSet<String> = BTreeSet::new();
-    for found in EXPORTED.as_ref()?.captures_iter(text).take(MAX_FUNCTIONS) {
-        let whole = found.get(0)?;
-        let open = whole.end() - 1;
-        let close = closing(text, open)?;
+    for function in exported_functions(text)? {
         let Some(Destructured {
             parameter,
             awaited,
             others,
             annotation,
-        }) = destructured_props(text, open + 1..close)
+        }) = destructured_props(text, function.parameters)
         else {
             continue;
         };
-        let body = body_start(text, close)?;
+        let body = function.body?;
         let annotation_text = text[annotation].trim();
         let new_type = match promised(annotation_text) {
             Some(inline) => inline,
@@ -206,9 +181,8 @@ fn awaiting_props(text: &str) -> Option<String> {
             }
             None => continue,
         };
-        if found.get(1).is_none() {
-            let function = whole.start() + whole.as_str().find("function")?;
-            replacements.push((function..function, "async ".into()));
+        if let Some(at) = function.make_async {
+            replacements.push((at..at, "async ".into()));
         }
         replacements.push((parameter, format!("props: {new_type}")));
         let mut prologue: String = (awaited.iter())
@@ -225,6 +199,46 @@ fn awaiting_props(text: &str) -> Option<String> {
         let wrapped = promised(inner)?;
         replacements.push((declared, wrapped));
     }
+    replaced(text, replacements)
+}
+
+/// An exported function declaration (`export [default] [async] function name(…) {`).
+struct ExportedFunction {
+    /// Inside its parentheses.
+    parameters: Range<usize>,
+    /// Where its body's `{` is, when it has a body.
+    body: Option<usize>,
+    /// Where `async` goes, when it is not async.
+    make_async: Option<usize>,
+}
+
+/// The module's exported function declarations, at most [`MAX_FUNCTIONS`]; `None` when the
+/// brackets of one do not close.
+fn exported_functions(text: &str) -> Option<Vec<ExportedFunction>> {
+    static EXPORTED: LazyLock<Option<Regex>> = LazyLock::new(|| {
+        Regex::new(r"(?m)^export\s+(?:default\s+)?(async\s+)?function\b[^(]*\(").ok()
+    });
+    (EXPORTED.as_ref()?.captures_iter(text).take(MAX_FUNCTIONS))
+        .map(|found| {
+            let whole = found.get(0)?;
+            let open = whole.end() - 1;
+            let close = closing(text, open)?;
+            let make_async = match found.get(1) {
+                Some(_) => None,
+                None => Some(whole.start() + whole.as_str().find("function")?),
+            };
+            Some(ExportedFunction {
+                parameters: open + 1..close,
+                body: body_start(text, close),
+                make_async,
+            })
+        })
+        .collect()
+}
+
+/// `text` with `replacements` (byte ranges and their new text) made, from the end; `None` when
+/// there are none or two overlap.
+fn replaced(text: &str, mut replacements: Vec<(Range<usize>, String)>) -> Option<String> {
     if replacements.is_empty() {
         return None;
     }
