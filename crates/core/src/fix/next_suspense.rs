@@ -11,6 +11,7 @@ use regex::Regex;
 use super::FixProposal;
 use super::edited::EditedFiles;
 use super::fixer::{FixInput, Fixer, Safety};
+use super::imports::{Binding, Import, Language, add_import};
 use crate::{Result, Severity};
 
 /// Wraps the page a missing-Suspense prerender error names in a `<Suspense>` boundary.
@@ -86,51 +87,12 @@ fn in_suspense(text: &str) -> Option<String> {
     out.push_str(&format!(
         "\nexport default function {name}() {{\n  return (\n    <Suspense>\n      <{content} />\n    </Suspense>\n  );\n}}\n"
     ));
-    Some(with_suspense_import(&out))
-}
-
-/// `text` importing `Suspense` from React: added to its named import from `react`, or a new
-/// import after the directive prologue.
-fn with_suspense_import(text: &str) -> String {
-    static NAMED: LazyLock<Option<Regex>> = LazyLock::new(|| {
-        Regex::new(r#"(?m)^import\s+(?:[\w$]+\s*,\s*)?\{([^}]*)\}\s*from\s*(['"])react['"]"#).ok()
-    });
-    if let Some(found) = NAMED.as_ref().and_then(|r| r.captures(text))
-        && let Some(names) = found.get(1)
-    {
-        let listed = names.as_str().trim_end();
-        let separator = match listed.trim().is_empty() || listed.ends_with(',') {
-            true => " ",
-            false => ", ",
-        };
-        return format!(
-            "{}{listed}{separator}Suspense {}",
-            &text[..names.start()],
-            &text[names.end()..]
-        );
-    }
-    let quote = match text.contains("from '") && !text.contains("from \"") {
-        true => '\'',
-        false => '"',
+    let suspense = Import {
+        module: "react".into(),
+        name: "Suspense".into(),
+        binding: Binding::Named,
     };
-    let semicolon = match text.contains("\";\n") || text.contains("';\n") {
-        true => ";",
-        false => "",
-    };
-    let import = format!("import {{ Suspense }} from {quote}react{quote}{semicolon}\n");
-    // After a directive (`"use client";`) and the blank line that follows it.
-    let mut at = 0;
-    for line in text.split_inclusive('\n') {
-        let code = line.trim().trim_end_matches(';');
-        let directive = (code.starts_with('"') && code.ends_with('"'))
-            || (code.starts_with('\'') && code.ends_with('\''));
-        if directive || (at > 0 && code.is_empty()) {
-            at += line.len();
-        } else {
-            break;
-        }
-    }
-    format!("{}{import}{}", &text[..at], &text[at..])
+    add_import(&out, Language::Script, &suspense)
 }
 
 #[cfg(test)]
@@ -143,7 +105,7 @@ mod tests {
                     export default function SearchPage() {\n  const q = useSearchParams().get(\"q\");\n  return <h1>{q}</h1>;\n}\n";
         assert_eq!(
             in_suspense(page).unwrap(),
-            "\"use client\";\n\nimport { Suspense } from \"react\";\nimport { useSearchParams } from \"next/navigation\";\n\n\
+            "\"use client\";\n\nimport { useSearchParams } from \"next/navigation\";\nimport { Suspense } from \"react\";\n\n\
              function SearchPageContent() {\n  const q = useSearchParams().get(\"q\");\n  return <h1>{q}</h1>;\n}\n\n\
              export default function SearchPage() {\n  return (\n    <Suspense>\n      <SearchPageContent />\n    </Suspense>\n  );\n}\n"
         );
