@@ -145,7 +145,7 @@ fn bundler_wanted(workspace: &crate::workspace::Workspace, d: &Diagnostic) -> Op
 }
 
 /// Whether a module's text exports `name` by a declaration or an export list.
-fn exports_named(text: &str, name: &str) -> Option<bool> {
+pub(super) fn exports_named(text: &str, name: &str) -> Option<bool> {
     let named = Regex::new(&format!(
         r"export\s+(?:(?:async\s+)?function\*?|class|const|let|var|type|interface|enum)\s+{}\b|export\s*\{{[^}}]*\b{}\b",
         regex::escape(name),

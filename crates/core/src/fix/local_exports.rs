@@ -11,7 +11,7 @@ use super::FixProposal;
 use super::edited::EditedFiles;
 use super::export_names::turbopack_missing_export;
 use super::fixer::{FixInput, Fixer, Safety};
-use super::import_kinds::module_path;
+use super::import_kinds::{exports_named, module_path};
 use crate::{Diagnostic, Result, Severity};
 
 /// Exports the top-level declaration an import names, in the module that declares it.
@@ -80,11 +80,7 @@ fn exporting(text: &str, name: &str) -> Option<String> {
         r"(?m)^(?:(?:async\s+)?function\*?|class|const|let|var|interface|type|enum|abstract\s+class)\s+{n}\b"
     ))
     .ok()?;
-    let exported = Regex::new(&format!(
-        r"(?m)^export\s+(?:default\s+)?(?:declare\s+)?(?:(?:async\s+)?function\*?|class|const|let|var|interface|type|enum|abstract\s+class)\s+{n}\b|^export\s*\{{[^}}]*\b{n}\b"
-    ))
-    .ok()?;
-    if exported.is_match(text) {
+    if exports_named(text, name)? {
         return None;
     }
     let mut found = declared.find_iter(text);
