@@ -155,7 +155,7 @@ struct Project<'a> {
 const MAX_PACKAGES: usize = 16;
 
 /// What the routing frameworks export that generated code uses without importing: the
-/// framework (as the project declares it), the name, the module and how it is bound.
+/// framework (as the project installs it), the name, the module and how it is bound.
 const FRAMEWORK_NAMES: &[(&str, &str, &str, Binding)] = &[
     ("next", "Link", "next/link", Binding::Default),
     ("next", "Image", "next/image", Binding::Default),
@@ -256,14 +256,14 @@ impl<'a> Project<'a> {
     /// package the project imports names from whose installed exports include it.
     fn package_export(&mut self, name: &str) -> Option<Import> {
         let root = self.workspace.root();
-        let declared = |framework: &str| {
+        let installed = |framework: &str| {
             root.join("node_modules")
                 .join(framework)
                 .join("package.json")
                 .is_file()
         };
         let mut frameworks = (FRAMEWORK_NAMES.iter())
-            .filter(|(framework, known, ..)| *known == name && declared(framework));
+            .filter(|(framework, known, ..)| *known == name && installed(framework));
         if let Some((_, _, module, binding)) = frameworks.next() {
             return (frameworks.next().is_none()).then(|| Import {
                 module: module.to_string(),

@@ -112,10 +112,10 @@ impl Run<'_> {
                 (build.diagnostics).extend(self.healer.parsers.parse(text.as_bytes()));
                 if output.success() {
                     progress.steps_passed += 1;
-                } else if failed_log.is_none() {
-                    progress.stages_passed = stages_passed(&text);
-                }
-                if !output.success() {
+                } else {
+                    if failed_log.is_none() {
+                        progress.stages_passed = stages_passed(&text);
+                    }
                     failed_log = Some(log_tail(&text));
                 }
             }
