@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::edited::EditedFiles;
 use super::fixer::{FixInput, Fixer, Safety};
+use super::suggestions::line_starts;
 use super::tool_fix::{finding_files, project_tool_on_files};
 use super::{FixProposal, RelativePath};
 use crate::build::BuildStep;
@@ -228,9 +229,7 @@ fn apply(text: &str, report: &FileReport, findings: &[&Diagnostic]) -> Option<(S
     {
         return None;
     }
-    let line_starts: Vec<usize> = std::iter::once(0)
-        .chain(body.match_indices('\n').map(|(at, _)| at + 1))
-        .collect();
+    let line_starts = line_starts(body);
     let line_of = |offset: usize| line_starts.partition_point(|&start| start <= offset);
     let mut edits: Vec<(Range<usize>, &str, &Taken)> = Vec::new();
     for message in &report.messages {

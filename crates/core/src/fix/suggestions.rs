@@ -179,7 +179,8 @@ fn locate(text: &str, fixit: &Fixit) -> Option<(Range<usize>, String)> {
     }
 }
 
-fn line_starts(text: &str) -> Vec<usize> {
+/// The byte offset where each line of `text` starts.
+pub(super) fn line_starts(text: &str) -> Vec<usize> {
     let mut starts = vec![0];
     starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|at| at + 1));
     starts

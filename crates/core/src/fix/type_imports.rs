@@ -10,6 +10,7 @@ use regex::Regex;
 use super::FixProposal;
 use super::edited::EditedFiles;
 use super::fixer::{FixInput, Fixer, Safety};
+use super::suggestions::line_starts;
 use crate::{Diagnostic, Result, Severity};
 
 /// Marks the named imports tsc says are types as `type` imports.
@@ -70,11 +71,8 @@ fn type_only(diagnostic: &Diagnostic) -> Option<&str> {
 /// `text` with the named import of `name` on `line` (1-based) written `type name`; `None` when
 /// that line holds no such specifier, or it is a type import already.
 fn typed(text: &str, line: u32, name: &str) -> Option<String> {
-    let start: usize = (text.split_inclusive('\n'))
-        .take(line.checked_sub(1)? as usize)
-        .map(str::len)
-        .sum();
-    let content = text.get(start..)?;
+    let start = *line_starts(text).get(line.checked_sub(1)? as usize)?;
+    let content = &text[start..];
     let content = &content[..content.find('\n').unwrap_or(content.len())];
     let specifier = Regex::new(&format!(
         r"(?:^|[{{,])\s*({}\b(?:\s+as\s+[A-Za-z_$][\w$]*)?\s*(?:[,}}]|$))",
